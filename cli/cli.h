@@ -1,0 +1,20 @@
+/* The rmens program: one function per subcommand, each returning the process exit
+ * status (0 ok, 1 failure, 2 usage). MPI is initialised once in main. */
+#ifndef RMENS_CLI_H
+#define RMENS_CLI_H
+
+#include "rmens.h"
+
+int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm);
+int rmens_cmd_synth(int argc, char **argv, MPI_Comm comm);
+int rmens_cmd_info(int argc, char **argv, MPI_Comm comm);
+
+/* Rank 0 of comm prints "rmens <cmd>: <message>" to stderr for a failed status;
+ * returns the exit code for st (every rank returns the same). */
+int rmens_cli_report(MPI_Comm comm, const char *cmd, rmens_status st);
+int rmens_cli_rank(MPI_Comm comm);
+/* Parses a whole decimal number / a finite double; 0 on success. */
+int rmens_cli_int(const char *s, int64_t *v);
+int rmens_cli_double(const char *s, double *v);
+
+#endif

@@ -1,0 +1,91 @@
+/* rmens: the command-line program. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "comm/verdict.h"
+
+static const char usage[] =
+    "usage: rmens <command> [options]   (under MPI: mpiexec -n P rmens <command> ...)\n"
+    "\n"
+    "commands:\n"
+    "  prep    convert JSON/JSONL preference data (HH-RLHF, prompt/chosen/rejected, messages,\n"
+    "          ShareGPT; plain or .gz) to an rmens pairs file\n"
+    "  synth   generate a synthetic preference task with gold rewards and trap pairs\n"
+    "  info    describe and validate any rmens file\n"
+    "  version print the version\n"
+    "\n"
+    "rmens <command> --help describes each command's options.\n";
+
+int rmens_cli_rank(MPI_Comm comm)
+{
+    int r = 0;
+    MPI_Comm_rank(comm, &r);
+    return r;
+}
+
+int rmens_cli_report(MPI_Comm comm, const char *cmd, rmens_status st)
+{
+    st = rmens_verdict(comm, st);
+    if (st == RMENS_OK)
+        return 0;
+    if (rmens_cli_rank(comm) == 0)
+        fprintf(stderr, "rmens %s: error: %s\n", cmd, rmens_last_error());
+    return st == RMENS_ERR_ARG ? 2 : 1;
+}
+
+int rmens_cli_int(const char *s, int64_t *v)
+{
+    char *end;
+    long long x = strtoll(s, &end, 10);
+    if (end == s || *end)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int rmens_cli_double(const char *s, double *v)
+{
+    char *end;
+    double x = strtod(s, &end);
+    if (end == s || *end || x != x || x - x != 0)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+        fprintf(stderr, "rmens: MPI_Init failed\n");
+        return 1;
+    }
+    /* Library code returns MPI errors up the stack; only this level decides to exit. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm comm = MPI_COMM_WORLD;
+    int rank = rmens_cli_rank(comm), rc = 0;
+    const char *cmd = argc > 1 ? argv[1] : "";
+    if (strcmp(cmd, "prep") == 0)
+        rc = rmens_cmd_prep(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "synth") == 0)
+        rc = rmens_cmd_synth(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "info") == 0)
+        rc = rmens_cmd_info(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (rank == 0)
+            printf("rmens %s\n", rmens_version_string());
+    } else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        if (rank == 0)
+            fputs(usage, stdout);
+    } else {
+        if (rank == 0) {
+            if (cmd[0])
+                fprintf(stderr, "rmens: unknown command '%s'\n\n", cmd);
+            fputs(usage, stderr);
+        }
+        rc = 2;
+    }
+    MPI_Finalize();
+    return rc;
+}

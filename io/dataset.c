@@ -1,0 +1,588 @@
+#include "config.h"
+#include "io/dataset.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "comm/verdict.h"
+#include "io/h5.h"
+
+/* ------------------------------------------------------------ the fields */
+
+/* Every dataset of the format, described once; reader, writer and sizes use this table. */
+typedef enum { T_I8, T_I32, T_I64, T_F32 } ftype;
+typedef enum { LEN_N, LEN_N1, LEN_TOK, LEN_STEPS } flen;
+
+typedef struct {
+    const char *name;  /* under the side's group, or under / when side < 0 */
+    int side;          /* -1: root; 0/1: per side */
+    unsigned flag;     /* 0: required; else the RMENS_HAS_* it depends on */
+    ftype type;
+    flen len;
+    size_t off;        /* offsetof the pointer in rmens_seqs (side >= 0) or rmens_dataset */
+} field;
+
+#define SEQ(m) offsetof(rmens_seqs, m)
+#define DS(m) offsetof(struct rmens_dataset, m)
+static const field fields[] = {
+    {"tokens", 0, 0, T_I32, LEN_TOK, SEQ(tokens)},
+    {"offsets", 0, 0, T_I64, LEN_N1, SEQ(offsets)},
+    {"gold", 0, RMENS_HAS_GOLD, T_F32, LEN_N, SEQ(gold)},
+    {"step_offsets", 0, RMENS_HAS_STEPS, T_I64, LEN_N1, SEQ(step_offsets)},
+    {"step_end", 0, RMENS_HAS_STEPS, T_I32, LEN_STEPS, SEQ(step_end)},
+    {"step_label", 0, RMENS_HAS_STEPS, T_I8, LEN_STEPS, SEQ(step_label)},
+    {"prompt_len", -1, RMENS_HAS_PROMPT, T_I32, LEN_N, DS(prompt_len)},
+    {"margin", -1, RMENS_HAS_MARGIN, T_F32, LEN_N, DS(margin)},
+    {"trap", -1, RMENS_HAS_TRAP, T_I8, LEN_N, DS(trap)},
+    {"source_record", -1, RMENS_HAS_SOURCE, T_I64, LEN_N, DS(source_record)},
+};
+#define NFIELDS (sizeof fields / sizeof *fields)
+
+static const char *side_group(const rmens_dataset *ds, int s)
+{
+    if (ds->kind == RMENS_DATA_RESPONSES)
+        return "responses";
+    return s == 0 ? "chosen" : "rejected";
+}
+
+static size_t ftype_size(ftype t) { return t == T_I8 ? 1 : t == T_I64 ? 8 : 4; }
+static hid_t ftype_mem(ftype t)
+{
+    return t == T_I8 ? H5T_NATIVE_INT8 : t == T_I32 ? H5T_NATIVE_INT32
+         : t == T_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
+}
+static hid_t ftype_file(ftype t)
+{
+    return t == T_I8 ? H5T_STD_I8LE : t == T_I32 ? H5T_STD_I32LE
+         : t == T_I64 ? H5T_STD_I64LE : H5T_IEEE_F32LE;
+}
+
+static void **field_slot(rmens_dataset *ds, const field *f, int s)
+{
+    char *base = f->side < 0 ? (char *)ds : (char *)&ds->side[s];
+    return (void **)(base + f->off);
+}
+
+static int field_present(const rmens_dataset *ds, const field *f)
+{
+    if (f->flag == 0)
+        return 1;
+    return (ds->has & f->flag) != 0;
+}
+
+static int64_t field_len(const rmens_dataset *ds, const field *f, int s)
+{
+    switch (f->len) {
+    case LEN_N: return ds->n;
+    case LEN_N1: return ds->n + 1;
+    case LEN_TOK: return ds->side[s].ntok;
+    case LEN_STEPS: return ds->side[s].nsteps;
+    }
+    return 0;
+}
+
+int rmens_dataset_nsides(const rmens_dataset *ds) { return ds->kind == RMENS_DATA_PAIRS ? 2 : 1; }
+
+/* --------------------------------------------------------------- builder */
+
+rmens_status rmens_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsigned has,
+                               int32_t vocab_size, int32_t eot, const char *tokenizer)
+{
+    *out = NULL;
+    if (kind != RMENS_DATA_PAIRS && kind != RMENS_DATA_RESPONSES)
+        return rmens_fail(RMENS_ERR_ARG, "unknown dataset kind %d", (int)kind);
+    if (kind == RMENS_DATA_PAIRS)
+        has |= RMENS_HAS_PROMPT;
+    else
+        has &= ~(unsigned)(RMENS_HAS_MARGIN | RMENS_HAS_TRAP);
+    rmens_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    ds->kind = kind;
+    ds->has = has;
+    ds->vocab_size = vocab_size;
+    ds->eot = eot;
+    ds->seed = -1;
+    snprintf(ds->tokenizer, sizeof ds->tokenizer, "%s", tokenizer);
+    for (int s = 0; s < 2; s++) {
+        ds->side[s].offsets = calloc(1, sizeof(int64_t));
+        if (has & RMENS_HAS_STEPS)
+            ds->side[s].step_offsets = calloc(1, sizeof(int64_t));
+        if (!ds->side[s].offsets || ((has & RMENS_HAS_STEPS) && !ds->side[s].step_offsets)) {
+            rmens_dataset_free(ds);
+            return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        }
+    }
+    *out = ds;
+    return RMENS_OK;
+}
+
+/* Grows *p (elements of size sz) so that it holds at least need; doubles. */
+static int grow(void **p, int64_t *cap, int64_t need, size_t sz)
+{
+    if (need <= *cap)
+        return 0;
+    int64_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, (size_t)c * sz);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+rmens_status rmens_dataset_append(rmens_dataset *ds, const rmens_record *r)
+{
+    int64_t i = ds->n;
+    if (i + 2 > ds->cap) {
+        /* Every per-record array shares ds->cap: grow each from the same old capacity. */
+        int64_t newcap = ds->cap ? ds->cap * 2 : 64;
+        for (size_t k = 0; k < NFIELDS; k++) {
+            const field *f = &fields[k];
+            if (!field_present(ds, f) || (f->len != LEN_N && f->len != LEN_N1))
+                continue;
+            for (int s = 0; s < (f->side < 0 ? 1 : rmens_dataset_nsides(ds)); s++) {
+                void **slot = field_slot(ds, f, s);
+                void *q = realloc(*slot, (size_t)(newcap + 1) * ftype_size(f->type));
+                if (!q)
+                    return rmens_fail(RMENS_ERR_NOMEM, "out of memory at record %lld", (long long)i);
+                *slot = q;
+            }
+        }
+        ds->cap = newcap;
+    }
+    for (int s = 0; s < rmens_dataset_nsides(ds); s++) {
+        rmens_seqs *q = &ds->side[s];
+        if (grow((void **)&q->tokens, &q->cap_tok, q->ntok + r->len[s], sizeof(int32_t)))
+            return rmens_fail(RMENS_ERR_NOMEM, "out of memory at record %lld", (long long)i);
+        memcpy(q->tokens + q->ntok, r->tok[s], (size_t)r->len[s] * sizeof(int32_t));
+        q->ntok += r->len[s];
+        q->offsets[i + 1] = q->ntok;
+        if (ds->has & RMENS_HAS_GOLD)
+            q->gold[i] = r->gold[s];
+        if (ds->has & RMENS_HAS_STEPS) {
+            int64_t cap = q->cap_steps;
+            if (grow((void **)&q->step_end, &cap, q->nsteps + r->nsteps[s], sizeof(int32_t)) ||
+                grow((void **)&q->step_label, &q->cap_steps, q->nsteps + r->nsteps[s], 1))
+                return rmens_fail(RMENS_ERR_NOMEM, "out of memory at record %lld", (long long)i);
+            if (r->nsteps[s] > 0) {
+                memcpy(q->step_end + q->nsteps, r->step_end[s], (size_t)r->nsteps[s] * sizeof(int32_t));
+                memcpy(q->step_label + q->nsteps, r->step_label[s], (size_t)r->nsteps[s]);
+            }
+            q->nsteps += r->nsteps[s];
+            q->step_offsets[i + 1] = q->nsteps;
+        }
+    }
+    if (ds->has & RMENS_HAS_PROMPT)
+        ds->prompt_len[i] = r->prompt_len;
+    if (ds->has & RMENS_HAS_MARGIN)
+        ds->margin[i] = r->margin;
+    if (ds->has & RMENS_HAS_TRAP)
+        ds->trap[i] = r->trap;
+    if (ds->has & RMENS_HAS_SOURCE)
+        ds->source_record[i] = r->source_record;
+    ds->n = i + 1;
+    return RMENS_OK;
+}
+
+void rmens_dataset_free(rmens_dataset *ds)
+{
+    if (!ds)
+        return;
+    for (size_t k = 0; k < NFIELDS; k++)
+        for (int s = 0; s < (fields[k].side < 0 ? 1 : 2); s++)
+            free(*field_slot(ds, &fields[k], s));
+    free(ds);
+}
+
+/* ------------------------------------------------------------- accessors */
+
+rmens_data_kind rmens_dataset_kind(const rmens_dataset *ds) { return ds->kind; }
+int64_t rmens_dataset_count(const rmens_dataset *ds) { return ds->n; }
+int32_t rmens_dataset_vocab_size(const rmens_dataset *ds) { return ds->vocab_size; }
+int rmens_dataset_has_margin(const rmens_dataset *ds) { return (ds->has & RMENS_HAS_MARGIN) != 0; }
+
+const int32_t *rmens_dataset_seq(const rmens_dataset *ds, rmens_side side, int64_t i, int64_t *len)
+{
+    if (i < 0 || i >= ds->n || (int)side < 0 || (int)side >= rmens_dataset_nsides(ds)) {
+        *len = 0;
+        return NULL;
+    }
+    const rmens_seqs *q = &ds->side[side];
+    *len = q->offsets[i + 1] - q->offsets[i];
+    return q->tokens + q->offsets[i];
+}
+
+int32_t rmens_dataset_prompt_len(const rmens_dataset *ds, int64_t i)
+{
+    return (ds->has & RMENS_HAS_PROMPT) && i >= 0 && i < ds->n ? ds->prompt_len[i] : 0;
+}
+
+float rmens_dataset_margin(const rmens_dataset *ds, int64_t i)
+{
+    return (ds->has & RMENS_HAS_MARGIN) && i >= 0 && i < ds->n ? ds->margin[i] : 0.0f;
+}
+
+/* ------------------------------------------------------------ validation */
+
+static rmens_status validate_side(const rmens_dataset *ds, int s)
+{
+    const char *g = side_group(ds, s);
+    const rmens_seqs *q = &ds->side[s];
+    if (q->offsets[0] != 0)
+        return rmens_fail(RMENS_ERR_FORMAT, "/%s/offsets[0] is %lld, must be 0", g,
+                          (long long)q->offsets[0]);
+    for (int64_t i = 0; i < ds->n; i++) {
+        int64_t a = q->offsets[i], b = q->offsets[i + 1];
+        if (b <= a)
+            return rmens_fail(RMENS_ERR_FORMAT,
+                              "record %lld: /%s/offsets not increasing (%lld then %lld): every "
+                              "sequence holds at least its end-of-text token", (long long)i, g,
+                              (long long)a, (long long)b);
+        if (b > q->ntok)
+            return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/offsets[%lld] = %lld is past the "
+                              "end of /%s/tokens (%lld tokens)", (long long)i, g, (long long)(i + 1),
+                              (long long)b, g, (long long)q->ntok);
+        for (int64_t t = a; t < b; t++)
+            if (q->tokens[t] < 0 || q->tokens[t] >= ds->vocab_size)
+                return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/tokens[%lld] = %d is outside "
+                                  "[0, vocab_size = %d)", (long long)i, g, (long long)t,
+                                  q->tokens[t], ds->vocab_size);
+        if (q->tokens[b - 1] != ds->eot)
+            return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s sequence does not end with the "
+                              "end-of-text token %d (last token %d)", (long long)i, g, ds->eot,
+                              q->tokens[b - 1]);
+        if ((ds->has & RMENS_HAS_GOLD) && !isfinite(q->gold[i]))
+            return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/gold is not finite", (long long)i, g);
+        if (ds->has & RMENS_HAS_STEPS) {
+            int64_t sa = q->step_offsets[i], sb = q->step_offsets[i + 1];
+            if (sa < 0 || sb < sa || sb > q->nsteps)
+                return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/step_offsets [%lld, %lld) "
+                                  "invalid (%lld steps stored)", (long long)i, g, (long long)sa,
+                                  (long long)sb, (long long)q->nsteps);
+            int32_t prev = 0;
+            for (int64_t k = sa; k < sb; k++) {
+                if (q->step_end[k] <= prev || q->step_end[k] > b - a)
+                    return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/step_end[%lld] = %d must "
+                                      "increase within (0, %lld]", (long long)i, g, (long long)k,
+                                      q->step_end[k], (long long)(b - a));
+                if (q->step_label[k] != 0 && q->step_label[k] != 1)
+                    return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/step_label[%lld] = %d, "
+                                      "must be 0 or 1", (long long)i, g, (long long)k, q->step_label[k]);
+                prev = q->step_end[k];
+            }
+        }
+    }
+    if (q->offsets[ds->n] != q->ntok)
+        return rmens_fail(RMENS_ERR_FORMAT, "/%s/offsets[%lld] = %lld but /%s/tokens holds %lld tokens",
+                          g, (long long)ds->n, (long long)q->offsets[ds->n], g, (long long)q->ntok);
+    if ((ds->has & RMENS_HAS_STEPS) && (q->step_offsets[0] != 0 || q->step_offsets[ds->n] != q->nsteps))
+        return rmens_fail(RMENS_ERR_FORMAT, "/%s/step_offsets must run from 0 to %lld", g,
+                          (long long)q->nsteps);
+    return RMENS_OK;
+}
+
+rmens_status rmens_dataset_validate(const rmens_dataset *ds)
+{
+    if (ds->vocab_size < 1)
+        return rmens_fail(RMENS_ERR_FORMAT, "vocab_size = %d, must be positive", ds->vocab_size);
+    if (ds->eot < 0 || ds->eot >= ds->vocab_size)
+        return rmens_fail(RMENS_ERR_FORMAT, "eot_token = %d is outside [0, vocab_size = %d)",
+                          ds->eot, ds->vocab_size);
+    for (int s = 0; s < rmens_dataset_nsides(ds); s++)
+        RMENS_TRY(validate_side(ds, s));
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (ds->has & RMENS_HAS_PROMPT) {
+            int64_t lc, lr = INT64_MAX;
+            const int32_t *c = rmens_dataset_seq(ds, 0, i, &lc), *r = NULL;
+            if (ds->kind == RMENS_DATA_PAIRS)
+                r = rmens_dataset_seq(ds, 1, i, &lr);
+            int64_t lmin = lc < lr ? lc : lr;
+            int32_t p = ds->prompt_len[i];
+            if (p < 0 || p >= lmin)
+                return rmens_fail(RMENS_ERR_FORMAT, "record %lld: prompt_len = %d must be in [0, %lld): "
+                                  "a response needs at least one token", (long long)i, p,
+                                  (long long)lmin);
+            if (r && memcmp(c, r, (size_t)p * sizeof *c) != 0) {
+                int64_t k = 0;
+                while (c[k] == r[k])
+                    k++;
+                return rmens_fail(RMENS_ERR_FORMAT, "record %lld: prompt_len = %d but chosen and "
+                                  "rejected differ at token %lld", (long long)i, p, (long long)k);
+            }
+        }
+        if ((ds->has & RMENS_HAS_MARGIN) && !isfinite(ds->margin[i]))
+            return rmens_fail(RMENS_ERR_FORMAT, "record %lld: margin is not finite", (long long)i);
+        if ((ds->has & RMENS_HAS_TRAP) && (ds->trap[i] < 0 || ds->trap[i] > RMENS_TRAP_CONFIDENCE))
+            return rmens_fail(RMENS_ERR_FORMAT, "record %lld: trap = %d is not a known kind (0-3)",
+                              (long long)i, ds->trap[i]);
+        if ((ds->has & RMENS_HAS_SOURCE) && ds->source_record[i] < 0)
+            return rmens_fail(RMENS_ERR_FORMAT, "record %lld: source_record is negative", (long long)i);
+    }
+    return RMENS_OK;
+}
+
+/* ---------------------------------------------------------------- writer */
+
+static rmens_status write_file(const rmens_dataset *ds, hid_t file)
+{
+    RMENS_TRY(rmens_h5_attr_write_str(file, "rmens_format",
+                                      ds->kind == RMENS_DATA_PAIRS ? "pairs" : "responses"));
+    RMENS_TRY(rmens_h5_attr_write_i64(file, "rmens_version", RMENS_FORMAT_VERSION));
+    RMENS_TRY(rmens_h5_attr_write_i64(file, "vocab_size", ds->vocab_size));
+    RMENS_TRY(rmens_h5_attr_write_i64(file, "eot_token", ds->eot));
+    RMENS_TRY(rmens_h5_attr_write_str(file, "tokenizer", ds->tokenizer));
+    RMENS_TRY(rmens_h5_attr_write_str(file, "created_by", "rmens " PACKAGE_VERSION));
+    if (ds->task[0])
+        RMENS_TRY(rmens_h5_attr_write_str(file, "task", ds->task));
+    if (ds->source[0])
+        RMENS_TRY(rmens_h5_attr_write_str(file, "source", ds->source));
+    if (ds->seed >= 0)
+        RMENS_TRY(rmens_h5_attr_write_i64(file, "seed", ds->seed));
+    for (size_t k = 0; k < NFIELDS; k++) {
+        const field *f = &fields[k];
+        if (!field_present(ds, f))
+            continue;
+        for (int s = 0; s < (f->side < 0 ? 1 : rmens_dataset_nsides(ds)); s++) {
+            char path[128];
+            if (f->side < 0)
+                snprintf(path, sizeof path, "/%s", f->name);
+            else
+                snprintf(path, sizeof path, "/%s/%s", side_group(ds, s), f->name);
+            RMENS_TRY(rmens_h5_write_1d(file, path, ftype_file(f->type), ftype_mem(f->type),
+                                        *field_slot((rmens_dataset *)ds, f, s), field_len(ds, f, s)));
+        }
+    }
+    if (ds->has & RMENS_HAS_TRAP) {
+        hid_t d = H5Dopen2(file, "/trap", H5P_DEFAULT);
+        if (d < 0)
+            return rmens_h5_fail("cannot reopen /trap");
+        rmens_status st = rmens_h5_attr_write_str(d, "kinds", "0=none,1=length,2=format,3=confidence");
+        H5Dclose(d);
+        RMENS_TRY(st);
+    }
+    return RMENS_OK;
+}
+
+rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path)
+{
+    if (rmens_dataset_validate(ds) != RMENS_OK)
+        return rmens_fail_context(RMENS_ERR_INTERNAL, "refusing to write %s: ", path);
+    if (ds->n < 1)
+        return rmens_fail(RMENS_ERR_INPUT, "refusing to write %s: no records", path);
+    char tmp[4200];
+    hid_t file = -1;
+    RMENS_TRY(rmens_h5_create_tmp(path, 1, &file, tmp, sizeof tmp));
+    rmens_status st = write_file(ds, file);
+    if (st != RMENS_OK) {
+        rmens_h5_abandon(file, tmp);
+        return rmens_fail_context(st, "%s: ", path);
+    }
+    return rmens_h5_commit(file, tmp, path);
+}
+
+/* ---------------------------------------------------------------- reader */
+
+static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl)
+{
+    char fmt[64];
+    int64_t version, vocab, eot;
+    RMENS_TRY(rmens_h5_attr_read_str(file, "rmens_format", fmt, sizeof fmt));
+    if (strcmp(fmt, "pairs") == 0)
+        ds->kind = RMENS_DATA_PAIRS;
+    else if (strcmp(fmt, "responses") == 0)
+        ds->kind = RMENS_DATA_RESPONSES;
+    else
+        return rmens_fail(RMENS_ERR_FORMAT, "rmens_format is \"%s\", expected \"pairs\" or \"responses\"", fmt);
+    RMENS_TRY(rmens_h5_attr_read_i64(file, "rmens_version", &version));
+    if (version < 1 || version > RMENS_FORMAT_VERSION)
+        return rmens_fail(RMENS_ERR_FORMAT, "rmens_version is %lld; this rmens reads versions 1 to %d",
+                          (long long)version, RMENS_FORMAT_VERSION);
+    RMENS_TRY(rmens_h5_attr_read_i64(file, "vocab_size", &vocab));
+    RMENS_TRY(rmens_h5_attr_read_i64(file, "eot_token", &eot));
+    if (vocab < 1 || vocab > INT32_MAX || eot < 0 || eot >= vocab)
+        return rmens_fail(RMENS_ERR_FORMAT, "vocab_size = %lld and eot_token = %lld are inconsistent",
+                          (long long)vocab, (long long)eot);
+    ds->vocab_size = (int32_t)vocab;
+    ds->eot = (int32_t)eot;
+    RMENS_TRY(rmens_h5_attr_read_str(file, "tokenizer", ds->tokenizer, sizeof ds->tokenizer));
+    if (rmens_h5_has_attr(file, "task"))
+        RMENS_TRY(rmens_h5_attr_read_str(file, "task", ds->task, sizeof ds->task));
+    if (rmens_h5_has_attr(file, "source"))
+        RMENS_TRY(rmens_h5_attr_read_str(file, "source", ds->source, sizeof ds->source));
+    if (rmens_h5_has_attr(file, "seed"))
+        RMENS_TRY(rmens_h5_attr_read_i64(file, "seed", &ds->seed));
+
+    /* Which optional parts are there: decided by their first dataset's presence. */
+    ds->has = ds->kind == RMENS_DATA_PAIRS ? RMENS_HAS_PROMPT : 0;
+    for (size_t k = 0; k < NFIELDS; k++) {
+        const field *f = &fields[k];
+        char path[128];
+        if (f->flag == 0 || (ds->kind == RMENS_DATA_PAIRS && f->flag == RMENS_HAS_PROMPT))
+            continue;
+        if (f->side < 0)
+            snprintf(path, sizeof path, "/%s", f->name);
+        else
+            snprintf(path, sizeof path, "/%s/%s", side_group(ds, 0), f->name);
+        if (rmens_h5_exists(file, path))
+            ds->has |= f->flag;
+    }
+    if (ds->kind == RMENS_DATA_RESPONSES && (ds->has & (RMENS_HAS_MARGIN | RMENS_HAS_TRAP)))
+        return rmens_fail(RMENS_ERR_FORMAT, "a responses file has no /margin or /trap");
+
+    /* Offsets first: they fix N and the token counts the other datasets must match. */
+    int64_t n_first = -1;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < NFIELDS; k++) {
+            const field *f = &fields[k];
+            if (!field_present(ds, f) || (pass == 0) != (f->len == LEN_N1))
+                continue;
+            for (int s = 0; s < (f->side < 0 ? 1 : rmens_dataset_nsides(ds)); s++) {
+                char path[128];
+                if (f->side < 0)
+                    snprintf(path, sizeof path, "/%s", f->name);
+                else
+                    snprintf(path, sizeof path, "/%s/%s", side_group(ds, s), f->name);
+                void **slot = field_slot(ds, f, s);
+                int64_t got;
+                RMENS_TRY(rmens_h5_read_1d(file, path, f->type == T_F32 ? H5T_FLOAT : H5T_INTEGER,
+                                           ftype_mem(f->type), dxpl, slot, &got));
+                if (pass == 0 && n_first < 0) {
+                    if (got < 1)
+                        return rmens_fail(RMENS_ERR_FORMAT, "%s is empty: it needs N+1 entries", path);
+                    n_first = got - 1;
+                    ds->n = n_first;
+                }
+                if (pass == 1 && f->len == LEN_TOK)
+                    ds->side[s].ntok = got;
+                if (pass == 1 && f->len == LEN_STEPS) {
+                    if (f->type == T_I32)
+                        ds->side[s].nsteps = got;
+                    else if (got != ds->side[s].nsteps)
+                        return rmens_fail(RMENS_ERR_FORMAT, "%s has %lld entries, step_end has %lld",
+                                          path, (long long)got, (long long)ds->side[s].nsteps);
+                }
+                int64_t want = f->len == LEN_N ? ds->n : f->len == LEN_N1 ? ds->n + 1 : got;
+                if (got != want)
+                    return rmens_fail(RMENS_ERR_FORMAT, "%s has %lld entries, expected %lld (N = %lld "
+                                      "records%s)", path, (long long)got, (long long)want,
+                                      (long long)ds->n, f->len == LEN_N1 ? ", plus one" : "");
+            }
+        }
+    }
+    if (ds->n < 1)
+        return rmens_fail(RMENS_ERR_FORMAT, "the file holds no records");
+    ds->cap = ds->n;
+    for (int s = 0; s < 2; s++) {
+        ds->side[s].cap_tok = ds->side[s].ntok;
+        ds->side[s].cap_steps = ds->side[s].nsteps;
+    }
+    return rmens_dataset_validate(ds);
+}
+
+rmens_status rmens_dataset_read(rmens_dataset **out, const char *path, MPI_Comm comm)
+{
+    rmens_h5_init();
+    *out = NULL;
+    rmens_status st = RMENS_OK;
+    hid_t fapl = -1, dxpl = H5P_DEFAULT, file = -1;
+    rmens_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) {
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        goto exit;
+    }
+    ds->seed = -1;
+    if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0) {
+        st = rmens_h5_fail("H5Pcreate");
+        goto exit;
+    }
+    if (comm != MPI_COMM_NULL) {
+        if (H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 || (dxpl = H5Pcreate(H5P_DATASET_XFER)) < 0 ||
+            H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+            st = rmens_h5_fail("cannot set up MPI-IO access");
+            goto exit;
+        }
+    }
+    /* HDF5 prints nothing useful for a plain missing file; say it ourselves. */
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        st = rmens_fail(RMENS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        goto exit;
+    }
+    fclose(probe);
+    if (!rmens_h5_is_hdf5(path)) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
+        goto exit;
+    }
+    if ((file = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) {
+        st = rmens_h5_fail("%s: cannot open", path);
+        goto exit;
+    }
+    st = read_file(ds, file, dxpl);
+    if (st != RMENS_OK)
+        rmens_fail_context(st, "%s: ", path);
+exit:
+    rmens_h5_close(file);
+    if (dxpl != H5P_DEFAULT)
+        rmens_h5_close(dxpl);
+    rmens_h5_close(fapl);
+    st = rmens_verdict(comm, st);
+    if (st != RMENS_OK) {
+        rmens_dataset_free(ds);
+        return st;
+    }
+    *out = ds;
+    return RMENS_OK;
+}
+
+/* ----------------------------------------------------------------- stats */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+rmens_status rmens_dataset_stats_compute(const rmens_dataset *ds, rmens_dataset_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    int ns = rmens_dataset_nsides(ds);
+    int64_t m = ds->n * ns;
+    int64_t *len = malloc((size_t)(m > 0 ? m : 1) * sizeof *len);
+    if (!len)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    double frac = 0;
+    int64_t longer = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        int64_t l0, l1 = 0;
+        rmens_dataset_seq(ds, 0, i, &l0);
+        len[i * ns] = l0;
+        if (ns == 2) {
+            rmens_dataset_seq(ds, 1, i, &l1);
+            len[i * ns + 1] = l1;
+            longer += l0 > l1;
+        }
+        int64_t lmax = l0 > l1 ? l0 : l1;
+        frac += (double)rmens_dataset_prompt_len(ds, i) / (double)lmax;
+        st->n_tokens += l0 + l1;
+    }
+    qsort(len, (size_t)m, sizeof *len, cmp_i64);
+    st->n_records = ds->n;
+    st->n_sequences = m;
+    if (m > 0) {
+        st->len_min = len[0];
+        st->len_median = len[(m - 1) / 2];
+        st->len_p90 = len[(int64_t)(0.9 * (double)(m - 1))];
+        st->len_max = len[m - 1];
+        st->prompt_frac = frac / (double)ds->n;
+        st->chosen_longer = ns == 2 ? (double)longer / (double)ds->n : 0.0;
+    }
+    free(len);
+    return RMENS_OK;
+}

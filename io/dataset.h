@@ -1,0 +1,69 @@
+/* The in-memory form of a pairs or responses file (docs/FORMAT.md), its builder, its
+ * validator and its HDF5 reader/writer. The struct is internal; rmens.h exposes accessors. */
+#ifndef RMENS_IO_DATASET_H
+#define RMENS_IO_DATASET_H
+
+#include "rmens.h"
+
+#define RMENS_FORMAT_VERSION 1
+
+/* Optional parts a dataset carries; chosen when it is created. */
+enum {
+    RMENS_HAS_PROMPT = 1u << 0,  /* /prompt_len (always present in a pairs file) */
+    RMENS_HAS_MARGIN = 1u << 1,  /* /margin */
+    RMENS_HAS_GOLD = 1u << 2,    /* /<side>/gold */
+    RMENS_HAS_TRAP = 1u << 3,    /* /trap */
+    RMENS_HAS_SOURCE = 1u << 4,  /* /source_record */
+    RMENS_HAS_STEPS = 1u << 5    /* /<side>/step_offsets, step_end, step_label */
+};
+
+typedef struct {
+    int32_t *tokens;        /* [ntok] every sequence of this side, concatenated */
+    int64_t *offsets;       /* [n+1] sequence i is tokens[offsets[i] .. offsets[i+1]) */
+    float *gold;            /* [n] gold reward (synthetic data) */
+    int64_t *step_offsets;  /* [n+1] steps of sequence i are step_*[step_offsets[i] ..] */
+    int32_t *step_end;      /* [nsteps] token index (in the sequence) one past the step */
+    int8_t *step_label;     /* [nsteps] 1 = correct step, 0 = wrong */
+    int64_t ntok, nsteps;
+    int64_t cap_tok, cap_steps;  /* builder capacity */
+} rmens_seqs;
+
+struct rmens_dataset {
+    rmens_data_kind kind;
+    unsigned has;            /* RMENS_HAS_* */
+    int64_t n;               /* records */
+    int64_t cap;             /* builder capacity in records */
+    int32_t vocab_size, eot;
+    char tokenizer[32];
+    char task[32];           /* synthetic task name, or "" */
+    char source[1024];       /* where the records came from, or "" */
+    int64_t seed;            /* generator seed of synthetic data; -1 if none */
+    rmens_seqs side[2];      /* chosen, rejected; a responses file uses side[0] */
+    int32_t *prompt_len;     /* [n] */
+    float *margin;           /* [n] */
+    int8_t *trap;            /* [n] rmens_trap */
+    int64_t *source_record;  /* [n] 0-based index of the record in the source file */
+};
+
+/* One record to append; unused members are ignored according to ds->has. */
+typedef struct {
+    const int32_t *tok[2];
+    int64_t len[2];
+    int32_t prompt_len;
+    float margin;
+    float gold[2];
+    int8_t trap;
+    int64_t source_record;
+    const int32_t *step_end[2];
+    const int8_t *step_label[2];
+    int64_t nsteps[2];
+} rmens_record;
+
+rmens_status rmens_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsigned has,
+                               int32_t vocab_size, int32_t eot, const char *tokenizer);
+rmens_status rmens_dataset_append(rmens_dataset *ds, const rmens_record *r);
+/* Checks every rule of docs/FORMAT.md; the message names the record and what is wrong. */
+rmens_status rmens_dataset_validate(const rmens_dataset *ds);
+int rmens_dataset_nsides(const rmens_dataset *ds);
+
+#endif

@@ -1,0 +1,334 @@
+#include "io/h5.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/error.h"
+
+/* Elements per chunk of compressed 1-d datasets (256 KiB of int32). */
+#define H5_CHUNK 65536
+/* Below this many elements a dataset is stored contiguous: compression would not pay. */
+#define H5_COMPRESS_MIN 4096
+
+static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
+static void h5_init_once(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+void rmens_h5_init(void) { pthread_once(&h5_once, h5_init_once); }
+
+static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
+{
+    /* H5E_WALK_UPWARD visits the innermost (most specific) record first. */
+    if (n == 0)
+        snprintf((char *)data, 256, "%s", e->desc ? e->desc : "");
+    return 0;
+}
+
+rmens_status rmens_h5_fail(const char *fmt, ...)
+{
+    char what[1024], inner[256] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, inner);
+    H5Eclear2(H5E_DEFAULT);
+    if (inner[0])
+        return rmens_fail(RMENS_ERR_HDF5, "%s (HDF5: %s)", what, inner);
+    return rmens_fail(RMENS_ERR_HDF5, "%s", what);
+}
+
+void rmens_h5_close(hid_t id)
+{
+    if (id < 0)
+        return;
+    switch (H5Iget_type(id)) {
+    case H5I_FILE: H5Fclose(id); break;
+    case H5I_GROUP: H5Gclose(id); break;
+    case H5I_DATASET: H5Dclose(id); break;
+    case H5I_DATASPACE: H5Sclose(id); break;
+    case H5I_DATATYPE: H5Tclose(id); break;
+    case H5I_ATTR: H5Aclose(id); break;
+    case H5I_GENPROP_LST: H5Pclose(id); break;
+    default: break;
+    }
+}
+
+int rmens_h5_exists(hid_t loc, const char *path)
+{
+    /* H5Lexists needs every parent to exist, so walk the path one component at a time. */
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + (buf[0] == '/'); ; p++) {
+        char *slash = strchr(p, '/');
+        if (slash)
+            *slash = '\0';
+        if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0)
+            return 0;
+        if (!slash)
+            return 1;
+        *slash = '/';
+        p = slash;
+    }
+}
+
+int rmens_h5_is_hdf5(const char *path)
+{
+#if H5_VERSION_GE(1, 12, 0)
+    return H5Fis_accessible(path, H5P_DEFAULT) > 0;
+#else
+    return H5Fis_hdf5(path) > 0;
+#endif
+}
+
+int rmens_h5_has_attr(hid_t obj, const char *name) { return H5Aexists(obj, name) > 0; }
+
+static rmens_status attr_write(hid_t obj, const char *name, hid_t filetype, hid_t memtype,
+                               const void *value)
+{
+    rmens_status st = RMENS_OK;
+    hid_t space = -1, attr = -1;
+    if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) {
+        st = rmens_h5_fail("cannot replace attribute %s", name);
+        goto exit;
+    }
+    if ((space = H5Screate(H5S_SCALAR)) < 0 ||
+        (attr = H5Acreate2(obj, name, filetype, space, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+        H5Awrite(attr, memtype, value) < 0)
+        st = rmens_h5_fail("cannot write attribute %s", name);
+exit:
+    rmens_h5_close(attr);
+    rmens_h5_close(space);
+    return st;
+}
+
+rmens_status rmens_h5_attr_write_str(hid_t obj, const char *name, const char *value)
+{
+    /* Variable-length UTF-8, so h5py reads it back as str, not bytes. */
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0 || H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+        rmens_h5_close(t);
+        return rmens_h5_fail("cannot make string type for attribute %s", name);
+    }
+    rmens_status st = attr_write(obj, name, t, t, &value);
+    H5Tclose(t);
+    return st;
+}
+
+rmens_status rmens_h5_attr_write_i64(hid_t obj, const char *name, int64_t value)
+{
+    return attr_write(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+rmens_status rmens_h5_attr_write_f64(hid_t obj, const char *name, double value)
+{
+    return attr_write(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+rmens_status rmens_h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t size)
+{
+    rmens_status st = RMENS_OK;
+    hid_t attr = -1, ftype = -1, mtype = -1, space = -1;
+    buf[0] = '\0';
+    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "attribute %s is missing", name);
+        goto exit;
+    }
+    if ((ftype = H5Aget_type(attr)) < 0 || (space = H5Aget_space(attr)) < 0) {
+        st = rmens_h5_fail("cannot inspect attribute %s", name);
+        goto exit;
+    }
+    if (H5Tget_class(ftype) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "attribute %s must be a scalar string", name);
+        goto exit;
+    }
+    if (H5Tis_variable_str(ftype) > 0) {
+        char *s = NULL;
+        if ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
+            H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0 ||
+            H5Aread(attr, mtype, &s) < 0) {
+            st = rmens_h5_fail("cannot read attribute %s", name);
+            goto exit;
+        }
+        snprintf(buf, size, "%s", s ? s : "");
+        H5free_memory(s);
+    } else {
+        size_t n = H5Tget_size(ftype);
+        char *tmp = calloc(n + 1, 1);
+        if (!tmp) {
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading attribute %s", name);
+            goto exit;
+        }
+        if ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mtype, n) < 0 ||
+            H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0 ||
+            H5Aread(attr, mtype, tmp) < 0) {
+            free(tmp);
+            st = rmens_h5_fail("cannot read attribute %s", name);
+            goto exit;
+        }
+        snprintf(buf, size, "%s", tmp);
+        free(tmp);
+    }
+exit:
+    rmens_h5_close(mtype);
+    rmens_h5_close(ftype);
+    rmens_h5_close(space);
+    rmens_h5_close(attr);
+    return st;
+}
+
+rmens_status rmens_h5_attr_read_i64(hid_t obj, const char *name, int64_t *value)
+{
+    rmens_status st = RMENS_OK;
+    hid_t attr = -1, ftype = -1, space = -1;
+    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "attribute %s is missing", name);
+        goto exit;
+    }
+    if ((ftype = H5Aget_type(attr)) < 0 || (space = H5Aget_space(attr)) < 0) {
+        st = rmens_h5_fail("cannot inspect attribute %s", name);
+        goto exit;
+    }
+    if (H5Tget_class(ftype) != H5T_INTEGER || H5Sget_simple_extent_npoints(space) != 1) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "attribute %s must be a scalar integer", name);
+        goto exit;
+    }
+    if (H5Aread(attr, H5T_NATIVE_INT64, value) < 0)
+        st = rmens_h5_fail("cannot read attribute %s", name);
+exit:
+    rmens_h5_close(ftype);
+    rmens_h5_close(space);
+    rmens_h5_close(attr);
+    return st;
+}
+
+rmens_status rmens_h5_write_1d(hid_t file, const char *path, hid_t filetype, hid_t memtype,
+                               const void *data, int64_t n)
+{
+    rmens_status st = RMENS_OK;
+    hid_t space = -1, lcpl = -1, dcpl = -1, dset = -1;
+    hsize_t dims[1] = {(hsize_t)n};
+    if ((space = H5Screate_simple(1, dims, NULL)) < 0 || (lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
+        H5Pset_create_intermediate_group(lcpl, 1) < 0 || (dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0) {
+        st = rmens_h5_fail("cannot set up dataset %s", path);
+        goto exit;
+    }
+    if (n >= H5_COMPRESS_MIN) {
+        hsize_t chunk[1] = {n < H5_CHUNK ? (hsize_t)n : H5_CHUNK};
+        if (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 ||
+            H5Pset_deflate(dcpl, 4) < 0) {
+            st = rmens_h5_fail("cannot set compression for %s", path);
+            goto exit;
+        }
+    }
+    if ((dset = H5Dcreate2(file, path, filetype, space, lcpl, dcpl, H5P_DEFAULT)) < 0) {
+        st = rmens_h5_fail("cannot create dataset %s", path);
+        goto exit;
+    }
+    if (n > 0 && H5Dwrite(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        st = rmens_h5_fail("cannot write dataset %s", path);
+exit:
+    rmens_h5_close(dset);
+    rmens_h5_close(dcpl);
+    rmens_h5_close(lcpl);
+    rmens_h5_close(space);
+    return st;
+}
+
+rmens_status rmens_h5_read_1d(hid_t file, const char *path, H5T_class_t want_class,
+                              hid_t memtype, hid_t dxpl, void **data, int64_t *n)
+{
+    rmens_status st = RMENS_OK;
+    hid_t dset = -1, ftype = -1, space = -1;
+    void *buf = NULL;
+    *data = NULL;
+    *n = 0;
+    if (!rmens_h5_exists(file, path)) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "dataset %s is missing", path);
+        goto exit;
+    }
+    if ((dset = H5Dopen2(file, path, H5P_DEFAULT)) < 0 || (ftype = H5Dget_type(dset)) < 0 ||
+        (space = H5Dget_space(dset)) < 0) {
+        st = rmens_h5_fail("cannot open dataset %s", path);
+        goto exit;
+    }
+    if (H5Sget_simple_extent_ndims(space) != 1) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "dataset %s must be one-dimensional", path);
+        goto exit;
+    }
+    H5T_class_t cls = H5Tget_class(ftype);
+    size_t fsize = H5Tget_size(ftype), msize = H5Tget_size(memtype);
+    int lossy = cls != want_class || fsize > msize;
+    if (!lossy && cls == H5T_INTEGER)  /* an unsigned type as wide as memtype may overflow it */
+        lossy = H5Tget_sign(ftype) == H5T_SGN_NONE && fsize == msize;
+    if (lossy) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "dataset %s has type %s%zu-bit, expected %s of at most %zu bits",
+                        path, cls == H5T_INTEGER ? "integer " : cls == H5T_FLOAT ? "float " : "non-numeric ",
+                        fsize * 8, want_class == H5T_INTEGER ? "integer" : "float", msize * 8);
+        goto exit;
+    }
+    hssize_t np = H5Sget_simple_extent_npoints(space);
+    if (np < 0) {
+        st = rmens_h5_fail("cannot size dataset %s", path);
+        goto exit;
+    }
+    if (np > 0) {
+        if (!(buf = malloc((size_t)np * msize))) {
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s (%lld elements)", path,
+                            (long long)np);
+            goto exit;
+        }
+        if (H5Dread(dset, memtype, H5S_ALL, H5S_ALL, dxpl, buf) < 0) {
+            st = rmens_h5_fail("cannot read dataset %s", path);
+            goto exit;
+        }
+    }
+    *data = buf;
+    *n = np;
+    buf = NULL;
+exit:
+    free(buf);
+    rmens_h5_close(space);
+    rmens_h5_close(ftype);
+    rmens_h5_close(dset);
+    return st;
+}
+
+rmens_status rmens_h5_create_tmp(const char *path, int overwrite, hid_t *file, char *tmp,
+                                 size_t tmpsize)
+{
+    rmens_h5_init();
+    *file = -1;
+    if (!overwrite && access(path, F_OK) == 0)
+        return rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", path);
+    snprintf(tmp, tmpsize, "%s.tmp.%ld", path, (long)getpid());
+    if ((*file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        return rmens_h5_fail("cannot create %s", tmp);
+    return RMENS_OK;
+}
+
+rmens_status rmens_h5_commit(hid_t file, const char *tmp, const char *path)
+{
+    if (H5Fclose(file) < 0) {
+        rmens_status st = rmens_h5_fail("cannot finish writing %s", tmp);
+        remove(tmp);
+        return st;
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return rmens_fail(RMENS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+    }
+    return RMENS_OK;
+}
+
+void rmens_h5_abandon(hid_t file, const char *tmp)
+{
+    if (file >= 0)
+        H5Fclose(file);
+    if (tmp && tmp[0])
+        remove(tmp);
+}

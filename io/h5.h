@@ -1,0 +1,51 @@
+/* Small checked wrappers over the HDF5 C API, netCDF-C style: every hid_t starts at -1,
+ * every call is checked, one exit: label closes what is open, and failures come back
+ * as rmens_status with the HDF5 error stack's innermost message attached. */
+#ifndef RMENS_IO_H5_H
+#define RMENS_IO_H5_H
+
+#include <hdf5.h>
+
+#include "rmens.h"
+
+/* Turns off HDF5's automatic error printing, once per process. */
+void rmens_h5_init(void);
+
+/* Records "what: <innermost HDF5 message>" and returns RMENS_ERR_HDF5. */
+rmens_status rmens_h5_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Closes any kind of HDF5 id if it is valid; always safe on -1. */
+void rmens_h5_close(hid_t id);
+
+/* 1 if path is a readable HDF5 file (any HDF5 version this library reads). */
+int rmens_h5_is_hdf5(const char *path);
+
+int rmens_h5_exists(hid_t loc, const char *path);  /* 1 if a link path exists (groups too) */
+int rmens_h5_has_attr(hid_t obj, const char *name);
+
+rmens_status rmens_h5_attr_write_str(hid_t obj, const char *name, const char *value);
+rmens_status rmens_h5_attr_write_i64(hid_t obj, const char *name, int64_t value);
+rmens_status rmens_h5_attr_write_f64(hid_t obj, const char *name, double value);
+/* Reads a fixed- or variable-length string attribute into buf (truncated to size). */
+rmens_status rmens_h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t size);
+/* Reads any scalar integer attribute. */
+rmens_status rmens_h5_attr_read_i64(hid_t obj, const char *name, int64_t *value);
+
+/* Creates a 1-d dataset at path (intermediate groups too) from n elements of memtype
+ * stored as filetype; chunked with shuffle + deflate when it is large enough to pay. */
+rmens_status rmens_h5_write_1d(hid_t file, const char *path, hid_t filetype, hid_t memtype,
+                               const void *data, int64_t n);
+
+/* Reads a whole 1-d dataset. The stored type must be of class want_class (H5T_INTEGER or
+ * H5T_FLOAT) and fit memtype without loss; *data is malloc'ed (NULL when n == 0). */
+rmens_status rmens_h5_read_1d(hid_t file, const char *path, H5T_class_t want_class,
+                              hid_t memtype, hid_t dxpl, void **data, int64_t *n);
+
+/* A writable file at "<path>.tmp.<pid>"; rmens_h5_commit closes it and renames it onto
+ * path, rmens_h5_abandon closes and removes it. */
+rmens_status rmens_h5_create_tmp(const char *path, int overwrite, hid_t *file, char *tmp,
+                                 size_t tmpsize);
+rmens_status rmens_h5_commit(hid_t file, const char *tmp, const char *path);
+void rmens_h5_abandon(hid_t file, const char *tmp);
+
+#endif

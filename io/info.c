@@ -1,0 +1,159 @@
+/* rmens info: describe any rmens HDF5 file, validating it on the way. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "io/dataset.h"
+#include "io/h5.h"
+
+/* Prints bytes readably: printable ASCII and UTF-8 as they are, newlines as a newline
+ * plus indent, other control bytes as \xNN; ids that are not bytes as <id>. */
+static void print_tokens(FILE *f, const int32_t *t, int64_t n, int32_t eot, const char *indent)
+{
+    fputs(indent, f);
+    for (int64_t i = 0; i < n; i++) {
+        int32_t c = t[i];
+        if (c == eot)
+            fputs("<|endoftext|>", f);
+        else if (c == '\n')
+            fprintf(f, "\n%s", indent);
+        else if (c >= 0 && c < 256 && (c >= 0x20 || c == '\t') && c != 0x7f)
+            fputc(c, f);
+        else if (c >= 0 && c < 256)
+            fprintf(f, "\\x%02x", c);
+        else
+            fprintf(f, "<%d>", c);
+    }
+    fputc('\n', f);
+}
+
+static void show_record(FILE *f, const rmens_dataset *ds, int64_t i)
+{
+    static const char *const trap_names[] = {"none", "length", "format", "confidence"};
+    int64_t len[2];
+    const int32_t *seq[2];
+    int ns = rmens_dataset_nsides(ds);
+    for (int s = 0; s < ns; s++)
+        seq[s] = rmens_dataset_seq(ds, (rmens_side)s, i, &len[s]);
+    int32_t p = rmens_dataset_prompt_len(ds, i);
+    fprintf(f, "\nrecord %lld", (long long)i);
+    if (ds->has & RMENS_HAS_SOURCE)
+        fprintf(f, " (source record %lld)", (long long)ds->source_record[i]);
+    fprintf(f, "\n");
+    if (ds->has & RMENS_HAS_MARGIN)
+        fprintf(f, "  margin: %g\n", (double)ds->margin[i]);
+    if (ds->has & RMENS_HAS_TRAP)
+        fprintf(f, "  trap: %s\n", trap_names[ds->trap[i]]);
+    if (p > 0) {
+        fprintf(f, "  prompt (%d tokens):\n", p);
+        print_tokens(f, seq[0], p, ds->eot, "    | ");
+    }
+    for (int s = 0; s < ns; s++) {
+        const char *name = ds->kind == RMENS_DATA_RESPONSES ? "response" : s ? "rejected" : "chosen";
+        fprintf(f, "  %s (%lld tokens after the prompt", name, (long long)(len[s] - p));
+        if (ds->has & RMENS_HAS_GOLD)
+            fprintf(f, ", gold reward %.4g", (double)ds->side[s].gold[i]);
+        fprintf(f, "):\n");
+        print_tokens(f, seq[s] + p, len[s] - p, ds->eot, "    | ");
+        if (ds->has & RMENS_HAS_STEPS) {
+            const rmens_seqs *q = &ds->side[s];
+            fprintf(f, "    steps (end token, label):");
+            for (int64_t k = q->step_offsets[i]; k < q->step_offsets[i + 1]; k++)
+                fprintf(f, " (%d, %d)", q->step_end[k], q->step_label[k]);
+            fprintf(f, "\n");
+        }
+    }
+}
+
+static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
+{
+    rmens_dataset *ds;
+    RMENS_TRY(rmens_dataset_read(&ds, path, MPI_COMM_NULL));
+    rmens_dataset_stats s;
+    rmens_status st = rmens_dataset_stats_compute(ds, &s);
+    if (st != RMENS_OK)
+        goto exit;
+    if (show >= ds->n) {
+        st = rmens_fail(RMENS_ERR_ARG, "%s: --show %lld is past the last record (%lld records)", path,
+                        (long long)show, (long long)ds->n);
+        goto exit;
+    }
+    int pairs = ds->kind == RMENS_DATA_PAIRS;
+    fprintf(f, "%s: rmens %s file, version %d\n", path, pairs ? "pairs" : "responses", RMENS_FORMAT_VERSION);
+    fprintf(f, "  records          %lld %s\n", (long long)ds->n, pairs ? "pairs" : "responses");
+    fprintf(f, "  tokenizer        %s (vocab_size %d, end-of-text %d)\n", ds->tokenizer, ds->vocab_size,
+            ds->eot);
+    if (ds->task[0])
+        fprintf(f, "  task             %s\n", ds->task);
+    if (ds->source[0])
+        fprintf(f, "  source           %s\n", ds->source);
+    if (ds->seed >= 0)
+        fprintf(f, "  seed             %lld\n", (long long)ds->seed);
+    fprintf(f, "  tokens           %lld in %lld sequences\n", (long long)s.n_tokens, (long long)s.n_sequences);
+    fprintf(f, "  tokens/sequence  min %lld, median %lld, p90 %lld, max %lld\n", (long long)s.len_min,
+            (long long)s.len_median, (long long)s.len_p90, (long long)s.len_max);
+    if (ds->has & RMENS_HAS_PROMPT)
+        fprintf(f, "  shared prefix    %.1f%% of the longer sequence on average\n", 100 * s.prompt_frac);
+    if (pairs)
+        fprintf(f, "  chosen longer    %.1f%% of pairs\n", 100 * s.chosen_longer);
+    if (ds->has & RMENS_HAS_MARGIN) {
+        double m = 0;
+        for (int64_t i = 0; i < ds->n; i++)
+            m += ds->margin[i];
+        fprintf(f, "  margin           mean %.4g\n", m / (double)ds->n);
+    }
+    if (ds->has & RMENS_HAS_GOLD) {
+        double g[2] = {0, 0};
+        for (int sd = 0; sd < rmens_dataset_nsides(ds); sd++)
+            for (int64_t i = 0; i < ds->n; i++)
+                g[sd] += ds->side[sd].gold[i];
+        if (pairs)
+            fprintf(f, "  gold reward      chosen mean %.4f, rejected mean %.4f\n", g[0] / (double)ds->n,
+                    g[1] / (double)ds->n);
+        else
+            fprintf(f, "  gold reward      mean %.4f\n", g[0] / (double)ds->n);
+    }
+    if (ds->has & RMENS_HAS_TRAP) {
+        int64_t c[4] = {0, 0, 0, 0};
+        for (int64_t i = 0; i < ds->n; i++)
+            c[ds->trap[i]]++;
+        fprintf(f, "  trap pairs       %lld (length %lld, format %lld, confidence %lld)\n",
+                (long long)(c[1] + c[2] + c[3]), (long long)c[1], (long long)c[2], (long long)c[3]);
+    }
+    if (ds->has & RMENS_HAS_STEPS)
+        fprintf(f, "  steps            %lld labelled steps\n",
+                (long long)(ds->side[0].nsteps + (pairs ? ds->side[1].nsteps : 0)));
+    if (show >= 0)
+        show_record(f, ds, show);
+exit:
+    rmens_dataset_free(ds);
+    return st;
+}
+
+rmens_status rmens_info(FILE *f, const char *path, int64_t show)
+{
+    rmens_h5_init();
+    char kind[64] = "";
+    hid_t file = -1;
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return rmens_fail(RMENS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    fclose(probe);
+    if (!rmens_h5_is_hdf5(path))
+        return rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
+    if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return rmens_h5_fail("%s: cannot open", path);
+    rmens_status st = RMENS_OK;
+    if (!rmens_h5_has_attr(file, "rmens_format"))
+        st = rmens_fail(RMENS_ERR_FORMAT, "%s: not an rmens file (no rmens_format attribute on /)", path);
+    else
+        st = rmens_h5_attr_read_str(file, "rmens_format", kind, sizeof kind);
+    H5Fclose(file);
+    if (st != RMENS_OK)
+        return rmens_fail_context(st, "%s: ", path);
+    if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
+        return describe_dataset(f, path, show);
+    return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "
+                      "responses)", path, kind);
+}

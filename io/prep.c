@@ -1,0 +1,590 @@
+/* rmens prep: preference data in the formats people use -> a pairs file (docs/FORMAT.md). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/rng.h"
+#include "io/dataset.h"
+#include "io/records.h"
+#include "io/render.h"
+#include "io/tokenizer.h"
+
+void rmens_prep_options_init(rmens_prep_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->format = RMENS_PREP_AUTO;
+    o->val_fraction = 0.1;
+    o->seed = 1234;
+}
+
+const char *rmens_prep_format_name(rmens_prep_format f)
+{
+    switch (f) {
+    case RMENS_PREP_AUTO: return "auto";
+    case RMENS_PREP_HH: return "hh";
+    case RMENS_PREP_PROMPT: return "prompt";
+    case RMENS_PREP_MESSAGES: return "messages";
+    case RMENS_PREP_SHAREGPT: return "sharegpt";
+    }
+    return "?";
+}
+
+const char *rmens_prep_skip_reason(int reason)
+{
+    static const char *const names[RMENS_SKIP_NREASONS] = {
+        [RMENS_SKIP_IDENTICAL] = "chosen identical to rejected",
+        [RMENS_SKIP_PROMPT_DIFFERS] = "dialogues differ before the final assistant turn",
+        [RMENS_SKIP_EMPTY_RESPONSE] = "empty response",
+        [RMENS_SKIP_MALFORMED] = "malformed record (--skip-bad)",
+    };
+    return reason >= 0 && reason < RMENS_SKIP_NREASONS ? names[reason] : "?";
+}
+
+/* ------------------------------------------------------ reading a record */
+
+typedef struct {
+    rmens_text full[2];  /* rendered chosen and rejected transcripts */
+    size_t prompt_len;   /* bytes both share as the prompt */
+    int skip;            /* -1, or the RMENS_SKIP_* reason */
+} rendered;
+
+static const char *type_name(json_object *o)
+{
+    return o ? json_type_to_name(json_object_get_type(o)) : "null";
+}
+
+static rmens_status get_field(json_object *o, const char *key, const char *where, json_object **v)
+{
+    if (!json_object_object_get_ex(o, key, v))
+        return rmens_fail(RMENS_ERR_INPUT, "%s: missing field \"%s\"", where, key);
+    return RMENS_OK;
+}
+
+static rmens_status as_string(json_object *v, const char *what, const char *where,
+                              const char **s, size_t *n)
+{
+    if (!json_object_is_type(v, json_type_string))
+        return rmens_fail(RMENS_ERR_INPUT, "%s: %s is %s, expected a string", where, what,
+                          type_name(v));
+    *s = json_object_get_string(v);
+    *n = (size_t)json_object_get_string_len(v);
+    return RMENS_OK;
+}
+
+static rmens_status get_string(json_object *o, const char *key, const char *where,
+                               const char **s, size_t *n)
+{
+    json_object *v;
+    char what[64];
+    RMENS_TRY(get_field(o, key, where, &v));
+    snprintf(what, sizeof what, "field \"%s\"", key);
+    return as_string(v, what, where, s, n);
+}
+
+#define NOMEM(where) rmens_fail(RMENS_ERR_NOMEM, "%s: out of memory", where)
+
+/* One message: {"role","content"} or ShareGPT's {"from","value"}. Content may also be a
+ * list of parts ({"type": "text", "text": ...}), whose texts are concatenated. */
+typedef struct {
+    rmens_role role;
+    rmens_text content;
+} message;
+
+static rmens_status read_message(json_object *m, const char *what, const char *where, message *out)
+{
+    json_object *r = NULL, *c = NULL;
+    out->content.len = 0;
+    if (!json_object_is_type(m, json_type_object))
+        return rmens_fail(RMENS_ERR_INPUT, "%s: %s is %s, expected a message object", where, what,
+                          type_name(m));
+    if (!json_object_object_get_ex(m, "role", &r))
+        json_object_object_get_ex(m, "from", &r);
+    if (!json_object_object_get_ex(m, "content", &c))
+        json_object_object_get_ex(m, "value", &c);
+    if (!r || !c)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: %s lacks \"%s\" (a message needs role/content or "
+                          "from/value)", where, what, r ? "content" : "role");
+    const char *s;
+    size_t n;
+    RMENS_TRY(as_string(r, "a message role", where, &s, &n));
+    int role = rmens_role_from_name(s);
+    if (role < 0)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: %s has unknown role \"%s\" (known: user, human, "
+                          "assistant, gpt, system)", where, what, s);
+    out->role = (rmens_role)role;
+    if (json_object_is_type(c, json_type_array)) {
+        for (size_t k = 0; k < json_object_array_length(c); k++) {
+            json_object *part = json_object_array_get_idx(c, k), *t;
+            if (!json_object_is_type(part, json_type_object) ||
+                !json_object_object_get_ex(part, "text", &t))
+                return rmens_fail(RMENS_ERR_INPUT, "%s: %s has a content part without \"text\"",
+                                  where, what);
+            RMENS_TRY(as_string(t, "a content part's text", where, &s, &n));
+            if (rmens_text_append(&out->content, s, n))
+                return NOMEM(where);
+        }
+        return RMENS_OK;
+    }
+    RMENS_TRY(as_string(c, "a message content", where, &s, &n));
+    if (rmens_text_append(&out->content, s, n))
+        return NOMEM(where);
+    return RMENS_OK;
+}
+
+static int same_message(json_object *a, json_object *b)
+{
+    return json_object_equal(a, b);
+}
+
+static int render_messages_into(rmens_text *t, json_object *list, size_t from, const char *where,
+                                const char *what, rmens_status *st)
+{
+    message m = {0};
+    for (size_t k = from; k < json_object_array_length(list); k++) {
+        char w[96];
+        snprintf(w, sizeof w, "%s message %zu", what, k);
+        if ((*st = read_message(json_object_array_get_idx(list, k), w, where, &m)) != RMENS_OK)
+            break;
+        if (rmens_render_turn(t, m.role, m.content.buf, m.content.len)) {
+            *st = NOMEM(where);
+            break;
+        }
+    }
+    rmens_text_free(&m.content);
+    return *st == RMENS_OK ? 0 : -1;
+}
+
+static size_t find_last(const char *s, size_t n, const char *pat)
+{
+    size_t m = strlen(pat);
+    for (size_t i = n >= m ? n - m + 1 : 0; i-- > 0;)
+        if (memcmp(s + i, pat, m) == 0)
+            return i;
+    return (size_t)-1;
+}
+
+static rmens_status render_hh(json_object *o, const char *where, rendered *r)
+{
+    const char *s[2];
+    size_t n[2];
+    RMENS_TRY(get_string(o, "chosen", where, &s[0], &n[0]));
+    RMENS_TRY(get_string(o, "rejected", where, &s[1], &n[1]));
+    for (int k = 0; k < 2; k++)
+        if (rmens_text_append(&r->full[k], s[k], n[k]))
+            return NOMEM(where);
+    size_t at = find_last(s[0], n[0], RMENS_ASSISTANT_HEADER);
+    if (at == (size_t)-1)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: \"chosen\" has no \"\\n\\nAssistant:\" turn: not an "
+                          "HH-RLHF transcript (try --format prompt)", where);
+    r->prompt_len = at + strlen(RMENS_ASSISTANT_HEADER);
+    if (n[1] < r->prompt_len || memcmp(s[0], s[1], r->prompt_len) != 0)
+        r->skip = RMENS_SKIP_PROMPT_DIFFERS;
+    return RMENS_OK;
+}
+
+static rmens_status render_prompt_string(json_object *o, const char *where, rendered *r)
+{
+    const char *p, *s[2];
+    size_t pn, n[2];
+    rmens_text P = {0};
+    RMENS_TRY(get_string(o, "prompt", where, &p, &pn));
+    RMENS_TRY(get_string(o, "chosen", where, &s[0], &n[0]));
+    RMENS_TRY(get_string(o, "rejected", where, &s[1], &n[1]));
+    size_t hl = strlen(RMENS_HUMAN_HEADER), al = strlen(RMENS_ASSISTANT_HEADER);
+    int ok;
+    if (pn >= hl && memcmp(p, RMENS_HUMAN_HEADER, hl) == 0) {
+        /* Already an HH transcript (as TRL's HH conversion writes it): keep it verbatim. */
+        ok = !rmens_text_append(&P, p, pn);
+        if (ok && (pn < al || memcmp(p + pn - al, RMENS_ASSISTANT_HEADER, al) != 0))
+            ok = !rmens_text_append(&P, RMENS_ASSISTANT_HEADER, al);
+    } else {
+        ok = !rmens_render_turn(&P, RMENS_ROLE_HUMAN, p, pn) &&
+             !rmens_text_append(&P, RMENS_ASSISTANT_HEADER, al);
+    }
+    for (int k = 0; ok && k < 2; k++)
+        ok = !rmens_text_append(&r->full[k], P.buf, P.len) &&
+             !rmens_render_content(&r->full[k], s[k], n[k]);
+    r->prompt_len = P.len;
+    rmens_text_free(&P);
+    if (!ok)
+        return NOMEM(where);
+    if (n[0] == 0 || n[1] == 0)
+        r->skip = RMENS_SKIP_EMPTY_RESPONSE;
+    return RMENS_OK;
+}
+
+/* TRL conversational and ShareGPT: a prompt (list, string, or implicit: the messages the
+ * two sides share) followed by responses that start with an assistant message. */
+static rmens_status render_conversation(json_object *o, const char *prompt_key, const char *where,
+                                        rendered *r)
+{
+    rmens_status st = RMENS_OK;
+    json_object *prompt = NULL, *side[2];
+    RMENS_TRY(get_field(o, "chosen", where, &side[0]));
+    RMENS_TRY(get_field(o, "rejected", where, &side[1]));
+    int has_prompt = json_object_object_get_ex(o, prompt_key, &prompt);
+    rmens_text P = {0};
+    message first = {0};
+    size_t from[2] = {0, 0};
+    if (!has_prompt) {
+        /* Implicit prompt: the leading messages both sides share. */
+        for (int k = 0; k < 2; k++)
+            if (!json_object_is_type(side[k], json_type_array))
+                return rmens_fail(RMENS_ERR_INPUT, "%s: without \"%s\", \"%s\" must be a list of "
+                                  "messages (it is %s)", where, prompt_key, k ? "rejected" : "chosen",
+                                  type_name(side[k]));
+        size_t nc = json_object_array_length(side[0]), nr = json_object_array_length(side[1]);
+        size_t common = 0;
+        while (common < nc && common < nr &&
+               same_message(json_object_array_get_idx(side[0], common),
+                            json_object_array_get_idx(side[1], common)))
+            common++;
+        for (size_t k = 0; k < common && st == RMENS_OK; k++) {
+            message m = {0};
+            if ((st = read_message(json_object_array_get_idx(side[0], k), "chosen message", where,
+                                   &m)) == RMENS_OK &&
+                rmens_render_turn(&P, m.role, m.content.buf, m.content.len))
+                st = NOMEM(where);
+            rmens_text_free(&m.content);
+        }
+        from[0] = from[1] = common;
+    } else if (json_object_is_type(prompt, json_type_string)) {
+        const char *p;
+        size_t pn;
+        RMENS_TRY(as_string(prompt, "\"prompt\"", where, &p, &pn));
+        if (rmens_render_turn(&P, RMENS_ROLE_HUMAN, p, pn))
+            st = NOMEM(where);
+    } else if (json_object_is_type(prompt, json_type_array)) {
+        render_messages_into(&P, prompt, 0, where, prompt_key, &st);
+    } else {
+        st = rmens_fail(RMENS_ERR_INPUT, "%s: field \"%s\" is %s, expected a list of messages or a "
+                        "string", where, prompt_key, type_name(prompt));
+    }
+    if (st == RMENS_OK && rmens_text_append(&P, RMENS_ASSISTANT_HEADER, strlen(RMENS_ASSISTANT_HEADER)))
+        st = NOMEM(where);
+    r->prompt_len = P.len;
+    for (int k = 0; k < 2 && st == RMENS_OK; k++) {
+        const char *name = k ? "rejected" : "chosen";
+        json_object *v = side[k];
+        if (rmens_text_append(&r->full[k], P.buf, P.len)) {
+            st = NOMEM(where);
+            break;
+        }
+        if (json_object_is_type(v, json_type_string)) {
+            const char *s;
+            size_t n;
+            if ((st = as_string(v, name, where, &s, &n)) != RMENS_OK)
+                break;
+            if (n == 0)
+                r->skip = RMENS_SKIP_EMPTY_RESPONSE;
+            if (rmens_render_content(&r->full[k], s, n))
+                st = NOMEM(where);
+            continue;
+        }
+        json_object *m0 = v;
+        size_t rest = 0;
+        if (json_object_is_type(v, json_type_array)) {
+            if (from[k] >= json_object_array_length(v)) {
+                r->skip = RMENS_SKIP_EMPTY_RESPONSE;
+                continue;
+            }
+            m0 = json_object_array_get_idx(v, from[k]);
+            rest = from[k] + 1;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "the first %s message", name);
+        if ((st = read_message(m0, what, where, &first)) != RMENS_OK)
+            break;
+        if (first.role != RMENS_ROLE_ASSISTANT) {
+            st = rmens_fail(RMENS_ERR_INPUT, "%s: the %s response must begin with an assistant "
+                            "message", where, name);
+            break;
+        }
+        if (first.content.len == 0)
+            r->skip = RMENS_SKIP_EMPTY_RESPONSE;
+        if (rmens_render_content(&r->full[k], first.content.buf, first.content.len)) {
+            st = NOMEM(where);
+            break;
+        }
+        if (json_object_is_type(v, json_type_array))
+            render_messages_into(&r->full[k], v, rest, where, name, &st);
+    }
+    rmens_text_free(&first.content);
+    rmens_text_free(&P);
+    return st;
+}
+
+static rmens_status detect(json_object *o, const char *where, rmens_prep_format *f)
+{
+    json_object *c = NULL, *p = NULL;
+    if (!json_object_is_type(o, json_type_object))
+        return rmens_fail(RMENS_ERR_INPUT, "%s: a record must be a JSON object, not %s", where,
+                          type_name(o));
+    if (json_object_object_get_ex(o, "conversations", NULL)) {
+        *f = RMENS_PREP_SHAREGPT;
+        return RMENS_OK;
+    }
+    if (!json_object_object_get_ex(o, "chosen", &c) || !json_object_object_get_ex(o, "rejected", NULL))
+        return rmens_fail(RMENS_ERR_INPUT, "%s: cannot tell the format: a record needs \"chosen\" "
+                          "and \"rejected\" (and optionally \"prompt\" or \"conversations\")", where);
+    if (json_object_object_get_ex(o, "prompt", &p))
+        *f = json_object_is_type(p, json_type_string) && json_object_is_type(c, json_type_string)
+                 ? RMENS_PREP_PROMPT : RMENS_PREP_MESSAGES;
+    else
+        *f = json_object_is_type(c, json_type_string) ? RMENS_PREP_HH : RMENS_PREP_MESSAGES;
+    return RMENS_OK;
+}
+
+/* ------------------------------------------------------------------ margin */
+
+typedef enum { MARGIN_NONE, MARGIN_FIELD, MARGIN_SCORES } margin_kind;
+
+static rmens_status get_number(json_object *o, const char *key, const char *where, double *x)
+{
+    json_object *v;
+    RMENS_TRY(get_field(o, key, where, &v));
+    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+        return rmens_fail(RMENS_ERR_INPUT, "%s: field \"%s\" is %s, expected a number", where, key,
+                          type_name(v));
+    *x = json_object_get_double(v);
+    if (!isfinite(*x))
+        return rmens_fail(RMENS_ERR_INPUT, "%s: field \"%s\" is not finite", where, key);
+    return RMENS_OK;
+}
+
+static rmens_status read_margin(json_object *o, margin_kind mk, const char *field, const char *where,
+                                float *m)
+{
+    double a, b;
+    *m = 0;
+    if (mk == MARGIN_FIELD) {
+        RMENS_TRY(get_number(o, field, where, &a));
+        *m = (float)a;
+    } else if (mk == MARGIN_SCORES) {
+        RMENS_TRY(get_number(o, "score_chosen", where, &a));
+        RMENS_TRY(get_number(o, "score_rejected", where, &b));
+        *m = (float)(a - b);
+    }
+    return RMENS_OK;
+}
+
+/* --------------------------------------------------------------------- run */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Which split a pair goes to: by a hash of its prompt, so pairs that share a prompt
+ * never straddle train and validation. */
+static int to_val(const rendered *r, const rmens_prep_options *o)
+{
+    if (!o->val_output)
+        return 0;
+    uint64_t h = 0xcbf29ce484222325ull;  /* FNV-1a */
+    for (size_t i = 0; i < r->prompt_len; i++)
+        h = (h ^ (unsigned char)r->full[0].buf[i]) * 0x100000001b3ull;
+    uint64_t u = rmens_mix64(h ^ rmens_mix64(o->seed));
+    return (double)(u >> 11) * 0x1.0p-53 < o->val_fraction;
+}
+
+rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    if (!o->input || !o->output)
+        return rmens_fail(RMENS_ERR_ARG, "prep needs an input file and --out");
+    if (o->val_output && (!(o->val_fraction > 0) || !(o->val_fraction < 1)))
+        return rmens_fail(RMENS_ERR_ARG, "--val-fraction must be in (0, 1), got %g", o->val_fraction);
+    if (o->val_output && strcmp(o->val_output, o->output) == 0)
+        return rmens_fail(RMENS_ERR_ARG, "--out and --val-out name the same file %s", o->output);
+    const char *outs[2] = {o->output, o->val_output};
+    for (int k = 0; k < 2; k++)
+        if (outs[k] && !o->overwrite && access(outs[k], F_OK) == 0)
+            return rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", outs[k]);
+
+    double t0 = now();
+    rmens_status st = RMENS_OK;
+    rmens_records *in = NULL;
+    rmens_dataset *ds[2] = {NULL, NULL};
+    rendered r = {0};
+    int32_t *tok = NULL;
+    size_t tokcap = 0;
+    rmens_prep_format fmt = o->format;
+    margin_kind mk = MARGIN_NONE;
+    const char *mfield = o->margin_field ? o->margin_field : "margin";
+
+    if ((st = rmens_records_open(&in, o->input)) != RMENS_OK)
+        goto exit;
+    for (;;) {
+        json_object *rec;
+        st = rmens_records_next(in, &rec);
+        const char *where = in ? rmens_records_where(in) : o->input;
+        if (st == RMENS_ERR_INPUT && o->skip_bad) {
+            rep->records_read++;
+            rep->skipped[RMENS_SKIP_MALFORMED]++;
+            continue;
+        }
+        if (st != RMENS_OK || !rec)
+            break;
+        if (o->max_records > 0 && rep->records_read >= o->max_records)
+            break;
+        rep->records_read++;
+
+        rmens_prep_format f = o->format;
+        if (f == RMENS_PREP_AUTO)
+            st = detect(rec, where, &f);
+        else if (!json_object_is_type(rec, json_type_object))
+            st = rmens_fail(RMENS_ERR_INPUT, "%s: a record must be a JSON object, not %s", where,
+                            type_name(rec));
+        if (st == RMENS_OK && !ds[0]) {
+            /* The first record fixes the format (unless given), the margin and the outputs. */
+            if (fmt == RMENS_PREP_AUTO)
+                fmt = f;
+            if (o->margin_field)
+                mk = MARGIN_FIELD;
+            else if (json_object_object_get_ex(rec, "margin", NULL))
+                mk = MARGIN_FIELD;
+            else if (json_object_object_get_ex(rec, "score_chosen", NULL) &&
+                     json_object_object_get_ex(rec, "score_rejected", NULL))
+                mk = MARGIN_SCORES;
+            unsigned has = RMENS_HAS_SOURCE | (mk != MARGIN_NONE ? RMENS_HAS_MARGIN : 0);
+            for (int k = 0; k < (o->val_output ? 2 : 1) && st == RMENS_OK; k++) {
+                st = rmens_dataset_new(&ds[k], RMENS_DATA_PAIRS, has, RMENS_BYTES_VOCAB,
+                                       RMENS_BYTES_EOT, "bytes");
+                if (st == RMENS_OK)
+                    snprintf(ds[k]->source, sizeof ds[k]->source, "%s", o->input);
+            }
+            rep->format = fmt;
+        } else if (st == RMENS_OK && o->format == RMENS_PREP_AUTO && f != fmt) {
+            st = rmens_fail(RMENS_ERR_INPUT, "%s: record looks like format \"%s\" but the file began "
+                            "as \"%s\" (pass --format to force one)", where,
+                            rmens_prep_format_name(f), rmens_prep_format_name(fmt));
+        }
+        r.full[0].len = r.full[1].len = 0;
+        r.prompt_len = 0;
+        r.skip = -1;
+        if (st == RMENS_OK) {
+            switch (fmt) {
+            case RMENS_PREP_HH: st = render_hh(rec, where, &r); break;
+            case RMENS_PREP_PROMPT: st = render_prompt_string(rec, where, &r); break;
+            case RMENS_PREP_MESSAGES: st = render_conversation(rec, "prompt", where, &r); break;
+            case RMENS_PREP_SHAREGPT: st = render_conversation(rec, "conversations", where, &r); break;
+            default: st = rmens_fail(RMENS_ERR_ARG, "unknown format %d", (int)fmt); break;
+            }
+        }
+        float margin = 0;
+        if (st == RMENS_OK)
+            st = read_margin(rec, mk, mfield, where, &margin);
+        if (st == RMENS_ERR_INPUT && o->skip_bad) {
+            rep->skipped[RMENS_SKIP_MALFORMED]++;
+            st = RMENS_OK;
+            continue;
+        }
+        if (st != RMENS_OK)
+            break;
+        if (r.full[0].len == r.full[1].len && memcmp(r.full[0].buf, r.full[1].buf, r.full[0].len) == 0)
+            r.skip = RMENS_SKIP_IDENTICAL;
+        else if (r.skip < 0 && (r.full[0].len <= r.prompt_len || r.full[1].len <= r.prompt_len))
+            r.skip = RMENS_SKIP_EMPTY_RESPONSE;
+        if (r.skip >= 0) {
+            rep->skipped[r.skip]++;
+            continue;
+        }
+        int bad_utf8 = 0;
+        for (int k = 0; k < 2; k++)
+            bad_utf8 |= rmens_utf8_valid_prefix(r.full[k].buf, r.full[k].len) != r.full[k].len;
+        if (bad_utf8 && rep->invalid_utf8++ == 0)
+            rep->first_invalid_utf8_line = rmens_records_index(in) + 1;
+
+        size_t need = r.full[0].len + r.full[1].len + 2;
+        if (need > tokcap) {
+            int32_t *t = realloc(tok, need * sizeof *tok);
+            if (!t) {
+                st = NOMEM(where);
+                break;
+            }
+            tok = t;
+            tokcap = need;
+        }
+        rmens_record rr = {0};
+        rr.tok[0] = tok;
+        rr.len[0] = (int64_t)rmens_tokenize_bytes(tok, r.full[0].buf, r.full[0].len);
+        rr.tok[1] = tok + rr.len[0];
+        rr.len[1] = (int64_t)rmens_tokenize_bytes(tok + rr.len[0], r.full[1].buf, r.full[1].len);
+        rr.prompt_len = (int32_t)r.prompt_len;
+        rr.margin = margin;
+        rr.source_record = rmens_records_index(in);
+        if (r.prompt_len > INT32_MAX) {
+            st = rmens_fail(RMENS_ERR_INPUT, "%s: prompt longer than 2^31 bytes", where);
+            break;
+        }
+        int v = to_val(&r, o);
+        if ((st = rmens_dataset_append(ds[v], &rr)) != RMENS_OK)
+            break;
+    }
+    if (st != RMENS_OK)
+        goto exit;
+    rep->input_bytes = rmens_records_bytes(in);
+    if (!ds[0] || ds[0]->n == 0) {
+        st = rmens_fail(RMENS_ERR_INPUT, "%s: no usable pairs (%lld records read, all skipped): "
+                        "nothing written", o->input, (long long)rep->records_read);
+        goto exit;
+    }
+    if (o->val_output && ds[1]->n == 0) {
+        st = rmens_fail(RMENS_ERR_INPUT, "%s: the validation split is empty (%lld pairs, "
+                        "--val-fraction %g): nothing written", o->input, (long long)ds[0]->n,
+                        o->val_fraction);
+        goto exit;
+    }
+    if ((st = rmens_dataset_write(ds[0], o->output)) != RMENS_OK)
+        goto exit;
+    if (o->val_output && (st = rmens_dataset_write(ds[1], o->val_output)) != RMENS_OK) {
+        remove(o->output);  /* both outputs or neither */
+        goto exit;
+    }
+    rep->pairs_written = ds[0]->n;
+    rep->val_pairs_written = ds[1] ? ds[1]->n : 0;
+    st = rmens_dataset_stats_compute(ds[0], &rep->stats);
+    rep->seconds = now() - t0;
+exit:
+    free(tok);
+    rmens_text_free(&r.full[0]);
+    rmens_text_free(&r.full[1]);
+    rmens_dataset_free(ds[0]);
+    rmens_dataset_free(ds[1]);
+    rmens_records_close(in);
+    return st;
+}
+
+void rmens_prep_report_print(FILE *f, const rmens_prep_options *o, const rmens_prep_report *rep)
+{
+    const rmens_dataset_stats *s = &rep->stats;
+    int64_t skipped = 0;
+    for (int k = 0; k < RMENS_SKIP_NREASONS; k++)
+        skipped += rep->skipped[k];
+    fprintf(f, "prep: %s -> %s (format %s)\n", o->input, o->output, rmens_prep_format_name(rep->format));
+    fprintf(f, "  records read     %lld\n", (long long)rep->records_read);
+    fprintf(f, "  pairs written    %lld", (long long)rep->pairs_written);
+    if (o->val_output)
+        fprintf(f, " (+ %lld to %s)", (long long)rep->val_pairs_written, o->val_output);
+    fprintf(f, "\n  pairs skipped    %lld\n", (long long)skipped);
+    for (int k = 0; k < RMENS_SKIP_NREASONS; k++)
+        if (rep->skipped[k])
+            fprintf(f, "    %-48s %lld\n", rmens_prep_skip_reason(k), (long long)rep->skipped[k]);
+    if (rep->invalid_utf8)
+        fprintf(f, "  warning: %lld kept pairs are not valid UTF-8 (first at record %lld); the byte "
+                "tokenizer keeps their bytes as they are\n", (long long)rep->invalid_utf8,
+                (long long)rep->first_invalid_utf8_line);
+    fprintf(f, "  tokens/sequence  median %lld, p90 %lld, max %lld (end-of-text included)\n",
+            (long long)s->len_median, (long long)s->len_p90, (long long)s->len_max);
+    fprintf(f, "  shared prefix    %.1f%% of the longer sequence on average\n", 100.0 * s->prompt_frac);
+    fprintf(f, "  chosen longer    %.1f%% of pairs\n", 100.0 * s->chosen_longer);
+    double mb = (double)rep->input_bytes / 1e6;
+    fprintf(f, "  time             %.3f s for %.2f MB of JSON (%.3f s/MB)\n", rep->seconds, mb,
+            mb > 0 ? rep->seconds / mb : 0.0);
+}

@@ -1,0 +1,201 @@
+/* rmens: ensembles of reward models for RLHF, trained with MPI on HPC clusters.
+ *
+ * Usage (convert preference data, then read it back):
+ *
+ *     #include <rmens.h>
+ *
+ *     rmens_prep_options po;
+ *     rmens_prep_options_init(&po);
+ *     po.input = "hh.jsonl.gz";            // JSON Lines or JSON array, plain or gzip
+ *     po.output = "train.h5";              // written to a temporary name, renamed on success
+ *     rmens_prep_report rep;
+ *     if (rmens_prep(&po, &rep) != RMENS_OK)
+ *         fprintf(stderr, "%s\n", rmens_last_error());
+ *
+ *     rmens_dataset *ds;
+ *     if (rmens_dataset_read(&ds, "train.h5", MPI_COMM_NULL) == RMENS_OK) {  // or a communicator
+ *         int64_t len;
+ *         const int32_t *tok = rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, 0, &len);
+ *         ...
+ *         rmens_dataset_free(ds);
+ *     }
+ *
+ * Conventions: names are rmens_<noun>_<verb>; structs are opaque unless they are
+ * option or report records; functions return rmens_status and leave a message for
+ * rmens_last_error(); nothing in the library prints, exits or aborts. Functions that
+ * take an MPI_Comm are collective over it; pass MPI_COMM_NULL for serial use (MPI need
+ * not be initialised then). Enums only ever grow.
+ */
+#ifndef RMENS_H
+#define RMENS_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum {
+    RMENS_OK = 0,
+    RMENS_ERR_NOMEM = 1,
+    RMENS_ERR_IO = 2,       /* a file could not be opened, read, written or renamed */
+    RMENS_ERR_HDF5 = 3,     /* the HDF5 library failed */
+    RMENS_ERR_FORMAT = 4,   /* an rmens HDF5 file violates docs/FORMAT.md */
+    RMENS_ERR_INPUT = 5,    /* input data (JSON, text) is malformed */
+    RMENS_ERR_ARG = 6,      /* a caller passed an invalid argument or option */
+    RMENS_ERR_MPI = 7,      /* an MPI call failed */
+    RMENS_ERR_NUMERIC = 8,  /* NaN or Inf where a finite value is required */
+    RMENS_ERR_INTERNAL = 9
+} rmens_status;
+
+const char *rmens_strerror(rmens_status code);
+/* The message of the calling thread's last failure: what went wrong and where. */
+const char *rmens_last_error(void);
+const char *rmens_version_string(void);
+
+/* ------------------------------------------------------------- tokenizer */
+
+/* The built-in byte tokenizer: ids 0-255 are bytes, 256 is end-of-text. */
+#define RMENS_BYTES_VOCAB 257
+#define RMENS_BYTES_EOT 256
+
+/* Writes len + 1 ids (the bytes, then end-of-text) to out; returns len + 1. */
+size_t rmens_tokenize_bytes(int32_t *out, const char *text, size_t len);
+/* Writes the bytes of ids 0-255 to out (at most n bytes, no terminator), stopping at the
+ * first end-of-text; returns the number written, or (size_t)-1 if an id is not a byte. */
+size_t rmens_detokenize_bytes(char *out, const int32_t *ids, size_t n);
+
+/* --------------------------------------------------------------- dataset */
+
+/* A preference ("pairs") or single-response ("responses") data set: docs/FORMAT.md. */
+typedef struct rmens_dataset rmens_dataset;
+
+typedef enum { RMENS_DATA_PAIRS = 1, RMENS_DATA_RESPONSES = 2 } rmens_data_kind;
+typedef enum { RMENS_SIDE_CHOSEN = 0, RMENS_SIDE_REJECTED = 1, RMENS_SIDE_RESPONSE = 0 } rmens_side;
+typedef enum {
+    RMENS_TRAP_NONE = 0,
+    RMENS_TRAP_LENGTH = 1,      /* the rejected response is longer */
+    RMENS_TRAP_FORMAT = 2,      /* the rejected response has bullets / bold */
+    RMENS_TRAP_CONFIDENCE = 3   /* the rejected response sounds more certain */
+} rmens_trap;
+
+/* Reads and validates a file. comm: MPI_COMM_NULL for a serial read, or a communicator
+ * whose ranks all read the whole file through MPI-IO (collective; every rank gets the
+ * same verdict). */
+rmens_status rmens_dataset_read(rmens_dataset **out, const char *path, MPI_Comm comm);
+/* Writes to path + a temporary suffix, then renames: path is never left half-written. */
+rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path);
+void rmens_dataset_free(rmens_dataset *ds);
+
+rmens_data_kind rmens_dataset_kind(const rmens_dataset *ds);
+int64_t rmens_dataset_count(const rmens_dataset *ds);
+int32_t rmens_dataset_vocab_size(const rmens_dataset *ds);
+/* Tokens of record i on one side (RMENS_SIDE_RESPONSE for a responses file). */
+const int32_t *rmens_dataset_seq(const rmens_dataset *ds, rmens_side side, int64_t i,
+                                 int64_t *len);
+/* Shared leading tokens of pair i (the prompt); 0 when the file has none. */
+int32_t rmens_dataset_prompt_len(const rmens_dataset *ds, int64_t i);
+/* Preference strength of pair i; 0 when the file has no /margin. */
+float rmens_dataset_margin(const rmens_dataset *ds, int64_t i);
+int rmens_dataset_has_margin(const rmens_dataset *ds);
+
+typedef struct {
+    int64_t n_records, n_sequences, n_tokens;
+    int64_t len_median, len_p90, len_max, len_min;  /* tokens per sequence, EOT included */
+    double prompt_frac;    /* mean over pairs of prompt_len / longer sequence */
+    double chosen_longer;  /* fraction of pairs whose chosen sequence is the longer one */
+} rmens_dataset_stats;
+rmens_status rmens_dataset_stats_compute(const rmens_dataset *ds, rmens_dataset_stats *st);
+
+/* ------------------------------------------------------------------ prep */
+
+typedef enum {
+    RMENS_PREP_AUTO = 0,
+    RMENS_PREP_HH = 1,        /* {"chosen": "\n\nHuman: ...\n\nAssistant: ...", "rejected": ...} */
+    RMENS_PREP_PROMPT = 2,    /* {"prompt": str, "chosen": str, "rejected": str} */
+    RMENS_PREP_MESSAGES = 3,  /* prompt/chosen/rejected as [{"role","content"}] lists */
+    RMENS_PREP_SHAREGPT = 4   /* {"conversations": [{"from","value"}], "chosen": {...}, ...} */
+} rmens_prep_format;
+
+typedef struct {
+    const char *input;         /* .jsonl/.json, optionally .gz */
+    const char *output;        /* pairs file */
+    const char *val_output;    /* optional second file receiving a held-out split */
+    double val_fraction;       /* fraction of pairs sent to val_output (by hash of record) */
+    uint64_t seed;             /* seeds the split hash */
+    rmens_prep_format format;
+    const char *margin_field;  /* NULL: "margin" if present, else score_chosen - score_rejected */
+    int skip_bad;              /* 1: skip malformed records (counted) instead of failing */
+    int64_t max_records;       /* stop after this many input records; <= 0: all */
+    int overwrite;             /* 1: replace existing outputs */
+} rmens_prep_options;
+
+/* Reasons a record is skipped; the list only grows. */
+enum {
+    RMENS_SKIP_IDENTICAL = 0,   /* chosen text equals rejected text */
+    RMENS_SKIP_PROMPT_DIFFERS,  /* the two dialogues differ before the final assistant turn */
+    RMENS_SKIP_EMPTY_RESPONSE,  /* a response is empty */
+    RMENS_SKIP_MALFORMED,       /* malformed record, with skip_bad */
+    RMENS_SKIP_NREASONS
+};
+const char *rmens_prep_skip_reason(int reason);
+
+typedef struct {
+    rmens_prep_format format;          /* the detected format */
+    int64_t records_read, pairs_written, val_pairs_written;
+    int64_t skipped[RMENS_SKIP_NREASONS];
+    int64_t invalid_utf8;              /* records kept although not valid UTF-8 */
+    int64_t first_invalid_utf8_line;
+    int64_t input_bytes;               /* uncompressed */
+    double seconds;
+    rmens_dataset_stats stats;         /* of the main output */
+} rmens_prep_report;
+
+void rmens_prep_options_init(rmens_prep_options *o);
+const char *rmens_prep_format_name(rmens_prep_format f);
+rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep);
+/* Human-readable summary of a report (what rmens prep prints). */
+void rmens_prep_report_print(FILE *f, const rmens_prep_options *o, const rmens_prep_report *rep);
+
+/* ----------------------------------------------------------------- synth */
+
+typedef enum {
+    RMENS_TASK_SORT = 0,   /* sort single digits: learnable to >90% by a small model */
+    RMENS_TASK_ADD = 1,    /* check a two-number sum */
+    RMENS_TASK_STEPS = 2   /* running sums written as steps, a gold label per step */
+} rmens_task;
+
+typedef enum { RMENS_SPLIT_TRAIN = 0, RMENS_SPLIT_TEST = 1 } rmens_split;
+
+typedef struct {
+    rmens_task task;
+    rmens_split split;       /* train and test prompts are disjoint by construction */
+    int64_t n;               /* records */
+    uint64_t seed;
+    double trap_fraction;    /* fraction of pairs that are traps (kinds in equal shares) */
+    int responses;           /* 1: write a responses file (each response on its own) */
+    int overwrite;
+} rmens_synth_options;
+
+void rmens_synth_options_init(rmens_synth_options *o);
+const char *rmens_task_name(rmens_task t);
+int rmens_task_from_name(const char *name);  /* -1 if unknown */
+rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out);
+/* Gold reward of a response text for a task's prompt text, in [0, 1]; -1 if unparsable. */
+double rmens_synth_gold(rmens_task task, const char *prompt, size_t plen, const char *resp,
+                        size_t rlen);
+
+/* ------------------------------------------------------------------ info */
+
+/* Prints a description of any rmens file; show >= 0 also decodes record `show`. */
+rmens_status rmens_info(FILE *f, const char *path, int64_t show);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

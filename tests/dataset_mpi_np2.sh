@@ -1,0 +1,5 @@
+#!/bin/sh
+# The MPI data-path tests on 2 ranks (bounded in time: a hang is a failure).
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+. "$top_srcdir/tests/lib.sh"
+timeout 300 "$MPIEXEC" -n 2 --oversubscribe "$top_builddir/tests/test_dataset_mpi"

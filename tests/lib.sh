@@ -1,0 +1,24 @@
+# Sourced by the shell tests: paths, a scratch directory, and pass/skip/fail helpers.
+# Under automake the harness sets top_srcdir/top_builddir, MPIEXEC and PYTHON3.
+set -u
+: "${top_builddir:=$(pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+RMENS="$top_builddir/rmens"
+PY="${PYTHON3:-/usr/bin/python3}"
+MPIEXEC="${MPIEXEC:-mpiexec}"
+SHARED="${RMENS_SHARED_DATA:-$top_srcdir/../shared/data}"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/rmens-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# A missing tool is a skip (77) on a developer's machine but a failure where
+# RMENS_NO_SKIP is set (CI), so CI cannot pass by skipping.
+skip() {
+    echo "SKIP: $*"
+    if [ -n "${RMENS_NO_SKIP:-}" ]; then echo "FAIL: RMENS_NO_SKIP is set" >&2; exit 1; fi
+    exit 77
+}
+# The shared data may be absent anywhere (docs: ../shared/data/SOURCES.md): always a skip.
+need_shared() { [ -r "$SHARED/$1" ] || { echo "SKIP: $SHARED/$1 is absent"; exit 77; }; }
+need_python() { "$PY" -c "import $1" 2>/dev/null || skip "$PY cannot import $1"; }
+mpirun_np() { np=$1; shift; "$MPIEXEC" -n "$np" --oversubscribe "$@"; }

@@ -1,0 +1,21 @@
+/* Serial unit tests (Check, forking): one suite per library noun. */
+#include "tests/check_util.h"
+
+Suite *tokenizer_suite(void);
+Suite *dataset_suite(void);
+Suite *prep_suite(void);
+Suite *synth_suite(void);
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tokenizer_suite());
+    srunner_add_suite(sr, dataset_suite());
+    srunner_add_suite(sr, prep_suite());
+    srunner_add_suite(sr, synth_suite());
+    test_dir();  /* created before forking, so every test shares it */
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    test_dir_cleanup();
+    return failed == 0 ? 0 : 1;
+}

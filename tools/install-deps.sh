@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs every Debian 12 package rmens needs to build, test and run (as root, or
+# through sudo). Used by the README quick start and by .ci/run.
+set -eu
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+PACKAGES="
+  build-essential autoconf automake libtool pkg-config
+  openmpi-bin libopenmpi-dev
+  libhdf5-openmpi-dev hdf5-tools
+  libopenblas-dev
+  check
+  libjson-c-dev zlib1g-dev
+  python3 python3-numpy python3-h5py python3-torch
+"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $PACKAGES
