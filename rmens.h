@@ -112,6 +112,26 @@ typedef struct {
 } rmens_dataset_stats;
 rmens_status rmens_dataset_stats_compute(const rmens_dataset *ds, rmens_dataset_stats *st);
 
+/* ----------------------------------------------------------------- model */
+
+/* GPT-2 shape of a reward model (Hugging Face GPT2ForSequenceClassification, 1 label). */
+typedef struct {
+    int vocab_size, n_ctx, n_layer, n_head, n_embd;
+} rmens_model_config;
+
+typedef struct rmens_model rmens_model;
+
+/* A freshly initialised model (GPT-2 initialisation, reproducible from seed). */
+rmens_status rmens_model_new(rmens_model **out, const rmens_model_config *cfg, uint64_t seed);
+/* Loads a "model" file; a file without score.weight (a language model) gets a fresh
+ * head drawn from seed, and *fresh_head (if not NULL) is set to 1. */
+rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head);
+/* Writes a "model" file (temporary name, then rename). */
+rmens_status rmens_model_save(const rmens_model *m, const char *path);
+void rmens_model_free(rmens_model *m);
+const rmens_model_config *rmens_model_get_config(const rmens_model *m);
+size_t rmens_model_num_params(const rmens_model *m);
+
 /* ------------------------------------------------------------------ prep */
 
 typedef enum {

@@ -162,7 +162,9 @@ rmens_status rmens_h5_attr_read_str(hid_t obj, const char *name, char *buf, size
             st = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading attribute %s", name);
             goto exit;
         }
-        if ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mtype, n) < 0 ||
+        /* One byte more than stored: a NUL-padded string that fills its field (h5py's
+         * numpy bytes) would otherwise lose its last character to the terminator. */
+        if ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mtype, n + 1) < 0 ||
             H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0 ||
             H5Aread(attr, mtype, tmp) < 0) {
             free(tmp);
@@ -238,6 +240,73 @@ exit:
     return st;
 }
 
+rmens_status rmens_h5_write_nd(hid_t file, const char *path, hid_t filetype, hid_t memtype,
+                               const void *data, int rank, const int64_t *dims)
+{
+    rmens_status st = RMENS_OK;
+    hid_t space = -1, lcpl = -1, dset = -1;
+    hsize_t d[8];
+    for (int i = 0; i < rank && i < 8; i++)
+        d[i] = (hsize_t)dims[i];
+    if ((space = H5Screate_simple(rank, d, NULL)) < 0 || (lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
+        H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
+        (dset = H5Dcreate2(file, path, filetype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
+        st = rmens_h5_fail("cannot create dataset %s", path);
+        goto exit;
+    }
+    if (H5Dwrite(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        st = rmens_h5_fail("cannot write dataset %s", path);
+exit:
+    rmens_h5_close(dset);
+    rmens_h5_close(lcpl);
+    rmens_h5_close(space);
+    return st;
+}
+
+rmens_status rmens_h5_read_floats(hid_t file, const char *path, int rank, const int64_t *dims, float *out)
+{
+    rmens_status st = RMENS_OK;
+    hid_t dset = -1, ftype = -1, space = -1;
+    if (!rmens_h5_exists(file, path)) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "tensor %s is missing", path);
+        goto exit;
+    }
+    if ((dset = H5Dopen2(file, path, H5P_DEFAULT)) < 0 || (ftype = H5Dget_type(dset)) < 0 ||
+        (space = H5Dget_space(dset)) < 0) {
+        st = rmens_h5_fail("cannot open tensor %s", path);
+        goto exit;
+    }
+    if (H5Tget_class(ftype) != H5T_FLOAT || H5Tget_size(ftype) > 4) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "tensor %s is stored as %s%zu-bit, expected float32", path,
+                        H5Tget_class(ftype) == H5T_FLOAT ? "float" : "non-float ", H5Tget_size(ftype) * 8);
+        goto exit;
+    }
+    hsize_t got[8];
+    int r = H5Sget_simple_extent_ndims(space);
+    int ok = r == rank;
+    if (r >= 0 && r <= 8)
+        H5Sget_simple_extent_dims(space, got, NULL);
+    for (int i = 0; ok && i < rank; i++)
+        ok = got[i] == (hsize_t)dims[i];
+    if (!ok) {
+        char want[64] = "", have[64] = "";
+        for (int i = 0; i < rank; i++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? ", " : "", (long long)dims[i]);
+        for (int i = 0; i < r && i < 8; i++)
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%llu", i ? ", " : "",
+                     (unsigned long long)got[i]);
+        st = rmens_fail(RMENS_ERR_FORMAT, "tensor %s has shape [%s], expected [%s]", path, have, want);
+        goto exit;
+    }
+    if (H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+        st = rmens_h5_fail("cannot read tensor %s", path);
+exit:
+    rmens_h5_close(space);
+    rmens_h5_close(ftype);
+    rmens_h5_close(dset);
+    return st;
+}
+
 rmens_status rmens_h5_read_1d(hid_t file, const char *path, H5T_class_t want_class,
                               hid_t memtype, hid_t dxpl, void **data, int64_t *n)
 {
@@ -266,7 +335,8 @@ rmens_status rmens_h5_read_1d(hid_t file, const char *path, H5T_class_t want_cla
         lossy = H5Tget_sign(ftype) == H5T_SGN_NONE && fsize == msize;
     if (lossy) {
         st = rmens_fail(RMENS_ERR_FORMAT, "dataset %s has type %s%zu-bit, expected %s of at most %zu bits",
-                        path, cls == H5T_INTEGER ? "integer " : cls == H5T_FLOAT ? "float " : "non-numeric ",
+                        path, cls == H5T_INTEGER ? (H5Tget_sign(ftype) == H5T_SGN_NONE ? "unsigned integer " : "integer ")
+                                                 : cls == H5T_FLOAT ? "float " : "non-numeric ",
                         fsize * 8, want_class == H5T_INTEGER ? "integer" : "float", msize * 8);
         goto exit;
     }

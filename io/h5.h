@@ -36,6 +36,16 @@ rmens_status rmens_h5_attr_read_i64(hid_t obj, const char *name, int64_t *value)
 rmens_status rmens_h5_write_1d(hid_t file, const char *path, hid_t filetype, hid_t memtype,
                                const void *data, int64_t n);
 
+/* The same for an n-d dataset of dims[0..rank); contiguous and uncompressed (weights
+ * do not compress, and contiguous storage keeps them mappable). */
+rmens_status rmens_h5_write_nd(hid_t file, const char *path, hid_t filetype, hid_t memtype,
+                               const void *data, int rank, const int64_t *dims);
+
+/* Reads a float dataset that must have exactly rank and dims (the message names the
+ * dataset and the shape found) and be stored as float of at most 32 bits, into out. */
+rmens_status rmens_h5_read_floats(hid_t file, const char *path, int rank, const int64_t *dims,
+                                  float *out);
+
 /* Reads a whole 1-d dataset. The stored type must be of class want_class (H5T_INTEGER or
  * H5T_FLOAT) and fit memtype without loss; *data is malloc'ed (NULL when n == 0). */
 rmens_status rmens_h5_read_1d(hid_t file, const char *path, H5T_class_t want_class,

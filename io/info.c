@@ -147,11 +147,11 @@ rmens_status rmens_info(FILE *f, const char *path, int64_t show)
     rmens_status st = RMENS_OK;
     if (!rmens_h5_has_attr(file, "rmens_format"))
         st = rmens_fail(RMENS_ERR_FORMAT, "%s: not an rmens file (no rmens_format attribute on /)", path);
-    else
-        st = rmens_h5_attr_read_str(file, "rmens_format", kind, sizeof kind);
+    else if ((st = rmens_h5_attr_read_str(file, "rmens_format", kind, sizeof kind)) != RMENS_OK)
+        rmens_fail_context(st, "%s: ", path);
     H5Fclose(file);
     if (st != RMENS_OK)
-        return rmens_fail_context(st, "%s: ", path);
+        return st;
     if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
         return describe_dataset(f, path, show);
     return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "

@@ -113,7 +113,7 @@ static rmens_status read_message(json_object *m, const char *what, const char *w
     int role = rmens_role_from_name(s);
     if (role < 0)
         return rmens_fail(RMENS_ERR_INPUT, "%s: %s has unknown role \"%s\" (known: user, human, "
-                          "assistant, gpt, system)", where, what, s);
+                          "assistant, gpt, chatgpt, bot, model, bard, bing, system)", where, what, s);
     out->role = (rmens_role)role;
     if (json_object_is_type(c, json_type_array)) {
         for (size_t k = 0; k < json_object_array_length(c); k++) {

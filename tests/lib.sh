@@ -9,6 +9,9 @@ MPIEXEC="${MPIEXEC:-mpiexec}"
 SHARED="${RMENS_SHARED_DATA:-$top_srcdir/../shared/data}"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rmens-test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
+# Open MPI keeps its session directory under TMPDIR; concurrent tests sharing one race
+# on creating it ("mkdir /tmp/ompi.<host>.0: File exists"), so each test gets its own.
+export TMPDIR="$TMP"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # A missing tool is a skip (77) on a developer's machine but a failure where

@@ -262,7 +262,7 @@ START_TEST(corrupt_files)
     ck_assert_int_ge(H5Ldelete(f, "/chosen/offsets", H5P_DEFAULT), 0);
     ck_assert_int_eq(rmens_h5_write_1d(f, "/chosen/offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64, uo, 4), RMENS_OK);
     H5Fclose(f);
-    expect_read_error(path, RMENS_ERR_FORMAT, "/chosen/offsets has type integer 64-bit");
+    expect_read_error(path, RMENS_ERR_FORMAT, "/chosen/offsets has type unsigned integer 64-bit");
 }
 END_TEST
 

@@ -1,0 +1,133 @@
+#include "ensemble/batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+
+rmens_status rmens_batch_init(rmens_batch *b, int max_pairs, int n_ctx, int n_head)
+{
+    memset(b, 0, sizeof *b);
+    if (max_pairs < 1 || n_ctx < 1 || n_head < 1)
+        return rmens_fail(RMENS_ERR_ARG, "batch: %d pairs, context %d, %d heads", max_pairs, n_ctx, n_head);
+    size_t rows = (size_t)2 * max_pairs * n_ctx;
+    b->cap_pairs = max_pairs;
+    b->n_ctx = n_ctx;
+    b->n_head = n_head;
+    b->tokens = malloc(rows * sizeof *b->tokens);
+    b->pos = malloc(rows * sizeof *b->pos);
+    b->last = malloc((size_t)2 * max_pairs * sizeof *b->last);
+    b->segs = malloc((size_t)3 * max_pairs * sizeof *b->segs);
+    b->lq = malloc((size_t)2 * max_pairs * sizeof *b->lq);
+    b->margin = malloc((size_t)max_pairs * sizeof *b->margin);
+    if (!b->tokens || !b->pos || !b->last || !b->segs || !b->lq || !b->margin) {
+        rmens_batch_free(b);
+        return rmens_fail(RMENS_ERR_NOMEM, "batch: out of memory for %d pairs of %d tokens", max_pairs, n_ctx);
+    }
+    return RMENS_OK;
+}
+
+void rmens_batch_free(rmens_batch *b)
+{
+    free(b->tokens);
+    free(b->pos);
+    free(b->last);
+    free(b->segs);
+    free(b->lq);
+    free(b->margin);
+    memset(b, 0, sizeof *b);
+}
+
+/* Appends tokens t[from .. to) at positions p0, p0+1, ... as new rows; returns the first row. */
+static int put_rows(rmens_batch *b, const int32_t *t, int from, int to, int p0)
+{
+    int r = b->N;
+    for (int k = from; k < to; k++) {
+        b->tokens[b->N] = t[k];
+        b->pos[b->N++] = p0 + k - from;
+    }
+    return r;
+}
+
+static void add_segment(rmens_batch *b, int q0, int nq, int a0, int na)
+{
+    rmens_segment *g = &b->segs[b->nsegs++];
+    g->q0 = q0;
+    g->nq = nq;
+    g->a0 = a0;
+    g->na = na;
+    g->probs = b->probs_size;
+    b->probs_size += (size_t)b->n_head * nq * (na + nq);
+    if (na + nq > b->max_keys)
+        b->max_keys = na + nq;
+}
+
+static void add_lastq(rmens_batch *b, int s, int a0, int na, int b0, int nb)
+{
+    rmens_lastq *q = &b->lq[s];
+    q->a0 = a0;
+    q->na = na;
+    q->b0 = b0;
+    q->nb = nb;
+    q->probs = b->lq_probs_size;
+    b->lq_probs_size += (size_t)b->n_head * (na + nb);
+    b->last[s] = b0 + nb - 1;
+}
+
+rmens_status rmens_batch_build(rmens_batch *b, const rmens_dataset *ds, const int64_t *idx, int B, int share,
+                               float margin_scale)
+{
+    if (B < 1 || B > b->cap_pairs)
+        return rmens_fail(RMENS_ERR_ARG, "batch of %d pairs, room for %d", B, b->cap_pairs);
+    if (rmens_dataset_kind(ds) != RMENS_DATA_PAIRS)
+        return rmens_fail(RMENS_ERR_ARG, "training needs a pairs file");
+    const int T = b->n_ctx;
+    b->B = B;
+    b->S = 2 * B;
+    b->N = b->nsegs = b->max_keys = b->n_cut = 0;
+    b->probs_size = b->lq_probs_size = 0;
+    for (int i = 0; i < B; i++) {
+        int64_t n = rmens_dataset_count(ds);
+        if (idx[i] < 0 || idx[i] >= n)
+            return rmens_fail(RMENS_ERR_ARG, "pair index %lld outside [0, %lld)", (long long)idx[i], (long long)n);
+        int64_t lc64, lr64;
+        const int32_t *c = rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, idx[i], &lc64);
+        const int32_t *r = rmens_dataset_seq(ds, RMENS_SIDE_REJECTED, idx[i], &lr64);
+        int64_t P = rmens_dataset_prompt_len(ds, idx[i]);
+        int64_t cut_c = 0, cut_r = 0, longer = lc64 > lr64 ? lc64 : lr64;
+        if (longer > T) {
+            b->n_cut++;
+            int64_t cut = longer - T;
+            if (cut < P) {  /* the same cut on both sides keeps the prompt aligned */
+                cut_c = cut_r = cut;
+                P -= cut;
+            } else {        /* no prompt survives: cut each side to its last T tokens */
+                cut_c = lc64 > T ? lc64 - T : 0;
+                cut_r = lr64 > T ? lr64 - T : 0;
+                P = 0;
+            }
+        }
+        int lc = (int)(lc64 - cut_c), lr = (int)(lr64 - cut_r), p = (int)P;
+        c += cut_c;
+        r += cut_r;
+        if (share && p > 0) {
+            int p0 = put_rows(b, c, 0, p, 0);
+            int c0 = put_rows(b, c, p, lc, p);
+            int r0 = put_rows(b, r, p, lr, p);
+            add_segment(b, p0, p, 0, 0);
+            add_segment(b, c0, lc - p, p0, p);
+            add_segment(b, r0, lr - p, p0, p);
+            add_lastq(b, 2 * i, p0, p, c0, lc - p);
+            add_lastq(b, 2 * i + 1, p0, p, r0, lr - p);
+        } else {
+            int c0 = put_rows(b, c, 0, lc, 0);
+            int r0 = put_rows(b, r, 0, lr, 0);
+            add_segment(b, c0, lc, 0, 0);
+            add_segment(b, r0, lr, 0, 0);
+            add_lastq(b, 2 * i, 0, 0, c0, lc);
+            add_lastq(b, 2 * i + 1, 0, 0, r0, lr);
+        }
+        b->margin[i] = margin_scale * rmens_dataset_margin(ds, idx[i]);
+    }
+    return RMENS_OK;
+}

@@ -1,0 +1,36 @@
+/* A batch of preference pairs laid out for the model without padding: every token of
+ * every sequence is one row. With prompt sharing, a pair is laid out as its shared
+ * prompt once, then the chosen response, then the rejected one, and attention
+ * segments let each response see the prompt rows; without it, each sequence is laid
+ * out whole. Sequences longer than the context lose tokens from the front (the reward
+ * reads the end), both sides of a pair by the same count while a prompt is left. */
+#ifndef RMENS_ENSEMBLE_BATCH_H
+#define RMENS_ENSEMBLE_BATCH_H
+
+#include "ensemble/layers.h"
+#include "rmens.h"
+
+typedef struct {
+    int B, S, N;            /* pairs, sequences (2B: chosen 2i, rejected 2i+1), rows */
+    int32_t *tokens, *pos;  /* [N] */
+    int *last;              /* [S] row of each sequence's last token: where its reward is read */
+    rmens_segment *segs;    /* attention segments, all layers but a compact last one */
+    int nsegs;
+    size_t probs_size;      /* floats of softmax storage per layer for segs */
+    rmens_lastq *lq;        /* [S] one query per sequence, for a compact last layer */
+    size_t lq_probs_size;
+    int max_keys;           /* largest na + nq (or na + nb): sizes attention scratch */
+    float *margin;          /* [B] margin of each pair, times the margin scale */
+    int n_cut;              /* pairs in this batch cut to fit the context */
+    int cap_pairs, n_ctx, n_head;
+} rmens_batch;
+
+/* Allocates room for max_pairs pairs of at most n_ctx tokens each. */
+rmens_status rmens_batch_init(rmens_batch *b, int max_pairs, int n_ctx, int n_head);
+void rmens_batch_free(rmens_batch *b);
+
+/* Lays out pairs idx[0..B) of ds. share: lay shared prompts out once. */
+rmens_status rmens_batch_build(rmens_batch *b, const rmens_dataset *ds, const int64_t *idx, int B,
+                               int share, float margin_scale);
+
+#endif

@@ -1,0 +1,313 @@
+#include "ensemble/layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define LN_EPS 1e-5f
+#define GELU_SCALE 0.7978845608028654f  /* sqrt(2 / pi) */
+
+void encoder_forward(float *out, const int32_t *tokens, const int32_t *pos, const float *wte,
+                     const float *wpe, int N, int C)
+{
+    for (int i = 0; i < N; i++) {
+        float *o = out + (size_t)i * C;
+        const float *t = wte + (size_t)tokens[i] * C, *p = wpe + (size_t)pos[i] * C;
+        for (int c = 0; c < C; c++)
+            o[c] = t[c] + p[c];
+    }
+}
+
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
+                      const int32_t *pos, int N, int C)
+{
+    /* Serial on purpose: rows scatter into shared embedding rows, and a fixed order keeps
+     * the sums bit-identical from run to run. */
+    for (int i = 0; i < N; i++) {
+        const float *d = dout + (size_t)i * C;
+        float *t = dwte + (size_t)tokens[i] * C, *p = dwpe + (size_t)pos[i] * C;
+        for (int c = 0; c < C; c++) {
+            t[c] += d[c];
+            p[c] += d[c];
+        }
+    }
+}
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                       const float *bias, int N, int C)
+{
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C;
+        float *o = out + (size_t)i * C;
+        float m = 0;
+        for (int c = 0; c < C; c++)
+            m += x[c];
+        m /= (float)C;
+        float v = 0;
+        for (int c = 0; c < C; c++) {
+            float d = x[c] - m;
+            v += d * d;
+        }
+        v /= (float)C;
+        float s = 1.0f / sqrtf(v + LN_EPS);
+        for (int c = 0; c < C; c++)
+            o[c] = (x[c] - m) * s * weight[c] + bias[c];
+        mean[i] = m;
+        rstd[i] = s;
+    }
+}
+
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                        const float *weight, const float *mean, const float *rstd, int N, int C)
+{
+    for (int i = 0; i < N; i++) {
+        const float *d = dout + (size_t)i * C, *x = inp + (size_t)i * C;
+        float *dx = dinp + (size_t)i * C;
+        float m = mean[i], s = rstd[i];
+        float dnorm_mean = 0, dnorm_norm_mean = 0;
+        for (int c = 0; c < C; c++) {
+            float norm = (x[c] - m) * s, dnorm = weight[c] * d[c];
+            dnorm_mean += dnorm;
+            dnorm_norm_mean += dnorm * norm;
+        }
+        dnorm_mean /= (float)C;
+        dnorm_norm_mean /= (float)C;
+        for (int c = 0; c < C; c++) {
+            float norm = (x[c] - m) * s, dnorm = weight[c] * d[c];
+            dbias[c] += d[c];
+            dweight[c] += norm * d[c];
+            dx[c] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+        }
+    }
+}
+
+void matmul_forward(float *out, int ldo, const float *inp, int ldi, const float *weight, int ldw,
+                    const float *bias, int N, int C, int OC)
+{
+    if (N == 0)
+        return;
+    if (bias)
+        for (int i = 0; i < N; i++)
+            memcpy(out + (size_t)i * ldo, bias, (size_t)OC * sizeof *out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, C, 1.0f, inp, ldi, weight, ldw,
+                bias ? 1.0f : 0.0f, out, ldo);
+}
+
+void matmul_backward(float *dinp, int lddi, float *dweight, int lddw, float *dbias, const float *dout,
+                     int lddo, const float *inp, int ldi, const float *weight, int ldw, int N, int C, int OC)
+{
+    if (N == 0)
+        return;
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, OC, 1.0f, dout, lddo, weight, ldw,
+                    1.0f, dinp, lddi);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, N, 1.0f, inp, ldi, dout, lddo, 1.0f,
+                dweight, lddw);
+    if (dbias)
+        for (int i = 0; i < N; i++) {
+            const float *d = dout + (size_t)i * lddo;
+            for (int o = 0; o < OC; o++)
+                dbias[o] += d[o];
+        }
+}
+
+void gelu_forward(float *out, const float *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+        float t = tanhf(u);
+        float sech2 = 1.0f - t * t;
+        float g = 0.5f * (1.0f + t) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] += g * dout[i];
+    }
+}
+
+void residual_forward(float *out, const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+/* In-place softmax of row[0 .. valid); row[valid .. end) is zeroed. */
+static void softmax_row(float *row, int valid, int end)
+{
+    float mx = -INFINITY;
+    for (int j = 0; j < valid; j++)
+        mx = row[j] > mx ? row[j] : mx;
+    float sum = 0;
+    for (int j = 0; j < valid; j++) {
+        row[j] = expf(row[j] - mx);
+        sum += row[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < valid; j++)
+        row[j] *= inv;
+    for (int j = valid; j < end; j++)
+        row[j] = 0.0f;
+}
+
+void attention_forward(float *out, float *probs, const float *qkv, const rmens_segment *segs, int nsegs,
+                       int NH, int C)
+{
+    const int C3 = 3 * C, hs = C / NH;
+    const float scale = 1.0f / sqrtf((float)hs);
+    for (int si = 0; si < nsegs; si++) {
+        const rmens_segment *g = &segs[si];
+        const int na = g->na, nq = g->nq, ld = na + nq;
+        for (int h = 0; h < NH; h++) {
+            float *P = probs + g->probs + (size_t)h * nq * ld;
+            const float *Q = qkv + (size_t)g->q0 * C3 + h * hs;
+            const float *KA = qkv + (size_t)g->a0 * C3 + C + h * hs, *VA = KA + C;
+            const float *KB = qkv + (size_t)g->q0 * C3 + C + h * hs, *VB = KB + C;
+            for (int r0 = 0; r0 < nq; r0 += RMENS_ATT_QB) {
+                int r1 = r0 + RMENS_ATT_QB < nq ? r0 + RMENS_ATT_QB : nq, m = r1 - r0;
+                float *Pb = P + (size_t)r0 * ld;
+                const float *Qb = Q + (size_t)r0 * C3;
+                float *O = out + (size_t)(g->q0 + r0) * C + h * hs;
+                if (na)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, na, hs, scale, Qb, C3, KA, C3,
+                                0.0f, Pb, ld);
+                /* Only keys [0, r1) of the causal block: the rest is masked for this tile. */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, hs, scale, Qb, C3, KB, C3, 0.0f,
+                            Pb + na, ld);
+                for (int r = r0; r < r1; r++)
+                    softmax_row(P + (size_t)r * ld, na + r + 1, na + r1);
+                if (na)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hs, na, 1.0f, Pb, ld, VA, C3,
+                                0.0f, O, C);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hs, r1, 1.0f, Pb + na, ld, VB, C3,
+                            na ? 1.0f : 0.0f, O, C);
+            }
+        }
+    }
+}
+
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *probs,
+                        const rmens_segment *segs, int nsegs, int NH, int C)
+{
+    const int C3 = 3 * C, hs = C / NH;
+    const float scale = 1.0f / sqrtf((float)hs);
+    for (int si = 0; si < nsegs; si++) {
+        const rmens_segment *g = &segs[si];
+        const int na = g->na, nq = g->nq, ld = na + nq;
+        for (int h = 0; h < NH; h++) {
+            const float *P = probs + g->probs + (size_t)h * nq * ld;
+            const size_t qo = (size_t)g->q0 * C3 + h * hs, ao = (size_t)g->a0 * C3 + h * hs;
+            const float *Q = qkv + qo, *KA = qkv + ao + C, *VA = KA + C, *KB = qkv + qo + C, *VB = KB + C;
+            float *dQ = dqkv + qo, *dKA = dqkv + ao + C, *dVA = dKA + C, *dKB = dqkv + qo + C, *dVB = dKB + C;
+            for (int r0 = 0; r0 < nq; r0 += RMENS_ATT_QB) {
+                int r1 = r0 + RMENS_ATT_QB < nq ? r0 + RMENS_ATT_QB : nq, m = r1 - r0, lds = na + r1;
+                const float *Pb = P + (size_t)r0 * ld, *Qb = Q + (size_t)r0 * C3;
+                const float *dO = dout + (size_t)(g->q0 + r0) * C + h * hs;
+                float *dS = scratch;
+                /* dP = dO V^T over the visible keys */
+                if (na)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, na, hs, 1.0f, dO, C, VA, C3, 0.0f,
+                                dS, lds);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, hs, 1.0f, dO, C, VB, C3, 0.0f,
+                            dS + na, lds);
+                /* dV += P^T dO */
+                if (na)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, na, hs, m, 1.0f, Pb, ld, dO, C, 1.0f,
+                                dVA, C3);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, m, 1.0f, Pb + na, ld, dO, C, 1.0f,
+                            dVB, C3);
+                /* softmax backward: dS = P * (dP - sum(P * dP)) * scale; masked entries are 0 */
+                for (int r = r0; r < r1; r++) {
+                    const float *p = P + (size_t)r * ld;
+                    float *d = dS + (size_t)(r - r0) * lds;
+                    int valid = na + r + 1;
+                    float dot = 0;
+                    for (int j = 0; j < valid; j++)
+                        dot += p[j] * d[j];
+                    for (int j = 0; j < valid; j++)
+                        d[j] = p[j] * (d[j] - dot) * scale;
+                    for (int j = valid; j < lds; j++)
+                        d[j] = 0.0f;
+                }
+                /* dQ += dS K ; dK += dS^T Q */
+                if (na) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hs, na, 1.0f, dS, lds, KA, C3, 1.0f,
+                                dQ + (size_t)r0 * C3, C3);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, na, hs, m, 1.0f, dS, lds, Qb, C3, 1.0f,
+                                dKA, C3);
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hs, r1, 1.0f, dS + na, lds, KB, C3, 1.0f,
+                            dQ + (size_t)r0 * C3, C3);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, m, 1.0f, dS + na, lds, Qb, C3, 1.0f,
+                            dKB, C3);
+            }
+        }
+    }
+}
+
+void attention_last_forward(float *out, float *probs, const float *q, const float *kv, const rmens_lastq *lq,
+                            int S, int NH, int C)
+{
+    const int C3 = 3 * C, hs = C / NH;
+    const float scale = 1.0f / sqrtf((float)hs);
+    for (int s = 0; s < S; s++) {
+        const rmens_lastq *g = &lq[s];
+        const int n = g->na + g->nb;
+        for (int h = 0; h < NH; h++) {
+            float *P = probs + g->probs + (size_t)h * n;
+            const float *qh = q + (size_t)s * C + h * hs;
+            const float *KA = kv + (size_t)g->a0 * C3 + C + h * hs, *VA = KA + C;
+            const float *KB = kv + (size_t)g->b0 * C3 + C + h * hs, *VB = KB + C;
+            float *o = out + (size_t)s * C + h * hs;
+            if (g->na)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, g->na, hs, scale, KA, C3, qh, 1, 0.0f, P, 1);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, g->nb, hs, scale, KB, C3, qh, 1, 0.0f, P + g->na, 1);
+            softmax_row(P, n, n);
+            if (g->na)
+                cblas_sgemv(CblasRowMajor, CblasTrans, g->na, hs, 1.0f, VA, C3, P, 1, 0.0f, o, 1);
+            cblas_sgemv(CblasRowMajor, CblasTrans, g->nb, hs, 1.0f, VB, C3, P + g->na, 1, g->na ? 1.0f : 0.0f,
+                        o, 1);
+        }
+    }
+}
+
+void attention_last_backward(float *dq, float *dkv, float *scratch, const float *dout, const float *q,
+                             const float *kv, const float *probs, const rmens_lastq *lq, int S, int NH, int C)
+{
+    const int C3 = 3 * C, hs = C / NH;
+    const float scale = 1.0f / sqrtf((float)hs);
+    for (int s = 0; s < S; s++) {
+        const rmens_lastq *g = &lq[s];
+        const int n = g->na + g->nb;
+        for (int h = 0; h < NH; h++) {
+            const float *P = probs + g->probs + (size_t)h * n;
+            const float *qh = q + (size_t)s * C + h * hs, *dO = dout + (size_t)s * C + h * hs;
+            const size_t ao = (size_t)g->a0 * C3 + C + h * hs, bo = (size_t)g->b0 * C3 + C + h * hs;
+            const float *KA = kv + ao, *VA = KA + C, *KB = kv + bo, *VB = KB + C;
+            float *dKA = dkv + ao, *dVA = dKA + C, *dKB = dkv + bo, *dVB = dKB + C;
+            float *dqh = dq + (size_t)s * C + h * hs, *dS = scratch;
+            if (g->na) {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, g->na, hs, 1.0f, VA, C3, dO, 1, 0.0f, dS, 1);
+                cblas_sger(CblasRowMajor, g->na, hs, 1.0f, P, 1, dO, 1, dVA, C3);
+            }
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, g->nb, hs, 1.0f, VB, C3, dO, 1, 0.0f, dS + g->na, 1);
+            cblas_sger(CblasRowMajor, g->nb, hs, 1.0f, P + g->na, 1, dO, 1, dVB, C3);
+            float dot = 0;
+            for (int j = 0; j < n; j++)
+                dot += P[j] * dS[j];
+            for (int j = 0; j < n; j++)
+                dS[j] = P[j] * (dS[j] - dot) * scale;
+            if (g->na) {
+                cblas_sgemv(CblasRowMajor, CblasTrans, g->na, hs, 1.0f, KA, C3, dS, 1, 1.0f, dqh, 1);
+                cblas_sger(CblasRowMajor, g->na, hs, 1.0f, dS, 1, qh, 1, dKA, C3);
+            }
+            cblas_sgemv(CblasRowMajor, CblasTrans, g->nb, hs, 1.0f, KB, C3, dS + g->na, 1, 1.0f, dqh, 1);
+            cblas_sger(CblasRowMajor, g->nb, hs, 1.0f, dS + g->na, 1, qh, 1, dKB, C3);
+        }
+    }
+}

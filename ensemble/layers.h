@@ -1,0 +1,97 @@
+/* The transformer's kernels, llm.c style: plain functions over flat float arrays,
+ * outputs first, then inputs, then sizes; every array argument carries its shape.
+ * Backward functions accumulate (+=) into their gradient outputs. Matrix products go
+ * through cblas_sgemm; weights are in Hugging Face Conv1D layout [in, out], so
+ * y = x W + b is a plain row-major product. N counts rows (token positions), C channels.
+ *
+ * Attention works on "segments" rather than padded sequences: a segment is a run of
+ * query rows that see a block A of earlier rows completely (a shared prompt) and their
+ * own rows causally. A pair whose two responses share a prompt becomes three segments
+ * (the prompt, and each response seeing the prompt as its block A), so the prompt is
+ * computed once; causal blocks are tiled so the masked half is never computed. */
+#ifndef RMENS_ENSEMBLE_LAYERS_H
+#define RMENS_ENSEMBLE_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int q0, nq;    /* query rows [q0, q0 + nq), causal among themselves */
+    int a0, na;    /* rows [a0, a0 + na) visible to every query (na may be 0) */
+    size_t probs;  /* offset of this segment's [NH, nq, na + nq] block in a layer's probs */
+} rmens_segment;
+
+void encoder_forward(float *out,                                   /* [N, C] */
+                     const int32_t *tokens, const int32_t *pos,    /* [N], [N] */
+                     const float *wte, const float *wpe,           /* [V, C], [T, C] */
+                     int N, int C);
+void encoder_backward(float *dwte, float *dwpe,                    /* [V, C], [T, C] */
+                      const float *dout,                           /* [N, C] */
+                      const int32_t *tokens, const int32_t *pos,   /* [N], [N] */
+                      int N, int C);
+
+void layernorm_forward(float *out, float *mean, float *rstd,       /* [N, C], [N], [N] */
+                       const float *inp,                           /* [N, C] */
+                       const float *weight, const float *bias,     /* [C], [C] */
+                       int N, int C);
+void layernorm_backward(float *dinp, float *dweight, float *dbias, /* [N, C], [C], [C] */
+                        const float *dout, const float *inp,       /* [N, C], [N, C] */
+                        const float *weight,                       /* [C] */
+                        const float *mean, const float *rstd,      /* [N], [N] */
+                        int N, int C);
+
+/* out = inp W + bias, with leading dimensions so column slices of W (Q, or K and V)
+ * and of out can be addressed in place. bias may be NULL. */
+void matmul_forward(float *out, int ldo,                           /* [N, OC] */
+                    const float *inp, int ldi,                     /* [N, C] */
+                    const float *weight, int ldw,                  /* [C, OC] */
+                    const float *bias,                             /* [OC] */
+                    int N, int C, int OC);
+void matmul_backward(float *dinp, int lddi,                        /* [N, C] (NULL: skip) */
+                     float *dweight, int lddw, float *dbias,       /* [C, OC], [OC] */
+                     const float *dout, int lddo,                  /* [N, OC] */
+                     const float *inp, int ldi,                    /* [N, C] */
+                     const float *weight, int ldw,                 /* [C, OC] */
+                     int N, int C, int OC);
+
+void gelu_forward(float *out, const float *inp, size_t n);         /* [n], [n]; tanh form */
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+void residual_forward(float *out, const float *a, const float *b, size_t n);
+
+/* Causal multi-head attention over segments. qkv rows hold [Q | K | V], each C wide
+ * with NH heads of C / NH channels. probs receives each segment's softmax. */
+void attention_forward(float *out,                                 /* [N, C] */
+                       float *probs,                               /* [sum of NH*nq*(na+nq)] */
+                       const float *qkv,                           /* [N, 3C] */
+                       const rmens_segment *segs, int nsegs, int NH, int C);
+void attention_backward(float *dqkv,                               /* [N, 3C] */
+                        float *scratch,                            /* [QB * (max na+nq)] */
+                        const float *dout,                         /* [N, C] */
+                        const float *qkv, const float *probs,
+                        const rmens_segment *segs, int nsegs, int NH, int C);
+
+/* Attention for one query per sequence (the reward position of the last layer): query
+ * s is row s of q, and sees rows [a0, a0+na) and [b0, b0+nb) of kv (K at column C, V at
+ * column 2C of each 3C-wide row). */
+typedef struct {
+    int a0, na, b0, nb;
+    size_t probs;  /* offset of this query's [NH, na + nb] block */
+} rmens_lastq;
+
+void attention_last_forward(float *out,                            /* [S, C] */
+                            float *probs,                          /* [sum NH*(na+nb)] */
+                            const float *q,                        /* [S, C] */
+                            const float *kv,                       /* [N, 3C] */
+                            const rmens_lastq *lq, int S, int NH, int C);
+void attention_last_backward(float *dq,                            /* [S, C] */
+                             float *dkv,                           /* [N, 3C] */
+                             float *scratch,                       /* [max na+nb] */
+                             const float *dout,                    /* [S, C] */
+                             const float *q, const float *kv, const float *probs,
+                             const rmens_lastq *lq, int S, int NH, int C);
+
+/* Query rows per tile of a causal block: work on the masked half is at most one tile. */
+#define RMENS_ATT_QB 64
+
+#endif

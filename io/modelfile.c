@@ -1,0 +1,162 @@
+#include "io/modelfile.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "io/dataset.h"
+#include "io/h5.h"
+
+static const char *const config_names[5] = {"vocab_size", "n_ctx", "n_layer", "n_head", "n_embd"};
+
+static int *config_field(rmens_model_config *c, int i)
+{
+    int *f[5] = {&c->vocab_size, &c->n_ctx, &c->n_layer, &c->n_head, &c->n_embd};
+    return f[i];
+}
+
+rmens_status rmens_modelfile_write_config(hid_t obj, const rmens_model_config *cfg)
+{
+    rmens_model_config c = *cfg;
+    for (int i = 0; i < 5; i++)
+        RMENS_TRY(rmens_h5_attr_write_i64(obj, config_names[i], *config_field(&c, i)));
+    return RMENS_OK;
+}
+
+rmens_status rmens_modelfile_read_config(hid_t obj, rmens_model_config *cfg)
+{
+    for (int i = 0; i < 5; i++) {
+        int64_t v;
+        RMENS_TRY(rmens_h5_attr_read_i64(obj, config_names[i], &v));
+        if (v < 1 || v > INT32_MAX)
+            return rmens_fail(RMENS_ERR_FORMAT, "attribute %s = %lld is out of range", config_names[i], (long long)v);
+        *config_field(cfg, i) = (int)v;
+    }
+    rmens_status st = rmens_model_config_check(cfg);
+    return st == RMENS_OK ? st : rmens_fail_context(RMENS_ERR_FORMAT, "config attributes: ");
+}
+
+rmens_status rmens_modelfile_write_tensors(hid_t loc, const char *group, const rmens_model *m, int grads)
+{
+    for (int t = 0; t < RMENS_NTENSORS; t++) {
+        rmens_tensor_shape sh;
+        rmens_tensor_shape_of(&m->cfg, t, &sh);
+        int64_t per = sh.dims[0] * (sh.rank == 2 ? sh.dims[1] : 1);
+        for (int l = 0; l < (sh.per_layer ? m->cfg.n_layer : 1); l++) {
+            char name[160], path[256];
+            rmens_tensor_name(t, l, name, sizeof name);
+            snprintf(path, sizeof path, "%s/%s", group, name);
+            const float *src = (grads ? m->g[t] : m->t[t]) + (size_t)l * per;
+            RMENS_TRY(rmens_h5_write_nd(loc, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, src, sh.rank, sh.dims));
+        }
+    }
+    return RMENS_OK;
+}
+
+rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_model *m, int *has_head)
+{
+    char name[160], path[256];
+    *has_head = 1;
+    /* A file with more layers than its config says is inconsistent, not a bigger model. */
+    rmens_tensor_name(RMENS_T_LN1W, m->cfg.n_layer, name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", group, name);
+    if (rmens_h5_exists(loc, path))
+        return rmens_fail(RMENS_ERR_FORMAT, "tensor %s exists but n_layer is %d", path, m->cfg.n_layer);
+    for (int t = 0; t < RMENS_NTENSORS; t++) {
+        rmens_tensor_shape sh;
+        rmens_tensor_shape_of(&m->cfg, t, &sh);
+        int64_t per = sh.dims[0] * (sh.rank == 2 ? sh.dims[1] : 1);
+        for (int l = 0; l < (sh.per_layer ? m->cfg.n_layer : 1); l++) {
+            rmens_tensor_name(t, l, name, sizeof name);
+            snprintf(path, sizeof path, "%s/%s", group, name);
+            if (t == RMENS_T_SCOREW && !rmens_h5_exists(loc, path)) {
+                *has_head = 0;
+                continue;
+            }
+            float *dst = m->t[t] + (size_t)l * per;
+            RMENS_TRY(rmens_h5_read_floats(loc, path, sh.rank, sh.dims, dst));
+            for (int64_t i = 0; i < per; i++)
+                if (!isfinite(dst[i]))
+                    return rmens_fail(RMENS_ERR_NUMERIC, "tensor %s holds a non-finite value (%g) at flat index %lld",
+                                      path, (double)dst[i], (long long)i);
+        }
+    }
+    return RMENS_OK;
+}
+
+rmens_status rmens_model_save(const rmens_model *m, const char *path)
+{
+    char tmp[4200];
+    hid_t file = -1;
+    RMENS_TRY(rmens_h5_create_tmp(path, 1, &file, tmp, sizeof tmp));
+    rmens_status st = rmens_h5_attr_write_str(file, "rmens_format", "model");
+    if (st == RMENS_OK)
+        st = rmens_h5_attr_write_i64(file, "rmens_version", RMENS_FORMAT_VERSION);
+    if (st == RMENS_OK)
+        st = rmens_h5_attr_write_str(file, "architecture", "GPT2ForSequenceClassification");
+    if (st == RMENS_OK)
+        st = rmens_h5_attr_write_str(file, "tokenizer", "bytes");
+    if (st == RMENS_OK)
+        st = rmens_modelfile_write_config(file, &m->cfg);
+    if (st == RMENS_OK)
+        st = rmens_modelfile_write_tensors(file, "/params", m, 0);
+    if (st != RMENS_OK) {
+        rmens_h5_abandon(file, tmp);
+        return rmens_fail_context(st, "%s: ", path);
+    }
+    return rmens_h5_commit(file, tmp, path);
+}
+
+rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head)
+{
+    rmens_h5_init();
+    *out = NULL;
+    if (fresh_head)
+        *fresh_head = 0;
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return rmens_fail(RMENS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    fclose(probe);
+    if (!rmens_h5_is_hdf5(path))
+        return rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0)
+        return rmens_h5_fail("%s: cannot open", path);
+    rmens_status st = RMENS_OK;
+    rmens_model *m = NULL;
+    char kind[32];
+    int64_t version;
+    rmens_model_config cfg;
+    int has_head = 1;
+    if ((st = rmens_h5_attr_read_str(file, "rmens_format", kind, sizeof kind)) != RMENS_OK)
+        goto exit;
+    if (strcmp(kind, "model") != 0) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "rmens_format is \"%s\", expected \"model\"", kind);
+        goto exit;
+    }
+    if ((st = rmens_h5_attr_read_i64(file, "rmens_version", &version)) != RMENS_OK)
+        goto exit;
+    if (version < 1 || version > RMENS_FORMAT_VERSION) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "rmens_version is %lld; this rmens reads versions 1 to %d",
+                        (long long)version, RMENS_FORMAT_VERSION);
+        goto exit;
+    }
+    if ((st = rmens_modelfile_read_config(file, &cfg)) != RMENS_OK ||
+        (st = rmens_model_alloc(&m, &cfg)) != RMENS_OK ||
+        (st = rmens_modelfile_read_tensors(file, "/params", m, &has_head)) != RMENS_OK)
+        goto exit;
+    if (!has_head)
+        rmens_model_init_head(m, seed, 0);
+    if (fresh_head)
+        *fresh_head = !has_head;
+exit:
+    H5Fclose(file);
+    if (st != RMENS_OK) {
+        rmens_model_free(m);
+        return rmens_fail_context(st, "%s: ", path);
+    }
+    *out = m;
+    return RMENS_OK;
+}
