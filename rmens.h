@@ -130,6 +130,8 @@ rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed
 rmens_status rmens_model_save(const rmens_model *m, const char *path);
 void rmens_model_free(rmens_model *m);
 const rmens_model_config *rmens_model_get_config(const rmens_model *m);
+/* Threads OpenBLAS uses for the products (the result is bit-identical for a given count). */
+void rmens_set_num_threads(int n);
 size_t rmens_model_num_params(const rmens_model *m);
 
 /* ------------------------------------------------------------------ prep */

@@ -14,6 +14,7 @@ static const char usage[] =
     "          ShareGPT; plain or .gz) to an rmens pairs file\n"
     "  synth   generate a synthetic preference task with gold rewards and trap pairs\n"
     "  info    describe and validate any rmens file\n"
+    "  bench   measure training and scoring throughput of one reward model\n"
     "  version print the version\n"
     "\n"
     "rmens <command> --help describes each command's options.\n";
@@ -72,6 +73,8 @@ int main(int argc, char **argv)
         rc = rmens_cmd_synth(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "info") == 0)
         rc = rmens_cmd_info(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "bench") == 0)
+        rc = rmens_cmd_bench(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         if (rank == 0)
             printf("rmens %s\n", rmens_version_string());

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "ensemble/layers.h"
 
 void rmens_adamw_config_init(rmens_adamw_config *c)
 {
@@ -58,6 +59,20 @@ float rmens_adamw_lr(const rmens_adamw_config *c, int64_t t)
     return (float)(lo + 0.5 * (c->lr - lo) * (1.0 + cos(M_PI * progress)));
 }
 
+/* The update of one tensor's elements [a, e). */
+RMENS_HOT static void update(float *restrict p, float *restrict mom, float *restrict vel, const float *restrict g,
+                             size_t n, float gscale, float shrink, float b1, float b2, float step_size, float bc2_sqrt,
+                             float eps)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * gscale;
+        float mi = mom[i] = b1 * mom[i] + (1.0f - b1) * gi;
+        float vi = vel[i] = b2 * vel[i] + (1.0f - b2) * gi * gi;
+        p[i] = p[i] * shrink - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
+    }
+}
+
 double rmens_adamw_step(rmens_adamw *o, rmens_model *m)
 {
     const rmens_adamw_config *c = &o->cfg;
@@ -80,13 +95,8 @@ double rmens_adamw_step(rmens_adamw *o, rmens_model *m)
     for (int t = 0; t < RMENS_NTENSORS; t++) {
         size_t a = m->off[t], e = t + 1 < RMENS_NTENSORS ? m->off[t + 1] : m->nparams;
         const float shrink = o->decay[t] ? 1.0f - lr * c->weight_decay : 1.0f;
-        for (size_t i = a; i < e; i++) {
-            float g = m->grads[i] * gscale;
-            float mi = o->m[i] = b1 * o->m[i] + (1.0f - b1) * g;
-            float vi = o->v[i] = b2 * o->v[i] + (1.0f - b2) * g * g;
-            float p = m->params[i] * shrink;
-            m->params[i] = p - step_size * mi / (sqrtf(vi) / bc2_sqrt + c->eps);
-        }
+        update(m->params + a, o->m + a, o->v + a, m->grads + a, e - a, gscale, shrink, b1, b2, step_size, bc2_sqrt,
+               c->eps);
     }
     return norm;
 }

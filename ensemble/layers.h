@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rmens.h"
+
 typedef struct {
     int q0, nq;    /* query rows [q0, q0 + nq), causal among themselves */
     int a0, na;    /* rows [a0, a0 + na) visible to every query (na may be 0) */
@@ -91,7 +93,18 @@ void attention_last_backward(float *dq,                            /* [S, C] */
                              const float *q, const float *kv, const float *probs,
                              const rmens_lastq *lq, int S, int NH, int C);
 
+/* Hot elementwise loops get an AVX2+FMA clone next to the baseline one, picked at run
+ * time (results are bit-identical on one kind of machine, not across kinds). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define RMENS_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define RMENS_HOT
+#endif
+
 /* Query rows per tile of a causal block: work on the masked half is at most one tile. */
 #define RMENS_ATT_QB 64
+
+/* Floating-point operations of every product issued so far (for rmens bench). */
+extern double rmens_layers_flops;
 
 #endif

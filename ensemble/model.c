@@ -197,6 +197,7 @@ rmens_status rmens_model_reserve(rmens_model *m, int max_pairs)
         p += parts[i].n;
     }
     m->cap_pairs = max_pairs;
+    m->acts_floats = total;
     m->cap_rows = (int)N;
     m->cap_probs = probs;
     m->cap_lq_probs = lqp;

@@ -40,6 +40,7 @@ struct rmens_model {
 
     /* Reserved activations: capacity in pairs and rows. */
     int cap_pairs, cap_rows;
+    size_t acts_floats;               /* size of the reserved activations */
     size_t cap_probs, cap_lq_probs;
     float *acts;
     float *encoded, *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *probs, *res2, *ln2, *ln2_mean,

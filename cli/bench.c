@@ -1,0 +1,227 @@
+/* rmens bench: training and scoring throughput of one reward model, FLOP rate against
+ * a sgemm peak measured in the same run, and memory against its theoretical size.
+ * Figures are ratios within one run, so a noisy shared machine still compares fairly. */
+#include <cblas.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "base/error.h"
+#include "base/rng.h"
+#include "cli/cli.h"
+#include "ensemble/adamw.h"
+#include "io/dataset.h"
+
+static const char help[] =
+    "usage: rmens bench [--layers L] [--heads H] [--embd C] [--ctx T] [--batch B] [--steps S]\n"
+    "                   [--threads N] [--data FILE] [--no-share] [--full-last] [--seed S]\n"
+    "\n"
+    "Trains S steps of B pairs of a freshly initialised reward model and prints pairs/s for\n"
+    "training and for scoring (forward only), the executed GFLOP/s, a cblas_sgemm peak\n"
+    "measured now, their ratio (mfu), and peak memory against weights + grads + Adam +\n"
+    "activations. Without --data the pairs are random tokens filling the whole context\n"
+    "with no shared prompt (the kernel-level figure); with --data they come from a pairs\n"
+    "file (the system-level figure). Defaults: L=4 H=4 C=256 T=256 B=8 S=10, 1 thread.\n"
+    "  --no-share   lay out both sequences of a pair whole (no shared-prompt saving)\n"
+    "  --full-last  compute the last layer at every position (no reward-position saving)\n";
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Best sgemm rate over a few square sizes, in GFLOP/s. */
+static double sgemm_peak(void)
+{
+    double best = 0;
+    for (int n = 512; n <= 1024; n *= 2) {
+        float *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b),
+              *c = malloc((size_t)n * n * sizeof *c);
+        for (size_t i = 0; i < (size_t)n * n; i++)
+            a[i] = b[i] = 0.001f * (float)(i % 1000);
+        for (int rep = 0; rep < 5; rep++) {
+            double t0 = now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            double g = 2.0 * n * n * n / (now() - t0) / 1e9;
+            best = g > best ? g : best;
+        }
+        free(a), free(b), free(c);
+    }
+    return best;
+}
+
+/* B pairs of n_ctx random byte tokens each (the last is end-of-text), no shared prompt. */
+static rmens_status random_pairs(rmens_dataset **out, int B, int T, uint64_t seed)
+{
+    RMENS_TRY(rmens_dataset_new(out, RMENS_DATA_PAIRS, 0, RMENS_BYTES_VOCAB, RMENS_BYTES_EOT, "bytes"));
+    int32_t *tok = malloc((size_t)2 * T * sizeof *tok);
+    if (!tok)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    rmens_rng g;
+    rmens_rng_init(&g, seed, 7);
+    rmens_status st = RMENS_OK;
+    for (int i = 0; i < B && st == RMENS_OK; i++) {
+        for (int k = 0; k < 2 * T; k++)
+            tok[k] = (int32_t)rmens_rng_below(&g, 256);
+        tok[T - 1] = tok[2 * T - 1] = RMENS_BYTES_EOT;
+        rmens_record r = {0};
+        r.tok[0] = tok, r.tok[1] = tok + T, r.len[0] = r.len[1] = T;
+        st = rmens_dataset_append(*out, &r);
+    }
+    free(tok);
+    return st;
+}
+
+static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, int64_t S, int64_t threads,
+                        int64_t seed, const char *data, int share, int compact);
+
+int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm)
+{
+    static const struct option longopts[] = {
+        {"layers", 1, 0, 'L'}, {"heads", 1, 0, 'H'}, {"embd", 1, 0, 'C'}, {"ctx", 1, 0, 'T'},
+        {"batch", 1, 0, 'B'}, {"steps", 1, 0, 'S'}, {"threads", 1, 0, 'n'}, {"data", 1, 0, 'd'},
+        {"no-share", 0, 0, 'u'}, {"full-last", 0, 0, 'f'}, {"seed", 1, 0, 's'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    int64_t L = 4, H = 4, C = 256, T = 256, B = 8, S = 10, threads = 1, seed = 1;
+    const char *data = NULL;
+    int share = 1, compact = 1, c, rank = rmens_cli_rank(comm);
+    rmens_status st = RMENS_OK;
+    opterr = 0;
+    optind = 1;
+    int li = 0;
+    while (st == RMENS_OK && (c = getopt_long(argc, argv, "", longopts, &li)) != -1) {
+        int64_t *dst = c == 'L' ? &L : c == 'H' ? &H : c == 'C' ? &C : c == 'T' ? &T : c == 'B' ? &B
+                     : c == 'S' ? &S : c == 'n' ? &threads : c == 's' ? &seed : NULL;
+        if (dst) {
+            if (rmens_cli_int(optarg, dst) || *dst < (c == 's' ? 0 : 1))
+                st = rmens_fail(RMENS_ERR_ARG, "--%s: expected a %s integer, got '%s'", longopts[li].name,
+                                c == 's' ? "non-negative" : "positive", optarg);
+        } else if (c == 'd') {
+            data = optarg;
+        } else if (c == 'u') {
+            share = 0;
+        } else if (c == 'f') {
+            compact = 0;
+        } else if (c == 'h') {
+            if (rank == 0)
+                fputs(help, stdout);
+            return 0;
+        } else {
+            st = rmens_fail(RMENS_ERR_ARG, "unknown or incomplete option '%s' (see rmens bench --help)",
+                            argv[optind - 1]);
+        }
+    }
+    if (st == RMENS_OK && optind != argc)
+        st = rmens_fail(RMENS_ERR_ARG, "unexpected argument '%s'", argv[optind]);
+    if (st == RMENS_OK && rank == 0)
+        st = run(L, H, C, T, B, S, threads, seed, data, share, compact);
+    return rmens_cli_report(comm, "bench", st);
+}
+
+static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, int64_t S, int64_t threads,
+                        int64_t seed, const char *data, int share, int compact)
+{
+    rmens_status st = RMENS_OK;
+    rmens_set_num_threads((int)threads);
+    rmens_model_config cfg = {RMENS_BYTES_VOCAB, (int)T, (int)L, (int)H, (int)C};
+    rmens_model *m = NULL;
+    rmens_dataset *ds = NULL;
+    rmens_batch b = {0};
+    rmens_adamw opt = {0};
+    int64_t *idx = NULL;
+    float *dr = NULL;
+    if ((st = rmens_model_new(&m, &cfg, (uint64_t)seed)) != RMENS_OK)
+        goto exit;
+    m->compact_last = compact;
+    st = data ? rmens_dataset_read(&ds, data, MPI_COMM_NULL) : random_pairs(&ds, (int)B, (int)T, (uint64_t)seed);
+    if (st != RMENS_OK)
+        goto exit;
+    if (ds->vocab_size > cfg.vocab_size) {
+        st = rmens_fail(RMENS_ERR_INPUT, "%s: vocab_size %d, the bench model has %d", data, ds->vocab_size,
+                        cfg.vocab_size);
+        goto exit;
+    }
+    rmens_adamw_config oc;
+    rmens_adamw_config_init(&oc);
+    oc.total_steps = (int)S + 1;
+    if ((st = rmens_batch_init(&b, (int)B, (int)T, (int)H)) != RMENS_OK ||
+        (st = rmens_model_reserve(m, (int)B)) != RMENS_OK || (st = rmens_adamw_init(&opt, m, &oc)) != RMENS_OK)
+        goto exit;
+    idx = malloc((size_t)B * sizeof *idx);
+    dr = malloc((size_t)2 * B * sizeof *dr);
+    if (!idx || !dr) {
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        goto exit;
+    }
+    double peak = sgemm_peak();
+    printf("bench: L=%lld H=%lld C=%lld T=%lld B=%lld, %lld thread(s), %s%s%s\n", (long long)L, (long long)H,
+           (long long)C, (long long)T, (long long)B, (long long)threads,
+           data ? "pairs from " : "random full-length tokens, no shared prompt (kernel level)", data ? data : "",
+           share && compact ? "" : share ? "; full last layer" : compact ? "; no prompt sharing" : "; no savings");
+    printf("  parameters       %.2f M\n", (double)m->nparams / 1e6);
+    printf("  sgemm peak       %.1f GFLOP/s (square 512 and 1024, best of 5)\n", peak);
+
+    /* Training: one untimed warm-up step, then S timed steps over consecutive batches. */
+    int64_t n = rmens_dataset_count(ds), next = 0, rows = 0, cut = 0;
+    double flops = 0, t_train = 0, loss = 0;
+    for (int64_t s = 0; s <= S; s++) {
+        for (int64_t i = 0; i < B; i++)
+            idx[i] = next++ % n;
+        if ((st = rmens_batch_build(&b, ds, idx, (int)B, share, 0.0f)) != RMENS_OK)
+            goto exit;
+        double f0 = rmens_layers_flops, t0 = now();
+        rmens_model_zero_grad(m);
+        if ((st = rmens_model_forward(m, &b)) != RMENS_OK)
+            goto exit;
+        loss = rmens_bt_loss(dr, rmens_model_rewards(m), b.margin, (int)B, 0.0f, NULL);
+        rmens_model_backward(m, &b, dr);
+        rmens_adamw_step(&opt, m);
+        if (s > 0) {
+            t_train += now() - t0;
+            flops += rmens_layers_flops - f0;
+            rows += b.N;
+            cut += b.n_cut;
+        }
+    }
+    /* Scoring: forward only over the same batches. */
+    double t_score = 0;
+    next = 0;
+    for (int64_t s = 0; s < S; s++) {
+        for (int64_t i = 0; i < B; i++)
+            idx[i] = next++ % n;
+        if ((st = rmens_batch_build(&b, ds, idx, (int)B, share, 0.0f)) != RMENS_OK)
+            goto exit;
+        double t0 = now();
+        if ((st = rmens_model_forward(m, &b)) != RMENS_OK)
+            goto exit;
+        t_score += now() - t0;
+    }
+    double train_pps = (double)(S * B) / t_train, score_pps = (double)(S * B) / t_score;
+    double gflops = flops / t_train / 1e9, mfu = gflops / peak;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double mib = 1.0 / (1 << 20), P4 = (double)m->nparams * 4;
+    double acts = (double)m->acts_floats * 4, theory = 4 * P4 + acts;
+    printf("  train            %.1f ms/step, %.2f pairs/s, %.0f rows/step (%lld pairs cut), loss %.4f\n",
+           1e3 * t_train / (double)S, train_pps, (double)rows / (double)S, (long long)cut, loss);
+    printf("  score            %.1f ms/batch, %.2f pairs/s\n", 1e3 * t_score / (double)S, score_pps);
+    printf("  compute          %.2f GFLOP/s executed in products = %.0f%% of the sgemm peak\n", gflops, 100 * mfu);
+    printf("  memory           peak RSS %.0f MiB; theoretical %.0f MiB = weights %.0f + grads %.0f + Adam %.0f + "
+           "activations %.0f\n", (double)ru.ru_maxrss / 1024, theory * mib, P4 * mib, P4 * mib, 2 * P4 * mib,
+           acts * mib);
+    printf("train_pairs_per_s=%.3f score_pairs_per_s=%.3f gflops=%.3f peak_gflops=%.3f mfu=%.3f\n", train_pps,
+           score_pps, gflops, peak, mfu);
+exit:
+    free(idx);
+    free(dr);
+    rmens_adamw_free(&opt);
+    rmens_batch_free(&b);
+    rmens_dataset_free(ds);
+    rmens_model_free(m);
+    return st;
+}

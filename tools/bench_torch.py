@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""PyTorch baseline for `rmens bench`: the same GPT-2 reward model (Hugging Face
+GPT2ForSequenceClassification architecture, written with torch ops), trained with the
+Bradley-Terry loss and AdamW on padded batches, as a PyTorch user would run it.
+
+  tools/bench_torch.py --layers 4 --heads 4 --embd 256 --ctx 256 --batch 8 --steps 10 \
+                       [--threads N] [--data pairs.h5]
+
+Without --data: random tokens filling the whole context (as `rmens bench`). With --data:
+pairs from an rmens pairs file, each batch padded to its longest sequence (truncated
+from the front to --ctx, as rmens does). Prints the same key=value line as rmens bench.
+"""
+import argparse, math, time
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(s, C, H):
+        super().__init__()
+        s.H = H
+        s.ln_1, s.ln_2 = nn.LayerNorm(C, eps=1e-5), nn.LayerNorm(C, eps=1e-5)
+        s.c_attn, s.c_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+        s.c_fc, s.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+    def forward(s, x, mask):
+        B, T, C = x.shape
+        q, k, v = s.c_attn(s.ln_1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, T, s.H, C // s.H).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(C // s.H))
+        att = att.masked_fill(mask[:, :, :T, :T] == 0, float("-inf")).softmax(dim=-1)
+        x = x + s.c_proj((att @ v).transpose(1, 2).contiguous().view(B, T, C))
+        return x + s.mlp_proj(F.gelu(s.c_fc(s.ln_2(x)), approximate="tanh"))
+
+
+class RewardModel(nn.Module):
+    def __init__(s, V, T, L, H, C):
+        super().__init__()
+        s.wte, s.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
+        s.h = nn.ModuleList(Block(C, H) for _ in range(L))
+        s.ln_f = nn.LayerNorm(C, eps=1e-5)
+        s.score = nn.Linear(C, 1, bias=False)
+        s.register_buffer("mask", torch.tril(torch.ones(T, T)).view(1, 1, T, T))
+
+    def forward(s, idx, last):
+        B, T = idx.shape
+        x = s.wte(idx) + s.wpe(torch.arange(T))
+        for b in s.h:
+            x = b(x, s.mask)
+        x = s.ln_f(x)
+        return s.score(x[torch.arange(B), last]).squeeze(-1)   # HF: the last non-pad token
+
+
+def batches(args):
+    rng = np.random.default_rng(1)
+    if not args.data:
+        idx = torch.from_numpy(rng.integers(0, 256, (2 * args.batch, args.ctx)))
+        idx[:, -1] = 256
+        last = torch.full((2 * args.batch,), args.ctx - 1)
+        while True:
+            yield idx, last
+    import h5py
+    f = h5py.File(args.data, "r")
+    seqs = []
+    for side in ("chosen", "rejected"):
+        tok, off = f[side + "/tokens"][:], f[side + "/offsets"][:]
+        seqs.append([tok[off[i]:off[i + 1]] for i in range(len(off) - 1)])
+    n, i = len(seqs[0]), 0
+    while True:
+        rows = []
+        for _ in range(args.batch):
+            for side in (0, 1):
+                rows.append(seqs[side][i % n][-args.ctx:])   # front truncation
+            i += 1
+        T = max(len(r) for r in rows)
+        idx = torch.zeros((len(rows), T), dtype=torch.long)
+        for k, r in enumerate(rows):
+            idx[k, :len(r)] = torch.from_numpy(r.astype(np.int64))   # right padding
+        yield idx, torch.tensor([len(r) - 1 for r in rows])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for k, v in dict(layers=4, heads=4, embd=256, ctx=256, batch=8, steps=10, threads=1).items():
+        ap.add_argument("--" + k, type=int, default=v)
+    ap.add_argument("--data")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    model = RewardModel(257, args.ctx, args.layers, args.heads, args.embd)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01)
+    it = batches(args)
+
+    def step():
+        idx, last = next(it)
+        r = model(idx, last).view(-1, 2)
+        loss = -F.logsigmoid(r[:, 0] - r[:, 1]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    step()
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    t_train = time.perf_counter() - t0
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            idx, last = next(it)
+            model(idx, last)
+        t_score = time.perf_counter() - t0
+    n = args.steps * args.batch
+    print(f"torch: threads={args.threads} train {1e3 * t_train / args.steps:.1f} ms/step")
+    print(f"train_pairs_per_s={n / t_train:.3f} score_pairs_per_s={n / t_score:.3f}")
+
+
+if __name__ == "__main__":
+    main()
