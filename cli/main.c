@@ -13,6 +13,7 @@ static const char usage[] =
     "  prep    convert JSON/JSONL preference data (HH-RLHF, prompt/chosen/rejected, messages,\n"
     "          ShareGPT; plain or .gz) to an rmens pairs file\n"
     "  synth   generate a synthetic preference task with gold rewards and trap pairs\n"
+    "  train   train an ensemble of reward models under MPI\n"
     "  info    describe and validate any rmens file\n"
     "  bench   measure training and scoring throughput of one reward model\n"
     "  version print the version\n"
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
         rc = rmens_cmd_synth(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "info") == 0)
         rc = rmens_cmd_info(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "train") == 0)
+        rc = rmens_cmd_train(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "bench") == 0)
         rc = rmens_cmd_bench(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -1,6 +1,7 @@
 #include "ensemble/model.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,7 +101,8 @@ void rmens_model_free(rmens_model *m)
         return;
     free(m->params);
     free(m->grads);
-    free(m->acts);
+    if (!m->acts_borrowed)
+        free(m->acts);
     free(m);
 }
 
@@ -184,7 +186,9 @@ rmens_status rmens_model_reserve(rmens_model *m, int max_pairs)
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         total += parts[i].n;
-    free(m->acts);
+    if (!m->acts_borrowed)
+        free(m->acts);
+    m->acts_borrowed = 0;
     m->acts = malloc(total * sizeof(float));
     if (!m->acts) {
         m->cap_pairs = 0;
@@ -202,6 +206,16 @@ rmens_status rmens_model_reserve(rmens_model *m, int max_pairs)
     m->cap_probs = probs;
     m->cap_lq_probs = lqp;
     return RMENS_OK;
+}
+
+void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src)
+{
+    if (!dst->acts_borrowed)
+        free(dst->acts);
+    /* Everything from cap_pairs to the last scratch pointer is about the activations. */
+    size_t from = offsetof(rmens_model, cap_pairs), to = offsetof(rmens_model, compact_last);
+    memcpy((char *)dst + from, (const char *)src + from, to - from);
+    dst->acts_borrowed = 1;
 }
 
 /* ------------------------------------------------------------ forward */
@@ -392,6 +406,12 @@ void rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *dre
 double rmens_bt_loss(float *drewards, const float *rewards, const float *margin, int B, float center,
                      int *correct)
 {
+    return rmens_bt_loss_part(drewards, rewards, margin, B, B, center, correct);
+}
+
+double rmens_bt_loss_part(float *drewards, const float *rewards, const float *margin, int B, int norm, float center,
+                          int *correct)
+{
     double loss = 0;
     int ok = 0;
     for (int i = 0; i < B; i++) {
@@ -400,8 +420,8 @@ double rmens_bt_loss(float *drewards, const float *rewards, const float *margin,
         /* -log sigmoid(d) = softplus(-d), computed without overflow */
         loss += (d > 0 ? 0.0 : -d) + log1p(exp(-fabs(d)));
         double sig = d >= 0 ? 1.0 / (1.0 + exp(-d)) : exp(d) / (1.0 + exp(d));
-        double gd = (sig - 1.0) / B;
-        double gc = center != 0 ? 2.0 * center * (rw + rl) / B : 0.0;
+        double gd = (sig - 1.0) / norm;
+        double gc = center != 0 ? 2.0 * center * (rw + rl) / norm : 0.0;
         if (center != 0)
             loss += center * (rw + rl) * (rw + rl);
         drewards[2 * i] = (float)(gd + gc);
@@ -410,5 +430,5 @@ double rmens_bt_loss(float *drewards, const float *rewards, const float *margin,
     }
     if (correct)
         *correct = ok;
-    return loss / B;
+    return loss / norm;
 }

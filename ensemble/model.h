@@ -49,6 +49,7 @@ struct rmens_model {
     /* backward scratch */
     float *dres, *dbufC, *dbuf3C, *dbuf4a, *dbuf4b, *dlastC, *dlastq, *dlastln1, *dlastres, *dscratch;
     int compact_last;  /* 1: the last layer only computes what the reward needs */
+    int acts_borrowed; /* activations belong to another model (rmens_model_borrow_acts) */
 };
 
 rmens_status rmens_model_alloc(rmens_model **out, const rmens_model_config *cfg);
@@ -73,5 +74,12 @@ void rmens_model_zero_grad(rmens_model *m);
  * (optional) receives how many pairs have r_w > r_l. */
 double rmens_bt_loss(float *drewards, const float *rewards, const float *margin, int B, float center,
                      int *correct);
+/* The same for B of the norm pairs of a batch split over ranks: losses and gradients are
+ * divided by norm, so the shards' sums make the whole batch's mean. */
+double rmens_bt_loss_part(float *drewards, const float *rewards, const float *margin, int B, int norm, float center,
+                          int *correct);
+/* Lends src's reserved activations to dst (members trained in turn on one rank share
+ * them); dst must not be used while src is, and src must outlive dst's use. */
+void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src);
 
 #endif

@@ -254,7 +254,7 @@ rmens_status rmens_h5_write_nd(hid_t file, const char *path, hid_t filetype, hid
         st = rmens_h5_fail("cannot create dataset %s", path);
         goto exit;
     }
-    if (H5Dwrite(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    if (data && H5Dwrite(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         st = rmens_h5_fail("cannot write dataset %s", path);
 exit:
     rmens_h5_close(dset);

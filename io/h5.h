@@ -37,7 +37,8 @@ rmens_status rmens_h5_write_1d(hid_t file, const char *path, hid_t filetype, hid
                                const void *data, int64_t n);
 
 /* The same for an n-d dataset of dims[0..rank); contiguous and uncompressed (weights
- * do not compress, and contiguous storage keeps them mappable). */
+ * do not compress, and contiguous storage keeps them mappable). data NULL: create only
+ * (parallel HDF5 creates collectively; the owner then writes its data alone). */
 rmens_status rmens_h5_write_nd(hid_t file, const char *path, hid_t filetype, hid_t memtype,
                                const void *data, int rank, const int64_t *dims);
 

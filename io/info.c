@@ -131,6 +131,24 @@ exit:
     return st;
 }
 
+static rmens_status describe_model(FILE *f, const char *path)
+{
+    rmens_model *m;
+    int fresh = 0;
+    RMENS_TRY(rmens_model_load(&m, path, 0, &fresh));
+    const rmens_model_config *c = rmens_model_get_config(m);
+    fprintf(f, "%s: rmens model file, version %d (GPT2ForSequenceClassification, 1 label)\n", path,
+            RMENS_FORMAT_VERSION);
+    fprintf(f, "  config           vocab_size %d, n_ctx %d, n_layer %d, n_head %d, n_embd %d\n", c->vocab_size,
+            c->n_ctx, c->n_layer, c->n_head, c->n_embd);
+    fprintf(f, "  parameters       %zu (%.2f M), all finite\n", rmens_model_num_params(m),
+            (double)rmens_model_num_params(m) / 1e6);
+    fprintf(f, "  score head       %s\n", fresh ? "absent: a language-model checkpoint (a fresh head is drawn on load)"
+                                                 : "present");
+    rmens_model_free(m);
+    return RMENS_OK;
+}
+
 rmens_status rmens_info(FILE *f, const char *path, int64_t show)
 {
     rmens_h5_init();
@@ -154,6 +172,8 @@ rmens_status rmens_info(FILE *f, const char *path, int64_t show)
         return st;
     if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
         return describe_dataset(f, path, show);
+    if (strcmp(kind, "model") == 0)
+        return describe_model(f, path);
     return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "
-                      "responses)", path, kind);
+                      "responses, model)", path, kind);
 }

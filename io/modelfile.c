@@ -38,6 +38,44 @@ rmens_status rmens_modelfile_read_config(hid_t obj, rmens_model_config *cfg)
     return st == RMENS_OK ? st : rmens_fail_context(RMENS_ERR_FORMAT, "config attributes: ");
 }
 
+rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
+                                        const float *base)
+{
+    size_t off = 0;
+    for (int t = 0; t < RMENS_NTENSORS; t++) {
+        rmens_tensor_shape sh;
+        rmens_tensor_shape_of(cfg, t, &sh);
+        int64_t per = sh.dims[0] * (sh.rank == 2 ? sh.dims[1] : 1);
+        for (int l = 0; l < (sh.per_layer ? cfg->n_layer : 1); l++) {
+            char name[160], path[256];
+            rmens_tensor_name(t, l, name, sizeof name);
+            snprintf(path, sizeof path, "%s/%s", group, name);
+            RMENS_TRY(rmens_h5_write_nd(loc, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, base ? base + off : NULL, sh.rank,
+                                        sh.dims));
+            off += (size_t)per;
+        }
+    }
+    return RMENS_OK;
+}
+
+rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base)
+{
+    size_t off = 0;
+    for (int t = 0; t < RMENS_NTENSORS; t++) {
+        rmens_tensor_shape sh;
+        rmens_tensor_shape_of(cfg, t, &sh);
+        int64_t per = sh.dims[0] * (sh.rank == 2 ? sh.dims[1] : 1);
+        for (int l = 0; l < (sh.per_layer ? cfg->n_layer : 1); l++) {
+            char name[160], path[256];
+            rmens_tensor_name(t, l, name, sizeof name);
+            snprintf(path, sizeof path, "%s/%s", group, name);
+            RMENS_TRY(rmens_h5_read_floats(loc, path, sh.rank, sh.dims, base + off));
+            off += (size_t)per;
+        }
+    }
+    return RMENS_OK;
+}
+
 rmens_status rmens_modelfile_write_tensors(hid_t loc, const char *group, const rmens_model *m, int grads)
 {
     for (int t = 0; t < RMENS_NTENSORS; t++) {

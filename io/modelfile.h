@@ -13,6 +13,13 @@ rmens_status rmens_modelfile_read_config(hid_t obj, rmens_model_config *cfg);
 
 /* Writes every tensor of m (params, or grads when grads is set) under group/. */
 rmens_status rmens_modelfile_write_tensors(hid_t loc, const char *group, const rmens_model *m, int grads);
+/* The same for any flat array laid out like the parameters of cfg (Adam moments, say);
+ * base NULL creates the datasets without writing (collective creation, owner writes). */
+rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
+                                        const float *base);
+/* Reads such a flat array back (shapes checked; values need not be finite-checked). */
+rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base);
+
 /* Reads every tensor into m->params, checking names, shapes, type and finiteness.
  * *has_head = 0 when score.weight is absent (a language-model checkpoint). */
 rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_model *m, int *has_head);

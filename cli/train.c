@@ -1,0 +1,170 @@
+/* rmens train: parses options, installs the SLURM-friendly signal handlers, and runs
+ * the collective trainer on every rank. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "cli/cli.h"
+#include "ensemble/trainer.h"
+
+static const char help[] =
+    "usage: mpiexec -n P rmens train --data train.h5 --out ens.h5 [options]\n"
+    "\n"
+    "Trains K reward models at once, each on its own bootstrap resample of the pairs, and\n"
+    "writes one ensemble checkpoint. K >= P: a rank trains several members in turn; P > K\n"
+    "with P a multiple of K: each member is trained data-parallel by P/K ranks.\n"
+    "\n"
+    "data and output:\n"
+    "  --data FILE          training pairs (rmens prep / rmens synth)\n"
+    "  --val FILE           validation pairs, evaluated every --eval-every steps and at the end\n"
+    "  --out FILE           ensemble checkpoint (written atomically)\n"
+    "  --members K          ensemble size (default 4)\n"
+    "  --init FILE          start every member from this model file (an LM checkpoint gets\n"
+    "                       a fresh score head per member)\n"
+    "  --metrics FILE       JSON Lines: one object per step and per evaluation\n"
+    "model (ignored with --init):\n"
+    "  --layers L --heads H --embd C --ctx T   (default 2, 4, 64, 128)\n"
+    "optimiser:\n"
+    "  --batch B            pairs per step per member (default 32)\n"
+    "  --lr X               peak learning rate (default 1e-3)\n"
+    "  --warmup N           linear warmup steps (default 50), then cosine decay to lr/10\n"
+    "  --weight-decay X     AdamW weight decay on matrices (default 0.01)\n"
+    "  --clip X             global gradient-norm clip, 0 for none (default 1)\n"
+    "  --epochs E | --steps S   training length (default 3 epochs of a member's sample)\n"
+    "ensemble:\n"
+    "  --bootstrap F | none resample round(F x N) pairs with replacement per member\n"
+    "                       (default 1); none: all pairs, members differ by seed only\n"
+    "  --seed S             seeds initialisation, bootstrap and data order (default 1)\n"
+    "  --lambda X           uncertainty weight in mean - X var (default 0.5)\n"
+    "loss:\n"
+    "  --margin-scale X     subtract X times the data's margin in the Bradley-Terry loss (0)\n"
+    "  --center-coef X      reward centering: + X mean((r_w + r_l)^2) (0)\n"
+    "running:\n"
+    "  --eval-every N       evaluate every N steps (default 200; 0: only at the end)\n"
+    "  --save-every N       checkpoint every N steps (default 0: only at the end)\n"
+    "  --resume             continue --out from its step (bit-identical to an uninterrupted run)\n"
+    "  --force              replace an existing --out instead of refusing\n"
+    "  --threads N          BLAS threads per rank (default 1)\n"
+    "  --no-share           do not compute shared prompts once per pair\n"
+    "  --quiet              no progress lines (errors still go to stderr)\n"
+    "SIGTERM or SIGUSR1 (what SLURM sends before a time limit) makes every rank finish its\n"
+    "step, save, and exit 0; --resume then continues.\n";
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    rmens_train_stop_requested = 1;
+}
+
+int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
+{
+    static const struct option longopts[] = {
+        {"data", 1, 0, 'd'},         {"val", 1, 0, 'v'},          {"out", 1, 0, 'o'},
+        {"members", 1, 0, 'K'},      {"init", 1, 0, 'i'},         {"metrics", 1, 0, 'M'},
+        {"layers", 1, 0, 'L'},       {"heads", 1, 0, 'H'},        {"embd", 1, 0, 'C'},
+        {"ctx", 1, 0, 'T'},          {"batch", 1, 0, 'B'},        {"lr", 1, 0, 'l'},
+        {"warmup", 1, 0, 'w'},       {"weight-decay", 1, 0, 'W'}, {"clip", 1, 0, 'g'},
+        {"epochs", 1, 0, 'e'},       {"steps", 1, 0, 'S'},        {"bootstrap", 1, 0, 'b'},
+        {"seed", 1, 0, 's'},         {"lambda", 1, 0, 'a'},       {"margin-scale", 1, 0, 'm'},
+        {"center-coef", 1, 0, 'c'},  {"eval-every", 1, 0, 'E'},   {"save-every", 1, 0, 'V'},
+        {"resume", 0, 0, 'R'},       {"force", 0, 0, 'F'},        {"threads", 1, 0, 'n'},
+        {"no-share", 0, 0, 'u'},     {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    rmens_train_options o;
+    rmens_train_options_init(&o);
+    int c, li = 0, rank = rmens_cli_rank(comm), model_given = 0;
+    int64_t iv, threads = 1;
+    double dv;
+    rmens_status st = RMENS_OK;
+    opterr = 0;
+    optind = 1;
+#define INT_ARG(dst, min)                                                                                     \
+    do {                                                                                                      \
+        if (rmens_cli_int(optarg, &iv) || iv < (min) || iv > INT32_MAX)                                       \
+            st = rmens_fail(RMENS_ERR_ARG, "--%s: expected an integer >= %d, got '%s'", longopts[li].name, (min), \
+                            optarg);                                                                          \
+        dst = iv;                                                                                             \
+    } while (0)
+#define DBL_ARG(dst, ok)                                                                                      \
+    do {                                                                                                      \
+        if (rmens_cli_double(optarg, &dv) || !(ok))                                                           \
+            st = rmens_fail(RMENS_ERR_ARG, "--%s: invalid value '%s'", longopts[li].name, optarg);            \
+        dst = dv;                                                                                             \
+    } while (0)
+    while (st == RMENS_OK && (c = getopt_long(argc, argv, "", longopts, &li)) != -1) {
+        switch (c) {
+        case 'd': o.data = optarg; break;
+        case 'v': o.val = optarg; break;
+        case 'o': o.out = optarg; break;
+        case 'i': o.init = optarg; break;
+        case 'M': o.metrics = optarg; break;
+        case 'K': INT_ARG(o.members, 1); break;
+        case 'L': INT_ARG(o.model.n_layer, 1); model_given = 1; break;
+        case 'H': INT_ARG(o.model.n_head, 1); model_given = 1; break;
+        case 'C': INT_ARG(o.model.n_embd, 1); model_given = 1; break;
+        case 'T': INT_ARG(o.model.n_ctx, 2); model_given = 1; break;
+        case 'B': INT_ARG(o.batch, 1); break;
+        case 'l': DBL_ARG(o.opt.lr, dv > 0); break;
+        case 'w': INT_ARG(o.opt.warmup, 0); break;
+        case 'W': DBL_ARG(o.opt.weight_decay, dv >= 0); break;
+        case 'g': DBL_ARG(o.opt.clip, dv >= 0); break;
+        case 'e': DBL_ARG(o.epochs, dv > 0); o.steps = 0; break;
+        case 'S': INT_ARG(o.steps, 1); break;
+        case 'b':
+            if (strcmp(optarg, "none") == 0)
+                o.bootstrap = -1;
+            else
+                DBL_ARG(o.bootstrap, dv > 0 && dv <= 10);
+            break;
+        case 's': INT_ARG(o.seed, 0); break;
+        case 'a': DBL_ARG(o.lambda, dv >= 0); break;
+        case 'm': DBL_ARG(o.margin_scale, 1); break;
+        case 'c': DBL_ARG(o.center, dv >= 0); break;
+        case 'E': INT_ARG(o.eval_every, 0); break;
+        case 'V': INT_ARG(o.save_every, 0); break;
+        case 'R': o.resume = 1; break;
+        case 'F': o.force = 1; break;
+        case 'n': INT_ARG(threads, 1); break;
+        case 'u': o.share = 0; break;
+        case 'q': o.quiet = 1; break;
+        case 'h':
+            if (rank == 0)
+                fputs(help, stdout);
+            return 0;
+        default:
+            st = rmens_fail(RMENS_ERR_ARG, "unknown or incomplete option '%s' (see rmens train --help)",
+                            argv[optind - 1]);
+        }
+    }
+#undef INT_ARG
+#undef DBL_ARG
+    if (st == RMENS_OK && optind != argc)
+        st = rmens_fail(RMENS_ERR_ARG, "unexpected argument '%s'", argv[optind]);
+    if (st == RMENS_OK && !o.data)
+        st = rmens_fail(RMENS_ERR_ARG, "--data FILE is required");
+    if (st == RMENS_OK && !o.out)
+        st = rmens_fail(RMENS_ERR_ARG, "--out FILE is required");
+    if (o.init && !model_given)
+        o.model.n_ctx = 0;  /* take the shape from the file */
+    if (st != RMENS_OK)
+        return rmens_cli_report(comm, "train", st);
+    /* The command line goes into the checkpoint, for provenance. */
+    char cmd[4096] = "rmens";
+    for (int i = 1; i < argc; i++) {
+        size_t at = strlen(cmd);
+        snprintf(cmd + at, sizeof cmd - at, " %s", argv[i]);
+    }
+    o.command = cmd;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    rmens_set_num_threads((int)threads);
+    st = rmens_train(&o, comm);
+    return rmens_cli_report(comm, "train", st);
+}

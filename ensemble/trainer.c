@@ -1,0 +1,668 @@
+#include "ensemble/trainer.h"
+
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "comm/moments.h"
+#include "comm/placement.h"
+#include "comm/verdict.h"
+#include "ensemble/bootstrap.h"
+#include "io/checkpoint.h"
+#include "io/dataset.h"
+
+volatile sig_atomic_t rmens_train_stop_requested = 0;
+
+void rmens_train_options_init(rmens_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->members = 4;
+    o->model = (rmens_model_config){RMENS_BYTES_VOCAB, 128, 2, 4, 64};
+    o->batch = 32;
+    rmens_adamw_config_init(&o->opt);
+    o->opt.lr = 1e-3f;
+    o->opt.warmup = 50;
+    o->opt.weight_decay = 0.01f;
+    o->epochs = 3;
+    o->bootstrap = 1.0;
+    o->seed = 1;
+    o->eval_every = 200;
+    o->lambda = 0.5;
+    o->share = 1;
+    o->progress_seconds = 5;
+}
+
+typedef struct {
+    int index;
+    rmens_model *m;
+    rmens_adamw opt;
+    rmens_bootstrap boot;
+} member;
+
+typedef struct {
+    const rmens_train_options *o;
+    MPI_Comm comm;
+    rmens_placement pl;
+    rmens_dataset *train, *val;
+    member *mem;          /* [pl.n_local] */
+    rmens_batch batch;
+    int64_t *idx;         /* [max(B, eval batch)] */
+    float *dr;
+    int64_t step, total;
+    rmens_model_config cfg;  /* the members' shape: options or --init, vocabulary of the data */
+    int fresh_head;          /* --init had no score head: each member draws its own */
+    double *mattrs;       /* [K][RMENS_MA_N], identical on all ranks after each evaluation */
+    FILE *metrics;
+    double t0, last_print;
+    int64_t pairs_done;
+} trainer;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int is_root(const trainer *t) { return t->pl.rank == 0; }
+static int owner(const trainer *t) { return t->pl.group_rank == 0; }
+
+static void hms(char *buf, size_t n, double s)
+{
+    long v = (long)(s + 0.5);
+    snprintf(buf, n, "%02ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+}
+
+static void emit(trainer *t, json_object *o)
+{
+    if (t->metrics) {
+        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), t->metrics);
+        fputc('\n', t->metrics);
+        fflush(t->metrics);
+    }
+    json_object_put(o);
+}
+
+static json_object *darray(const double *v, int n, int stride)
+{
+    json_object *a = json_object_new_array();
+    for (int i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_double(v[i * stride]));
+    return a;
+}
+
+/* ------------------------------------------------------------ rewards */
+
+/* Rewards of pairs idx[0..n) of ds for one member, in batches: out[2n]. */
+static rmens_status rewards_of(trainer *t, member *mb, const rmens_dataset *ds, const int64_t *idx, int64_t n,
+                               float *out)
+{
+    const int B = t->o->batch;
+    for (int64_t a = 0; a < n; a += B) {
+        int b = (int)(n - a < B ? n - a : B);
+        RMENS_TRY(rmens_batch_build(&t->batch, ds, idx + a, b, t->o->share, t->o->margin_scale));
+        RMENS_TRY(rmens_model_forward(mb->m, &t->batch));
+        memcpy(out + 2 * a, rmens_model_rewards(mb->m), (size_t)2 * b * sizeof *out);
+    }
+    return RMENS_OK;
+}
+
+/* ------------------------------------------------------------ evaluate */
+
+enum { EV_LOSS, EV_CORRECT, EV_MARGIN, EV_OOB_CORRECT, EV_OOB_N, EV_N };
+
+static rmens_status evaluate(trainer *t, int final)
+{
+    const rmens_train_options *o = t->o;
+    const int K = o->members;
+    const int64_t nv = t->val ? rmens_dataset_count(t->val) : 0, nt = rmens_dataset_count(t->train);
+    rmens_status st = RMENS_OK;
+    double *ev = calloc((size_t)K * EV_N, sizeof *ev), *evsum = calloc((size_t)K * EV_N, sizeof *ev);
+    rmens_moments *mom = malloc((size_t)(2 * nv + 1) * sizeof *mom);
+    float *r = malloc((size_t)(2 * (nv > nt ? nv : nt) + 2) * sizeof *r);
+    int64_t *all = malloc((size_t)(nv > nt ? nv : nt) * sizeof *all);
+    if (!ev || !evsum || !mom || !r || !all) {
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for evaluation");
+        goto exit;
+    }
+    rmens_moments_clear(mom, (size_t)(2 * nv));
+    for (int j = 0; j < t->pl.n_local && owner(t) && st == RMENS_OK; j++) {
+        member *mb = &t->mem[j];
+        double *e = ev + (size_t)mb->index * EV_N;
+        if (nv > 0) {
+            for (int64_t i = 0; i < nv; i++)
+                all[i] = i;
+            if ((st = rewards_of(t, mb, t->val, all, nv, r)) != RMENS_OK)
+                break;
+            for (int64_t i = 0; i < nv; i++) {
+                double d = (double)r[2 * i] - r[2 * i + 1];
+                double dm = d - o->margin_scale * rmens_dataset_margin(t->val, i);
+                e[EV_LOSS] += (dm > 0 ? 0 : -dm) + log1p(exp(-fabs(dm)));
+                e[EV_CORRECT] += d > 0;
+                e[EV_MARGIN] += d;
+            }
+            rmens_moments_add(mom, r, (size_t)(2 * nv));
+        }
+        int64_t noob = rmens_bootstrap_oob(&mb->boot, all);
+        if (noob > 0) {
+            if ((st = rewards_of(t, mb, t->train, all, noob, r)) != RMENS_OK)
+                break;
+            for (int64_t i = 0; i < noob; i++)
+                e[EV_OOB_CORRECT] += r[2 * i] > r[2 * i + 1];
+        }
+        e[EV_OOB_N] = (double)noob;
+        if (final) {
+            /* Normalisation statistics: mean and std of the member's rewards over the
+             * whole training set, so scores of different members can be compared. */
+            for (int64_t i = 0; i < nt; i++)
+                all[i] = i;
+            if ((st = rewards_of(t, mb, t->train, all, nt, r)) != RMENS_OK)
+                break;
+            double s = 0, s2 = 0;
+            for (int64_t i = 0; i < 2 * nt; i++)
+                s += r[i];
+            double mean = s / (double)(2 * nt);
+            for (int64_t i = 0; i < 2 * nt; i++)
+                s2 += (r[i] - mean) * (r[i] - mean);
+            t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_MEAN] = mean;
+            t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_STD] = sqrt(s2 / (double)(2 * nt));
+        }
+    }
+    st = rmens_verdict(t->comm, st);
+    if (st != RMENS_OK)
+        goto exit;
+    if ((st = rmens_mpi_check(MPI_Allreduce(ev, evsum, K * EV_N, MPI_DOUBLE, MPI_SUM, t->comm), "MPI_Allreduce(eval)")) !=
+        RMENS_OK)
+        goto exit;
+    if (final) {
+        /* Each member's statistics live on its owner; share them so every rank writes the
+         * same checkpoint attributes. */
+        double *rs = calloc((size_t)K * 2, sizeof *rs), *rsum = calloc((size_t)K * 2, sizeof *rsum);
+        for (int j = 0; j < t->pl.n_local && owner(t) && rs; j++) {
+            int k = t->mem[j].index;
+            rs[2 * k] = t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_MEAN];
+            rs[2 * k + 1] = t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_STD];
+        }
+        st = rs && rsum ? rmens_mpi_check(MPI_Allreduce(rs, rsum, 2 * K, MPI_DOUBLE, MPI_SUM, t->comm), "MPI_Allreduce")
+                        : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        for (int k = 0; k < K && st == RMENS_OK; k++) {
+            t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_MEAN] = rsum[2 * k];
+            t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_STD] = rsum[2 * k + 1];
+        }
+        free(rs);
+        free(rsum);
+        if (st != RMENS_OK)
+            goto exit;
+    }
+    for (int k = 0; k < K; k++) {
+        double *e = evsum + (size_t)k * EV_N, *a = t->mattrs + (size_t)k * RMENS_MA_N;
+        a[RMENS_MA_VAL_LOSS] = nv ? e[EV_LOSS] / (double)nv : NAN;
+        a[RMENS_MA_VAL_ACC] = nv ? e[EV_CORRECT] / (double)nv : NAN;
+        a[RMENS_MA_VAL_MARGIN] = nv ? e[EV_MARGIN] / (double)nv : NAN;
+        a[RMENS_MA_OOB_ACC] = e[EV_OOB_N] > 0 ? e[EV_OOB_CORRECT] / e[EV_OOB_N] : NAN;
+    }
+    /* Per-pair statistics across members: a Chan-merge reduction onto rank 0. */
+    if (nv > 0 && (st = rmens_moments_reduce(mom, (size_t)(2 * nv), 0, t->comm)) != RMENS_OK)
+        goto exit;
+    if (!is_root(t))
+        goto exit;
+    double acc_mean = 0, acc_min = 0, acc_uwo = 0;
+    for (int64_t i = 0; i < nv; i++) {
+        const rmens_moments *w = &mom[2 * i], *l = &mom[2 * i + 1];
+        acc_mean += w->mean > l->mean;
+        acc_min += w->min > l->min;
+        acc_uwo += w->mean - o->lambda * rmens_moments_var(w) > l->mean - o->lambda * rmens_moments_var(l);
+    }
+    if (nv) {
+        acc_mean /= (double)nv, acc_min /= (double)nv, acc_uwo /= (double)nv;
+    }
+    if (!o->quiet) {
+        printf("eval step %lld%s:\n", (long long)t->step, final ? " (final)" : "");
+        printf("  member  val_loss  val_acc  val_margin  oob_acc\n");
+        for (int k = 0; k < K; k++) {
+            const double *a = t->mattrs + (size_t)k * RMENS_MA_N;
+            printf("  %6d  %8.4f  %7.4f  %10.4f  %7.4f\n", k, a[RMENS_MA_VAL_LOSS], a[RMENS_MA_VAL_ACC],
+                   a[RMENS_MA_VAL_MARGIN], a[RMENS_MA_OOB_ACC]);
+        }
+        if (nv)
+            printf("  ensemble val_acc: mean %.4f, min (worst case) %.4f, mean - %.2g var %.4f\n", acc_mean, acc_min,
+                   o->lambda, acc_uwo);
+        fflush(stdout);
+    }
+    json_object *j = json_object_new_object(), *ms = json_object_new_array();
+    json_object_object_add(j, "type", json_object_new_string("eval"));
+    json_object_object_add(j, "step", json_object_new_int64(t->step));
+    json_object_object_add(j, "final", json_object_new_boolean(final));
+    for (int k = 0; k < K; k++) {
+        const double *a = t->mattrs + (size_t)k * RMENS_MA_N;
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "member", json_object_new_int(k));
+        for (int q = 0; q < RMENS_MA_N; q++)
+            if (isfinite(a[q]) && (final || q < RMENS_MA_REWARD_MEAN))
+                json_object_object_add(m, rmens_member_attr_names[q], json_object_new_double(a[q]));
+        json_object_array_add(ms, m);
+    }
+    json_object_object_add(j, "members", ms);
+    if (nv) {
+        json_object *en = json_object_new_object();
+        json_object_object_add(en, "val_accuracy_mean", json_object_new_double(acc_mean));
+        json_object_object_add(en, "val_accuracy_min", json_object_new_double(acc_min));
+        json_object_object_add(en, "val_accuracy_uwo", json_object_new_double(acc_uwo));
+        json_object_object_add(en, "lambda", json_object_new_double(o->lambda));
+        json_object_object_add(j, "ensemble", en);
+    }
+    emit(t, j);
+exit:
+    free(ev);
+    free(evsum);
+    free(mom);
+    free(r);
+    free(all);
+    return st;
+}
+
+/* ---------------------------------------------------------- checkpoint */
+
+static void fill_header(const trainer *t, rmens_ckpt_header *h)
+{
+    const rmens_train_options *o = t->o;
+    memset(h, 0, sizeof *h);
+    h->cfg = t->cfg;
+    h->members = o->members;
+    h->step = t->step;
+    h->total_steps = t->total;
+    h->n_pairs = rmens_dataset_count(t->train);
+    h->seed = o->seed;
+    h->bootstrap = o->bootstrap;
+    h->batch = o->batch;
+    h->warmup = o->opt.warmup;
+    h->lr = o->opt.lr;
+    h->min_lr_frac = o->opt.min_lr_frac;
+    h->beta1 = o->opt.beta1;
+    h->beta2 = o->opt.beta2;
+    h->eps = o->opt.eps;
+    h->weight_decay = o->opt.weight_decay;
+    h->clip = o->opt.clip;
+    h->margin_scale = o->margin_scale;
+    h->center = o->center;
+    snprintf(h->data, sizeof h->data, "%s", o->data);
+    snprintf(h->command, sizeof h->command, "%s", o->command ? o->command : "");
+}
+
+static rmens_status save(trainer *t)
+{
+    rmens_ckpt_header h;
+    fill_header(t, &h);
+    rmens_ckpt_member *loc = calloc((size_t)t->pl.n_local + 1, sizeof *loc);
+    if (!loc)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    int n = 0;
+    for (int j = 0; j < t->pl.n_local && owner(t); j++) {
+        member *mb = &t->mem[j];
+        loc[n++] = (rmens_ckpt_member){mb->index, mb->m->params, mb->opt.m, mb->opt.v, mb->boot.counts};
+    }
+    double t0 = now();
+    rmens_status st = rmens_checkpoint_save(t->o->out, t->comm, &h, t->mattrs, loc, n);
+    free(loc);
+    if (st == RMENS_OK && is_root(t) && !t->o->quiet)
+        printf("saved %s at step %lld (%.2f s)\n", t->o->out, (long long)t->step, now() - t0);
+    return st;
+}
+
+static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
+{
+    rmens_ckpt_header want;
+    int64_t step = t->step;
+    t->step = h->step;
+    fill_header(t, &want);
+    t->step = step;
+    if (memcmp(&h->cfg, &want.cfg, sizeof want.cfg) != 0)
+        return rmens_fail(RMENS_ERR_ARG, "--resume: %s holds a model of n_ctx %d, n_layer %d, n_head %d, n_embd %d, "
+                          "vocab %d; the options ask for %d, %d, %d, %d, %d", t->o->out, h->cfg.n_ctx, h->cfg.n_layer,
+                          h->cfg.n_head, h->cfg.n_embd, h->cfg.vocab_size, want.cfg.n_ctx, want.cfg.n_layer,
+                          want.cfg.n_head, want.cfg.n_embd, want.cfg.vocab_size);
+#define SAME(f, fmt)                                                                                         \
+    if (h->f != want.f)                                                                                      \
+        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained with " #f " = " fmt ", the options say " fmt \
+                          " (resume with the original settings)", t->o->out, h->f, want.f);
+    SAME(members, "%d") SAME(batch, "%d") SAME(warmup, "%d") SAME(total_steps, "%" PRId64) SAME(n_pairs, "%" PRId64)
+    SAME(seed, "%" PRIu64) SAME(bootstrap, "%g") SAME(lr, "%g") SAME(min_lr_frac, "%g") SAME(beta1, "%g")
+    SAME(beta2, "%g") SAME(eps, "%g") SAME(weight_decay, "%g") SAME(clip, "%g") SAME(margin_scale, "%g")
+    SAME(center, "%g")
+#undef SAME
+    return RMENS_OK;
+}
+
+/* --------------------------------------------------------------- setup */
+
+static rmens_status setup_members(trainer *t, const rmens_model *init, const rmens_ckpt_header *resume)
+{
+    const rmens_train_options *o = t->o;
+    const rmens_model_config cfg = t->cfg;
+    t->mem = calloc((size_t)t->pl.n_local, sizeof *t->mem);
+    if (!t->mem)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    int max_b = o->batch;
+    RMENS_TRY(rmens_batch_init(&t->batch, max_b, cfg.n_ctx, cfg.n_head));
+    for (int j = 0; j < t->pl.n_local; j++) {
+        member *mb = &t->mem[j];
+        mb->index = t->pl.local[j];
+        RMENS_TRY(rmens_model_alloc(&mb->m, &cfg));
+        if (init) {
+            memcpy(mb->m->params, init->params, init->nparams * sizeof(float));
+            if (t->fresh_head)
+                rmens_model_init_head(mb->m, o->seed, 1 + (uint64_t)mb->index);
+        } else {
+            rmens_model_init_params(mb->m, o->seed, 1 + (uint64_t)mb->index);
+        }
+        if (j == 0)
+            RMENS_TRY(rmens_model_reserve(mb->m, max_b));
+        else
+            rmens_model_borrow_acts(mb->m, t->mem[0].m);
+        RMENS_TRY(rmens_adamw_init(&mb->opt, mb->m, &o->opt));
+        RMENS_TRY(rmens_bootstrap_init(&mb->boot, rmens_dataset_count(t->train), o->bootstrap, o->seed, mb->index));
+        if (resume) {
+            int32_t *counts = malloc((size_t)rmens_dataset_count(t->train) * sizeof *counts);
+            if (!counts)
+                return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+            rmens_status st = rmens_checkpoint_read_member(o->out, mb->index, mb->m, mb->opt.m, mb->opt.v, counts,
+                                                           rmens_dataset_count(t->train), NULL);
+            if (st == RMENS_OK && memcmp(counts, mb->boot.counts, (size_t)mb->boot.n * sizeof *counts) != 0)
+                st = rmens_fail(RMENS_ERR_ARG, "--resume: member %d's bootstrap sample in %s differs from the one "
+                                "(seed %llu) draws: another data file?", mb->index, o->out,
+                                (unsigned long long)o->seed);
+            free(counts);
+            RMENS_TRY(st);
+            mb->opt.step = resume->step;
+        }
+    }
+    /* Every rank keeps every member's metrics, so all write the same checkpoint attributes. */
+    for (int k = 0; resume && k < o->members; k++)
+        RMENS_TRY(rmens_checkpoint_read_member(o->out, k, NULL, NULL, NULL, NULL, 0, t->mattrs + (size_t)k * RMENS_MA_N));
+    return RMENS_OK;
+}
+
+/* --------------------------------------------------------------- train */
+
+static rmens_status train_step(trainer *t, double *vals)
+{
+    const rmens_train_options *o = t->o;
+    const int B = o->batch, G = t->pl.group_size, gr = t->pl.group_rank;
+    /* This rank's shard of the batch: pairs [lo, hi) of the member's B. */
+    const int lo = (int)((int64_t)B * gr / G), hi = (int)((int64_t)B * (gr + 1) / G);
+    for (int j = 0; j < t->pl.n_local; j++) {
+        member *mb = &t->mem[j];
+        rmens_bootstrap_batch(&mb->boot, t->step, B, t->idx);
+        rmens_model_zero_grad(mb->m);
+        int correct = 0;
+        double loss = 0;
+        if (hi > lo) {
+            RMENS_TRY(rmens_batch_build(&t->batch, t->train, t->idx + lo, hi - lo, o->share, o->margin_scale));
+            RMENS_TRY(rmens_model_forward(mb->m, &t->batch));
+            const float *r = rmens_model_rewards(mb->m);
+            loss = rmens_bt_loss_part(t->dr, r, t->batch.margin, hi - lo, B, o->center, &correct);
+            if (!isfinite(loss)) {
+                for (int i = 0; i < hi - lo; i++)
+                    if (!isfinite(r[2 * i]) || !isfinite(r[2 * i + 1]))
+                        return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: non-finite reward on pair %lld of "
+                                          "the data (chosen %g, rejected %g); lower --lr or check the data", mb->index,
+                                          (long long)t->step, (long long)t->idx[lo + i], r[2 * i], r[2 * i + 1]);
+                return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: the loss is not finite", mb->index,
+                                  (long long)t->step);
+            }
+            rmens_model_backward(mb->m, &t->batch, t->dr);
+        }
+        if (G > 1) {
+            /* Sum on the group's first rank, then broadcast: an allreduce may round
+             * differently on different ranks, and the copies of a member must not drift. */
+            void *send = gr == 0 ? MPI_IN_PLACE : mb->m->grads;
+            RMENS_TRY(rmens_mpi_check(MPI_Reduce(send, gr == 0 ? mb->m->grads : NULL, (int)mb->m->nparams, MPI_FLOAT,
+                                                 MPI_SUM, 0, t->pl.group), "MPI_Reduce(gradients)"));
+            RMENS_TRY(rmens_mpi_check(MPI_Bcast(mb->m->grads, (int)mb->m->nparams, MPI_FLOAT, 0, t->pl.group),
+                                      "MPI_Bcast(gradients)"));
+        }
+        double gnorm = rmens_adamw_step(&mb->opt, mb->m);
+        if (!isfinite(gnorm))
+            return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: non-finite gradient", mb->index,
+                              (long long)t->step);
+        vals[2 * mb->index] += loss;
+        vals[2 * mb->index + 1] += correct;
+    }
+    return RMENS_OK;
+}
+
+static void progress(trainer *t, const double *vals, int force)
+{
+    const rmens_train_options *o = t->o;
+    const int K = o->members;
+    double tnow = now();
+    if (!is_root(t) || o->quiet || (!force && tnow - t->last_print < o->progress_seconds))
+        return;
+    t->last_print = tnow;
+    double mean = 0, var = 0, acc = 0;
+    for (int k = 0; k < K; k++)
+        mean += vals[2 * k] / K, acc += vals[2 * k + 1] / ((double)K * o->batch);
+    for (int k = 0; k < K; k++)
+        var += (vals[2 * k] - mean) * (vals[2 * k] - mean) / K;
+    double el = tnow - t->t0, pps = (double)t->pairs_done / el;
+    double eta = t->pairs_done > 0 ? el / (double)t->pairs_done * (double)((t->total - t->step) * K * o->batch) : 0;
+    char e1[32], e2[32];
+    hms(e1, sizeof e1, el);
+    hms(e2, sizeof e2, eta);
+    int64_t n_sample = t->mem && t->pl.n_local ? t->mem[0].boot.n_sample : rmens_dataset_count(t->train);
+    printf("step %lld/%lld  epoch %.2f  loss %.4f +- %.4f  acc %.3f  %.1f pairs/s  elapsed %s  eta %s\n",
+           (long long)t->step, (long long)t->total, (double)t->step * o->batch / (double)n_sample, mean, sqrt(var), acc,
+           pps, e1, e2);
+    fflush(stdout);
+}
+
+static void log_step(trainer *t, const double *vals)
+{
+    if (!t->metrics)
+        return;
+    const int K = t->o->members;
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "type", json_object_new_string("train"));
+    json_object_object_add(j, "step", json_object_new_int64(t->step));
+    json_object_object_add(j, "lr", json_object_new_double(rmens_adamw_lr(&t->o->opt, t->step - 1)));
+    json_object_object_add(j, "loss", darray(vals, K, 2));
+    double *acc = malloc((size_t)K * sizeof *acc);
+    for (int k = 0; acc && k < K; k++)
+        acc[k] = vals[2 * k + 1] / t->o->batch;
+    if (acc)
+        json_object_object_add(j, "accuracy", darray(acc, K, 1));
+    free(acc);
+    double el = now() - t->t0;
+    json_object_object_add(j, "pairs_per_s", json_object_new_double((double)t->pairs_done / el));
+    json_object_object_add(j, "elapsed_s", json_object_new_double(el));
+    emit(t, j);
+}
+
+rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
+{
+    trainer tr = {0}, *t = &tr;
+    t->o = o;
+    t->comm = comm;
+    rmens_model *init = NULL;
+    rmens_ckpt_header resume_h;
+    rmens_status st = RMENS_OK;
+    double *vals = NULL;
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+
+    if (o->batch < 1)
+        st = rmens_fail(RMENS_ERR_ARG, "--batch must be at least 1");
+    else if (!o->out)
+        st = rmens_fail(RMENS_ERR_ARG, "--out is required");
+    else if (!o->resume && !o->force && access(o->out, F_OK) == 0)
+        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --resume to continue it, or --force to replace it)",
+                        o->out);
+    else if (o->resume && access(o->out, F_OK) != 0)
+        st = rmens_fail(RMENS_ERR_ARG, "--resume: %s does not exist: nothing to resume", o->out);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+        return st;
+    if ((st = rmens_placement_init(&t->pl, comm, o->members)) != RMENS_OK)
+        goto exit;
+    if ((st = rmens_dataset_read(&t->train, o->data, comm)) != RMENS_OK)
+        goto exit;
+    if (o->val && (st = rmens_dataset_read(&t->val, o->val, comm)) != RMENS_OK)
+        goto exit;
+    if (rmens_dataset_kind(t->train) != RMENS_DATA_PAIRS) {
+        st = rmens_fail(RMENS_ERR_ARG, "%s is a responses file; training needs pairs", o->data);
+        goto exit;
+    }
+    if (o->batch > rmens_dataset_count(t->train)) {
+        st = rmens_fail(RMENS_ERR_ARG, "--batch %d is larger than the data (%s holds %lld pairs)", o->batch, o->data,
+                        (long long)rmens_dataset_count(t->train));
+        goto exit;
+    }
+    if (t->pl.group_size > o->batch) {
+        st = rmens_fail(RMENS_ERR_ARG, "--batch %d is smaller than the %d ranks training each member", o->batch,
+                        t->pl.group_size);
+        goto exit;
+    }
+    if (t->val && rmens_dataset_vocab_size(t->val) != rmens_dataset_vocab_size(t->train)) {
+        st = rmens_fail(RMENS_ERR_ARG, "%s has vocab_size %d, %s %d", o->val, rmens_dataset_vocab_size(t->val), o->data,
+                        rmens_dataset_vocab_size(t->train));
+        goto exit;
+    }
+    if (o->init) {
+        st = rmens_model_load(&init, o->init, o->seed, &t->fresh_head);
+        if (st == RMENS_OK && o->model.n_ctx && (o->model.n_ctx != init->cfg.n_ctx || o->model.n_layer != init->cfg.n_layer ||
+                                                 o->model.n_head != init->cfg.n_head || o->model.n_embd != init->cfg.n_embd))
+            st = rmens_fail(RMENS_ERR_ARG, "--init %s has n_ctx %d, n_layer %d, n_head %d, n_embd %d; the model options "
+                            "ask for %d, %d, %d, %d (drop them to use the file's)", o->init, init->cfg.n_ctx,
+                            init->cfg.n_layer, init->cfg.n_head, init->cfg.n_embd, o->model.n_ctx, o->model.n_layer,
+                            o->model.n_head, o->model.n_embd);
+        if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+            goto exit;
+    }
+    t->cfg = init ? init->cfg : o->model;
+    if (!init)
+        t->cfg.vocab_size = rmens_dataset_vocab_size(t->train);
+    if (t->cfg.vocab_size < rmens_dataset_vocab_size(t->train)) {
+        st = rmens_fail(RMENS_ERR_ARG, "--init %s has vocab_size %d, the data %s needs %d", o->init, t->cfg.vocab_size,
+                        o->data, rmens_dataset_vocab_size(t->train));
+        goto exit;
+    }
+    if ((st = rmens_model_config_check(&t->cfg)) != RMENS_OK)
+        goto exit;
+    t->mattrs = malloc((size_t)o->members * RMENS_MA_N * sizeof *t->mattrs);
+    t->idx = malloc((size_t)o->batch * sizeof *t->idx);
+    t->dr = malloc((size_t)2 * o->batch * sizeof *t->dr);
+    vals = malloc((size_t)(2 * o->members + 1) * sizeof *vals);
+    if (!t->mattrs || !t->idx || !t->dr || !vals) {
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        goto exit;
+    }
+    for (int i = 0; i < o->members * RMENS_MA_N; i++)
+        t->mattrs[i] = NAN;
+    {
+        /* Steps: given, or epochs over a member's sample. */
+        int64_t n_sample = o->bootstrap < 0 ? rmens_dataset_count(t->train)
+                                            : llround(o->bootstrap * (double)rmens_dataset_count(t->train));
+        t->total = o->steps > 0 ? o->steps : (int64_t)ceil(o->epochs * (double)n_sample / o->batch);
+        if (t->total < 1)
+            t->total = 1;
+    }
+    rmens_train_options eff = *o;
+    if (eff.opt.total_steps <= 0 || eff.opt.total_steps != t->total)
+        eff.opt.total_steps = (int)t->total;
+    if (eff.opt.warmup > t->total)
+        eff.opt.warmup = (int)t->total;
+    t->o = o = &eff;
+    if (o->resume) {
+        st = rmens_checkpoint_read_header(o->out, &resume_h);
+        if (st == RMENS_OK)
+            st = check_resume(t, &resume_h);
+        if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+            goto exit;
+        t->step = resume_h.step;
+    }
+    st = setup_members(t, init, o->resume ? &resume_h : NULL);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+        goto exit;
+    if (o->metrics && rank == 0 && !(t->metrics = fopen(o->metrics, o->resume ? "a" : "w")))
+        st = rmens_fail(RMENS_ERR_IO, "cannot open %s for writing", o->metrics);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+        goto exit;
+    if (rank == 0 && !o->quiet) {
+        const rmens_model_config *c = &t->mem[0].m->cfg;
+        printf("train: %d members on %d ranks (%d per rank, %d ranks per member); model n_layer %d n_head %d n_embd %d "
+               "n_ctx %d (%.2f M parameters each)\n", o->members, t->pl.P, o->members > t->pl.P ? (o->members + t->pl.P - 1) / t->pl.P : 1,
+               t->pl.group_size, c->n_layer, c->n_head, c->n_embd, c->n_ctx, (double)t->mem[0].m->nparams / 1e6);
+        printf("  data %s: %lld pairs; bootstrap %s; %lld steps of %d pairs%s\n", o->data,
+               (long long)rmens_dataset_count(t->train),
+               o->bootstrap < 0 ? "none (seed ensemble)" : "with replacement", (long long)t->total, o->batch,
+               o->resume ? " (resumed)" : "");
+        if (o->resume)
+            printf("  resuming %s at step %lld\n", o->out, (long long)t->step);
+        fflush(stdout);
+    }
+
+    t->t0 = t->last_print = now();
+    int stopped = 0;
+    while (t->step < t->total) {
+        for (int i = 0; i < 2 * o->members + 1; i++)
+            vals[i] = 0;
+        st = train_step(t, vals);
+        st = rmens_verdict(comm, st);
+        if (st != RMENS_OK)
+            goto exit;
+        vals[2 * o->members] = rmens_train_stop_requested ? 1 : 0;
+        if ((st = rmens_mpi_check(MPI_Allreduce(MPI_IN_PLACE, vals, 2 * o->members + 1, MPI_DOUBLE, MPI_SUM, comm),
+                                  "MPI_Allreduce(step)")) != RMENS_OK)
+            goto exit;
+        t->step++;
+        t->pairs_done += (int64_t)o->members * o->batch;
+        if (rank == 0) {
+            log_step(t, vals);
+            progress(t, vals, t->step == t->total);
+        }
+        if (vals[2 * o->members] > 0) {
+            stopped = 1;
+            break;
+        }
+        if (o->eval_every > 0 && t->step % o->eval_every == 0 && t->step < t->total &&
+            (st = evaluate(t, 0)) != RMENS_OK)
+            goto exit;
+        if (o->save_every > 0 && t->step % o->save_every == 0 && t->step < t->total && (st = save(t)) != RMENS_OK)
+            goto exit;
+    }
+    if (stopped) {
+        if ((st = save(t)) == RMENS_OK && rank == 0)
+            printf("stop requested (SIGTERM/SIGUSR1): saved step %lld of %lld to %s; continue with --resume\n",
+                   (long long)t->step, (long long)t->total, o->out);
+        goto exit;
+    }
+    if ((st = evaluate(t, 1)) != RMENS_OK)
+        goto exit;
+    st = save(t);
+exit:
+    st = rmens_verdict(comm, st);
+    if (t->metrics)
+        fclose(t->metrics);
+    for (int j = 0; t->mem && j < t->pl.n_local; j++) {
+        rmens_adamw_free(&t->mem[j].opt);
+        rmens_bootstrap_free(&t->mem[j].boot);
+    }
+    /* Members borrowing activations go first; the lender last. */
+    for (int j = t->pl.n_local - 1; t->mem && j >= 0; j--)
+        rmens_model_free(t->mem[j].m);
+    free(t->mem);
+    rmens_batch_free(&t->batch);
+    rmens_dataset_free(t->train);
+    rmens_dataset_free(t->val);
+    rmens_model_free(init);
+    rmens_placement_free(&t->pl);
+    free(t->mattrs);
+    free(t->idx);
+    free(t->dr);
+    free(vals);
+    return st;
+}

@@ -1,0 +1,38 @@
+/* rmens train: K reward models trained at once under MPI, each on its own bootstrap
+ * resample, with evaluation aggregated on rank 0 and one ensemble checkpoint. */
+#ifndef RMENS_ENSEMBLE_TRAINER_H
+#define RMENS_ENSEMBLE_TRAINER_H
+
+#include <signal.h>
+
+#include "ensemble/adamw.h"
+
+typedef struct {
+    const char *data, *val, *out, *init, *metrics;
+    int members;
+    rmens_model_config model;   /* vocab_size is taken from the data */
+    int batch;
+    rmens_adamw_config opt;
+    int64_t steps;              /* if > 0; else epochs decide */
+    double epochs;
+    double bootstrap;           /* fraction of N drawn per member; < 0: no resampling */
+    uint64_t seed;
+    float margin_scale, center;
+    int64_t eval_every, save_every;
+    int resume, quiet, force;
+    double lambda;              /* uncertainty weight of mean - lambda * var */
+    int share;                  /* lay shared prompts out once */
+    double progress_seconds;    /* between progress lines */
+    const char *command;        /* the command line, kept in the checkpoint */
+} rmens_train_options;
+
+void rmens_train_options_init(rmens_train_options *o);
+
+/* Set from a signal handler (SIGTERM, SIGUSR1): every rank finishes its step, the
+ * ensemble is saved, and training returns RMENS_OK early. */
+extern volatile sig_atomic_t rmens_train_stop_requested;
+
+/* Collective over comm. Rank 0 prints progress (unless quiet) to stdout. */
+rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm);
+
+#endif

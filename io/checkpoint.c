@@ -1,0 +1,233 @@
+#include "config.h"
+#include "io/checkpoint.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "comm/verdict.h"
+#include "ensemble/bootstrap.h"
+#include "io/dataset.h"
+#include "io/h5.h"
+#include "io/modelfile.h"
+
+const char *const rmens_member_attr_names[RMENS_MA_N] = {"val_loss", "val_accuracy", "val_margin",
+                                                          "oob_accuracy", "reward_mean", "reward_std"};
+
+/* Numeric header fields, one table for writing, reading and comparing. */
+typedef struct {
+    const char *name;
+    int is_int;
+    size_t off;
+} hfield;
+#define HI(f) {#f, 1, offsetof(rmens_ckpt_header, f)}
+#define HD(f) {#f, 0, offsetof(rmens_ckpt_header, f)}
+static const hfield hfields[] = {
+    {"members", 1, offsetof(rmens_ckpt_header, members)}, HI(batch), HI(warmup),
+    HD(lr), HD(min_lr_frac), HD(beta1), HD(beta2), HD(eps), HD(weight_decay), HD(clip), HD(margin_scale), HD(center),
+    HD(bootstrap),
+};
+
+static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
+{
+    RMENS_TRY(rmens_h5_attr_write_str(f, "rmens_format", "ensemble"));
+    RMENS_TRY(rmens_h5_attr_write_i64(f, "rmens_version", RMENS_FORMAT_VERSION));
+    RMENS_TRY(rmens_h5_attr_write_str(f, "created_by", "rmens " PACKAGE_VERSION));
+    RMENS_TRY(rmens_h5_attr_write_str(f, "architecture", "GPT2ForSequenceClassification"));
+    RMENS_TRY(rmens_h5_attr_write_str(f, "tokenizer", "bytes"));
+    RMENS_TRY(rmens_modelfile_write_config(f, &h->cfg));
+    RMENS_TRY(rmens_h5_attr_write_i64(f, "step", h->step));
+    RMENS_TRY(rmens_h5_attr_write_i64(f, "total_steps", h->total_steps));
+    RMENS_TRY(rmens_h5_attr_write_i64(f, "n_pairs", h->n_pairs));
+    RMENS_TRY(rmens_h5_attr_write_i64(f, "seed", (int64_t)h->seed));
+    RMENS_TRY(rmens_h5_attr_write_str(f, "generator", RMENS_GENERATOR_NAME));
+    RMENS_TRY(rmens_h5_attr_write_str(f, "data", h->data));
+    RMENS_TRY(rmens_h5_attr_write_str(f, "command_line", h->command));
+    for (size_t i = 0; i < sizeof hfields / sizeof *hfields; i++) {
+        const char *p = (const char *)h + hfields[i].off;
+        if (hfields[i].is_int)
+            RMENS_TRY(rmens_h5_attr_write_i64(f, hfields[i].name, *(const int *)p));
+        else
+            RMENS_TRY(rmens_h5_attr_write_f64(f, hfields[i].name, *(const double *)p));
+    }
+    return RMENS_OK;
+}
+
+static rmens_status write_all(hid_t f, const rmens_ckpt_header *h, const double *attrs, const rmens_ckpt_member *local,
+                              int n_local)
+{
+    RMENS_TRY(write_header(f, h));
+    for (int k = 0; k < h->members; k++) {
+        const rmens_ckpt_member *mine = NULL;
+        for (int j = 0; j < n_local; j++)
+            if (local[j].index == k)
+                mine = &local[j];
+        char g[64], sub[96];
+        snprintf(g, sizeof g, "/members/%03d", k);
+        snprintf(sub, sizeof sub, "%s/params", g);
+        RMENS_TRY(rmens_modelfile_write_flat(f, sub, &h->cfg, mine ? mine->params : NULL));
+        snprintf(sub, sizeof sub, "%s/optimizer/m", g);
+        RMENS_TRY(rmens_modelfile_write_flat(f, sub, &h->cfg, mine ? mine->adam_m : NULL));
+        snprintf(sub, sizeof sub, "%s/optimizer/v", g);
+        RMENS_TRY(rmens_modelfile_write_flat(f, sub, &h->cfg, mine ? mine->adam_v : NULL));
+        snprintf(sub, sizeof sub, "%s/bootstrap_counts", g);
+        RMENS_TRY(rmens_h5_write_nd(f, sub, H5T_STD_I32LE, H5T_NATIVE_INT32, mine ? (const void *)mine->counts : NULL, 1,
+                                    &h->n_pairs));
+        hid_t grp = H5Gopen2(f, g, H5P_DEFAULT);
+        if (grp < 0)
+            return rmens_h5_fail("cannot open %s", g);
+        rmens_status st = rmens_h5_attr_write_i64(grp, "member", k);
+        if (st == RMENS_OK)
+            st = rmens_h5_attr_write_i64(grp, "step", h->step);
+        if (st == RMENS_OK)
+            st = rmens_h5_attr_write_i64(grp, "seed", (int64_t)h->seed);
+        for (int a = 0; a < RMENS_MA_N && st == RMENS_OK; a++)
+            st = rmens_h5_attr_write_f64(grp, rmens_member_attr_names[a], attrs[k * RMENS_MA_N + a]);
+        H5Gclose(grp);
+        RMENS_TRY(st);
+    }
+    return RMENS_OK;
+}
+
+rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_ckpt_header *h, const double *attrs,
+                                   const rmens_ckpt_member *local, int n_local)
+{
+    rmens_h5_init();
+    int rank;
+    RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
+    /* One temporary name for all ranks: rank 0's pid. */
+    long pid = (long)getpid();
+    RMENS_TRY(rmens_mpi_check(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm), "MPI_Bcast"));
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, pid);
+    rmens_status st = RMENS_OK;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
+    if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
+        (file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0)
+        st = rmens_h5_fail("%s: cannot create", tmp);
+    /* Metadata calls are collective, so every rank walks the same sequence even after a
+     * local failure would be too late to agree on; the verdict below settles it. */
+    if (st == RMENS_OK)
+        st = write_all(file, h, attrs, local, n_local);
+    if (file >= 0 && H5Fclose(file) < 0 && st == RMENS_OK)
+        st = rmens_h5_fail("%s: cannot finish writing", tmp);
+    rmens_h5_close(fapl);
+    st = rmens_verdict(comm, st);
+    if (st == RMENS_OK && rank == 0 && rename(tmp, path) != 0)
+        st = rmens_fail(RMENS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (st != RMENS_OK && rank == 0)
+        remove(tmp);
+    return rmens_verdict(comm, st);
+}
+
+rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h)
+{
+    rmens_h5_init();
+    memset(h, 0, sizeof *h);
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return rmens_fail(RMENS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    fclose(probe);
+    if (!rmens_h5_is_hdf5(path))
+        return rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return rmens_h5_fail("%s: cannot open", path);
+    rmens_status st = RMENS_OK;
+    char kind[32];
+    int64_t v;
+    if ((st = rmens_h5_attr_read_str(f, "rmens_format", kind, sizeof kind)) != RMENS_OK)
+        goto exit;
+    if (strcmp(kind, "ensemble") != 0) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "rmens_format is \"%s\", expected \"ensemble\"", kind);
+        goto exit;
+    }
+    if ((st = rmens_h5_attr_read_i64(f, "rmens_version", &v)) != RMENS_OK)
+        goto exit;
+    if (v != RMENS_FORMAT_VERSION) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "checkpoint version %lld; this rmens %s reads version %d", (long long)v,
+                        PACKAGE_VERSION, RMENS_FORMAT_VERSION);
+        goto exit;
+    }
+    if ((st = rmens_modelfile_read_config(f, &h->cfg)) != RMENS_OK)
+        goto exit;
+    struct {
+        const char *n;
+        int64_t *p;
+    } ints[] = {{"step", &h->step}, {"total_steps", &h->total_steps}, {"n_pairs", &h->n_pairs}};
+    for (size_t i = 0; i < 3 && st == RMENS_OK; i++)
+        st = rmens_h5_attr_read_i64(f, ints[i].n, ints[i].p);
+    if (st == RMENS_OK && (st = rmens_h5_attr_read_i64(f, "seed", &v)) == RMENS_OK)
+        h->seed = (uint64_t)v;
+    for (size_t i = 0; i < sizeof hfields / sizeof *hfields && st == RMENS_OK; i++) {
+        char *p = (char *)h + hfields[i].off;
+        if (hfields[i].is_int) {
+            st = rmens_h5_attr_read_i64(f, hfields[i].name, &v);
+            *(int *)p = (int)v;
+        } else {
+            hid_t a = H5Aopen(f, hfields[i].name, H5P_DEFAULT);
+            if (a < 0 || H5Aread(a, H5T_NATIVE_DOUBLE, p) < 0)
+                st = rmens_fail(RMENS_ERR_FORMAT, "attribute %s is missing or not a number", hfields[i].name);
+            rmens_h5_close(a);
+        }
+    }
+    if (st == RMENS_OK)
+        st = rmens_h5_attr_read_str(f, "data", h->data, sizeof h->data);
+    if (st == RMENS_OK)
+        st = rmens_h5_attr_read_str(f, "command_line", h->command, sizeof h->command);
+exit:
+    H5Fclose(f);
+    return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
+}
+
+rmens_status rmens_checkpoint_read_member(const char *path, int k, rmens_model *m, float *adam_m, float *adam_v,
+                                          int32_t *counts, int64_t n_pairs, double *attrs)
+{
+    rmens_h5_init();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return rmens_h5_fail("%s: cannot open", path);
+    char g[64], sub[96];
+    snprintf(g, sizeof g, "/members/%03d", k);
+    rmens_status st = RMENS_OK;
+    int has_head;
+    snprintf(sub, sizeof sub, "%s/params", g);
+    if (m)
+        st = rmens_modelfile_read_tensors(f, sub, m, &has_head);
+    if (st == RMENS_OK && m && !has_head)
+        st = rmens_fail(RMENS_ERR_FORMAT, "%s has no score.weight", sub);
+    snprintf(sub, sizeof sub, "%s/optimizer/m", g);
+    if (st == RMENS_OK && adam_m)
+        st = rmens_modelfile_read_flat(f, sub, &m->cfg, adam_m);
+    snprintf(sub, sizeof sub, "%s/optimizer/v", g);
+    if (st == RMENS_OK && adam_v)
+        st = rmens_modelfile_read_flat(f, sub, &m->cfg, adam_v);
+    snprintf(sub, sizeof sub, "%s/bootstrap_counts", g);
+    if (st == RMENS_OK && counts) {
+        void *buf = NULL;
+        int64_t got;
+        st = rmens_h5_read_1d(f, sub, H5T_INTEGER, H5T_NATIVE_INT32, H5P_DEFAULT, &buf, &got);
+        if (st == RMENS_OK && got != n_pairs)
+            st = rmens_fail(RMENS_ERR_FORMAT, "%s has %lld entries, the data %lld pairs", sub, (long long)got,
+                            (long long)n_pairs);
+        if (st == RMENS_OK)
+            memcpy(counts, buf, (size_t)n_pairs * sizeof *counts);
+        free(buf);
+    }
+    if (st == RMENS_OK && attrs) {
+        hid_t grp = H5Gopen2(f, g, H5P_DEFAULT);
+        for (int a = 0; a < RMENS_MA_N && st == RMENS_OK; a++) {
+            hid_t at = grp < 0 ? -1 : H5Aopen(grp, rmens_member_attr_names[a], H5P_DEFAULT);
+            if (at < 0 || H5Aread(at, H5T_NATIVE_DOUBLE, &attrs[a]) < 0)
+                st = rmens_fail(RMENS_ERR_FORMAT, "%s: attribute %s is missing", g, rmens_member_attr_names[a]);
+            rmens_h5_close(at);
+        }
+        rmens_h5_close(grp);
+    }
+    H5Fclose(f);
+    return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
+}

@@ -1,0 +1,47 @@
+/* The "ensemble" checkpoint (docs/FORMAT.md): one HDF5 file holding every member's
+ * weights (as in a model file), Adam moments, bootstrap counts and metrics, written
+ * with parallel HDF5 — datasets created collectively, each member's data written by
+ * the rank that owns it — under a temporary name renamed into place only after every
+ * rank succeeded. */
+#ifndef RMENS_IO_CHECKPOINT_H
+#define RMENS_IO_CHECKPOINT_H
+
+#include "ensemble/model.h"
+
+/* Per-member numbers kept as attributes, in this order. */
+enum {
+    RMENS_MA_VAL_LOSS, RMENS_MA_VAL_ACC, RMENS_MA_VAL_MARGIN, RMENS_MA_OOB_ACC, RMENS_MA_REWARD_MEAN,
+    RMENS_MA_REWARD_STD, RMENS_MA_N
+};
+extern const char *const rmens_member_attr_names[RMENS_MA_N];
+
+typedef struct {
+    rmens_model_config cfg;
+    int members;
+    int64_t step, total_steps, n_pairs;
+    uint64_t seed;
+    double bootstrap;  /* fraction, or -1 for none */
+    /* hyperparameters a resume must not change */
+    int batch, warmup;
+    double lr, min_lr_frac, beta1, beta2, eps, weight_decay, clip, margin_scale, center;
+    char data[1024];
+    char command[4096];
+} rmens_ckpt_header;
+
+typedef struct {
+    int index;
+    const float *params, *adam_m, *adam_v;  /* [nparams] each */
+    const int32_t *counts;                  /* [n_pairs] */
+} rmens_ckpt_member;
+
+/* Collective over comm. attrs: [members][RMENS_MA_N], the same on every rank; local:
+ * the members this rank owns (writes). */
+rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_ckpt_header *h, const double *attrs,
+                                   const rmens_ckpt_member *local, int n_local);
+
+rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h);
+/* Reads member k's params (into m), moments and counts (any may be NULL). */
+rmens_status rmens_checkpoint_read_member(const char *path, int k, rmens_model *m, float *adam_m, float *adam_v,
+                                          int32_t *counts, int64_t n_pairs, double *attrs);
+
+#endif

@@ -1,0 +1,34 @@
+#!/bin/sh
+# rmens bench runs and prints its figures (values are checked for sanity, never for
+# speed: speed goals live in docs/PERFORMANCE.md, measured by hand).
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+. "$top_srcdir/tests/lib.sh"
+
+check_line() {
+    line=$(grep '^train_pairs_per_s=' "$TMP/out") || { cat "$TMP/out"; fail "no figures line"; }
+    echo "$line" | awk '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] + 0 }
+        ok = v["train_pairs_per_s"] > 0 && v["score_pairs_per_s"] > v["train_pairs_per_s"] &&
+             v["gflops"] > 0 && v["peak_gflops"] > 0 && v["mfu"] > 0 && v["mfu"] < 1.5 &&
+             (v["gflops"] / v["peak_gflops"] - v["mfu"])^2 < 1e-4
+        exit !ok }' || fail "implausible figures: $line"
+    grep -q "theoretical .* = weights .* + grads .* + Adam .* + activations" "$TMP/out" || fail "no memory line"
+    echo "ok: $line"
+}
+
+"$RMENS" bench --layers 1 --heads 2 --embd 32 --ctx 32 --batch 2 --steps 2 >"$TMP/out" || fail "bench failed"
+grep -q "parameters       0.02 M" "$TMP/out" || fail "parameter count: $(grep parameters "$TMP/out")"
+check_line
+"$RMENS" synth --n 50 --out "$TMP/s.h5" --quiet || fail "synth"
+"$RMENS" bench --layers 2 --heads 2 --embd 32 --ctx 64 --batch 4 --steps 3 --data "$TMP/s.h5" >"$TMP/out" \
+    || fail "bench --data failed"
+grep -q "pairs from $TMP/s.h5" "$TMP/out" || fail "bench --data header"
+check_line
+"$RMENS" bench --layers 1 --heads 2 --embd 32 --ctx 16 --batch 2 --steps 2 --data "$TMP/s.h5" --no-share \
+    --full-last >"$TMP/out" || fail "bench --no-share --full-last failed"
+grep -q "no savings" "$TMP/out" || fail "bench flags not reported"
+grep -q "pairs cut" "$TMP/out" || fail "cut count not reported"
+check_line
+"$RMENS" bench --embd 30 --heads 4 >"$TMP/out" 2>&1 && fail "bench accepted n_embd not divisible by n_head"
+grep -q "not a multiple of n_head" "$TMP/out" || fail "bad config message: $(cat "$TMP/out")"
+echo "bench_smoke: all passed"
