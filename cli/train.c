@@ -152,7 +152,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
     if (st != RMENS_OK)
         return rmens_cli_report(comm, "train", st);
     /* The command line goes into the checkpoint, for provenance. */
-    char cmd[4096] = "rmens";
+    char cmd[4096] = "rmens train";
     for (int i = 1; i < argc; i++) {
         size_t at = strlen(cmd);
         snprintf(cmd + at, sizeof cmd - at, " %s", argv[i]);

@@ -6,6 +6,7 @@ Suite *dataset_suite(void);
 Suite *prep_suite(void);
 Suite *synth_suite(void);
 Suite *model_suite(void);
+Suite *bootstrap_suite(void);
 
 int main(void)
 {
@@ -14,6 +15,7 @@ int main(void)
     srunner_add_suite(sr, prep_suite());
     srunner_add_suite(sr, synth_suite());
     srunner_add_suite(sr, model_suite());
+    srunner_add_suite(sr, bootstrap_suite());
     test_dir();  /* created before forking, so every test shares it */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

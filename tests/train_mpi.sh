@@ -1,0 +1,102 @@
+#!/bin/sh
+# rmens train under MPI: members are the same whatever the rank count, data-parallel
+# groups agree within a stated tolerance, a signal saves and --resume finishes
+# bit-identically, a killed rank leaves the previous checkpoint intact, and bad input
+# fails on every rank with one clear message.
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+. "$top_srcdir/tests/lib.sh"
+need_python h5py
+CMP="$PY $top_srcdir/tests/compare_ckpt.py"
+run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
+
+"$RMENS" synth --n 300 --seed 5 --out "$TMP/train.h5" --quiet || fail "synth"
+"$RMENS" synth --n 100 --seed 6 --split test --out "$TMP/val.h5" --quiet || fail "synth"
+SMALL="--data $TMP/train.h5 --val $TMP/val.h5 --layers 1 --heads 2 --embd 32 --ctx 64 --batch 8 --warmup 4 --eval-every 8 --quiet"
+
+# 1. rank-count invariance: K = 4 on P = 1, 2, 4 and K = 2 on P = 1, 2.
+for np in 1 2 4; do
+    run $np train $SMALL --members 4 --steps 24 --out "$TMP/k4p$np.h5" || fail "K=4 P=$np"
+done
+$CMP "$TMP/k4p1.h5" "$TMP/k4p2.h5" || fail "K=4: P=2 differs from P=1"
+$CMP "$TMP/k4p1.h5" "$TMP/k4p4.h5" || fail "K=4: P=4 differs from P=1"
+run 1 train $SMALL --members 2 --steps 24 --out "$TMP/k2p1.h5" || fail "K=2 P=1"
+run 2 train $SMALL --members 2 --steps 24 --out "$TMP/k2p2.h5" || fail "K=2 P=2"
+$CMP "$TMP/k2p1.h5" "$TMP/k2p2.h5" || fail "K=2: P=2 differs from P=1"
+# ... and member k of a 2-member ensemble is member k of a 4-member one.
+$CMP "$TMP/k2p1.h5" "$TMP/k4p1.h5" --members 0,1 || fail "K=2 members differ from K=4's first two"
+echo "ok: members bit-identical for P = 1, 2, 4"
+
+# 2. data-parallel groups (P = 4 ranks for K = 2 members): the same up to the order of
+#    the gradient sums; 24 Adam steps keep that within 1e-3 of each tensor's scale.
+run 4 train $SMALL --members 2 --steps 24 --out "$TMP/k2p4.h5" || fail "K=2 P=4"
+$CMP "$TMP/k2p1.h5" "$TMP/k2p4.h5" --rtol 1e-3 || fail "data-parallel members drift from single-rank ones"
+echo "ok: data-parallel groups within tolerance"
+
+# 3. a signal saves and exits 0; --resume then gives the uninterrupted result.
+LONG="$SMALL --members 2 --steps 150"
+run 2 train $LONG --out "$TMP/whole.h5" || fail "uninterrupted run"
+# mpiexec itself (not a wrapper) must get the signal: it forwards SIGUSR1 to the ranks.
+"$MPIEXEC" -n 2 "$RMENS" train $LONG --out "$TMP/cut.h5" --metrics "$TMP/cut.jsonl" >"$TMP/sig.out" 2>&1 &
+pid=$!
+i=0
+while [ "$(grep -c '"train"' "$TMP/cut.jsonl" 2>/dev/null || echo 0)" -lt 5 ] && [ $i -lt 600 ]; do
+    sleep 0.05; i=$((i + 1))
+done
+kill -USR1 $pid
+wait $pid || { cat "$TMP/sig.out"; fail "signalled run exited non-zero"; }
+grep -q "stop requested" "$TMP/sig.out" || { cat "$TMP/sig.out"; fail "no stop message after SIGUSR1"; }
+step=$("$PY" -c "import h5py; print(h5py.File('$TMP/cut.h5')['/'].attrs['step'])")
+[ "$step" -lt 150 ] || fail "the signal came too late to test (step $step)"
+run 2 train $LONG --out "$TMP/cut.h5" --resume --metrics "$TMP/cut.jsonl" || fail "resume"
+$CMP "$TMP/whole.h5" "$TMP/cut.h5" || fail "resumed run differs from the uninterrupted one"
+echo "ok: stopped at step $step by SIGUSR1, resumed bit-identically"
+
+# 4. a rank killed mid-run: the job ends (no hang), the last checkpoint is intact, and
+#    resuming from it gives the uninterrupted result.
+"$MPIEXEC" -n 2 "$RMENS" train $LONG --out "$TMP/kill.h5" --save-every 3 >"$TMP/kill.out" 2>&1 &
+pid=$!
+i=0
+while [ ! -e "$TMP/kill.h5" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.3
+victim=$(pgrep -f "rmens train .*kill.h5" | tail -n 1)
+[ -n "$victim" ] || fail "no rank to kill"
+kill -9 "$victim"
+start=$(date +%s)
+wait $pid && fail "the job survived a killed rank"
+[ $(($(date +%s) - start)) -lt 60 ] || fail "the job took over a minute to end after a rank died"
+"$RMENS" info "$TMP/kill.h5" >/dev/null 2>&1 || "$PY" -c "
+import h5py, sys
+f = h5py.File('$TMP/kill.h5')
+assert f.attrs['rmens_format'] == 'ensemble' and len(f['members']) == 2
+print('checkpoint intact at step', f.attrs['step'])" || fail "checkpoint damaged by the kill"
+run 2 train $LONG --out "$TMP/kill.h5" --save-every 3 --resume || fail "resume after kill"
+$CMP "$TMP/whole.h5" "$TMP/kill.h5" || fail "resume after a kill differs from the uninterrupted run"
+echo "ok: killed rank: prompt failure, intact checkpoint, identical resume"
+
+# 5. bad input: one message, non-zero exit on every rank, nothing written.
+expect_fail() {
+    pat=$1; shift
+    "$@" >"$TMP/out" 2>"$TMP/err" && fail "succeeded: $*"
+    n=$(grep -cF -- "$pat" "$TMP/err")
+    [ "$n" = 1 ] || { cat "$TMP/err"; fail "'$pat' printed $n times: $*"; }
+    echo "ok: '$pat'"
+}
+cp "$TMP/k2p2.h5" "$TMP/keep.h5"
+expect_fail "--members: expected an integer >= 1" run 2 train $SMALL --members 0 --out "$TMP/x.h5"
+expect_fail "3 ranks cannot be shared among 2 members" run 3 train $SMALL --members 2 --out "$TMP/x.h5"
+expect_fail "--batch 400 is larger than the data" run 2 train $SMALL --members 2 --batch 400 --out "$TMP/x.h5"
+expect_fail "absent.h5: cannot open" run 2 train --data "$TMP/absent.h5" --members 2 --out "$TMP/x.h5"
+expect_fail "already exists (pass --resume" run 2 train $SMALL --members 2 --out "$TMP/keep.h5"
+expect_fail "trained with lr = " run 2 train $SMALL --members 2 --steps 24 --lr 0.01 --out "$TMP/keep.h5" --resume
+expect_fail "rmens_format is \"ensemble\", expected \"model\"" run 2 train $SMALL --members 2 --init "$TMP/keep.h5" --out "$TMP/x.h5"
+"$PY" - "$TMP/keep.h5" "$TMP/v99.h5" <<'PYEOF' || fail "making a future checkpoint"
+import shutil, sys, h5py
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "a") as f:
+    f.attrs["rmens_version"] = 99
+PYEOF
+expect_fail "checkpoint version 99" run 2 train $SMALL --members 2 --steps 24 --out "$TMP/v99.h5" --resume
+[ ! -e "$TMP/x.h5" ] || fail "a failed run wrote its output"
+cmp -s "$TMP/keep.h5" "$TMP/k2p2.h5" || fail "a failed run touched an existing checkpoint"
+ls "$TMP" | grep "\.tmp\." | grep -v "^kill\.h5" | grep -q . && fail "a temporary file was left behind: $(ls "$TMP")"
+echo "train_mpi: all passed"
