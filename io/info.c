@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/h5.h"
 
@@ -149,6 +150,37 @@ static rmens_status describe_model(FILE *f, const char *path)
     return RMENS_OK;
 }
 
+static rmens_status describe_ensemble(FILE *f, const char *path)
+{
+    rmens_ckpt_header h;
+    RMENS_TRY(rmens_checkpoint_read_header(path, &h));
+    fprintf(f, "%s: rmens ensemble checkpoint, version %d\n", path, RMENS_FORMAT_VERSION);
+    fprintf(f, "  members          %d (GPT-2 n_layer %d, n_head %d, n_embd %d, n_ctx %d, vocab %d)\n", h.members,
+            h.cfg.n_layer, h.cfg.n_head, h.cfg.n_embd, h.cfg.n_ctx, h.cfg.vocab_size);
+    fprintf(f, "  trained          step %lld of %lld%s, batch %d, lr %g, seed %llu\n", (long long)h.step,
+            (long long)h.total_steps, h.step < h.total_steps ? " (unfinished: --resume continues)" : "", h.batch, h.lr,
+            (unsigned long long)h.seed);
+    if (h.bootstrap < 0)
+        fprintf(f, "  bootstrap        none (seed ensemble) over %lld pairs of %s\n", (long long)h.n_pairs, h.data);
+    else
+        fprintf(f, "  bootstrap        %g x %lld pairs of %s, with replacement\n", h.bootstrap, (long long)h.n_pairs,
+                h.data);
+    fprintf(f, "  command          %s\n", h.command);
+    fprintf(f, "  member  val_loss  val_acc  oob_acc  reward_mean  reward_std\n");
+    rmens_model *m = NULL;
+    rmens_status st = rmens_model_alloc(&m, &h.cfg);
+    for (int k = 0; k < h.members && st == RMENS_OK; k++) {
+        double a[RMENS_MA_N];
+        /* Reading the weights validates them (shapes, finiteness) as a model file would. */
+        st = rmens_checkpoint_read_member(path, k, m, NULL, NULL, NULL, h.n_pairs, a);
+        if (st == RMENS_OK)
+            fprintf(f, "  %6d  %8.4f  %7.4f  %7.4f  %11.4f  %10.4f\n", k, a[RMENS_MA_VAL_LOSS], a[RMENS_MA_VAL_ACC],
+                    a[RMENS_MA_OOB_ACC], a[RMENS_MA_REWARD_MEAN], a[RMENS_MA_REWARD_STD]);
+    }
+    rmens_model_free(m);
+    return st;
+}
+
 rmens_status rmens_info(FILE *f, const char *path, int64_t show)
 {
     rmens_h5_init();
@@ -174,6 +206,8 @@ rmens_status rmens_info(FILE *f, const char *path, int64_t show)
         return describe_dataset(f, path, show);
     if (strcmp(kind, "model") == 0)
         return describe_model(f, path);
+    if (strcmp(kind, "ensemble") == 0)
+        return describe_ensemble(f, path);
     return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "
-                      "responses, model)", path, kind);
+                      "responses, model, ensemble)", path, kind);
 }
