@@ -49,6 +49,8 @@ static const char help[] =
     "  --force              replace an existing --out instead of refusing\n"
     "  --threads N          BLAS threads per rank (default 1)\n"
     "  --no-share           do not compute shared prompts once per pair\n"
+    "  --truncate-prompts   accept prompts longer than --ctx (refused by default): pairs are\n"
+    "                       cut from the front, as every longer pair is\n"
     "  --quiet              no progress lines (errors still go to stderr)\n"
     "SIGTERM or SIGUSR1 (what SLURM sends before a time limit) makes every rank finish its\n"
     "step, save, and exit 0; --resume then continues.\n";
@@ -72,6 +74,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         {"center-coef", 1, 0, 'c'},  {"eval-every", 1, 0, 'E'},   {"save-every", 1, 0, 'V'},
         {"resume", 0, 0, 'R'},       {"force", 0, 0, 'F'},        {"threads", 1, 0, 'n'},
         {"no-share", 0, 0, 'u'},     {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
+        {"truncate-prompts", 0, 0, 'P'},
         {0, 0, 0, 0}};
     rmens_train_options o;
     rmens_train_options_init(&o);
@@ -129,6 +132,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         case 'F': o.force = 1; break;
         case 'n': INT_ARG(threads, 1); break;
         case 'u': o.share = 0; break;
+        case 'P': o.truncate_prompts = 1; break;
         case 'q': o.quiet = 1; break;
         case 'h':
             if (rank == 0)

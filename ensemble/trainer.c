@@ -114,7 +114,20 @@ static rmens_status rewards_of(trainer *t, member *mb, const rmens_dataset *ds, 
 
 /* ------------------------------------------------------------ evaluate */
 
-enum { EV_LOSS, EV_CORRECT, EV_MARGIN, EV_OOB_CORRECT, EV_OOB_N, EV_N };
+enum { EV_LOSS, EV_CORRECT, EV_MARGIN, EV_OOB_CORRECT, EV_OOB_N, EV_OOB_LOSS, EV_OOB_MARGIN, EV_N };
+
+/* Adds loss, correct count and margin of pairs idx[0..n) with rewards r[2n] to e[3]. */
+static void pair_metrics(double *e, const float *r, const rmens_dataset *ds, const int64_t *idx, int64_t n,
+                         double margin_scale)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)r[2 * i] - r[2 * i + 1];
+        double dm = d - margin_scale * rmens_dataset_margin(ds, idx[i]);
+        e[0] += (dm > 0 ? 0 : -dm) + log1p(exp(-fabs(dm)));
+        e[1] += d > 0;
+        e[2] += d;
+    }
+}
 
 static rmens_status evaluate(trainer *t, int final)
 {
@@ -139,21 +152,18 @@ static rmens_status evaluate(trainer *t, int final)
                 all[i] = i;
             if ((st = rewards_of(t, mb, t->val, all, nv, r)) != RMENS_OK)
                 break;
-            for (int64_t i = 0; i < nv; i++) {
-                double d = (double)r[2 * i] - r[2 * i + 1];
-                double dm = d - o->margin_scale * rmens_dataset_margin(t->val, i);
-                e[EV_LOSS] += (dm > 0 ? 0 : -dm) + log1p(exp(-fabs(dm)));
-                e[EV_CORRECT] += d > 0;
-                e[EV_MARGIN] += d;
-            }
+            double m3[3] = {0, 0, 0};
+            pair_metrics(m3, r, t->val, all, nv, o->margin_scale);
+            e[EV_LOSS] = m3[0], e[EV_CORRECT] = m3[1], e[EV_MARGIN] = m3[2];
             rmens_moments_add(mom, r, (size_t)(2 * nv));
         }
         int64_t noob = rmens_bootstrap_oob(&mb->boot, all);
         if (noob > 0) {
             if ((st = rewards_of(t, mb, t->train, all, noob, r)) != RMENS_OK)
                 break;
-            for (int64_t i = 0; i < noob; i++)
-                e[EV_OOB_CORRECT] += r[2 * i] > r[2 * i + 1];
+            double m3[3] = {0, 0, 0};
+            pair_metrics(m3, r, t->train, all, noob, o->margin_scale);
+            e[EV_OOB_LOSS] = m3[0], e[EV_OOB_CORRECT] = m3[1], e[EV_OOB_MARGIN] = m3[2];
         }
         e[EV_OOB_N] = (double)noob;
         if (final) {
@@ -205,6 +215,8 @@ static rmens_status evaluate(trainer *t, int final)
         a[RMENS_MA_VAL_ACC] = nv ? e[EV_CORRECT] / (double)nv : NAN;
         a[RMENS_MA_VAL_MARGIN] = nv ? e[EV_MARGIN] / (double)nv : NAN;
         a[RMENS_MA_OOB_ACC] = e[EV_OOB_N] > 0 ? e[EV_OOB_CORRECT] / e[EV_OOB_N] : NAN;
+        a[RMENS_MA_OOB_LOSS] = e[EV_OOB_N] > 0 ? e[EV_OOB_LOSS] / e[EV_OOB_N] : NAN;
+        a[RMENS_MA_OOB_MARGIN] = e[EV_OOB_N] > 0 ? e[EV_OOB_MARGIN] / e[EV_OOB_N] : NAN;
     }
     /* Per-pair statistics across members: a Chan-merge reduction onto rank 0. */
     if (nv > 0 && (st = rmens_moments_reduce(mom, (size_t)(2 * nv), 0, t->comm)) != RMENS_OK)
@@ -223,11 +235,11 @@ static rmens_status evaluate(trainer *t, int final)
     }
     if (!o->quiet) {
         printf("eval step %lld%s:\n", (long long)t->step, final ? " (final)" : "");
-        printf("  member  val_loss  val_acc  val_margin  oob_acc\n");
+        printf("  member  val_loss  val_acc  val_margin  oob_loss  oob_acc  oob_margin\n");
         for (int k = 0; k < K; k++) {
             const double *a = t->mattrs + (size_t)k * RMENS_MA_N;
-            printf("  %6d  %8.4f  %7.4f  %10.4f  %7.4f\n", k, a[RMENS_MA_VAL_LOSS], a[RMENS_MA_VAL_ACC],
-                   a[RMENS_MA_VAL_MARGIN], a[RMENS_MA_OOB_ACC]);
+            printf("  %6d  %8.4f  %7.4f  %10.4f  %8.4f  %7.4f  %10.4f\n", k, a[RMENS_MA_VAL_LOSS], a[RMENS_MA_VAL_ACC],
+                   a[RMENS_MA_VAL_MARGIN], a[RMENS_MA_OOB_LOSS], a[RMENS_MA_OOB_ACC], a[RMENS_MA_OOB_MARGIN]);
         }
         if (nv)
             printf("  ensemble val_acc: mean %.4f, min (worst case) %.4f, mean - %.2g var %.4f\n", acc_mean, acc_min,
@@ -243,7 +255,7 @@ static rmens_status evaluate(trainer *t, int final)
         json_object *m = json_object_new_object();
         json_object_object_add(m, "member", json_object_new_int(k));
         for (int q = 0; q < RMENS_MA_N; q++)
-            if (isfinite(a[q]) && (final || q < RMENS_MA_REWARD_MEAN))
+            if (isfinite(a[q]) && (final || (q != RMENS_MA_REWARD_MEAN && q != RMENS_MA_REWARD_STD)))
                 json_object_object_add(m, rmens_member_attr_names[q], json_object_new_double(a[q]));
         json_object_array_add(ms, m);
     }
@@ -551,6 +563,34 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         goto exit;
     }
     if ((st = rmens_model_config_check(&t->cfg)) != RMENS_OK)
+        goto exit;
+    for (int f = 0; f < 2 && st == RMENS_OK; f++) {
+        /* Longer pairs are cut from the front (the reward reads the end); a prompt longer
+         * than the whole context means the model cannot see all of the question. */
+        const rmens_dataset *ds = f ? t->val : t->train;
+        int64_t cut = 0, long_prompt = 0, longest = 0;
+        for (int64_t i = 0; ds && i < rmens_dataset_count(ds); i++) {
+            int64_t lc, lr, p = rmens_dataset_prompt_len(ds, i);
+            rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, i, &lc);
+            rmens_dataset_seq(ds, RMENS_SIDE_REJECTED, i, &lr);
+            cut += (lc > lr ? lc : lr) > t->cfg.n_ctx;
+            long_prompt += p >= t->cfg.n_ctx;
+            longest = p > longest ? p : longest;
+        }
+        if (!ds)
+            continue;
+        const char *name = f ? o->val : o->data;
+        if (long_prompt && !o->truncate_prompts)
+            st = rmens_fail(RMENS_ERR_ARG, "%lld of %lld pairs in %s have a prompt longer than the context (n_ctx %d; the "
+                            "longest prompt has %lld tokens): the model would not see the whole prompt. Raise --ctx, "
+                            "or pass --truncate-prompts to cut them from the front anyway", (long long)long_prompt,
+                            (long long)rmens_dataset_count(ds), name, t->cfg.n_ctx, (long long)longest);
+        else if (cut && rank == 0 && !o->quiet)
+            printf("note: %lld of %lld pairs in %s are longer than the context (n_ctx %d) and are cut from the front; "
+                   "%lld of them lose their whole prompt\n", (long long)cut, (long long)rmens_dataset_count(ds), name,
+                   t->cfg.n_ctx, (long long)long_prompt);
+    }
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
         goto exit;
     t->mattrs = malloc((size_t)o->members * RMENS_MA_N * sizeof *t->mattrs);
     t->idx = malloc((size_t)o->batch * sizeof *t->idx);

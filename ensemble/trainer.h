@@ -22,6 +22,7 @@ typedef struct {
     int resume, quiet, force;
     double lambda;              /* uncertainty weight of mean - lambda * var */
     int share;                  /* lay shared prompts out once */
+    int truncate_prompts;       /* accept prompts longer than the context (cut from the front) */
     double progress_seconds;    /* between progress lines */
     const char *command;        /* the command line, kept in the checkpoint */
 } rmens_train_options;

@@ -16,7 +16,8 @@
 #include "io/modelfile.h"
 
 const char *const rmens_member_attr_names[RMENS_MA_N] = {"val_loss", "val_accuracy", "val_margin",
-                                                          "oob_accuracy", "reward_mean", "reward_std"};
+                                                          "oob_accuracy", "reward_mean", "reward_std",
+                                                          "oob_loss", "oob_margin"};
 
 /* Numeric header fields, one table for writing, reading and comparing. */
 typedef struct {
@@ -93,6 +94,18 @@ static rmens_status write_all(hid_t f, const rmens_ckpt_header *h, const double 
     return RMENS_OK;
 }
 
+/* Fault injection for the tests: RMENS_FAULT_SAVE="R:N" makes rank R die (exit 9) in the
+ * middle of its N-th save of this process, after the data went into the temporary file. */
+static void fault_point(int rank)
+{
+    static int saves = 0;
+    const char *f = getenv("RMENS_FAULT_SAVE");
+    int r, n;
+    saves++;
+    if (f && sscanf(f, "%d:%d", &r, &n) == 2 && r == rank && n == saves)
+        _exit(9);
+}
+
 rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_ckpt_header *h, const double *attrs,
                                    const rmens_ckpt_member *local, int n_local)
 {
@@ -113,6 +126,7 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
      * local failure would be too late to agree on; the verdict below settles it. */
     if (st == RMENS_OK)
         st = write_all(file, h, attrs, local, n_local);
+    fault_point(rank);
     if (file >= 0 && H5Fclose(file) < 0 && st == RMENS_OK)
         st = rmens_h5_fail("%s: cannot finish writing", tmp);
     rmens_h5_close(fapl);

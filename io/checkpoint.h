@@ -11,7 +11,7 @@
 /* Per-member numbers kept as attributes, in this order. */
 enum {
     RMENS_MA_VAL_LOSS, RMENS_MA_VAL_ACC, RMENS_MA_VAL_MARGIN, RMENS_MA_OOB_ACC, RMENS_MA_REWARD_MEAN,
-    RMENS_MA_REWARD_STD, RMENS_MA_N
+    RMENS_MA_REWARD_STD, RMENS_MA_OOB_LOSS, RMENS_MA_OOB_MARGIN, RMENS_MA_N
 };
 extern const char *const rmens_member_attr_names[RMENS_MA_N];
 

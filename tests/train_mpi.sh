@@ -73,6 +73,35 @@ run 2 train $LONG --out "$TMP/kill.h5" --save-every 3 --resume || fail "resume a
 $CMP "$TMP/whole.h5" "$TMP/kill.h5" || fail "resume after a kill differs from the uninterrupted run"
 echo "ok: killed rank: prompt failure, intact checkpoint, identical resume"
 
+# 4b. a rank dies inside its second save (fault injection, after its data went into the
+#     temporary file): the first save's checkpoint survives whole, and resuming from it
+#     gives the uninterrupted result.
+RMENS_FAULT_SAVE=1:2 "$MPIEXEC" -n 2 -x RMENS_FAULT_SAVE "$RMENS" train $LONG --out "$TMP/fault.h5" --save-every 40 \
+    >"$TMP/fault.out" 2>&1 && fail "the job survived a rank dying in a save"
+step=$("$PY" -c "import h5py; f = h5py.File('$TMP/fault.h5'); print(f.attrs['step'], len(f['members']))")
+[ "$step" = "40 2" ] || fail "after a death in the second save, the checkpoint says step/members '$step', want '40 2'"
+run 2 train $LONG --out "$TMP/fault.h5" --save-every 40 --resume || fail "resume after a death in a save"
+$CMP "$TMP/whole.h5" "$TMP/fault.h5" || fail "resume after a death in a save differs from the uninterrupted run"
+echo "ok: death during a save leaves the previous checkpoint; identical resume"
+
+# 4c. the metrics file is JSON Lines with the documented keys.
+"$PY" - "$TMP/cut.jsonl" <<'PYEOF2' || fail "metrics file"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+train = [r for r in rows if r["type"] == "train"]
+ev = [r for r in rows if r["type"] == "eval"]
+assert [r["step"] for r in train] == list(range(1, 151)), "one train row per step, resumed run appended"
+assert all(len(r["loss"]) == 2 and len(r["accuracy"]) == 2 and r["pairs_per_s"] > 0 for r in train)
+final = [r for r in ev if r["final"]]
+assert len(final) == 1 and final[0]["step"] == 150
+m = final[0]["members"][0]
+for k in ("val_loss", "val_accuracy", "val_margin", "oob_accuracy", "oob_loss", "reward_mean", "reward_std"):
+    assert k in m, k
+for k in ("val_accuracy_mean", "val_accuracy_min", "val_accuracy_uwo"):
+    assert 0 <= final[0]["ensemble"][k] <= 1, k
+print("metrics: %d train rows, %d evaluations" % (len(train), len(ev)))
+PYEOF2
+
 # 5. bad input: one message, non-zero exit on every rank, nothing written.
 expect_fail() {
     pat=$1; shift
@@ -96,7 +125,24 @@ with h5py.File(sys.argv[2], "a") as f:
     f.attrs["rmens_version"] = 99
 PYEOF
 expect_fail "checkpoint version 99" run 2 train $SMALL --members 2 --steps 24 --out "$TMP/v99.h5" --resume
+# A member extracted as a model file with h5py alone (the layouts are the same) starts a
+# new run; asking for another shape alongside it is refused.
+"$PY" - "$TMP/keep.h5" "$TMP/member.h5" <<'PYEOF2' || fail "extracting a member"
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as e, h5py.File(sys.argv[2], "w") as m:
+    m.attrs["rmens_format"] = "model"
+    m.attrs["rmens_version"] = 1
+    for k in ("vocab_size", "n_ctx", "n_layer", "n_head", "n_embd"):
+        m.attrs[k] = e.attrs[k]
+    e.copy("members/001/params", m, "params")
+PYEOF2
+"$RMENS" info "$TMP/member.h5" | grep -q "score head       present" || fail "info on an extracted member"
+run 2 train --data "$TMP/train.h5" --members 2 --steps 4 --batch 8 --init "$TMP/member.h5" --quiet --out "$TMP/init.h5" \
+    || fail "--init from an extracted member"
+expect_fail "the model options ask for" run 2 train $SMALL --members 2 --layers 2 --init "$TMP/member.h5" --out "$TMP/x.h5"
+expect_fail "have a prompt longer than the context (n_ctx 16" run 2 train $SMALL --members 2 --ctx 16 --out "$TMP/x.h5"
+expect_fail "non-finite reward on pair" run 2 train $SMALL --members 2 --steps 30 --lr 1e9 --clip 0 --out "$TMP/x.h5"
 [ ! -e "$TMP/x.h5" ] || fail "a failed run wrote its output"
 cmp -s "$TMP/keep.h5" "$TMP/k2p2.h5" || fail "a failed run touched an existing checkpoint"
-ls "$TMP" | grep "\.tmp\." | grep -v "^kill\.h5" | grep -q . && fail "a temporary file was left behind: $(ls "$TMP")"
+ls "$TMP" | grep "\.tmp\." | grep -v -E "^(kill|fault)\.h5" | grep -q . && fail "a temporary file was left behind: $(ls "$TMP")"
 echo "train_mpi: all passed"

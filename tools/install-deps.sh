@@ -12,6 +12,7 @@ PACKAGES="
   check
   libjson-c-dev zlib1g-dev
   python3 python3-numpy python3-h5py python3-torch
+  procps
 "
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
