@@ -134,6 +134,39 @@ const rmens_model_config *rmens_model_get_config(const rmens_model *m);
 void rmens_set_num_threads(int n);
 size_t rmens_model_num_params(const rmens_model *m);
 
+/* --------------------------------------------------------------- scoring */
+
+/* An ensemble opened for scoring: an ensemble checkpoint, or a model file as a
+ * one-member ensemble. No MPI needed. Thread-safe: concurrent calls on one ensemble are
+ * serialised by a lock (the members share one activation buffer); for parallel scoring
+ * open one ensemble per thread. */
+typedef struct rmens_ensemble rmens_ensemble;
+
+/* Aggregates of one sequence's rewards over the members. */
+typedef struct {
+    float mean, min, max;
+    float var;  /* population variance across members */
+    float std;
+    float uwo;  /* mean - lambda * var: uncertainty-weighted optimisation */
+} rmens_score_stats;
+
+rmens_status rmens_ensemble_open(rmens_ensemble **out, const char *path);
+void rmens_ensemble_close(rmens_ensemble *e);
+int rmens_ensemble_members(const rmens_ensemble *e);
+const rmens_model_config *rmens_ensemble_config(const rmens_ensemble *e);
+/* Member k's reward mean and std over its training data (0 and 1 for a model file). */
+void rmens_ensemble_member_stats(const rmens_ensemble *e, int k, double *mean, double *std);
+/* Scores n token sequences (prompt + response + end-of-text; longer than n_ctx: cut from
+ * the front, counted in *n_cut if not NULL). prompt_lens may be NULL. normalize: each
+ * member's rewards are first standardised by its training statistics. rewards: [n][K]
+ * per member (or NULL); stats: [n] aggregates (or NULL). */
+rmens_status rmens_ensemble_score(rmens_ensemble *e, const int32_t *const *seqs, const int64_t *lens,
+                                  const int32_t *prompt_lens, int64_t n, int normalize, float lambda,
+                                  float *rewards, rmens_score_stats *stats, int64_t *n_cut);
+/* The same for one text (tokenized by the byte tokenizer, end-of-text appended). */
+rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size_t len, int normalize,
+                                       float lambda, float *rewards, rmens_score_stats *stats);
+
 /* ------------------------------------------------------------------ prep */
 
 typedef enum {

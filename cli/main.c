@@ -14,6 +14,7 @@ static const char usage[] =
     "          ShareGPT; plain or .gz) to an rmens pairs file\n"
     "  synth   generate a synthetic preference task with gold rewards and trap pairs\n"
     "  train   train an ensemble of reward models under MPI\n"
+    "  score   score responses or pairs with an ensemble: mean, min, variance, ...\n"
     "  info    describe and validate any rmens file\n"
     "  bench   measure training and scoring throughput of one reward model\n"
     "  version print the version\n"
@@ -76,6 +77,8 @@ int main(int argc, char **argv)
         rc = rmens_cmd_info(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "train") == 0)
         rc = rmens_cmd_train(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "score") == 0)
+        rc = rmens_cmd_score(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "bench") == 0)
         rc = rmens_cmd_bench(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -74,6 +74,27 @@ static void add_lastq(rmens_batch *b, int s, int a0, int na, int b0, int nb)
     b->last[s] = b0 + nb - 1;
 }
 
+rmens_status rmens_batch_build_seqs(rmens_batch *b, const int32_t *const *seqs, const int64_t *lens, int n)
+{
+    if (n < 1 || n > 2 * b->cap_pairs)
+        return rmens_fail(RMENS_ERR_ARG, "batch of %d sequences, room for %d", n, 2 * b->cap_pairs);
+    const int T = b->n_ctx;
+    b->B = (n + 1) / 2;
+    b->S = n;
+    b->N = b->nsegs = b->max_keys = b->n_cut = 0;
+    b->probs_size = b->lq_probs_size = 0;
+    for (int s = 0; s < n; s++) {
+        if (lens[s] < 1)
+            return rmens_fail(RMENS_ERR_ARG, "sequence %d is empty", s);
+        int64_t cut = lens[s] > T ? lens[s] - T : 0;
+        b->n_cut += cut > 0;
+        int r0 = put_rows(b, seqs[s] + cut, 0, (int)(lens[s] - cut), 0);
+        add_segment(b, r0, (int)(lens[s] - cut), 0, 0);
+        add_lastq(b, s, 0, 0, r0, (int)(lens[s] - cut));
+    }
+    return RMENS_OK;
+}
+
 rmens_status rmens_batch_build(rmens_batch *b, const rmens_dataset *ds, const int64_t *idx, int B, int share,
                                float margin_scale)
 {

@@ -33,4 +33,8 @@ void rmens_batch_free(rmens_batch *b);
 rmens_status rmens_batch_build(rmens_batch *b, const rmens_dataset *ds, const int64_t *idx, int B,
                                int share, float margin_scale);
 
+/* Lays out n single sequences (scoring responses): each its own segment, cut to its last
+ * n_ctx tokens; rewards come back in the order given. n <= 2 * capacity in pairs. */
+rmens_status rmens_batch_build_seqs(rmens_batch *b, const int32_t *const *seqs, const int64_t *lens, int n);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -234,10 +235,16 @@ rmens_status rmens_checkpoint_read_member(const char *path, int k, rmens_model *
     }
     if (st == RMENS_OK && attrs) {
         hid_t grp = H5Gopen2(f, g, H5P_DEFAULT);
+        if (grp < 0)
+            st = rmens_fail(RMENS_ERR_FORMAT, "group %s is missing", g);
         for (int a = 0; a < RMENS_MA_N && st == RMENS_OK; a++) {
-            hid_t at = grp < 0 ? -1 : H5Aopen(grp, rmens_member_attr_names[a], H5P_DEFAULT);
+            /* Metrics are informative: one a writer did not record reads as NaN. */
+            attrs[a] = NAN;
+            if (!rmens_h5_has_attr(grp, rmens_member_attr_names[a]))
+                continue;
+            hid_t at = H5Aopen(grp, rmens_member_attr_names[a], H5P_DEFAULT);
             if (at < 0 || H5Aread(at, H5T_NATIVE_DOUBLE, &attrs[a]) < 0)
-                st = rmens_fail(RMENS_ERR_FORMAT, "%s: attribute %s is missing", g, rmens_member_attr_names[a]);
+                st = rmens_fail(RMENS_ERR_FORMAT, "%s: attribute %s is not a number", g, rmens_member_attr_names[a]);
             rmens_h5_close(at);
         }
         rmens_h5_close(grp);

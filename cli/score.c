@@ -1,0 +1,88 @@
+/* rmens score: options for the collective scorer. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "cli/cli.h"
+#include "ensemble/scorer.h"
+
+static const char help[] =
+    "usage: mpiexec -n P rmens score --ckpt ens.h5 --data FILE.h5 --out scores.h5 [options]\n"
+    "\n"
+    "Scores every sequence of a responses file, or both sides of every pair of a pairs file,\n"
+    "with every member of an ensemble checkpoint (or a single model file), and writes per\n"
+    "sequence: mean, min, max, var (population variance over members), std, uwo = mean -\n"
+    "lambda var, wco = min. Members are spread over ranks as in training.\n"
+    "\n"
+    "options:\n"
+    "  --ckpt FILE            ensemble checkpoint (rmens train) or model file\n"
+    "  --data FILE            responses or pairs file\n"
+    "  --out FILE             scores file (refused if it exists, unless --force)\n"
+    "  --lambda X             uncertainty weight for uwo (default 0.5)\n"
+    "  --normalize none|member  standardise each member's rewards by its training statistics\n"
+    "                         first (default none)\n"
+    "  --per-member           also write every member's reward: rewards [N, K]\n"
+    "  --threads N            BLAS threads per rank (default 1)\n"
+    "  --force                replace an existing --out\n"
+    "  --quiet                print nothing but errors\n";
+
+int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
+{
+    static const struct option longopts[] = {
+        {"ckpt", 1, 0, 'c'},  {"data", 1, 0, 'd'},    {"out", 1, 0, 'o'},         {"lambda", 1, 0, 'l'},
+        {"normalize", 1, 0, 'n'}, {"per-member", 0, 0, 'p'}, {"threads", 1, 0, 't'}, {"force", 0, 0, 'f'},
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
+    rmens_score_options o = {0};
+    o.lambda = 0.5;
+    int c, rank = rmens_cli_rank(comm);
+    int64_t threads = 1;
+    rmens_status st = RMENS_OK;
+    opterr = 0;
+    optind = 1;
+    while (st == RMENS_OK && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o.ckpt = optarg; break;
+        case 'd': o.data = optarg; break;
+        case 'o': o.out = optarg; break;
+        case 'l':
+            if (rmens_cli_double(optarg, &o.lambda) || o.lambda < 0)
+                st = rmens_fail(RMENS_ERR_ARG, "--lambda: expected a non-negative number, got '%s'", optarg);
+            break;
+        case 'n':
+            if (strcmp(optarg, "member") == 0)
+                o.normalize = 1;
+            else if (strcmp(optarg, "none") != 0)
+                st = rmens_fail(RMENS_ERR_ARG, "--normalize: expected none or member, got '%s'", optarg);
+            break;
+        case 'p': o.per_member = 1; break;
+        case 't':
+            if (rmens_cli_int(optarg, &threads) || threads < 1)
+                st = rmens_fail(RMENS_ERR_ARG, "--threads: expected a positive integer, got '%s'", optarg);
+            break;
+        case 'f': o.force = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'h':
+            if (rank == 0)
+                fputs(help, stdout);
+            return 0;
+        default:
+            st = rmens_fail(RMENS_ERR_ARG, "unknown or incomplete option '%s' (see rmens score --help)",
+                            argv[optind - 1]);
+        }
+    }
+    if (st == RMENS_OK && optind != argc)
+        st = rmens_fail(RMENS_ERR_ARG, "unexpected argument '%s'", argv[optind]);
+    if (st == RMENS_OK && (!o.ckpt || !o.data || !o.out))
+        st = rmens_fail(RMENS_ERR_ARG, "--ckpt, --data and --out are required");
+    if (st != RMENS_OK)
+        return rmens_cli_report(comm, "score", st);
+    char cmd[4096] = "rmens score";
+    for (int i = 1; i < argc; i++) {
+        size_t at = strlen(cmd);
+        snprintf(cmd + at, sizeof cmd - at, " %s", argv[i]);
+    }
+    o.command = cmd;
+    rmens_set_num_threads((int)threads);
+    return rmens_cli_report(comm, "score", rmens_score(&o, comm));
+}

@@ -1,0 +1,218 @@
+#include "ensemble/ensemble.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "comm/moments.h"
+#include "io/checkpoint.h"
+#include "io/h5.h"
+
+void rmens_ensemble_close(rmens_ensemble *e)
+{
+    if (!e)
+        return;
+    for (int k = e->nloc - 1; e->m && k >= 0; k--)
+        rmens_model_free(e->m[k]);
+    free(e->m);
+    free(e->idx);
+    free(e->rmean);
+    free(e->rstd);
+    free(e->buf);
+    rmens_batch_free(&e->batch);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+static rmens_status read_kind(const char *path, char *kind, size_t n)
+{
+    rmens_h5_init();
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return rmens_fail(RMENS_ERR_IO, "%s: cannot open", path);
+    fclose(probe);
+    if (!rmens_h5_is_hdf5(path))
+        return rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return rmens_h5_fail("%s: cannot open", path);
+    rmens_status st = rmens_h5_attr_read_str(f, "rmens_format", kind, n);
+    H5Fclose(f);
+    return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
+}
+
+rmens_status rmens_ensemble_open(rmens_ensemble **out, const char *path)
+{
+    return rmens_ensemble_open_subset(out, path, NULL, 0);
+}
+
+rmens_status rmens_ensemble_open_subset(rmens_ensemble **out, const char *path, const int *want, int nwant)
+{
+    *out = NULL;
+    char kind[32];
+    RMENS_TRY(read_kind(path, kind, sizeof kind));
+    rmens_ensemble *e = calloc(1, sizeof *e);
+    if (!e)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&e->lock, NULL);
+    snprintf(e->path, sizeof e->path, "%s", path);
+    rmens_status st = RMENS_OK;
+    if (strcmp(kind, "model") == 0) {
+        e->K = e->nloc = 1;
+        e->idx = calloc(1, sizeof *e->idx);
+        e->m = calloc(1, sizeof *e->m);
+        e->rmean = calloc(1, sizeof *e->rmean);
+        e->rstd = calloc(1, sizeof *e->rstd);
+        if (!e->m || !e->rmean || !e->rstd || !e->idx)
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        if (st == RMENS_OK && want && (nwant != 1 || want[0] != 0))
+            st = rmens_fail(RMENS_ERR_ARG, "%s is a single model: it has no member other than 0", path);
+        int fresh = 0;
+        if (st == RMENS_OK)
+            st = rmens_model_load(&e->m[0], path, 0, &fresh);
+        if (st == RMENS_OK && fresh)
+            st = rmens_fail(RMENS_ERR_FORMAT, "%s has no score.weight: a language model, not a reward model", path);
+        if (st == RMENS_OK) {
+            e->cfg = e->m[0]->cfg;
+            e->rstd[0] = 1;
+        }
+    } else if (strcmp(kind, "ensemble") == 0) {
+        rmens_ckpt_header h;
+        st = rmens_checkpoint_read_header(path, &h);
+        if (st == RMENS_OK) {
+            e->cfg = h.cfg;
+            e->K = h.members;
+            e->has_stats = 1;
+            e->nloc = want ? nwant : e->K;
+            e->idx = calloc((size_t)e->nloc + 1, sizeof *e->idx);
+            e->m = calloc((size_t)e->nloc + 1, sizeof *e->m);
+            e->rmean = calloc((size_t)e->K, sizeof *e->rmean);
+            e->rstd = calloc((size_t)e->K, sizeof *e->rstd);
+            if (!e->m || !e->rmean || !e->rstd || !e->idx)
+                st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+            for (int j = 0; j < e->nloc && st == RMENS_OK; j++) {
+                e->idx[j] = want ? want[j] : j;
+                if (e->idx[j] < 0 || e->idx[j] >= e->K)
+                    st = rmens_fail(RMENS_ERR_ARG, "member %d does not exist (%d members)", e->idx[j], e->K);
+            }
+        }
+        for (int k = 0; k < e->K && st == RMENS_OK; k++) {
+            double a[RMENS_MA_N];
+            int j = -1;
+            for (int q = 0; q < e->nloc; q++)
+                if (e->idx[q] == k)
+                    j = q;
+            if (j >= 0)
+                st = rmens_model_alloc(&e->m[j], &e->cfg);
+            if (st == RMENS_OK)
+                st = rmens_checkpoint_read_member(path, k, j >= 0 ? e->m[j] : NULL, NULL, NULL, NULL, 0, a);
+            if (st == RMENS_OK) {
+                e->rmean[k] = a[RMENS_MA_REWARD_MEAN];
+                e->rstd[k] = a[RMENS_MA_REWARD_STD];
+                if (!isfinite(e->rmean[k]) || !(e->rstd[k] > 0))
+                    e->has_stats = 0;  /* an unfinished run: no normalisation statistics yet */
+            }
+        }
+    } else {
+        st = rmens_fail(RMENS_ERR_FORMAT, "%s: rmens_format \"%s\" is neither a model nor an ensemble", path, kind);
+    }
+    if (st == RMENS_OK)
+        st = rmens_batch_init(&e->batch, RMENS_SCORE_BATCH / 2, e->cfg.n_ctx, e->cfg.n_head);
+    if (st == RMENS_OK && !(e->buf = malloc((size_t)RMENS_SCORE_BATCH * (e->nloc + 1) * sizeof *e->buf)))
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (st == RMENS_OK && e->nloc > 0)
+        st = rmens_model_reserve(e->m[0], RMENS_SCORE_BATCH / 2);
+    for (int k = 1; k < e->nloc && st == RMENS_OK; k++)
+        rmens_model_borrow_acts(e->m[k], e->m[0]);
+    if (st != RMENS_OK) {
+        rmens_ensemble_close(e);
+        return st;
+    }
+    *out = e;
+    return RMENS_OK;
+}
+
+int rmens_ensemble_members(const rmens_ensemble *e) { return e->K; }
+const rmens_model_config *rmens_ensemble_config(const rmens_ensemble *e) { return &e->cfg; }
+
+void rmens_ensemble_member_stats(const rmens_ensemble *e, int k, double *mean, double *std)
+{
+    *mean = e->rmean[k];
+    *std = e->rstd[k];
+}
+
+static rmens_status score_locked(rmens_ensemble *e, const int32_t *const *seqs, const int64_t *lens,
+                                 const int32_t *prompt_lens, int64_t n, int normalize, float lambda, float *rewards,
+                                 rmens_score_stats *stats, int64_t *n_cut)
+{
+    if (normalize && !e->has_stats)
+        return rmens_fail(RMENS_ERR_ARG, "%s has no reward statistics to normalise with (a model file, or an "
+                          "unfinished run)", e->path);
+    if (!(lambda >= 0) || !isfinite(lambda))
+        return rmens_fail(RMENS_ERR_ARG, "lambda must be a non-negative number, got %g", (double)lambda);
+    for (int64_t i = 0; i < n; i++) {
+        if (lens[i] < 1)
+            return rmens_fail(RMENS_ERR_ARG, "sequence %lld is empty", (long long)i);
+        if (prompt_lens && (prompt_lens[i] < 0 || prompt_lens[i] >= lens[i]))
+            return rmens_fail(RMENS_ERR_ARG, "sequence %lld: prompt length %d not in [0, %lld)", (long long)i,
+                              prompt_lens[i], (long long)lens[i]);
+        for (int64_t t = 0; t < lens[i]; t++)
+            if (seqs[i][t] < 0 || seqs[i][t] >= e->cfg.vocab_size)
+                return rmens_fail(RMENS_ERR_ARG, "sequence %lld: token %d at %lld is outside the model's vocabulary "
+                                  "(%d)", (long long)i, seqs[i][t], (long long)t, e->cfg.vocab_size);
+    }
+    const int K = e->nloc;
+    for (int64_t a = 0; a < n; a += RMENS_SCORE_BATCH) {
+        int b = (int)(n - a < RMENS_SCORE_BATCH ? n - a : RMENS_SCORE_BATCH);
+        RMENS_TRY(rmens_batch_build_seqs(&e->batch, seqs + a, lens + a, b));
+        if (n_cut)
+            *n_cut += e->batch.n_cut;
+        for (int k = 0; k < K; k++) {
+            RMENS_TRY(rmens_model_forward(e->m[k], &e->batch));
+            const float *r = rmens_model_rewards(e->m[k]);
+            for (int i = 0; i < b; i++)
+                e->buf[(size_t)i * K + k] =
+                    normalize ? (float)((r[i] - e->rmean[e->idx[k]]) / e->rstd[e->idx[k]]) : r[i];
+        }
+        for (int i = 0; i < b; i++) {
+            const float *row = e->buf + (size_t)i * K;
+            if (rewards)
+                memcpy(rewards + (size_t)(a + i) * K, row, (size_t)K * sizeof *row);
+            if (stats) {
+                rmens_moments mo;
+                rmens_moments_clear(&mo, 1);
+                for (int k = 0; k < K; k++)
+                    rmens_moments_add(&mo, &row[k], 1);
+                double var = rmens_moments_var(&mo);
+                rmens_score_stats *s = &stats[a + i];
+                s->mean = (float)mo.mean, s->min = (float)mo.min, s->max = (float)mo.max;
+                s->var = (float)var, s->std = (float)sqrt(var), s->uwo = (float)(mo.mean - lambda * var);
+            }
+        }
+    }
+    return RMENS_OK;
+}
+
+rmens_status rmens_ensemble_score(rmens_ensemble *e, const int32_t *const *seqs, const int64_t *lens,
+                                  const int32_t *prompt_lens, int64_t n, int normalize, float lambda, float *rewards,
+                                  rmens_score_stats *stats, int64_t *n_cut)
+{
+    pthread_mutex_lock(&e->lock);
+    rmens_status st = score_locked(e, seqs, lens, prompt_lens, n, normalize, lambda, rewards, stats, n_cut);
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size_t len, int normalize, float lambda,
+                                       float *rewards, rmens_score_stats *stats)
+{
+    int32_t *tok = malloc((len + 1) * sizeof *tok);
+    if (!tok)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    int64_t n = (int64_t)rmens_tokenize_bytes(tok, text, len);
+    const int32_t *seq = tok;
+    rmens_status st = rmens_ensemble_score(e, &seq, &n, NULL, 1, normalize, lambda, rewards, stats, NULL);
+    free(tok);
+    return st;
+}

@@ -1,0 +1,31 @@
+/* An opened ensemble for scoring (declared in rmens.h): every member's weights, their
+ * reward normalisation statistics, and one activation buffer they share. */
+#ifndef RMENS_ENSEMBLE_ENSEMBLE_H
+#define RMENS_ENSEMBLE_ENSEMBLE_H
+
+#include <pthread.h>
+
+#include "ensemble/model.h"
+
+struct rmens_ensemble {
+    rmens_model_config cfg;
+    int K;                   /* members in the file */
+    int nloc;                /* members loaded here (all, unless opened as a subset) */
+    int *idx;                /* [nloc] their indices */
+    rmens_model **m;         /* [nloc]; m[0] owns the activations the others borrow */
+    double *rmean, *rstd;    /* [K] reward statistics over training data (0 / 1 for a model file) */
+    int has_stats;
+    rmens_batch batch;
+    float *buf;              /* [batch capacity * K] rewards of one batch */
+    pthread_mutex_t lock;    /* one scoring call at a time: the activations are shared */
+    char path[1024];
+};
+
+/* Opens only members idx[0..n) (all when idx is NULL): ranks of rmens score each load
+ * their own. Scoring then fills rewards[i * nloc + j] for loaded member j. */
+rmens_status rmens_ensemble_open_subset(rmens_ensemble **out, const char *path, const int *idx, int n);
+
+/* Sequences scored per forward pass. */
+#define RMENS_SCORE_BATCH 64
+
+#endif

@@ -1,0 +1,24 @@
+/* The "scores" file (docs/FORMAT.md) written by rmens score: per-sequence aggregates of
+ * the members' rewards, optionally every member's reward, and where they came from. */
+#ifndef RMENS_IO_SCOREFILE_H
+#define RMENS_IO_SCOREFILE_H
+
+#include "rmens.h"
+
+typedef struct {
+    const char *ckpt, *data, *command;
+    int64_t ckpt_step;         /* -1 for a model file */
+    uint32_t ckpt_crc32;       /* of the checkpoint's bytes */
+    int members;
+    double lambda;
+    int normalize;
+    int64_t n_cut;
+    int pairs;                 /* 1: groups chosen/ and rejected/; 0: datasets at the root */
+    int64_t n;                 /* sequences per group */
+} rmens_scorefile_info;
+
+/* stats: [groups][n]; rewards: [groups][n][members] or NULL. Atomic (temporary + rename). */
+rmens_status rmens_scorefile_write(const char *path, int overwrite, const rmens_scorefile_info *info,
+                                   const rmens_score_stats *stats, const float *rewards);
+
+#endif
