@@ -57,6 +57,108 @@ static uint32_t file_crc32(const char *path)
     return (uint32_t)crc;
 }
 
+/* What one rank scored: its members' rewards for sequences [lo, hi). */
+typedef struct {
+    rmens_placement pl;
+    rmens_ensemble *e;
+    int K;
+    int64_t step, n, S, lo, hi, n_cut;
+    int pairs;
+    float *mine;  /* [hi - lo][pl.n_local] */
+} scoring;
+
+static void scoring_free(scoring *sc)
+{
+    rmens_ensemble_close(sc->e);
+    if (sc->pl.local)
+        rmens_placement_free(&sc->pl);
+    free(sc->mine);
+    memset(sc, 0, sizeof *sc);
+}
+
+/* Collective: opens this rank's members of ckpt and scores its share of ds. */
+static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int normalize, MPI_Comm comm, scoring *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->pl.group = MPI_COMM_NULL;
+    sc->step = -1;
+    rmens_status st = count_members(ckpt, &sc->K, &sc->step);
+    RMENS_TRY(rmens_verdict(comm, st));
+    RMENS_TRY(rmens_placement_init(&sc->pl, comm, sc->K));
+    st = rmens_ensemble_open_subset(&sc->e, ckpt, sc->pl.local, sc->pl.n_local);
+    if (st == RMENS_OK && rmens_dataset_vocab_size(ds) > sc->e->cfg.vocab_size)
+        st = rmens_fail(RMENS_ERR_ARG, "the data has vocab_size %d but the model reads %d tokens",
+                        rmens_dataset_vocab_size(ds), sc->e->cfg.vocab_size);
+    if (st == RMENS_OK && normalize && !sc->e->has_stats)
+        st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (a model file, or an unfinished "
+                        "run)", ckpt);
+    RMENS_TRY(rmens_verdict(comm, st));
+    sc->pairs = rmens_dataset_kind(ds) == RMENS_DATA_PAIRS;
+    const int nsides = sc->pairs ? 2 : 1;
+    sc->n = rmens_dataset_count(ds);
+    sc->S = sc->n * nsides;
+    const int32_t **seqs = malloc((size_t)sc->S * sizeof *seqs);
+    int64_t *lens = malloc((size_t)sc->S * sizeof *lens);
+    sc->mine = malloc((size_t)sc->S * (sc->pl.n_local + 1) * sizeof *sc->mine);
+    if (!seqs || !lens || !sc->mine)
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld sequences", (long long)sc->S);
+    for (int s = 0; s < nsides && st == RMENS_OK; s++)
+        for (int64_t i = 0; i < sc->n; i++) {
+            seqs[s * sc->n + i] = rmens_dataset_seq(ds, (rmens_side)s, i, &lens[s * sc->n + i]);
+            sc->n_cut += lens[s * sc->n + i] > sc->e->cfg.n_ctx;
+        }
+    /* A member's ranks split the sequences at whole scoring batches, so every sequence
+     * is scored in the same batch whatever the rank count. */
+    int64_t blocks = (sc->S + RMENS_SCORE_BATCH - 1) / RMENS_SCORE_BATCH;
+    sc->lo = blocks * sc->pl.group_rank / sc->pl.group_size * RMENS_SCORE_BATCH;
+    sc->hi = blocks * (sc->pl.group_rank + 1) / sc->pl.group_size * RMENS_SCORE_BATCH;
+    sc->hi = sc->hi > sc->S ? sc->S : sc->hi;
+    sc->lo = sc->lo > sc->S ? sc->S : sc->lo;
+    if (st == RMENS_OK && sc->hi > sc->lo)
+        st = rmens_ensemble_score(sc->e, seqs + sc->lo, lens + sc->lo, NULL, sc->hi - sc->lo, normalize, 0.0f, sc->mine,
+                                  NULL, NULL);
+    free(seqs);
+    free(lens);
+    return rmens_verdict(comm, st);
+}
+
+/* Every member's reward for every sequence, summed (disjoint parts: exact) onto rank 0. */
+static rmens_status gather_rewards(const scoring *sc, MPI_Comm comm, int rank, float **out)
+{
+    float *all = calloc((size_t)sc->S * sc->K + 1, sizeof *all);
+    rmens_status st = all ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld x %d rewards",
+                                                  (long long)sc->S, sc->K);
+    RMENS_TRY(rmens_verdict(comm, st));
+    for (int64_t i = sc->lo; i < sc->hi; i++)
+        for (int j = 0; j < sc->pl.n_local; j++)
+            all[i * sc->K + sc->pl.local[j]] = sc->mine[(i - sc->lo) * sc->pl.n_local + j];
+    void *send = rank == 0 ? MPI_IN_PLACE : all;
+    st = rmens_mpi_check(MPI_Reduce(send, rank == 0 ? all : NULL, (int)(sc->S * sc->K), MPI_FLOAT, MPI_SUM, 0, comm),
+                         "MPI_Reduce(rewards)");
+    if (st != RMENS_OK || rank != 0) {
+        free(all);
+        all = NULL;
+    }
+    *out = all;
+    return st;
+}
+
+rmens_status rmens_score_gather(const char *ckpt, const rmens_dataset *ds, int normalize, MPI_Comm comm,
+                                float **rewards, int *K, int64_t *n_cut)
+{
+    int rank;
+    scoring sc;
+    *rewards = NULL;
+    RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
+    rmens_status st = score_local(ckpt, ds, normalize, comm, &sc);
+    if (st == RMENS_OK)
+        st = gather_rewards(&sc, comm, rank, rewards);
+    *K = sc.K;
+    *n_cut = sc.n_cut;
+    scoring_free(&sc);
+    return st;
+}
+
 rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
 {
     int rank;
@@ -69,89 +171,34 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     RMENS_TRY(rmens_verdict(comm, st));
 
     rmens_dataset *ds = NULL;
-    rmens_ensemble *e = NULL;
-    rmens_placement pl = {0};
-    pl.group = MPI_COMM_NULL;
-    int K = 0;
-    int64_t step = -1;
-    const int32_t **seqs = NULL;
-    int64_t *lens = NULL;
-    float *mine = NULL, *all = NULL;
+    scoring sc = {0};
+    float *all = NULL;
     rmens_moments *mom = NULL;
     rmens_score_stats *stats = NULL;
     double t0 = now();
-
-    st = count_members(o->ckpt, &K, &step);
-    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
-        goto exit;
     if ((st = rmens_dataset_read(&ds, o->data, comm)) != RMENS_OK)
         goto exit;
-    if ((st = rmens_placement_init(&pl, comm, K)) != RMENS_OK)
-        goto exit;
-    st = rmens_ensemble_open_subset(&e, o->ckpt, pl.local, pl.n_local);
-    if (st == RMENS_OK && rmens_dataset_vocab_size(ds) > e->cfg.vocab_size)
-        st = rmens_fail(RMENS_ERR_ARG, "%s has vocab_size %d but the model reads %d tokens", o->data,
-                        rmens_dataset_vocab_size(ds), e->cfg.vocab_size);
-    if (st == RMENS_OK && o->normalize && !e->has_stats)
-        st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (a model file, or an unfinished "
-                        "run)", o->ckpt);
-    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
-        goto exit;
-
-    const int pairs = rmens_dataset_kind(ds) == RMENS_DATA_PAIRS, nsides = pairs ? 2 : 1;
-    const int64_t n = rmens_dataset_count(ds), S = n * nsides;
-    seqs = malloc((size_t)S * sizeof *seqs);
-    lens = malloc((size_t)S * sizeof *lens);
-    mom = malloc((size_t)S * sizeof *mom);
-    mine = malloc((size_t)S * (pl.n_local + 1) * sizeof *mine);
-    if (!seqs || !lens || !mom || !mine) {
-        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld sequences", (long long)S);
+    if ((st = score_local(o->ckpt, ds, o->normalize, comm, &sc)) != RMENS_OK) {
+        rmens_fail_context(st, "%s: ", o->data);
         goto exit;
     }
-    int64_t n_cut = 0;
-    for (int s = 0; s < nsides; s++)
-        for (int64_t i = 0; i < n; i++) {
-            seqs[s * n + i] = rmens_dataset_seq(ds, (rmens_side)s, i, &lens[s * n + i]);
-            n_cut += lens[s * n + i] > e->cfg.n_ctx;
-        }
-    /* A member's ranks split the sequences at whole scoring batches, so every sequence
-     * is scored in the same batch whatever the rank count. */
-    int64_t blocks = (S + RMENS_SCORE_BATCH - 1) / RMENS_SCORE_BATCH;
-    int64_t lo = blocks * pl.group_rank / pl.group_size * RMENS_SCORE_BATCH;
-    int64_t hi = blocks * (pl.group_rank + 1) / pl.group_size * RMENS_SCORE_BATCH;
-    if (hi > S)
-        hi = S;
-    if (lo > S)
-        lo = S;
-    if (hi > lo)
-        st = rmens_ensemble_score(e, seqs + lo, lens + lo, NULL, hi - lo, o->normalize, (float)o->lambda, mine, NULL,
-                                  NULL);
+    const int64_t S = sc.S;
+    if (!(mom = malloc((size_t)(S + 1) * sizeof *mom)))
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     if ((st = rmens_verdict(comm, st)) != RMENS_OK)
         goto exit;
     rmens_moments_clear(mom, (size_t)S);
-    for (int64_t i = lo; i < hi; i++)
-        for (int j = 0; j < pl.n_local; j++)
-            rmens_moments_add(&mom[i], &mine[(i - lo) * pl.n_local + j], 1);
+    for (int64_t i = sc.lo; i < sc.hi; i++)
+        for (int j = 0; j < sc.pl.n_local; j++)
+            rmens_moments_add(&mom[i], &sc.mine[(i - sc.lo) * sc.pl.n_local + j], 1);
     if ((st = rmens_moments_reduce(mom, (size_t)S, 0, comm)) != RMENS_OK)
         goto exit;
-    if (o->per_member) {
-        /* The user asked for every reward: gather them (a sum of disjoint parts is exact). */
-        all = calloc((size_t)S * K, sizeof *all);
-        if (!all)
-            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld x %d rewards", (long long)S, K);
-        if ((st = rmens_verdict(comm, st)) != RMENS_OK)
-            goto exit;
-        for (int64_t i = lo; i < hi; i++)
-            for (int j = 0; j < pl.n_local; j++)
-                all[i * K + pl.local[j]] = mine[(i - lo) * pl.n_local + j];
-        void *send = rank == 0 ? MPI_IN_PLACE : all;
-        if ((st = rmens_mpi_check(MPI_Reduce(send, rank == 0 ? all : NULL, (int)(S * K), MPI_FLOAT, MPI_SUM, 0, comm),
-                                  "MPI_Reduce(rewards)")) != RMENS_OK)
-            goto exit;
-    }
+    /* --per-member: the user asked for every reward, so gather them. */
+    if (o->per_member && (st = gather_rewards(&sc, comm, rank, &all)) != RMENS_OK)
+        goto exit;
     double t_score = now() - t0;
     if (rank == 0) {
-        stats = malloc((size_t)S * sizeof *stats);
+        stats = malloc((size_t)(S + 1) * sizeof *stats);
         if (!stats)
             st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
         for (int64_t i = 0; st == RMENS_OK && i < S; i++) {
@@ -159,27 +206,22 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
             stats[i] = (rmens_score_stats){(float)mom[i].mean, (float)mom[i].min, (float)mom[i].max, (float)var,
                                            (float)sqrt(var), (float)(mom[i].mean - o->lambda * var)};
         }
-        rmens_scorefile_info info = {o->ckpt, o->data, o->command, step, file_crc32(o->ckpt), K, o->lambda,
-                                     o->normalize, n_cut, pairs, n};
+        rmens_scorefile_info info = {o->ckpt, o->data, o->command, sc.step, file_crc32(o->ckpt), sc.K, o->lambda,
+                                     o->normalize, sc.n_cut, sc.pairs, sc.n};
         if (st == RMENS_OK)
             st = rmens_scorefile_write(o->out, o->force, &info, stats, all);
         if (st == RMENS_OK && !o->quiet) {
-            printf("score: %lld %s of %s by %d member%s of %s -> %s\n", (long long)n, pairs ? "pairs" : "responses",
-                   o->data, K, K > 1 ? "s" : "", o->ckpt, o->out);
+            printf("score: %lld %s of %s by %d member%s of %s -> %s\n", (long long)sc.n, sc.pairs ? "pairs" : "responses",
+                   o->data, sc.K, sc.K > 1 ? "s" : "", o->ckpt, o->out);
             printf("  %.2f s: %.1f %s/s (%.1f sequences/s); %lld sequences cut to n_ctx %d from the front\n", t_score,
-                   (double)n / t_score, pairs ? "pairs" : "responses", (double)S / t_score, (long long)n_cut,
-                   e->cfg.n_ctx);
+                   (double)sc.n / t_score, sc.pairs ? "pairs" : "responses", (double)S / t_score, (long long)sc.n_cut,
+                   sc.e->cfg.n_ctx);
         }
     }
 exit:
     st = rmens_verdict(comm, st);
-    rmens_ensemble_close(e);
+    scoring_free(&sc);
     rmens_dataset_free(ds);
-    if (pl.local)
-        rmens_placement_free(&pl);
-    free(seqs);
-    free(lens);
-    free(mine);
     free(all);
     free(mom);
     free(stats);
