@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "base/error.h"
 #include "comm/moments.h"
@@ -56,6 +57,7 @@ typedef struct {
     int64_t step, total;
     rmens_model_config cfg;  /* the members' shape: options or --init, vocabulary of the data */
     int fresh_head;          /* --init had no score head: each member draws its own */
+    int64_t data_crc32;      /* fingerprint of the training pairs, kept for --resume */
     double *mattrs;       /* [K][RMENS_MA_N], identical on all ranks after each evaluation */
     FILE *metrics;
     double t0, last_print;
@@ -292,6 +294,8 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     h->seed = o->seed;
     h->bootstrap = o->bootstrap;
     h->batch = o->batch;
+    h->share = o->share;
+    h->data_crc32 = t->data_crc32;
     h->warmup = o->opt.warmup;
     h->lr = o->opt.lr;
     h->min_lr_frac = o->opt.min_lr_frac;
@@ -342,7 +346,11 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     if (h->f != want.f)                                                                                      \
         return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained with " #f " = " fmt ", the options say " fmt \
                           " (resume with the original settings)", t->o->out, h->f, want.f);
-    SAME(members, "%d") SAME(batch, "%d") SAME(warmup, "%d") SAME(total_steps, "%" PRId64) SAME(n_pairs, "%" PRId64)
+    if (h->data_crc32 != want.data_crc32)
+        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained on other data (%s, fingerprint %08llx) than %s "
+                          "(fingerprint %08llx)", t->o->out, h->data, (unsigned long long)h->data_crc32, t->o->data,
+                          (unsigned long long)want.data_crc32);
+    SAME(members, "%d") SAME(batch, "%d") SAME(warmup, "%d") SAME(share, "%d") SAME(total_steps, "%" PRId64) SAME(n_pairs, "%" PRId64)
     SAME(seed, "%" PRIu64) SAME(bootstrap, "%g") SAME(lr, "%g") SAME(min_lr_frac, "%g") SAME(beta1, "%g")
     SAME(beta2, "%g") SAME(eps, "%g") SAME(weight_decay, "%g") SAME(clip, "%g") SAME(margin_scale, "%g")
     SAME(center, "%g")
@@ -413,22 +421,34 @@ static rmens_status train_step(trainer *t, double *vals)
         rmens_model_zero_grad(mb->m);
         int correct = 0;
         double loss = 0;
-        if (hi > lo) {
-            RMENS_TRY(rmens_batch_build(&t->batch, t->train, t->idx + lo, hi - lo, o->share, o->margin_scale));
-            RMENS_TRY(rmens_model_forward(mb->m, &t->batch));
+        rmens_status st = RMENS_OK;
+        if (hi > lo)
+            st = rmens_batch_build(&t->batch, t->train, t->idx + lo, hi - lo, o->share, o->margin_scale);
+        if (hi > lo && st == RMENS_OK)
+            st = rmens_model_forward(mb->m, &t->batch);
+        if (hi > lo && st == RMENS_OK) {
             const float *r = rmens_model_rewards(mb->m);
             loss = rmens_bt_loss_part(t->dr, r, t->batch.margin, hi - lo, B, o->center, &correct);
-            if (!isfinite(loss)) {
-                for (int i = 0; i < hi - lo; i++)
-                    if (!isfinite(r[2 * i]) || !isfinite(r[2 * i + 1]))
-                        return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: non-finite reward on pair %lld of "
-                                          "the data (chosen %g, rejected %g); lower --lr or check the data", mb->index,
-                                          (long long)t->step, (long long)t->idx[lo + i], r[2 * i], r[2 * i + 1]);
-                return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: the loss is not finite", mb->index,
-                                  (long long)t->step);
+            for (int i = 0; i < hi - lo && !isfinite(loss) && st == RMENS_OK; i++) {
+                double d = (double)r[2 * i] - r[2 * i + 1] - t->batch.margin[i];
+                if (!isfinite(r[2 * i]) || !isfinite(r[2 * i + 1]) || !isfinite(d))
+                    st = rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: non-finite %s on pair %lld of the data "
+                                    "(reward chosen %g, rejected %g, scaled margin %g); lower --lr or check the data",
+                                    mb->index, (long long)t->step,
+                                    isfinite(r[2 * i]) && isfinite(r[2 * i + 1]) ? "loss" : "reward",
+                                    (long long)t->idx[lo + i], r[2 * i], r[2 * i + 1], t->batch.margin[i]);
             }
-            rmens_model_backward(mb->m, &t->batch, t->dr);
+            if (st == RMENS_OK && !isfinite(loss))
+                st = rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: the loss is not finite (centering term "
+                                "overflow?)", mb->index, (long long)t->step);
+            if (st == RMENS_OK)
+                rmens_model_backward(mb->m, &t->batch, t->dr);
         }
+        /* The ranks of a member agree before their collectives: one that failed must not
+         * leave its partners waiting in the gradient reduction. */
+        if (G > 1)
+            st = rmens_verdict(t->pl.group, st);
+        RMENS_TRY(st);
         if (G > 1) {
             /* Sum on the group's first rank, then broadcast: an allreduce may round
              * differently on different ranks, and the copies of a member must not drift. */
@@ -554,6 +574,19 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         if ((st = rmens_verdict(comm, st)) != RMENS_OK)
             goto exit;
     }
+    {
+        /* A fingerprint of what training reads, so --resume can refuse other data. */
+        const rmens_dataset *d = t->train;
+        uLong c = crc32(0L, Z_NULL, 0);
+        for (int s = 0; s < 2; s++) {
+            c = crc32_z(c, (const Bytef *)d->side[s].tokens, (size_t)d->side[s].ntok * 4);
+            c = crc32_z(c, (const Bytef *)d->side[s].offsets, (size_t)(d->n + 1) * 8);
+        }
+        c = crc32_z(c, (const Bytef *)d->prompt_len, (size_t)d->n * 4);
+        if (d->margin)
+            c = crc32_z(c, (const Bytef *)d->margin, (size_t)d->n * 4);
+        t->data_crc32 = (int64_t)c;
+    }
     t->cfg = init ? init->cfg : o->model;
     if (!init)
         t->cfg.vocab_size = rmens_dataset_vocab_size(t->train);
@@ -568,13 +601,15 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         /* Longer pairs are cut from the front (the reward reads the end); a prompt longer
          * than the whole context means the model cannot see all of the question. */
         const rmens_dataset *ds = f ? t->val : t->train;
-        int64_t cut = 0, long_prompt = 0, longest = 0;
+        int64_t cut = 0, long_prompt = 0, longest = 0, lost = 0;
         for (int64_t i = 0; ds && i < rmens_dataset_count(ds); i++) {
             int64_t lc, lr, p = rmens_dataset_prompt_len(ds, i);
             rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, i, &lc);
             rmens_dataset_seq(ds, RMENS_SIDE_REJECTED, i, &lr);
-            cut += (lc > lr ? lc : lr) > t->cfg.n_ctx;
+            int64_t c = (lc > lr ? lc : lr) - t->cfg.n_ctx;
+            cut += c > 0;
             long_prompt += p >= t->cfg.n_ctx;
+            lost += c > 0 && p > 0 && c >= p;  /* batch.c: no prompt left to share */
             longest = p > longest ? p : longest;
         }
         if (!ds)
@@ -588,7 +623,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         else if (cut && rank == 0 && !o->quiet)
             printf("note: %lld of %lld pairs in %s are longer than the context (n_ctx %d) and are cut from the front; "
                    "%lld of them lose their whole prompt\n", (long long)cut, (long long)rmens_dataset_count(ds), name,
-                   t->cfg.n_ctx, (long long)long_prompt);
+                   t->cfg.n_ctx, (long long)lost);
     }
     if ((st = rmens_verdict(comm, st)) != RMENS_OK)
         goto exit;

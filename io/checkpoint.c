@@ -29,7 +29,7 @@ typedef struct {
 #define HI(f) {#f, 1, offsetof(rmens_ckpt_header, f)}
 #define HD(f) {#f, 0, offsetof(rmens_ckpt_header, f)}
 static const hfield hfields[] = {
-    {"members", 1, offsetof(rmens_ckpt_header, members)}, HI(batch), HI(warmup),
+    {"members", 1, offsetof(rmens_ckpt_header, members)}, HI(batch), HI(warmup), HI(share),
     HD(lr), HD(min_lr_frac), HD(beta1), HD(beta2), HD(eps), HD(weight_decay), HD(clip), HD(margin_scale), HD(center),
     HD(bootstrap),
 };
@@ -45,6 +45,7 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
     RMENS_TRY(rmens_h5_attr_write_i64(f, "step", h->step));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "total_steps", h->total_steps));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "n_pairs", h->n_pairs));
+    RMENS_TRY(rmens_h5_attr_write_i64(f, "data_crc32", h->data_crc32));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "seed", (int64_t)h->seed));
     RMENS_TRY(rmens_h5_attr_write_str(f, "generator", RMENS_GENERATOR_NAME));
     RMENS_TRY(rmens_h5_attr_write_str(f, "data", h->data));
@@ -59,26 +60,20 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
     return RMENS_OK;
 }
 
-static rmens_status write_all(hid_t f, const rmens_ckpt_header *h, const double *attrs, const rmens_ckpt_member *local,
-                              int n_local)
+/* Phase 1, collective: every rank creates every dataset and attribute, identically. */
+static rmens_status create_all(hid_t f, const rmens_ckpt_header *h, const double *attrs)
 {
     RMENS_TRY(write_header(f, h));
     for (int k = 0; k < h->members; k++) {
-        const rmens_ckpt_member *mine = NULL;
-        for (int j = 0; j < n_local; j++)
-            if (local[j].index == k)
-                mine = &local[j];
         char g[64], sub[96];
         snprintf(g, sizeof g, "/members/%03d", k);
-        snprintf(sub, sizeof sub, "%s/params", g);
-        RMENS_TRY(rmens_modelfile_write_flat(f, sub, &h->cfg, mine ? mine->params : NULL));
-        snprintf(sub, sizeof sub, "%s/optimizer/m", g);
-        RMENS_TRY(rmens_modelfile_write_flat(f, sub, &h->cfg, mine ? mine->adam_m : NULL));
-        snprintf(sub, sizeof sub, "%s/optimizer/v", g);
-        RMENS_TRY(rmens_modelfile_write_flat(f, sub, &h->cfg, mine ? mine->adam_v : NULL));
+        static const char *const parts[] = {"params", "optimizer/m", "optimizer/v"};
+        for (int q = 0; q < 3; q++) {
+            snprintf(sub, sizeof sub, "%s/%s", g, parts[q]);
+            RMENS_TRY(rmens_modelfile_write_flat(f, sub, &h->cfg, NULL));
+        }
         snprintf(sub, sizeof sub, "%s/bootstrap_counts", g);
-        RMENS_TRY(rmens_h5_write_nd(f, sub, H5T_STD_I32LE, H5T_NATIVE_INT32, mine ? (const void *)mine->counts : NULL, 1,
-                                    &h->n_pairs));
+        RMENS_TRY(rmens_h5_write_nd(f, sub, H5T_STD_I32LE, H5T_NATIVE_INT32, NULL, 1, &h->n_pairs));
         hid_t grp = H5Gopen2(f, g, H5P_DEFAULT);
         if (grp < 0)
             return rmens_h5_fail("cannot open %s", g);
@@ -95,8 +90,26 @@ static rmens_status write_all(hid_t f, const rmens_ckpt_header *h, const double 
     return RMENS_OK;
 }
 
+/* Phase 2, independent: each owner writes its members' data. A failure here is local
+ * and makes no rank skip a collective call. */
+static rmens_status fill_local(hid_t f, const rmens_ckpt_header *h, const rmens_ckpt_member *local, int n_local)
+{
+    for (int j = 0; j < n_local; j++) {
+        char sub[96];
+        const float *src[3] = {local[j].params, local[j].adam_m, local[j].adam_v};
+        static const char *const parts[] = {"params", "optimizer/m", "optimizer/v"};
+        for (int q = 0; q < 3; q++) {
+            snprintf(sub, sizeof sub, "/members/%03d/%s", local[j].index, parts[q]);
+            RMENS_TRY(rmens_modelfile_fill_flat(f, sub, &h->cfg, src[q]));
+        }
+        snprintf(sub, sizeof sub, "/members/%03d/bootstrap_counts", local[j].index);
+        RMENS_TRY(rmens_h5_fill(f, sub, H5T_NATIVE_INT32, local[j].counts));
+    }
+    return RMENS_OK;
+}
+
 /* Fault injection for the tests: RMENS_FAULT_SAVE="R:N" makes rank R die (exit 9) in the
- * middle of its N-th save of this process, after the data went into the temporary file. */
+ * middle of its N-th save of this process, after its data went into the temporary file. */
 static void fault_point(int rank)
 {
     static int saves = 0;
@@ -123,10 +136,14 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
     if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
         (file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0)
         st = rmens_h5_fail("%s: cannot create", tmp);
-    /* Metadata calls are collective, so every rank walks the same sequence even after a
-     * local failure would be too late to agree on; the verdict below settles it. */
+    /* Creation is collective and identical on every rank; agree on it before the
+     * independent writes, whose failures are local. Every rank then closes the file
+     * (collective) whatever happened, and the verdict settles the outcome. */
     if (st == RMENS_OK)
-        st = write_all(file, h, attrs, local, n_local);
+        st = create_all(file, h, attrs);
+    st = rmens_verdict(comm, st);
+    if (st == RMENS_OK)
+        st = fill_local(file, h, local, n_local);
     fault_point(rank);
     if (file >= 0 && H5Fclose(file) < 0 && st == RMENS_OK)
         st = rmens_h5_fail("%s: cannot finish writing", tmp);
@@ -173,8 +190,9 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
     struct {
         const char *n;
         int64_t *p;
-    } ints[] = {{"step", &h->step}, {"total_steps", &h->total_steps}, {"n_pairs", &h->n_pairs}};
-    for (size_t i = 0; i < 3 && st == RMENS_OK; i++)
+    } ints[] = {{"step", &h->step}, {"total_steps", &h->total_steps}, {"n_pairs", &h->n_pairs},
+                {"data_crc32", &h->data_crc32}};
+    for (size_t i = 0; i < 4 && st == RMENS_OK; i++)
         st = rmens_h5_attr_read_i64(f, ints[i].n, ints[i].p);
     if (st == RMENS_OK && (st = rmens_h5_attr_read_i64(f, "seed", &v)) == RMENS_OK)
         h->seed = (uint64_t)v;

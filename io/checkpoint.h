@@ -22,7 +22,8 @@ typedef struct {
     uint64_t seed;
     double bootstrap;  /* fraction, or -1 for none */
     /* hyperparameters a resume must not change */
-    int batch, warmup;
+    int batch, warmup, share;
+    int64_t data_crc32;  /* fingerprint of the training pairs (tokens, offsets, prompts, margins) */
     double lr, min_lr_frac, beta1, beta2, eps, weight_decay, clip, margin_scale, center;
     char data[1024];
     char command[4096];

@@ -263,6 +263,16 @@ exit:
     return st;
 }
 
+rmens_status rmens_h5_fill(hid_t file, const char *path, hid_t memtype, const void *data)
+{
+    hid_t d = H5Dopen2(file, path, H5P_DEFAULT);
+    rmens_status st = RMENS_OK;
+    if (d < 0 || H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        st = rmens_h5_fail("cannot write dataset %s", path);
+    rmens_h5_close(d);
+    return st;
+}
+
 rmens_status rmens_h5_read_floats(hid_t file, const char *path, int rank, const int64_t *dims, float *out)
 {
     rmens_status st = RMENS_OK;

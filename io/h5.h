@@ -42,6 +42,9 @@ rmens_status rmens_h5_write_1d(hid_t file, const char *path, hid_t filetype, hid
 rmens_status rmens_h5_write_nd(hid_t file, const char *path, hid_t filetype, hid_t memtype,
                                const void *data, int rank, const int64_t *dims);
 
+/* Writes all of an existing dataset from data (memtype). */
+rmens_status rmens_h5_fill(hid_t file, const char *path, hid_t memtype, const void *data);
+
 /* Reads a float dataset that must have exactly rank and dims (the message names the
  * dataset and the shape found) and be stored as float of at most 32 bits, into out. */
 rmens_status rmens_h5_read_floats(hid_t file, const char *path, int rank, const int64_t *dims,

@@ -38,8 +38,7 @@ rmens_status rmens_modelfile_read_config(hid_t obj, rmens_model_config *cfg)
     return st == RMENS_OK ? st : rmens_fail_context(RMENS_ERR_FORMAT, "config attributes: ");
 }
 
-rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
-                                        const float *base)
+static rmens_status flat(hid_t loc, const char *group, const rmens_model_config *cfg, const float *base, int fill)
 {
     size_t off = 0;
     for (int t = 0; t < RMENS_NTENSORS; t++) {
@@ -50,12 +49,26 @@ rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmen
             char name[160], path[256];
             rmens_tensor_name(t, l, name, sizeof name);
             snprintf(path, sizeof path, "%s/%s", group, name);
-            RMENS_TRY(rmens_h5_write_nd(loc, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, base ? base + off : NULL, sh.rank,
-                                        sh.dims));
+            if (fill)
+                RMENS_TRY(rmens_h5_fill(loc, path, H5T_NATIVE_FLOAT, base + off));
+            else
+                RMENS_TRY(rmens_h5_write_nd(loc, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, base ? base + off : NULL,
+                                            sh.rank, sh.dims));
             off += (size_t)per;
         }
     }
     return RMENS_OK;
+}
+
+rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
+                                        const float *base)
+{
+    return flat(loc, group, cfg, base, 0);
+}
+
+rmens_status rmens_modelfile_fill_flat(hid_t loc, const char *group, const rmens_model_config *cfg, const float *base)
+{
+    return flat(loc, group, cfg, base, 1);
 }
 
 rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base)

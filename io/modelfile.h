@@ -17,6 +17,8 @@ rmens_status rmens_modelfile_write_tensors(hid_t loc, const char *group, const r
  * base NULL creates the datasets without writing (collective creation, owner writes). */
 rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
                                         const float *base);
+/* Writes base into datasets write_flat created earlier (no collective call). */
+rmens_status rmens_modelfile_fill_flat(hid_t loc, const char *group, const rmens_model_config *cfg, const float *base);
 /* Reads such a flat array back (shapes checked; values need not be finite-checked). */
 rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base);
 

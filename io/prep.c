@@ -424,7 +424,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
         json_object *rec;
         st = rmens_records_next(in, &rec);
         const char *where = in ? rmens_records_where(in) : o->input;
-        if (st == RMENS_ERR_INPUT && o->skip_bad) {
+        if (st == RMENS_ERR_INPUT && o->skip_bad && !rmens_records_fatal(in)) {
             rep->records_read++;
             rep->skipped[RMENS_SKIP_MALFORMED]++;
             continue;

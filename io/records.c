@@ -16,6 +16,7 @@ struct rmens_records {
     json_object *current;   /* record returned last (JSON Lines), or the whole array */
     size_t elem, nelem;     /* array mode */
     int64_t line, index, bytes;
+    int fatal;              /* an error the reader cannot step over (I/O, gzip) */
     char *buf;              /* JSON Lines line buffer */
     size_t cap;
     json_tokener *tok;
@@ -24,6 +25,7 @@ struct rmens_records {
 static rmens_status gz_error(rmens_records *r)
 {
     int code = 0;
+    r->fatal = 1;
     const char *msg = gzerror(r->gz, &code);
     if (code == Z_ERRNO)
         return rmens_fail(RMENS_ERR_IO, "%s: read error: %s", r->path, strerror(errno));
@@ -208,6 +210,7 @@ const char *rmens_records_where(const rmens_records *r) { return r->where; }
 int64_t rmens_records_index(const rmens_records *r) { return r->index; }
 int64_t rmens_records_line(const rmens_records *r) { return r->array ? 0 : r->line; }
 int64_t rmens_records_bytes(const rmens_records *r) { return r->bytes; }
+int rmens_records_fatal(const rmens_records *r) { return r->fatal || r->array; }
 
 void rmens_records_close(rmens_records *r)
 {

@@ -20,6 +20,8 @@ const char *rmens_records_where(const rmens_records *r);
 int64_t rmens_records_index(const rmens_records *r);  /* 0-based line or element index */
 int64_t rmens_records_line(const rmens_records *r);   /* 1-based line, JSON Lines only */
 int64_t rmens_records_bytes(const rmens_records *r);  /* uncompressed bytes read so far */
+/* 1 once an error cannot be skipped: reading on would only repeat it. */
+int rmens_records_fatal(const rmens_records *r);
 void rmens_records_close(rmens_records *r);
 
 #endif

@@ -14,7 +14,11 @@
 /* A fresh scratch directory per test program, under $TMPDIR or /tmp. */
 static inline const char *test_dir(void)
 {
+    /* Each test file has its own copy of this static, so the directory is shared
+     * through the environment (forked test processes inherit it). */
     static char dir[512];
+    if (!dir[0] && getenv("RMENS_TEST_DIR"))
+        snprintf(dir, sizeof dir, "%s", getenv("RMENS_TEST_DIR"));
     if (!dir[0]) {
         const char *t = getenv("TMPDIR");
         snprintf(dir, sizeof dir, "%s/rmens-check.XXXXXX", t && *t ? t : "/tmp");
@@ -22,6 +26,7 @@ static inline const char *test_dir(void)
             perror("mkdtemp");
             exit(1);
         }
+        setenv("RMENS_TEST_DIR", dir, 1);
     }
     return dir;
 }

@@ -58,7 +58,7 @@ pid=$!
 i=0
 while [ ! -e "$TMP/kill.h5" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 sleep 0.3
-victim=$(pgrep -f "rmens train .*kill.h5" | tail -n 1)
+victim=$(pgrep -f "train .*$TMP/kill.h5" | grep -v "^$pid\$" | tail -n 1)
 [ -n "$victim" ] || fail "no rank to kill"
 kill -9 "$victim"
 start=$(date +%s)
@@ -116,6 +116,8 @@ expect_fail "3 ranks cannot be shared among 2 members" run 3 train $SMALL --memb
 expect_fail "--batch 400 is larger than the data" run 2 train $SMALL --members 2 --batch 400 --out "$TMP/x.h5"
 expect_fail "absent.h5: cannot open" run 2 train --data "$TMP/absent.h5" --members 2 --out "$TMP/x.h5"
 expect_fail "already exists (pass --resume" run 2 train $SMALL --members 2 --out "$TMP/keep.h5"
+"$RMENS" synth --n 300 --seed 77 --out "$TMP/other.h5" --quiet || fail "synth"
+expect_fail "was trained on other data" run 2 train $SMALL --members 2 --steps 24 --data "$TMP/other.h5" --out "$TMP/keep.h5" --resume
 expect_fail "trained with lr = " run 2 train $SMALL --members 2 --steps 24 --lr 0.01 --out "$TMP/keep.h5" --resume
 expect_fail "rmens_format is \"ensemble\", expected \"model\"" run 2 train $SMALL --members 2 --init "$TMP/keep.h5" --out "$TMP/x.h5"
 "$PY" - "$TMP/keep.h5" "$TMP/v99.h5" <<'PYEOF' || fail "making a future checkpoint"
@@ -142,6 +144,18 @@ run 2 train --data "$TMP/train.h5" --members 2 --steps 4 --batch 8 --init "$TMP/
 expect_fail "the model options ask for" run 2 train $SMALL --members 2 --layers 2 --init "$TMP/member.h5" --out "$TMP/x.h5"
 expect_fail "have a prompt longer than the context (n_ctx 16" run 2 train $SMALL --members 2 --ctx 16 --out "$TMP/x.h5"
 expect_fail "non-finite reward on pair" run 2 train $SMALL --members 2 --steps 30 --lr 1e9 --clip 0 --out "$TMP/x.h5"
+# An overflowing margin inside a data-parallel group (one member on two ranks): the rank
+# that sees it must not leave its partner waiting in the gradient reduction.
+"$PY" - "$TMP/train.h5" "$TMP/margin.h5" <<'PYEOF2' || fail "making a margin file"
+import shutil, sys, h5py, numpy as np
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "a") as f:
+    m = np.zeros(len(f["prompt_len"]), np.float32)
+    m[5] = 3e38
+    f["margin"] = m
+PYEOF2
+expect_fail "non-finite loss on pair 5 " run 2 train --data "$TMP/margin.h5" --members 1 --layers 1 --heads 2 --embd 32 \
+    --ctx 64 --batch 8 --steps 40 --margin-scale 10 --bootstrap none --quiet --out "$TMP/x.h5"
 [ ! -e "$TMP/x.h5" ] || fail "a failed run wrote its output"
 cmp -s "$TMP/keep.h5" "$TMP/k2p2.h5" || fail "a failed run touched an existing checkpoint"
 ls "$TMP" | grep "\.tmp\." | grep -v -E "^(kill|fault)\.h5" | grep -q . && fail "a temporary file was left behind: $(ls "$TMP")"
