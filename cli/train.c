@@ -52,8 +52,10 @@ static const char help[] =
     "  --truncate-prompts   accept prompts longer than --ctx (refused by default): pairs are\n"
     "                       cut from the front, as every longer pair is\n"
     "  --quiet              no progress lines (errors still go to stderr)\n"
-    "SIGTERM or SIGUSR1 (what SLURM sends before a time limit) makes every rank finish its\n"
-    "step, save, and exit 0; --resume then continues.\n";
+    "SIGTERM or SIGUSR1 reaching the ranks (SLURM signals the tasks of a step at a time limit\n"
+    "or preemption) makes every rank finish its step, save, and exit 0; --resume continues.\n"
+    "mpiexec forwards SIGUSR1 to the ranks but answers SIGTERM by killing the job, so under\n"
+    "mpiexec ask SLURM for SIGUSR1 (sbatch --signal=B:USR1@120, forwarded to mpiexec).\n";
 
 static void on_signal(int sig)
 {

@@ -160,9 +160,12 @@ void rmens_model_zero_grad(rmens_model *m) { memset(m->grads, 0, m->nparams * si
 
 /* --------------------------------------------------------- activations */
 
-rmens_status rmens_model_reserve(rmens_model *m, int max_pairs)
+rmens_status rmens_model_reserve(rmens_model *m, int max_pairs) { return rmens_model_reserve_len(m, max_pairs, m->cfg.n_ctx); }
+
+rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len)
 {
-    const size_t L = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd, T = (size_t)m->cfg.n_ctx;
+    const size_t L = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd;
+    const size_t T = (size_t)(max_len > 0 && max_len < m->cfg.n_ctx ? max_len : m->cfg.n_ctx);
     const size_t NH = (size_t)m->cfg.n_head;
     const size_t N = (size_t)2 * max_pairs * T, S = (size_t)2 * max_pairs;
     /* Worst cases: every sequence its own causal segment of T rows, or a prompt of T-1

@@ -61,6 +61,8 @@ void rmens_model_init_head(rmens_model *m, uint64_t seed, uint64_t stream);
 
 /* Reserves activations for batches of up to max_pairs pairs (rows up to 2 n_ctx each). */
 rmens_status rmens_model_reserve(rmens_model *m, int max_pairs);
+/* The same when no sequence is longer than max_len tokens (memory scales with it). */
+rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len);
 
 /* rewards[S] for the batch's sequences. */
 rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b);

@@ -58,6 +58,7 @@ typedef struct {
     rmens_model_config cfg;  /* the members' shape: options or --init, vocabulary of the data */
     int fresh_head;          /* --init had no score head: each member draws its own */
     int64_t data_crc32;      /* fingerprint of the training pairs, kept for --resume */
+    int max_len;             /* longest sequence of the data (activations are sized by it) */
     double *mattrs;       /* [K][RMENS_MA_N], identical on all ranks after each evaluation */
     FILE *metrics;
     double t0, last_print;
@@ -381,7 +382,7 @@ static rmens_status setup_members(trainer *t, const rmens_model *init, const rme
             rmens_model_init_params(mb->m, o->seed, 1 + (uint64_t)mb->index);
         }
         if (j == 0)
-            RMENS_TRY(rmens_model_reserve(mb->m, max_b));
+            RMENS_TRY(rmens_model_reserve_len(mb->m, max_b, t->max_len));
         else
             rmens_model_borrow_acts(mb->m, t->mem[0].m);
         RMENS_TRY(rmens_adamw_init(&mb->opt, mb->m, &o->opt));
@@ -607,6 +608,8 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
             rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, i, &lc);
             rmens_dataset_seq(ds, RMENS_SIDE_REJECTED, i, &lr);
             int64_t c = (lc > lr ? lc : lr) - t->cfg.n_ctx;
+            if ((lc > lr ? lc : lr) > t->max_len)
+                t->max_len = (int)((lc > lr ? lc : lr) < INT32_MAX ? (lc > lr ? lc : lr) : INT32_MAX);
             cut += c > 0;
             long_prompt += p >= t->cfg.n_ctx;
             lost += c > 0 && p > 0 && c >= p;  /* batch.c: no prompt left to share */

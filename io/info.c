@@ -204,6 +204,8 @@ rmens_status rmens_info(FILE *f, const char *path, int64_t show)
         return st;
     if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
         return describe_dataset(f, path, show);
+    if (show >= 0 && (strcmp(kind, "model") == 0 || strcmp(kind, "ensemble") == 0))
+        return rmens_fail(RMENS_ERR_ARG, "%s: --show applies to pairs and responses files, this is a %s file", path, kind);
     if (strcmp(kind, "model") == 0)
         return describe_model(f, path);
     if (strcmp(kind, "ensemble") == 0)

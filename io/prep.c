@@ -577,8 +577,8 @@ void rmens_prep_report_print(FILE *f, const rmens_prep_options *o, const rmens_p
         if (rep->skipped[k])
             fprintf(f, "    %-48s %lld\n", rmens_prep_skip_reason(k), (long long)rep->skipped[k]);
     if (rep->invalid_utf8)
-        fprintf(f, "  warning: %lld kept pairs are not valid UTF-8 (first at record %lld); the byte "
-                "tokenizer keeps their bytes as they are\n", (long long)rep->invalid_utf8,
+        fprintf(f, "  warning: %lld kept pairs are not valid UTF-8 (first at %s, line or array element %lld, "
+                "1-based); the byte tokenizer keeps their bytes as they are\n", (long long)rep->invalid_utf8, o->input,
                 (long long)rep->first_invalid_utf8_line);
     fprintf(f, "  tokens/sequence  median %lld, p90 %lld, max %lld (end-of-text included)\n",
             (long long)s->len_median, (long long)s->len_p90, (long long)s->len_max);

@@ -51,6 +51,21 @@ run 2 train $LONG --out "$TMP/cut.h5" --resume --metrics "$TMP/cut.jsonl" || fai
 $CMP "$TMP/whole.h5" "$TMP/cut.h5" || fail "resumed run differs from the uninterrupted one"
 echo "ok: stopped at step $step by SIGUSR1, resumed bit-identically"
 
+# 3b. SIGTERM delivered to the ranks themselves (as SLURM does to the tasks of a step at a
+#     time limit or preemption): the same save, exit 0, and an identical resume.
+"$MPIEXEC" -n 2 "$RMENS" train $LONG --out "$TMP/term.h5" --metrics "$TMP/term.jsonl" >"$TMP/term.out" 2>&1 &
+pid=$!
+i=0
+while [ "$(grep -c '"train"' "$TMP/term.jsonl" 2>/dev/null || echo 0)" -lt 5 ] && [ $i -lt 600 ]; do
+    sleep 0.05; i=$((i + 1))
+done
+pkill -TERM -P $pid
+wait $pid || { cat "$TMP/term.out"; fail "ranks given SIGTERM exited non-zero"; }
+grep -q "stop requested" "$TMP/term.out" || { cat "$TMP/term.out"; fail "no stop message after SIGTERM"; }
+run 2 train $LONG --out "$TMP/term.h5" --resume || fail "resume after SIGTERM"
+$CMP "$TMP/whole.h5" "$TMP/term.h5" || fail "resumed run after SIGTERM differs from the uninterrupted one"
+echo "ok: SIGTERM to the ranks saved and exited 0; resumed bit-identically"
+
 # 4. a rank killed mid-run: the job ends (no hang), the last checkpoint is intact, and
 #    resuming from it gives the uninterrupted result.
 "$MPIEXEC" -n 2 "$RMENS" train $LONG --out "$TMP/kill.h5" --save-every 3 >"$TMP/kill.out" 2>&1 &
