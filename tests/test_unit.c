@@ -7,6 +7,7 @@ Suite *prep_suite(void);
 Suite *synth_suite(void);
 Suite *model_suite(void);
 Suite *bootstrap_suite(void);
+Suite *metrics_suite(void);
 
 int main(void)
 {
@@ -16,6 +17,7 @@ int main(void)
     srunner_add_suite(sr, synth_suite());
     srunner_add_suite(sr, model_suite());
     srunner_add_suite(sr, bootstrap_suite());
+    srunner_add_suite(sr, metrics_suite());
     test_dir();  /* created before forking, so every test shares it */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
