@@ -35,8 +35,15 @@ static rmens_status count_members(const char *path, int *K, int64_t *step)
     }
     rmens_model *m;
     int fresh = 0;
-    if (rmens_model_load(&m, path, 0, &fresh) != RMENS_OK)
-        return st;  /* neither: report why it is not an ensemble */
+    char why[2048];
+    snprintf(why, sizeof why, "%s", rmens_last_error());
+    if (rmens_model_load(&m, path, 0, &fresh) != RMENS_OK) {
+        /* Not an ensemble: the model reader's complaint says more, unless the file did
+         * claim to be an ensemble and broke the format. */
+        if (!strstr(why, "expected \"ensemble\""))
+            rmens_error_set_message(why);
+        return RMENS_ERR_FORMAT;
+    }
     rmens_model_free(m);
     *K = 1;
     *step = -1;

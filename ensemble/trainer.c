@@ -347,7 +347,7 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     if (h->f != want.f)                                                                                      \
         return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained with " #f " = " fmt ", the options say " fmt \
                           " (resume with the original settings)", t->o->out, h->f, want.f);
-    if (h->data_crc32 != want.data_crc32)
+    if (h->data_crc32 >= 0 && h->data_crc32 != want.data_crc32)
         return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained on other data (%s, fingerprint %08llx) than %s "
                           "(fingerprint %08llx)", t->o->out, h->data, (unsigned long long)h->data_crc32, t->o->data,
                           (unsigned long long)want.data_crc32);

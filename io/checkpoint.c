@@ -190,14 +190,20 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
     struct {
         const char *n;
         int64_t *p;
-    } ints[] = {{"step", &h->step}, {"total_steps", &h->total_steps}, {"n_pairs", &h->n_pairs},
-                {"data_crc32", &h->data_crc32}};
-    for (size_t i = 0; i < 4 && st == RMENS_OK; i++)
+    } ints[] = {{"step", &h->step}, {"total_steps", &h->total_steps}, {"n_pairs", &h->n_pairs}};
+    for (size_t i = 0; i < 3 && st == RMENS_OK; i++)
         st = rmens_h5_attr_read_i64(f, ints[i].n, ints[i].p);
     if (st == RMENS_OK && (st = rmens_h5_attr_read_i64(f, "seed", &v)) == RMENS_OK)
         h->seed = (uint64_t)v;
+    /* Added after the first checkpoints were written: absent reads as unknown. */
+    h->data_crc32 = -1;
+    h->share = 1;
+    if (st == RMENS_OK && rmens_h5_has_attr(f, "data_crc32"))
+        st = rmens_h5_attr_read_i64(f, "data_crc32", &h->data_crc32);
     for (size_t i = 0; i < sizeof hfields / sizeof *hfields && st == RMENS_OK; i++) {
         char *p = (char *)h + hfields[i].off;
+        if (strcmp(hfields[i].name, "share") == 0 && !rmens_h5_has_attr(f, "share"))
+            continue;
         if (hfields[i].is_int) {
             st = rmens_h5_attr_read_i64(f, hfields[i].name, &v);
             *(int *)p = (int)v;
