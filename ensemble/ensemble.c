@@ -204,6 +204,31 @@ rmens_status rmens_ensemble_score(rmens_ensemble *e, const int32_t *const *seqs,
     return st;
 }
 
+rmens_status rmens_ensemble_score_pairs(rmens_ensemble *e, const rmens_dataset *ds, int64_t lo, int64_t hi,
+                                        int normalize, float *out)
+{
+    const int K = e->nloc, P = RMENS_SCORE_BATCH / 2;
+    int64_t idx[RMENS_SCORE_BATCH / 2];
+    rmens_status st = RMENS_OK;
+    pthread_mutex_lock(&e->lock);
+    for (int64_t a = lo; a < hi && st == RMENS_OK; a += P) {
+        int b = (int)(hi - a < P ? hi - a : P);
+        for (int i = 0; i < b; i++)
+            idx[i] = a + i;
+        st = rmens_batch_build(&e->batch, ds, idx, b, 1, 0.0f);
+        for (int k = 0; k < K && st == RMENS_OK; k++) {
+            if ((st = rmens_model_forward(e->m[k], &e->batch)) != RMENS_OK)
+                break;
+            const float *r = rmens_model_rewards(e->m[k]);  /* chosen 2i, rejected 2i+1 */
+            for (int s = 0; s < 2 * b; s++)
+                out[((a - lo) * 2 + s) * K + k] =
+                    normalize ? (float)((r[s] - e->rmean[e->idx[k]]) / e->rstd[e->idx[k]]) : r[s];
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
 rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size_t len, int normalize, float lambda,
                                        float *rewards, rmens_score_stats *stats)
 {

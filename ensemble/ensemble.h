@@ -25,6 +25,11 @@ struct rmens_ensemble {
  * their own. Scoring then fills rewards[i * nloc + j] for loaded member j. */
 rmens_status rmens_ensemble_open_subset(rmens_ensemble **out, const char *path, const int *idx, int n);
 
+/* Scores pairs [lo, hi) of a pairs file, laying out each shared prompt once: out gets
+ * rewards[((i - lo) * 2 + side) * nloc + j] (side 0 chosen, 1 rejected). */
+rmens_status rmens_ensemble_score_pairs(rmens_ensemble *e, const rmens_dataset *ds, int64_t lo, int64_t hi,
+                                        int normalize, float *out);
+
 /* Sequences scored per forward pass. */
 #define RMENS_SCORE_BATCH 64
 

@@ -69,10 +69,17 @@ typedef struct {
     rmens_placement pl;
     rmens_ensemble *e;
     int K;
-    int64_t step, n, S, lo, hi, n_cut;
+    int64_t step, n, S, lo, hi, n_cut;  /* [lo, hi): this rank's units (pairs, or responses) */
     int pairs;
-    float *mine;  /* [hi - lo][pl.n_local] */
+    float *mine;  /* [hi - lo][sides][pl.n_local] */
 } scoring;
+
+/* Member j's reward for sequence q (pairs: chosen 0..n-1, then rejected), if owned. */
+static float reward_of(const scoring *sc, int64_t unit, int side, int j)
+{
+    int ns = sc->pairs ? 2 : 1;
+    return sc->mine[((unit - sc->lo) * ns + side) * sc->pl.n_local + j];
+}
 
 static void scoring_free(scoring *sc)
 {
@@ -114,14 +121,18 @@ static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int n
             seqs[s * sc->n + i] = rmens_dataset_seq(ds, (rmens_side)s, i, &lens[s * sc->n + i]);
             sc->n_cut += lens[s * sc->n + i] > sc->e->cfg.n_ctx;
         }
-    /* A member's ranks split the sequences at whole scoring batches, so every sequence
-     * is scored in the same batch whatever the rank count. */
-    int64_t blocks = (sc->S + RMENS_SCORE_BATCH - 1) / RMENS_SCORE_BATCH;
-    sc->lo = blocks * sc->pl.group_rank / sc->pl.group_size * RMENS_SCORE_BATCH;
-    sc->hi = blocks * (sc->pl.group_rank + 1) / sc->pl.group_size * RMENS_SCORE_BATCH;
-    sc->hi = sc->hi > sc->S ? sc->S : sc->hi;
-    sc->lo = sc->lo > sc->S ? sc->S : sc->lo;
-    if (st == RMENS_OK && sc->hi > sc->lo)
+    /* A member's ranks split the pairs (or responses) at whole scoring batches, so every
+     * one is scored in the same batch whatever the rank count. Pairs are scored as pairs:
+     * the shared prompt is computed once. */
+    const int64_t units = sc->pairs ? sc->n : sc->S, per = sc->pairs ? RMENS_SCORE_BATCH / 2 : RMENS_SCORE_BATCH;
+    int64_t blocks = (units + per - 1) / per;
+    sc->lo = blocks * sc->pl.group_rank / sc->pl.group_size * per;
+    sc->hi = blocks * (sc->pl.group_rank + 1) / sc->pl.group_size * per;
+    sc->hi = sc->hi > units ? units : sc->hi;
+    sc->lo = sc->lo > units ? units : sc->lo;
+    if (st == RMENS_OK && sc->hi > sc->lo && sc->pairs)
+        st = rmens_ensemble_score_pairs(sc->e, ds, sc->lo, sc->hi, normalize, sc->mine);
+    else if (st == RMENS_OK && sc->hi > sc->lo)
         st = rmens_ensemble_score(sc->e, seqs + sc->lo, lens + sc->lo, NULL, sc->hi - sc->lo, normalize, 0.0f, sc->mine,
                                   NULL, NULL);
     free(seqs);
@@ -136,9 +147,10 @@ static rmens_status gather_rewards(const scoring *sc, MPI_Comm comm, int rank, f
     rmens_status st = all ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld x %d rewards",
                                                   (long long)sc->S, sc->K);
     RMENS_TRY(rmens_verdict(comm, st));
-    for (int64_t i = sc->lo; i < sc->hi; i++)
-        for (int j = 0; j < sc->pl.n_local; j++)
-            all[i * sc->K + sc->pl.local[j]] = sc->mine[(i - sc->lo) * sc->pl.n_local + j];
+    for (int64_t u = sc->lo; u < sc->hi; u++)
+        for (int side = 0; side < (sc->pairs ? 2 : 1); side++)
+            for (int j = 0; j < sc->pl.n_local; j++)
+                all[(side * sc->n + u) * sc->K + sc->pl.local[j]] = reward_of(sc, u, side, j);
     void *send = rank == 0 ? MPI_IN_PLACE : all;
     st = rmens_mpi_check(MPI_Reduce(send, rank == 0 ? all : NULL, (int)(sc->S * sc->K), MPI_FLOAT, MPI_SUM, 0, comm),
                          "MPI_Reduce(rewards)");
@@ -195,9 +207,12 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     if ((st = rmens_verdict(comm, st)) != RMENS_OK)
         goto exit;
     rmens_moments_clear(mom, (size_t)S);
-    for (int64_t i = sc.lo; i < sc.hi; i++)
-        for (int j = 0; j < sc.pl.n_local; j++)
-            rmens_moments_add(&mom[i], &sc.mine[(i - sc.lo) * sc.pl.n_local + j], 1);
+    for (int64_t u = sc.lo; u < sc.hi; u++)
+        for (int side = 0; side < (sc.pairs ? 2 : 1); side++)
+            for (int j = 0; j < sc.pl.n_local; j++) {
+                float r = reward_of(&sc, u, side, j);
+                rmens_moments_add(&mom[side * sc.n + u], &r, 1);
+            }
     if ((st = rmens_moments_reduce(mom, (size_t)S, 0, comm)) != RMENS_OK)
         goto exit;
     /* --per-member: the user asked for every reward, so gather them. */
