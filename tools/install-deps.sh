@@ -11,8 +11,9 @@ PACKAGES="
   libopenblas-dev
   check
   libjson-c-dev zlib1g-dev
-  python3 python3-numpy python3-h5py python3-torch
+  python3 python3-numpy python3-h5py python3-torch python3-matplotlib
   procps
+  slurm-wlm munge libpmix-dev
 "
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q

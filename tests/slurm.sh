@@ -1,0 +1,121 @@
+#!/bin/bash
+# The SLURM job scripts on a real single-node cluster started here: munge, slurmctld and
+# slurmd on localhost with state and logs in a scratch directory, stopped (by pid) on
+# exit. Checks: jobs/pipeline.sh runs data -> train -> eval with K = 2 on the 2 cores;
+# a training job requeued mid-run (scontrol requeue: SIGTERM to its tasks) saves,
+# restarts with --resume, and ends with the members of an uninterrupted run.
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+. "$top_srcdir/tests/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root to run slurmd"
+for t in munged slurmctld slurmd sbatch; do
+    command -v $t >/dev/null || PATH=$PATH:/usr/sbin
+    command -v $t >/dev/null || skip "$t is not installed (Debian: slurm-wlm munge)"
+done
+need_python h5py
+S=$TMP/slurm
+mkdir -p $S/state $S/spool $S/log $S/munge
+pids=""
+cleanup() {
+    for f in $S/slurmd.pid $S/slurmctld.pid $S/munge/munged.pid; do
+        [ -r $f ] && kill "$(cat $f)" 2>/dev/null
+    done
+    sleep 1
+    for f in $S/slurmd.pid $S/slurmctld.pid $S/munge/munged.pid; do
+        [ -r $f ] && kill -9 "$(cat $f)" 2>/dev/null
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+port=$((20000 + $$ % 20000))
+dd if=/dev/urandom of=$S/munge/munge.key bs=1024 count=1 2>/dev/null
+chmod 400 $S/munge/munge.key
+munged --key-file=$S/munge/munge.key --socket=$S/munge/socket --pid-file=$S/munge/munged.pid \
+    --log-file=$S/munge/munged.log --seed-file=$S/munge/seed --force || fail "munged did not start"
+mem=$(( $(free -m | awk '/Mem:/{print $2}') - 1024 ))
+cat >$S/slurm.conf <<CONF
+ClusterName=rmenstest
+SlurmctldHost=localhost
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$S/munge/socket
+StateSaveLocation=$S/state
+SlurmdSpoolDir=$S/spool
+SlurmctldPidFile=$S/slurmctld.pid
+SlurmdPidFile=$S/slurmd.pid
+SlurmctldLogFile=$S/log/slurmctld.log
+SlurmdLogFile=$S/log/slurmd.log
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+ReturnToService=2
+KillWait=30
+JobRequeue=1
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+NodeName=localhost CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+CONF
+export SLURM_CONF=$S/slurm.conf
+slurmctld -f $SLURM_CONF -i || fail "slurmctld did not start"
+slurmd -f $SLURM_CONF || fail "slurmd did not start"
+i=0
+until sinfo -h -o %T 2>/dev/null | grep -q idle; do
+    sleep 0.5; i=$((i + 1)); [ $i -lt 60 ] || { tail $S/log/*.log; fail "the node never became idle"; }
+done
+echo "ok: cluster up ($(sinfo -h -o '%D node, %c CPUs, %T'))"
+
+# The real binary, not libtool's wrapper (two tasks must not relink it at once).
+R=$top_builddir/.libs/rmens
+[ -x "$R" ] || R=$top_builddir/rmens
+export LD_LIBRARY_PATH=$top_builddir/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+wait_job() {  # wait_job ID...: until none is queued or running
+    local i=0
+    while [ -n "$(squeue -h -j "$(echo "$@" | tr ' ' ,)" 2>/dev/null)" ]; do
+        sleep 1; i=$((i + 1)); [ $i -lt 600 ] || fail "jobs $* still running after 10 minutes"
+    done
+}
+
+# 1. the pipeline
+start=$(date +%s)
+SMALL="--layers 1 --heads 2 --embd 32 --ctx 64 --batch 16 --steps 60 --truncate-prompts"
+ids=$(RMENS=$R MEMBERS=2 TRAIN_ARGS="$SMALL" bash "$top_srcdir/jobs/pipeline.sh" "$TMP/run") || fail "pipeline.sh"
+echo "pipeline: $ids"
+set -- $ids
+wait_job "$2" "$4" "$6"
+cd "$TMP/run"
+[ -s report.json ] || { tail -n 30 *.out; fail "no eval report"; }
+"$R" info ens.h5 | grep -q "step 60 of 60" || { "$R" info ens.h5; fail "ensemble not finished"; }
+grep -q "job $4\]" rmens-train-$4.out || fail "the train log does not name its job"
+"$PY" -c "
+import json; r = json.load(open('report.json'))
+assert r['members_count'] == 2 and 0 <= r['ensemble']['accuracy_mean'] <= 1
+print('pipeline report: ensemble accuracy %.3f' % r['ensemble']['accuracy_mean'])" || fail "eval report"
+echo "ok: pipeline data -> train -> eval in $(( $(date +%s) - start )) s"
+
+# 2. preemption: requeue a training job mid-run; it resumes and matches an uninterrupted run.
+LONG="--layers 1 --heads 2 --embd 32 --ctx 64 --batch 16 --steps 400 --truncate-prompts --metrics m.jsonl"
+jid=$(DATA=train.h5 OUT=pre.h5 MEMBERS=2 TRAIN_ARGS="$LONG" RMENS=$R RMENS_JOBS="$top_srcdir/jobs" \
+    sbatch --parsable --ntasks=2 --chdir="$TMP/run" --export=ALL "$top_srcdir/jobs/train.sbatch") || fail "sbatch"
+i=0
+until [ "$(grep -c '"train"' m.jsonl 2>/dev/null || echo 0)" -ge 20 ]; do
+    sleep 0.2; i=$((i + 1)); [ $i -lt 600 ] || { cat rmens-train-$jid.out; fail "training never started"; }
+done
+scontrol requeue "$jid" || fail "scontrol requeue"
+echo "requeued job $jid"
+# A requeued job waits out a begin-time delay; let it start as soon as it is pending.
+i=0
+until squeue -h -j "$jid" -o %T | grep -q PENDING && scontrol update JobId="$jid" StartTime=now 2>/dev/null; do
+    sleep 0.5; i=$((i + 1)); [ $i -lt 120 ] || break
+done
+wait_job "$jid"
+grep -q "resuming pre.h5" rmens-train-$jid.out || { cat rmens-train-$jid.out; fail "the requeued job did not resume"; }
+"$R" info pre.h5 | grep -q "step 400 of 400" || { cat rmens-train-$jid.out; fail "requeued job did not finish"; }
+mpirun --allow-run-as-root -n 2 "$R" train --data train.h5 --members 2 --out whole.h5 $LONG --quiet || fail "reference run"
+"$PY" "$top_srcdir/tests/compare_ckpt.py" whole.h5 pre.h5 || fail "requeued run differs from the uninterrupted one"
+echo "ok: requeued mid-run, resumed, bit-identical to an uninterrupted run"
+echo "slurm: all passed"
