@@ -38,6 +38,8 @@ static const char help[] =
     "  --bootstrap F | none resample round(F x N) pairs with replacement per member\n"
     "                       (default 1); none: all pairs, members differ by seed only\n"
     "  --seed S             seeds initialisation, bootstrap and data order (default 1)\n"
+    "  --member k           train member k of the --members ensemble alone (a job-array\n"
+    "                       task); rmens merge joins the parts into one checkpoint\n"
     "  --lambda X           uncertainty weight in mean - X var (default 0.5)\n"
     "loss:\n"
     "  --margin-scale X     subtract X times the data's margin in the Bradley-Terry loss (0)\n"
@@ -76,11 +78,11 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         {"center-coef", 1, 0, 'c'},  {"eval-every", 1, 0, 'E'},   {"save-every", 1, 0, 'V'},
         {"resume", 0, 0, 'R'},       {"force", 0, 0, 'F'},        {"threads", 1, 0, 'n'},
         {"no-share", 0, 0, 'u'},     {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
-        {"truncate-prompts", 0, 0, 'P'},
+        {"truncate-prompts", 0, 0, 'P'}, {"member", 1, 0, 'k'},
         {0, 0, 0, 0}};
     rmens_train_options o;
     rmens_train_options_init(&o);
-    int c, li = 0, rank = rmens_cli_rank(comm), model_given = 0;
+    int c, li = 0, rank = rmens_cli_rank(comm), model_given = 0, member_given = 0;
     int64_t iv, threads = 1;
     double dv;
     rmens_status st = RMENS_OK;
@@ -135,6 +137,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         case 'n': INT_ARG(threads, 1); break;
         case 'u': o.share = 0; break;
         case 'P': o.truncate_prompts = 1; break;
+        case 'k': INT_ARG(o.member_offset, 0); member_given = 1; break;
         case 'q': o.quiet = 1; break;
         case 'h':
             if (rank == 0)
@@ -153,6 +156,14 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "--data FILE is required");
     if (st == RMENS_OK && !o.out)
         st = rmens_fail(RMENS_ERR_ARG, "--out FILE is required");
+    if (st == RMENS_OK && member_given) {
+        /* One member of a larger ensemble (a job-array task): --members is the ensemble's
+         * size, this run trains member --member alone. */
+        if (o.member_offset >= o.members)
+            st = rmens_fail(RMENS_ERR_ARG, "--member %d: the ensemble has %d members (0 to %d)", o.member_offset,
+                            o.members, o.members - 1);
+        o.members = 1;
+    }
     if (o.init && !model_given)
         o.model.n_ctx = 0;  /* take the shape from the file */
     if (st != RMENS_OK)

@@ -296,6 +296,7 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     h->bootstrap = o->bootstrap;
     h->batch = o->batch;
     h->share = o->share;
+    h->member_offset = o->member_offset;
     h->data_crc32 = t->data_crc32;
     h->warmup = o->opt.warmup;
     h->lr = o->opt.lr;
@@ -351,7 +352,7 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
         return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained on other data (%s, fingerprint %08llx) than %s "
                           "(fingerprint %08llx)", t->o->out, h->data, (unsigned long long)h->data_crc32, t->o->data,
                           (unsigned long long)want.data_crc32);
-    SAME(members, "%d") SAME(batch, "%d") SAME(warmup, "%d") SAME(share, "%d") SAME(total_steps, "%" PRId64) SAME(n_pairs, "%" PRId64)
+    SAME(member_offset, "%d") SAME(members, "%d") SAME(batch, "%d") SAME(warmup, "%d") SAME(share, "%d") SAME(total_steps, "%" PRId64) SAME(n_pairs, "%" PRId64)
     SAME(seed, "%" PRIu64) SAME(bootstrap, "%g") SAME(lr, "%g") SAME(min_lr_frac, "%g") SAME(beta1, "%g")
     SAME(beta2, "%g") SAME(eps, "%g") SAME(weight_decay, "%g") SAME(clip, "%g") SAME(margin_scale, "%g")
     SAME(center, "%g")
@@ -377,16 +378,19 @@ static rmens_status setup_members(trainer *t, const rmens_model *init, const rme
         if (init) {
             memcpy(mb->m->params, init->params, init->nparams * sizeof(float));
             if (t->fresh_head)
-                rmens_model_init_head(mb->m, o->seed, 1 + (uint64_t)mb->index);
+                rmens_model_init_head(mb->m, o->seed, 1 + (uint64_t)(o->member_offset + mb->index));
         } else {
-            rmens_model_init_params(mb->m, o->seed, 1 + (uint64_t)mb->index);
+            rmens_model_init_params(mb->m, o->seed, 1 + (uint64_t)(o->member_offset + mb->index));
         }
         if (j == 0)
             RMENS_TRY(rmens_model_reserve_len(mb->m, max_b, t->max_len));
         else
             rmens_model_borrow_acts(mb->m, t->mem[0].m);
         RMENS_TRY(rmens_adamw_init(&mb->opt, mb->m, &o->opt));
-        RMENS_TRY(rmens_bootstrap_init(&mb->boot, rmens_dataset_count(t->train), o->bootstrap, o->seed, mb->index));
+        /* The member's identity (weights, sample, order) is its index in the whole
+         * ensemble: a job-array task training member k alone draws what rank k would. */
+        RMENS_TRY(rmens_bootstrap_init(&mb->boot, rmens_dataset_count(t->train), o->bootstrap, o->seed,
+                                       o->member_offset + mb->index));
         if (resume) {
             int32_t *counts = malloc((size_t)rmens_dataset_count(t->train) * sizeof *counts);
             if (!counts)

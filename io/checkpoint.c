@@ -29,7 +29,7 @@ typedef struct {
 #define HI(f) {#f, 1, offsetof(rmens_ckpt_header, f)}
 #define HD(f) {#f, 0, offsetof(rmens_ckpt_header, f)}
 static const hfield hfields[] = {
-    {"members", 1, offsetof(rmens_ckpt_header, members)}, HI(batch), HI(warmup), HI(share),
+    {"members", 1, offsetof(rmens_ckpt_header, members)}, HI(batch), HI(warmup), HI(share), HI(member_offset),
     HD(lr), HD(min_lr_frac), HD(beta1), HD(beta2), HD(eps), HD(weight_decay), HD(clip), HD(margin_scale), HD(center),
     HD(bootstrap),
 };
@@ -77,7 +77,7 @@ static rmens_status create_all(hid_t f, const rmens_ckpt_header *h, const double
         hid_t grp = H5Gopen2(f, g, H5P_DEFAULT);
         if (grp < 0)
             return rmens_h5_fail("cannot open %s", g);
-        rmens_status st = rmens_h5_attr_write_i64(grp, "member", k);
+        rmens_status st = rmens_h5_attr_write_i64(grp, "member", h->member_offset + k);
         if (st == RMENS_OK)
             st = rmens_h5_attr_write_i64(grp, "step", h->step);
         if (st == RMENS_OK)
@@ -202,7 +202,8 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
         st = rmens_h5_attr_read_i64(f, "data_crc32", &h->data_crc32);
     for (size_t i = 0; i < sizeof hfields / sizeof *hfields && st == RMENS_OK; i++) {
         char *p = (char *)h + hfields[i].off;
-        if (strcmp(hfields[i].name, "share") == 0 && !rmens_h5_has_attr(f, "share"))
+        if ((strcmp(hfields[i].name, "share") == 0 || strcmp(hfields[i].name, "member_offset") == 0) &&
+            !rmens_h5_has_attr(f, hfields[i].name))
             continue;
         if (hfields[i].is_int) {
             st = rmens_h5_attr_read_i64(f, hfields[i].name, &v);
@@ -221,6 +222,73 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
 exit:
     H5Fclose(f);
     return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
+}
+
+rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, int n, const char *command,
+                                    int overwrite)
+{
+    if (n < 1)
+        return rmens_fail(RMENS_ERR_ARG, "merge: no parts given");
+    rmens_ckpt_header h0, h;
+    int *seen = calloc((size_t)n, sizeof *seen);
+    if (!seen)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    rmens_status st = RMENS_OK;
+    for (int i = 0; i < n && st == RMENS_OK; i++) {
+        rmens_ckpt_header *x = i ? &h : &h0;
+        if ((st = rmens_checkpoint_read_header(parts[i], x)) != RMENS_OK)
+            break;
+        if (x->members != 1)
+            st = rmens_fail(RMENS_ERR_ARG, "%s holds %d members; merge takes one-member parts (rmens train --member k)",
+                            parts[i], x->members);
+        else if (x->member_offset < 0 || x->member_offset >= n || seen[x->member_offset]++)
+            st = rmens_fail(RMENS_ERR_ARG, "%s is member %d: the %d parts must be members 0 to %d, each once", parts[i],
+                            x->member_offset, n, n - 1);
+        else if (x->step != x->total_steps)
+            st = rmens_fail(RMENS_ERR_ARG, "%s is unfinished (step %lld of %lld): resume it first", parts[i],
+                            (long long)x->step, (long long)x->total_steps);
+        else if (i > 0) {
+            /* Everything that defines the run must agree; only the member differs. */
+            rmens_ckpt_header a = h0, b = h;
+            a.member_offset = b.member_offset = 0;
+            memset(a.command, 0, sizeof a.command), memset(b.command, 0, sizeof b.command);
+            memset(a.data, 0, sizeof a.data), memset(b.data, 0, sizeof b.data);
+            if (memcmp(&a, &b, sizeof a) != 0)
+                st = rmens_fail(RMENS_ERR_ARG, "%s was trained with other settings or data than %s (model, steps, "
+                                "seed, bootstrap, optimiser or data fingerprint differ)", parts[i], parts[0]);
+        }
+    }
+    free(seen);
+    RMENS_TRY(st);
+    h0.members = n;
+    h0.member_offset = 0;
+    snprintf(h0.command, sizeof h0.command, "%s", command ? command : "rmens merge");
+    char tmp[4200];
+    hid_t f = -1;
+    RMENS_TRY(rmens_h5_create_tmp(out, overwrite, &f, tmp, sizeof tmp));
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
+        st = rmens_h5_fail("H5Pcreate");
+    if (st == RMENS_OK)
+        st = write_header(f, &h0);
+    for (int i = 0; i < n && st == RMENS_OK; i++) {
+        rmens_ckpt_header x;
+        if ((st = rmens_checkpoint_read_header(parts[i], &x)) != RMENS_OK)
+            break;
+        hid_t src = H5Fopen(parts[i], H5F_ACC_RDONLY, H5P_DEFAULT);
+        char dst[64];
+        snprintf(dst, sizeof dst, "/members/%03d", x.member_offset);
+        /* An object copy keeps every dataset and attribute of the member as it was. */
+        if (src < 0 || H5Ocopy(src, "/members/000", f, dst, H5P_DEFAULT, lcpl) < 0)
+            st = rmens_h5_fail("%s: cannot copy its member into %s", parts[i], out);
+        rmens_h5_close(src);
+    }
+    rmens_h5_close(lcpl);
+    if (st != RMENS_OK) {
+        rmens_h5_abandon(f, tmp);
+        return st;
+    }
+    return rmens_h5_commit(f, tmp, out);
 }
 
 rmens_status rmens_checkpoint_read_member(const char *path, int k, rmens_model *m, float *adam_m, float *adam_v,

@@ -23,6 +23,7 @@ typedef struct {
     double bootstrap;  /* fraction, or -1 for none */
     /* hyperparameters a resume must not change */
     int batch, warmup, share;
+    int member_offset;   /* a part of a larger ensemble (job arrays): index of its member 0 */
     int64_t data_crc32;  /* fingerprint of the training pairs (tokens, offsets, prompts, margins) */
     double lr, min_lr_frac, beta1, beta2, eps, weight_decay, clip, margin_scale, center;
     char data[1024];
@@ -44,5 +45,10 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
 /* Reads member k's params (into m), moments and counts (any may be NULL). */
 rmens_status rmens_checkpoint_read_member(const char *path, int k, rmens_model *m, float *adam_m, float *adam_v,
                                           int32_t *counts, int64_t n_pairs, double *attrs);
+
+/* Joins one-member checkpoints of one ensemble (job-array parts: rmens train --member k)
+ * into one checkpoint with the same content as a single MPI run of all the members. */
+rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, int n, const char *command,
+                                    int overwrite);
 
 #endif

@@ -6,8 +6,9 @@
 #
 # Settings (environment, with defaults): INPUT (JSON/JSONL preference data for rmens
 # prep; empty: the embedded synthetic task), MEMBERS (4), WORKDIR (./rmens-run),
-# TRAIN_ARGS, EVAL_ARGS, and SBATCH_ARGS (extra sbatch options for every stage, e.g.
-# "--partition=compute --account=myproject"). Prints the three job ids.
+# TRAIN_ARGS, EVAL_ARGS, SBATCH_ARGS (extra sbatch options for every stage, e.g.
+# "--partition=compute --account=myproject"), and ARRAY=1 to train one member per
+# job-array task and merge them, instead of one MPI job. Prints the job ids.
 set -eu
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 WORKDIR=${1:-${WORKDIR:-$PWD/rmens-run}}
@@ -24,8 +25,14 @@ else
     data_cmd="\"$RMENS\" synth --n 4000 --seed 1 --out train.h5 --force && \"$RMENS\" synth --split test --seed 2 --n 1000 --out test.h5 --force"
 fi
 prep=$(sbatch "${common[@]}" --job-name=rmens-data --ntasks=1 --output=%x-%j.out --wrap="$data_cmd")
-train=$(DATA=train.h5 VAL=test.h5 OUT=ens.h5 MEMBERS=$MEMBERS sbatch "${common[@]}" --ntasks="$MEMBERS" \
-    --dependency=afterok:"$prep" "$here/train.sbatch")
+if [ "${ARRAY:-0}" = 1 ]; then
+    array=$(DATA=train.h5 VAL=test.h5 PARTS=parts MEMBERS=$MEMBERS sbatch "${common[@]}" --array=0-$((MEMBERS - 1)) \
+        --dependency=afterok:"$prep" "$here/train-array.sbatch")
+    train=$(PARTS=parts OUT=ens.h5 sbatch "${common[@]}" --dependency=afterok:"$array" "$here/merge.sbatch")
+else
+    train=$(DATA=train.h5 VAL=test.h5 OUT=ens.h5 MEMBERS=$MEMBERS sbatch "${common[@]}" --ntasks="$MEMBERS" \
+        --dependency=afterok:"$prep" "$here/train.sbatch")
+fi
 eval=$(CKPT=ens.h5 DATA=test.h5 REPORT=report.json sbatch "${common[@]}" --ntasks="$MEMBERS" \
     --dependency=afterok:"$train" "$here/eval.sbatch")
 echo "data $prep train $train eval $eval"

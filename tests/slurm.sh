@@ -118,4 +118,23 @@ grep -q "resuming pre.h5" rmens-train-$jid.out || { cat rmens-train-$jid.out; fa
 mpirun --allow-run-as-root -n 2 "$R" train --data train.h5 --members 2 --out whole.h5 $LONG --quiet || fail "reference run"
 "$PY" "$top_srcdir/tests/compare_ckpt.py" whole.h5 pre.h5 || fail "requeued run differs from the uninterrupted one"
 echo "ok: requeued mid-run, resumed, bit-identical to an uninterrupted run"
+
+# 3. the job-array path (one member per task, then rmens merge) gives the MPI path's members.
+ids=$(RMENS=$R MEMBERS=2 ARRAY=1 TRAIN_ARGS="$SMALL" bash "$top_srcdir/jobs/pipeline.sh" "$TMP/arr") || fail "pipeline ARRAY=1"
+echo "array pipeline: $ids"
+set -- $ids
+wait_job "$2" "$4" "$6"
+[ -s "$TMP/arr/ens.h5" ] || { tail -n 20 "$TMP"/arr/*.out; fail "no merged ensemble"; }
+"$PY" "$top_srcdir/tests/compare_ckpt.py" "$TMP/run/ens.h5" "$TMP/arr/ens.h5" || fail "array members differ from MPI members"
+"$PY" - "$TMP/run/ens.h5" "$TMP/arr/ens.h5" <<'PYEOF' || fail "array checkpoint attributes"
+import sys, h5py
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+for g in a["members"]:
+    x, y = dict(a["members"][g].attrs), dict(b["members"][g].attrs)
+    assert x.keys() == y.keys() and all(x[k] == y[k] or (x[k] != x[k] and y[k] != y[k]) for k in x), g
+skip = {"command_line", "data"}
+assert {k: v for k, v in a.attrs.items() if k not in skip}.keys() == {k for k in b.attrs if k not in skip}
+print("array path = MPI path: every member's datasets and attributes")
+PYEOF
+echo "ok: job array + rmens merge equals the MPI run"
 echo "slurm: all passed"

@@ -171,6 +171,17 @@ with h5py.File(sys.argv[2], "a") as f:
 PYEOF2
 expect_fail "non-finite loss on pair 5 " run 2 train --data "$TMP/margin.h5" --members 1 --layers 1 --heads 2 --embd 32 \
     --ctx 64 --batch 8 --steps 40 --margin-scale 10 --bootstrap none --quiet --out "$TMP/x.h5"
+# Job-array parts: member k trained alone equals member k of the MPI run; merge checks.
+for k in 0 1; do
+    run 1 train $SMALL --members 2 --member $k --steps 24 --out "$TMP/part$k.h5" || fail "--member $k"
+done
+"$RMENS" merge --out "$TMP/merged.h5" "$TMP/part1.h5" "$TMP/part0.h5" >/dev/null || fail "merge"
+$CMP "$TMP/k2p2.h5" "$TMP/merged.h5" || fail "merged parts differ from the MPI run"
+expect_fail "must be members 0 to 1, each once" "$RMENS" merge --out "$TMP/x.h5" "$TMP/part0.h5" "$TMP/part0.h5"
+expect_fail "holds 2 members; merge takes one-member parts" "$RMENS" merge --out "$TMP/x.h5" "$TMP/k2p2.h5"
+run 1 train $SMALL --members 2 --member 1 --steps 24 --lr 0.01 --out "$TMP/other1.h5" || fail "--member 1 other lr"
+expect_fail "was trained with other settings or data" "$RMENS" merge --out "$TMP/x.h5" "$TMP/part0.h5" "$TMP/other1.h5"
+expect_fail "--member 2: the ensemble has 2 members" run 1 train $SMALL --members 2 --member 2 --out "$TMP/x.h5"
 [ ! -e "$TMP/x.h5" ] || fail "a failed run wrote its output"
 cmp -s "$TMP/keep.h5" "$TMP/k2p2.h5" || fail "a failed run touched an existing checkpoint"
 ls "$TMP" | grep "\.tmp\." | grep -v -E "^(kill|fault)\.h5" | grep -q . && fail "a temporary file was left behind: $(ls "$TMP")"
