@@ -492,6 +492,10 @@ static void progress(trainer *t, const double *vals, int force)
     hms(e1, sizeof e1, el);
     hms(e2, sizeof e2, eta);
     int64_t n_sample = t->mem && t->pl.n_local ? t->mem[0].boot.n_sample : rmens_dataset_count(t->train);
+    /* Under SLURM every line names its job, so interleaved or appended logs stay readable. */
+    const char *job = getenv("SLURM_JOB_ID"), *task = getenv("SLURM_ARRAY_TASK_ID");
+    if (job)
+        printf("[job %s%s%s] ", job, task ? "_" : "", task ? task : "");
     printf("step %lld/%lld  epoch %.2f  loss %.4f +- %.4f  acc %.3f  %.1f pairs/s  elapsed %s  eta %s\n",
            (long long)t->step, (long long)t->total, (double)t->step * o->batch / (double)n_sample, mean, sqrt(var), acc,
            pps, e1, e2);

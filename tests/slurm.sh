@@ -91,6 +91,7 @@ cd "$TMP/run"
 [ -s report.json ] || { tail -n 30 *.out; fail "no eval report"; }
 "$R" info ens.h5 | grep -q "step 60 of 60" || { "$R" info ens.h5; fail "ensemble not finished"; }
 grep -q "job $4\]" rmens-train-$4.out || fail "the train log does not name its job"
+grep "step 60/60" rmens-train-$4.out | grep -q "^\[job $4\] " || { cat rmens-train-$4.out; fail "progress lines do not name the job"; }
 "$PY" -c "
 import json; r = json.load(open('report.json'))
 assert r['members_count'] == 2 and 0 <= r['ensemble']['accuracy_mean'] <= 1
