@@ -139,7 +139,8 @@ size_t rmens_model_num_params(const rmens_model *m);
 /* An ensemble opened for scoring: an ensemble checkpoint, or a model file as a
  * one-member ensemble. No MPI needed. Thread-safe: concurrent calls on one ensemble are
  * serialised by a lock (the members share one activation buffer); for parallel scoring
- * open one ensemble per thread. */
+ * open one ensemble per thread (opening and closing take a process-wide lock, since
+ * HDF5 as Debian builds it is not thread-safe; scoring does no HDF5 work). */
 typedef struct rmens_ensemble rmens_ensemble;
 
 /* Aggregates of one sequence's rewards over the members. */

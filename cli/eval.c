@@ -22,8 +22,10 @@ static const char help[] =
     "options:\n"
     "  --ckpt FILE              ensemble checkpoint or model file\n"
     "  --data FILE              pairs file\n"
-    "  --ood FILE               pairs or responses file from another distribution\n"
-    "  --json FILE              the report as JSON (written atomically)\n"
+    "  --ood FILE               pairs or responses file from another distribution (or give\n"
+    "                           --data a second time)\n"
+    "  --json FILE              the report as JSON (written atomically; refused if it exists)\n"
+    "  --force                  replace an existing --json\n"
     "  --lambda X               uncertainty weight (default 0.5)\n"
     "  --normalize none|member  standardise each member's rewards by its training statistics\n"
     "                           first (default member when the checkpoint has them)\n"
@@ -35,7 +37,7 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
     static const struct option longopts[] = {
         {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'},      {"ood", 1, 0, 'O'},   {"json", 1, 0, 'j'},
         {"lambda", 1, 0, 'l'}, {"normalize", 1, 0, 'n'}, {"threads", 1, 0, 't'}, {"quiet", 0, 0, 'q'},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"help", 0, 0, 'h'}, {"force", 0, 0, 'f'}, {0, 0, 0, 0}};
     rmens_eval_options o = {0};
     o.lambda = 0.5;
     o.normalize = -1;
@@ -47,8 +49,21 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
     while (st == RMENS_OK && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o.ckpt = optarg; break;
-        case 'd': o.data = optarg; break;
-        case 'O': o.ood = optarg; break;
+        case 'd':
+            /* --data given twice: the second file is the out-of-distribution one. */
+            if (o.data && !o.ood)
+                o.ood = optarg;
+            else if (o.data)
+                st = rmens_fail(RMENS_ERR_ARG, "--data given three times (or with --ood)");
+            else
+                o.data = optarg;
+            break;
+        case 'O':
+            if (o.ood)
+                st = rmens_fail(RMENS_ERR_ARG, "--ood given twice (or with a second --data)");
+            o.ood = optarg;
+            break;
+        case 'f': o.force = 1; break;
         case 'j': o.json = optarg; break;
         case 'l':
             if (rmens_cli_double(optarg, &o.lambda) || o.lambda < 0)

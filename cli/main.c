@@ -40,6 +40,14 @@ int rmens_cli_report(MPI_Comm comm, const char *cmd, rmens_status st)
     return st == RMENS_ERR_ARG ? 2 : 1;
 }
 
+const char *rmens_cli_command(char *buf, size_t size, const char *cmd, int argc, char **argv)
+{
+    size_t at = (size_t)snprintf(buf, size, "rmens %s", cmd);
+    for (int i = 1; i < argc && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, " %s", argv[i]);
+    return buf;
+}
+
 int rmens_cli_int(const char *s, int64_t *v)
 {
     char *end;

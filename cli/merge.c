@@ -40,11 +40,8 @@ int rmens_cmd_merge(int argc, char **argv, MPI_Comm comm)
     if (st == RMENS_OK && (!out || optind >= argc))
         st = rmens_fail(RMENS_ERR_ARG, "--out and at least one part are required");
     if (st == RMENS_OK && rank == 0) {
-        char cmd[4096] = "rmens merge";
-        for (int i = 1; i < argc; i++) {
-            size_t at = strlen(cmd);
-            snprintf(cmd + at, sizeof cmd - at, " %s", argv[i]);
-        }
+        char cmd[4096];
+        rmens_cli_command(cmd, sizeof cmd, "merge", argc, argv);
         st = rmens_checkpoint_merge(out, (const char *const *)argv + optind, argc - optind, cmd, force);
         if (st == RMENS_OK)
             printf("merge: %d members -> %s\n", argc - optind, out);

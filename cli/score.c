@@ -23,6 +23,7 @@ static const char help[] =
     "  --normalize none|member  standardise each member's rewards by its training statistics\n"
     "                         first (default none)\n"
     "  --per-member           also write every member's reward: rewards [N, K]\n"
+    "  --batch B              sequences per forward pass (default 64; memory grows with it)\n"
     "  --threads N            BLAS threads per rank (default 1)\n"
     "  --force                replace an existing --out\n"
     "  --quiet                print nothing but errors\n";
@@ -32,7 +33,7 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
     static const struct option longopts[] = {
         {"ckpt", 1, 0, 'c'},  {"data", 1, 0, 'd'},    {"out", 1, 0, 'o'},         {"lambda", 1, 0, 'l'},
         {"normalize", 1, 0, 'n'}, {"per-member", 0, 0, 'p'}, {"threads", 1, 0, 't'}, {"force", 0, 0, 'f'},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},    {"batch", 1, 0, 'b'}, {0, 0, 0, 0}};
     rmens_score_options o = {0};
     o.lambda = 0.5;
     int c, rank = rmens_cli_rank(comm);
@@ -56,6 +57,13 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
                 st = rmens_fail(RMENS_ERR_ARG, "--normalize: expected none or member, got '%s'", optarg);
             break;
         case 'p': o.per_member = 1; break;
+        case 'b': {
+            int64_t b;
+            if (rmens_cli_int(optarg, &b) || b < 1 || b > 1 << 20)
+                st = rmens_fail(RMENS_ERR_ARG, "--batch: expected a positive integer, got '%s'", optarg);
+            o.batch = (int)b;
+            break;
+        }
         case 't':
             if (rmens_cli_int(optarg, &threads) || threads < 1)
                 st = rmens_fail(RMENS_ERR_ARG, "--threads: expected a positive integer, got '%s'", optarg);
@@ -77,11 +85,8 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "--ckpt, --data and --out are required");
     if (st != RMENS_OK)
         return rmens_cli_report(comm, "score", st);
-    char cmd[4096] = "rmens score";
-    for (int i = 1; i < argc; i++) {
-        size_t at = strlen(cmd);
-        snprintf(cmd + at, sizeof cmd - at, " %s", argv[i]);
-    }
+    char cmd[4096];
+    rmens_cli_command(cmd, sizeof cmd, "score", argc, argv);
     o.command = cmd;
     rmens_set_num_threads((int)threads);
     return rmens_cli_report(comm, "score", rmens_score(&o, comm));

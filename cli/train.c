@@ -162,6 +162,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         if (o.member_offset >= o.members)
             st = rmens_fail(RMENS_ERR_ARG, "--member %d: the ensemble has %d members (0 to %d)", o.member_offset,
                             o.members, o.members - 1);
+        o.ensemble_size = o.members;
         o.members = 1;
     }
     if (o.init && !model_given)
@@ -169,11 +170,8 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
     if (st != RMENS_OK)
         return rmens_cli_report(comm, "train", st);
     /* The command line goes into the checkpoint, for provenance. */
-    char cmd[4096] = "rmens train";
-    for (int i = 1; i < argc; i++) {
-        size_t at = strlen(cmd);
-        snprintf(cmd + at, sizeof cmd - at, " %s", argv[i]);
-    }
+    char cmd[4096];
+    rmens_cli_command(cmd, sizeof cmd, "train", argc, argv);
     o.command = cmd;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

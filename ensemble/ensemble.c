@@ -9,6 +9,10 @@
 #include "io/checkpoint.h"
 #include "io/h5.h"
 
+/* Debian's HDF5 is not built thread-safe: opening and closing (the only HDF5 work here)
+ * take one process-wide lock, so threads may each open their own ensemble. */
+static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void rmens_ensemble_close(rmens_ensemble *e)
 {
     if (!e)
@@ -25,7 +29,7 @@ void rmens_ensemble_close(rmens_ensemble *e)
     free(e);
 }
 
-static rmens_status read_kind(const char *path, char *kind, size_t n)
+static rmens_status read_kind(const char *path, char *kind, size_t n, char *tok, size_t tn)
 {
     rmens_h5_init();
     FILE *probe = fopen(path, "rb");
@@ -38,6 +42,9 @@ static rmens_status read_kind(const char *path, char *kind, size_t n)
     if (f < 0)
         return rmens_h5_fail("%s: cannot open", path);
     rmens_status st = rmens_h5_attr_read_str(f, "rmens_format", kind, n);
+    tok[0] = '\0';
+    if (st == RMENS_OK && rmens_h5_has_attr(f, "tokenizer"))
+        st = rmens_h5_attr_read_str(f, "tokenizer", tok, tn);
     H5Fclose(f);
     return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
 }
@@ -47,12 +54,24 @@ rmens_status rmens_ensemble_open(rmens_ensemble **out, const char *path)
     return rmens_ensemble_open_subset(out, path, NULL, 0);
 }
 
+static rmens_status open_subset(rmens_ensemble **out, const char *path, const int *want, int nwant);
+
 rmens_status rmens_ensemble_open_subset(rmens_ensemble **out, const char *path, const int *want, int nwant)
 {
+    pthread_mutex_lock(&h5_lock);
+    rmens_status st = open_subset(out, path, want, nwant);
+    pthread_mutex_unlock(&h5_lock);
+    return st;
+}
+
+static rmens_status open_subset(rmens_ensemble **out, const char *path, const int *want, int nwant)
+{
     *out = NULL;
-    char kind[32];
-    RMENS_TRY(read_kind(path, kind, sizeof kind));
+    char kind[32], tok[32];
+    RMENS_TRY(read_kind(path, kind, sizeof kind, tok, sizeof tok));
     rmens_ensemble *e = calloc(1, sizeof *e);
+    if (e)
+        snprintf(e->tokenizer, sizeof e->tokenizer, "%s", tok);
     if (!e)
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&e->lock, NULL);
@@ -118,18 +137,29 @@ rmens_status rmens_ensemble_open_subset(rmens_ensemble **out, const char *path, 
         st = rmens_fail(RMENS_ERR_FORMAT, "%s: rmens_format \"%s\" is neither a model nor an ensemble", path, kind);
     }
     if (st == RMENS_OK)
-        st = rmens_batch_init(&e->batch, RMENS_SCORE_BATCH / 2, e->cfg.n_ctx, e->cfg.n_head);
-    if (st == RMENS_OK && !(e->buf = malloc((size_t)RMENS_SCORE_BATCH * (e->nloc + 1) * sizeof *e->buf)))
-        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
-    if (st == RMENS_OK && e->nloc > 0)
-        st = rmens_model_reserve(e->m[0], RMENS_SCORE_BATCH / 2);
-    for (int k = 1; k < e->nloc && st == RMENS_OK; k++)
-        rmens_model_borrow_acts(e->m[k], e->m[0]);
+        st = rmens_ensemble_set_batch(e, RMENS_SCORE_BATCH);
     if (st != RMENS_OK) {
         rmens_ensemble_close(e);
         return st;
     }
     *out = e;
+    return RMENS_OK;
+}
+
+rmens_status rmens_ensemble_set_batch(rmens_ensemble *e, int seqs)
+{
+    int pairs = seqs < 2 ? 1 : (seqs + 1) / 2;
+    rmens_batch_free(&e->batch);
+    free(e->buf);
+    e->buf = NULL;
+    e->cap = 2 * pairs;
+    RMENS_TRY(rmens_batch_init(&e->batch, pairs, e->cfg.n_ctx, e->cfg.n_head));
+    if (!(e->buf = malloc((size_t)e->cap * (e->nloc + 1) * sizeof *e->buf)))
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (e->nloc > 0)
+        RMENS_TRY(rmens_model_reserve(e->m[0], pairs));
+    for (int k = 1; k < e->nloc; k++)
+        rmens_model_borrow_acts(e->m[k], e->m[0]);
     return RMENS_OK;
 }
 
@@ -163,8 +193,8 @@ static rmens_status score_locked(rmens_ensemble *e, const int32_t *const *seqs, 
                                   "(%d)", (long long)i, seqs[i][t], (long long)t, e->cfg.vocab_size);
     }
     const int K = e->nloc;
-    for (int64_t a = 0; a < n; a += RMENS_SCORE_BATCH) {
-        int b = (int)(n - a < RMENS_SCORE_BATCH ? n - a : RMENS_SCORE_BATCH);
+    for (int64_t a = 0; a < n; a += e->cap) {
+        int b = (int)(n - a < e->cap ? n - a : e->cap);
         RMENS_TRY(rmens_batch_build_seqs(&e->batch, seqs + a, lens + a, b));
         if (n_cut)
             *n_cut += e->batch.n_cut;
@@ -207,11 +237,11 @@ rmens_status rmens_ensemble_score(rmens_ensemble *e, const int32_t *const *seqs,
 rmens_status rmens_ensemble_score_pairs(rmens_ensemble *e, const rmens_dataset *ds, int64_t lo, int64_t hi,
                                         int normalize, float *out)
 {
-    const int K = e->nloc, P = RMENS_SCORE_BATCH / 2;
-    int64_t idx[RMENS_SCORE_BATCH / 2];
-    rmens_status st = RMENS_OK;
+    const int K = e->nloc, P = e->cap / 2;
+    int64_t *idx = malloc((size_t)P * sizeof *idx);
+    rmens_status st = idx ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&e->lock);
-    for (int64_t a = lo; a < hi && st == RMENS_OK; a += P) {
+    for (int64_t a = lo; a < hi && st == RMENS_OK && idx; a += P) {
         int b = (int)(hi - a < P ? hi - a : P);
         for (int i = 0; i < b; i++)
             idx[i] = a + i;
@@ -226,6 +256,7 @@ rmens_status rmens_ensemble_score_pairs(rmens_ensemble *e, const rmens_dataset *
         }
     }
     pthread_mutex_unlock(&e->lock);
+    free(idx);
     return st;
 }
 

@@ -16,9 +16,11 @@ struct rmens_ensemble {
     double *rmean, *rstd;    /* [K] reward statistics over training data (0 / 1 for a model file) */
     int has_stats;
     rmens_batch batch;
+    int cap;                 /* sequences per forward pass (even) */
     float *buf;              /* [batch capacity * K] rewards of one batch */
     pthread_mutex_t lock;    /* one scoring call at a time: the activations are shared */
     char path[1024];
+    char tokenizer[32];      /* the checkpoint's tokenizer attribute, "" if it has none */
 };
 
 /* Opens only members idx[0..n) (all when idx is NULL): ranks of rmens score each load
@@ -30,7 +32,10 @@ rmens_status rmens_ensemble_open_subset(rmens_ensemble **out, const char *path, 
 rmens_status rmens_ensemble_score_pairs(rmens_ensemble *e, const rmens_dataset *ds, int64_t lo, int64_t hi,
                                         int normalize, float *out);
 
-/* Sequences scored per forward pass. */
+/* Sets the sequences per forward pass (rounded up to even, at least 2). */
+rmens_status rmens_ensemble_set_batch(rmens_ensemble *e, int seqs);
+
+/* Sequences scored per forward pass by default. */
 #define RMENS_SCORE_BATCH 64
 
 #endif

@@ -215,6 +215,8 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     rmens_status st = RMENS_OK;
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
         st = rmens_fail(RMENS_ERR_ARG, "--lambda must be a non-negative number, got %g", o->lambda);
+    else if (rank == 0 && o->json && !o->force && access(o->json, F_OK) == 0)
+        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", o->json);
     RMENS_TRY(rmens_verdict(comm, st));
     rmens_dataset *ds = NULL, *ood = NULL;
     float *R = NULL, *Rood = NULL;
@@ -226,13 +228,17 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "%s is a responses file; eval needs pairs", o->data);
         goto exit;
     }
-    if ((st = rmens_score_gather(o->ckpt, ds, o->normalize, comm, &R, &K, &n_cut)) != RMENS_OK)
+    if ((st = rmens_score_gather(o->ckpt, ds, o->normalize, comm, &R, &K, &n_cut)) != RMENS_OK) {
+        rmens_fail_context(st, "%s: ", o->data);
         goto exit;
+    }
     if (o->ood) {
         if ((st = rmens_dataset_read(&ood, o->ood, comm)) != RMENS_OK)
             goto exit;
-        if ((st = rmens_score_gather(o->ckpt, ood, o->normalize, comm, &Rood, &Kood, &c2)) != RMENS_OK)
+        if ((st = rmens_score_gather(o->ckpt, ood, o->normalize, comm, &Rood, &Kood, &c2)) != RMENS_OK) {
+            rmens_fail_context(st, "%s: ", o->ood);
             goto exit;
+        }
     }
     if (rank == 0) {
         int64_t Sood = ood ? rmens_dataset_count(ood) * (rmens_dataset_kind(ood) == RMENS_DATA_PAIRS ? 2 : 1) : 0;

@@ -8,7 +8,7 @@
 typedef struct {
     const char *ckpt, *data, *ood, *json;
     double lambda;
-    int normalize, quiet;
+    int normalize, quiet, force;
 } rmens_eval_options;
 
 rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm);

@@ -91,7 +91,8 @@ static void scoring_free(scoring *sc)
 }
 
 /* Collective: opens this rank's members of ckpt and scores its share of ds. */
-static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int normalize, MPI_Comm comm, scoring *sc)
+static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int normalize, int batch, MPI_Comm comm,
+                                scoring *sc)
 {
     memset(sc, 0, sizeof *sc);
     sc->pl.group = MPI_COMM_NULL;
@@ -100,7 +101,12 @@ static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int n
     RMENS_TRY(rmens_verdict(comm, st));
     RMENS_TRY(rmens_placement_init(&sc->pl, comm, sc->K));
     st = rmens_ensemble_open_subset(&sc->e, ckpt, sc->pl.local, sc->pl.n_local);
-    if (st == RMENS_OK && rmens_dataset_vocab_size(ds) > sc->e->cfg.vocab_size)
+    if (st == RMENS_OK && batch > 0)
+        st = rmens_ensemble_set_batch(sc->e, batch);
+    if (st == RMENS_OK && sc->e->tokenizer[0] && strcmp(sc->e->tokenizer, ds->tokenizer) != 0)
+        st = rmens_fail(RMENS_ERR_ARG, "the data was tokenized by \"%s\" but %s reads \"%s\" tokens", ds->tokenizer,
+                        ckpt, sc->e->tokenizer);
+    else if (st == RMENS_OK && rmens_dataset_vocab_size(ds) > sc->e->cfg.vocab_size)
         st = rmens_fail(RMENS_ERR_ARG, "the data has vocab_size %d but the model reads %d tokens",
                         rmens_dataset_vocab_size(ds), sc->e->cfg.vocab_size);
     if (st == RMENS_OK && normalize && !sc->e->has_stats)
@@ -117,14 +123,22 @@ static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int n
     if (!seqs || !lens || !sc->mine)
         st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld sequences", (long long)sc->S);
     for (int s = 0; s < nsides && st == RMENS_OK; s++)
-        for (int64_t i = 0; i < sc->n; i++) {
+        for (int64_t i = 0; i < sc->n; i++)
             seqs[s * sc->n + i] = rmens_dataset_seq(ds, (rmens_side)s, i, &lens[s * sc->n + i]);
-            sc->n_cut += lens[s * sc->n + i] > sc->e->cfg.n_ctx;
-        }
+    for (int64_t i = 0; i < sc->n && st == RMENS_OK; i++) {
+        /* Count the sequences the layout shortens: a pair cut while its prompt remains
+         * loses the same tokens on both sides (ensemble/batch.c). */
+        const int64_t T = sc->e->cfg.n_ctx, a = lens[i], b = sc->pairs ? lens[sc->n + i] : 0;
+        const int64_t cut = (a > b ? a : b) - T, P = sc->pairs ? rmens_dataset_prompt_len(ds, i) : 0;
+        if (sc->pairs && cut > 0 && cut < P)
+            sc->n_cut += 2;
+        else
+            sc->n_cut += (a > T) + (b > T);
+    }
     /* A member's ranks split the pairs (or responses) at whole scoring batches, so every
      * one is scored in the same batch whatever the rank count. Pairs are scored as pairs:
      * the shared prompt is computed once. */
-    const int64_t units = sc->pairs ? sc->n : sc->S, per = sc->pairs ? RMENS_SCORE_BATCH / 2 : RMENS_SCORE_BATCH;
+    const int64_t units = sc->pairs ? sc->n : sc->S, per = sc->pairs ? sc->e->cap / 2 : sc->e->cap;
     int64_t blocks = (units + per - 1) / per;
     sc->lo = blocks * sc->pl.group_rank / sc->pl.group_size * per;
     sc->hi = blocks * (sc->pl.group_rank + 1) / sc->pl.group_size * per;
@@ -169,7 +183,7 @@ rmens_status rmens_score_gather(const char *ckpt, const rmens_dataset *ds, int n
     scoring sc;
     *rewards = NULL;
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
-    rmens_status st = score_local(ckpt, ds, normalize, comm, &sc);
+    rmens_status st = score_local(ckpt, ds, normalize, 0, comm, &sc);
     if (st == RMENS_OK)
         st = gather_rewards(&sc, comm, rank, rewards);
     *K = sc.K;
@@ -197,7 +211,7 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     double t0 = now();
     if ((st = rmens_dataset_read(&ds, o->data, comm)) != RMENS_OK)
         goto exit;
-    if ((st = score_local(o->ckpt, ds, o->normalize, comm, &sc)) != RMENS_OK) {
+    if ((st = score_local(o->ckpt, ds, o->normalize, o->batch, comm, &sc)) != RMENS_OK) {
         rmens_fail_context(st, "%s: ", o->data);
         goto exit;
     }

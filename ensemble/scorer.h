@@ -10,6 +10,7 @@ typedef struct {
     const char *ckpt, *data, *out, *command;
     double lambda;
     int normalize, per_member, force, quiet;
+    int batch;  /* sequences per forward pass; 0: the default */
 } rmens_score_options;
 
 rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm);

@@ -297,6 +297,7 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     h->batch = o->batch;
     h->share = o->share;
     h->member_offset = o->member_offset;
+    h->ensemble_size = o->ensemble_size > 0 ? o->ensemble_size : o->members;
     h->data_crc32 = t->data_crc32;
     h->warmup = o->opt.warmup;
     h->lr = o->opt.lr;

@@ -11,6 +11,7 @@ typedef struct {
     const char *data, *val, *out, *init, *metrics;
     int members;
     int member_offset;          /* index of member 0 in the whole ensemble (job arrays: --member k) */
+    int ensemble_size;          /* members of the whole ensemble (0: members) */
     rmens_model_config model;   /* vocab_size is taken from the data */
     int batch;
     rmens_adamw_config opt;

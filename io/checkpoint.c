@@ -29,7 +29,7 @@ typedef struct {
 #define HI(f) {#f, 1, offsetof(rmens_ckpt_header, f)}
 #define HD(f) {#f, 0, offsetof(rmens_ckpt_header, f)}
 static const hfield hfields[] = {
-    {"members", 1, offsetof(rmens_ckpt_header, members)}, HI(batch), HI(warmup), HI(share), HI(member_offset),
+    {"members", 1, offsetof(rmens_ckpt_header, members)}, HI(batch), HI(warmup), HI(share), HI(member_offset), HI(ensemble_size),
     HD(lr), HD(min_lr_frac), HD(beta1), HD(beta2), HD(eps), HD(weight_decay), HD(clip), HD(margin_scale), HD(center),
     HD(bootstrap),
 };
@@ -202,8 +202,8 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
         st = rmens_h5_attr_read_i64(f, "data_crc32", &h->data_crc32);
     for (size_t i = 0; i < sizeof hfields / sizeof *hfields && st == RMENS_OK; i++) {
         char *p = (char *)h + hfields[i].off;
-        if ((strcmp(hfields[i].name, "share") == 0 || strcmp(hfields[i].name, "member_offset") == 0) &&
-            !rmens_h5_has_attr(f, hfields[i].name))
+        if ((strcmp(hfields[i].name, "share") == 0 || strcmp(hfields[i].name, "member_offset") == 0 ||
+             strcmp(hfields[i].name, "ensemble_size") == 0) && !rmens_h5_has_attr(f, hfields[i].name))
             continue;
         if (hfields[i].is_int) {
             st = rmens_h5_attr_read_i64(f, hfields[i].name, &v);
@@ -241,6 +241,9 @@ rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, i
         if (x->members != 1)
             st = rmens_fail(RMENS_ERR_ARG, "%s holds %d members; merge takes one-member parts (rmens train --member k)",
                             parts[i], x->members);
+        else if (x->ensemble_size > 0 && x->ensemble_size != n)
+            st = rmens_fail(RMENS_ERR_ARG, "%s is member %d of a %d-member ensemble, but %d parts were given",
+                            parts[i], x->member_offset, x->ensemble_size, n);
         else if (x->member_offset < 0 || x->member_offset >= n || seen[x->member_offset]++)
             st = rmens_fail(RMENS_ERR_ARG, "%s is member %d: the %d parts must be members 0 to %d, each once", parts[i],
                             x->member_offset, n, n - 1);
@@ -262,6 +265,7 @@ rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, i
     RMENS_TRY(st);
     h0.members = n;
     h0.member_offset = 0;
+    h0.ensemble_size = n;
     snprintf(h0.command, sizeof h0.command, "%s", command ? command : "rmens merge");
     char tmp[4200];
     hid_t f = -1;

@@ -24,6 +24,7 @@ typedef struct {
     /* hyperparameters a resume must not change */
     int batch, warmup, share;
     int member_offset;   /* a part of a larger ensemble (job arrays): index of its member 0 */
+    int ensemble_size;   /* members of the whole ensemble the part belongs to */
     int64_t data_crc32;  /* fingerprint of the training pairs (tokens, offsets, prompts, margins) */
     double lr, min_lr_frac, beta1, beta2, eps, weight_decay, clip, margin_scale, center;
     char data[1024];

@@ -12,6 +12,8 @@ fi
 # One OpenBLAS thread per allocated CPU of the task.
 export OPENBLAS_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
 export OMP_NUM_THREADS=$OPENBLAS_NUM_THREADS
+# Since Slurm 22.05 srun no longer inherits --cpus-per-task from the batch job.
+export SRUN_CPUS_PER_TASK=${SLURM_CPUS_PER_TASK:-1}
 THREADS=$OPENBLAS_NUM_THREADS
 
 # launch CMD...: runs CMD on the job's tasks. Debian's Open MPI works with srun only
@@ -27,15 +29,22 @@ launch() {
     if [ "$how" = srun ]; then
         srun --mpi=pmix --kill-on-bad-exit=1 "$@" &
     else
-        mpirun $root -n "${SLURM_NTASKS:-1}" "$@" &
+        # Open MPI binds each rank to one core by default: let its BLAS threads spread.
+        mpirun $root --bind-to none -n "${SLURM_NTASKS:-1}" "$@" &
     fi
     LAUNCH_PID=$!
-    # A trapped signal interrupts wait; keep waiting until the launcher itself is done.
-    local rc=0
+    # A trapped signal interrupts wait (status > 128); wait again until the launcher is
+    # done, and take its own status, also when it ended in between.
+    local rc
     while :; do
         rc=0
         wait "$LAUNCH_PID" || rc=$?
-        kill -0 "$LAUNCH_PID" 2>/dev/null || break
+        [ $rc -gt 128 ] || break
+        if ! kill -0 "$LAUNCH_PID" 2>/dev/null; then
+            rc=0
+            wait "$LAUNCH_PID" || rc=$?
+            break
+        fi
     done
     return $rc
 }

@@ -8,7 +8,8 @@
 # prep; empty: the embedded synthetic task), MEMBERS (4), WORKDIR (./rmens-run),
 # TRAIN_ARGS, EVAL_ARGS, SBATCH_ARGS (extra sbatch options for every stage, e.g.
 # "--partition=compute --account=myproject"), and ARRAY=1 to train one member per
-# job-array task and merge them, instead of one MPI job. Prints the job ids.
+# job-array task and merge them, instead of one MPI job; SCORE_DATA (a responses or pairs
+# file) adds a score stage writing scores.h5 after training. Prints the job ids.
 set -eu
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 WORKDIR=${1:-${WORKDIR:-$PWD/rmens-run}}
@@ -35,4 +36,11 @@ else
 fi
 eval=$(CKPT=ens.h5 DATA=test.h5 REPORT=report.json sbatch "${common[@]}" --ntasks="$MEMBERS" \
     --dependency=afterok:"$train" "$here/eval.sbatch")
-echo "data $prep train $train eval $eval"
+line="data $prep train $train eval $eval"
+if [ -n "${SCORE_DATA:-}" ]; then
+    # Scores for RL: SCORE_DATA (a responses or pairs file) -> scores.h5, after training.
+    score=$(CKPT=ens.h5 DATA="$SCORE_DATA" SCORES=scores.h5 sbatch "${common[@]}" --ntasks="$MEMBERS" \
+        --dependency=afterok:"$train" "$here/score.sbatch")
+    line="$line score $score"
+fi
+echo "$line"

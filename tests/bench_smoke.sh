@@ -1,6 +1,7 @@
 #!/bin/sh
 # rmens bench runs and prints its figures (values are checked for sanity, never for
-# speed: speed goals live in docs/PERFORMANCE.md, measured by hand).
+# speed, not even relative speed: the machine is shared; speed goals live in
+# docs/PERFORMANCE.md, measured by hand).
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
 
@@ -8,7 +9,7 @@ check_line() {
     line=$(grep '^train_pairs_per_s=' "$TMP/out") || { cat "$TMP/out"; fail "no figures line"; }
     echo "$line" | awk '{
         for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] + 0 }
-        ok = v["train_pairs_per_s"] > 0 && v["score_pairs_per_s"] > v["train_pairs_per_s"] &&
+        ok = v["train_pairs_per_s"] > 0 && v["score_pairs_per_s"] > 0 &&
              v["gflops"] > 0 && v["peak_gflops"] > 0 && v["mfu"] > 0 && v["mfu"] < 1.5 &&
              (v["gflops"] / v["peak_gflops"] - v["mfu"])^2 < 1e-4
         exit !ok }' || fail "implausible figures: $line"

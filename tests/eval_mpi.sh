@@ -1,6 +1,6 @@
 #!/bin/sh
 # rmens eval: every figure of the JSON report recomputed independently (numpy) from the
-# per-member rewards of rmens score, on 1 and 2 ranks; OOD; bad input.
+# per-member rewards of rmens score, on 1 and 3 ranks; OOD; bad input.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
@@ -99,4 +99,12 @@ expect_fail() {
 expect_fail "is a responses file; eval needs pairs" run 2 eval --ckpt "$TMP/ens.h5" --data "$TMP/ood.h5"
 expect_fail "--lambda: expected a non-negative number" run 2 eval --ckpt "$TMP/ens.h5" --data "$TMP/test.h5" --lambda -2
 expect_fail "absent.h5" run 2 eval --ckpt "$TMP/absent.h5" --data "$TMP/test.h5"
+expect_fail "already exists (pass --force" run 1 eval --ckpt "$TMP/ens.h5" --data "$TMP/test.h5" --json "$TMP/e1.json"
+# --data given twice: the second is the out-of-distribution file, as with --ood
+run 1 eval --ckpt "$TMP/ens.h5" --data "$TMP/test.h5" --data "$TMP/ood.h5" --lambda 0.3 --json "$TMP/e2.json" --quiet \
+    || fail "--data twice"
+"$PY" -c "
+import json
+a, b = json.load(open('$TMP/e1.json')), json.load(open('$TMP/e2.json'))
+assert a['ood'] == b['ood'], (a['ood'], b['ood'])" || fail "--data twice differs from --ood"
 echo "eval_mpi: all passed"

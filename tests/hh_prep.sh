@@ -36,10 +36,9 @@ fi
 spmb=$(sed -n 's/.*(\([0-9.]*\) s\/MB).*/\1/p' "$TMP/prep.log" | head -n 1)
 if [ -z "$spmb" ]; then
     bad "prep printed no s/MB figure"
-elif awk -v x="$spmb" -v max="$MAX_S_PER_MB" 'BEGIN { exit !(x > max) }'; then
-    bad "prep took $spmb s/MB, above $MAX_S_PER_MB s/MB"
 else
-    echo "ok: prep speed $spmb s/MB (limit $MAX_S_PER_MB)"
+    # A figure to read, not a timed test: the machine is shared (docs/PERFORMANCE.md).
+    echo "prep speed: $spmb s/MB (goal: well under $MAX_S_PER_MB s/MB)"
 fi
 
 [ "$failures" = 0 ] || fail "$failures check(s) of hh_prep failed"

@@ -86,12 +86,15 @@ assert np.array_equal(one["rewards"][:, 0], full["rewards"][:, 1]) and np.all(on
 print("model file = member 1")
 PYEOF
 
-# Sequences longer than the context are cut from the front and counted.
+# Sequences shortened to fit the context are counted, by the rule of docs/FORMAT.md: a
+# pair cut while its prompt remains loses tokens on both sides.
 n=$("$PY" -c "
 import h5py, numpy as np
-f = h5py.File('$TMP/pairs.h5'); c = 0
-for s in ('chosen', 'rejected'):
-    o = f[s + '/offsets'][:]; c += int((np.diff(o) > 48).sum())
+f = h5py.File('$TMP/pairs.h5'); T = 48; c = 0
+a, b, P = np.diff(f['chosen/offsets'][:]), np.diff(f['rejected/offsets'][:]), f['prompt_len'][:]
+for x, y, p in zip(a, b, P):
+    cut = max(x, y) - T
+    c += 2 if 0 < cut < p else int(x > T) + int(y > T)
 print(c)")
 [ "$("$PY" -c "import h5py; print(h5py.File('$TMP/p1.h5').attrs['sequences_cut'])")" = "$n" ] || fail "sequences_cut != $n"
 echo "ok: $n sequences cut and counted"
@@ -111,14 +114,22 @@ expect_fail "--normalize member: " run 2 score --ckpt "$TMP/m1.h5" --data "$TMP/
 "$PY" - "$TMP" <<'PYEOF' || fail "making bad inputs"
 import sys, h5py, numpy as np
 d = sys.argv[1]
-with h5py.File(d + "/v300.h5", "w") as f:
-    f.attrs.update(rmens_format="responses", rmens_version=1, vocab_size=300, eot_token=299, tokenizer="other")
-    f["responses/tokens"] = np.array([5, 280, 299], np.int32)
-    f["responses/offsets"] = np.array([0, 3], np.int64)
+for name, tok in (("v300", "bytes"), ("bpe", "other")):
+    with h5py.File(d + "/" + name + ".h5", "w") as f:
+        f.attrs.update(rmens_format="responses", rmens_version=1, vocab_size=300, eot_token=299, tokenizer=tok)
+        f["responses/tokens"] = np.array([5, 280, 299], np.int32)
+        f["responses/offsets"] = np.array([0, 3], np.int64)
 data = open(d + "/ens.h5", "rb").read()
 open(d + "/cut.h5", "wb").write(data[: len(data) // 2])
 PYEOF
 expect_fail "vocab_size 300 but the model reads 257" run 2 score --ckpt "$TMP/ens.h5" --data "$TMP/v300.h5" --out "$TMP/x.h5"
+expect_fail 'tokenized by "other" but' run 2 score --ckpt "$TMP/ens.h5" --data "$TMP/bpe.h5" --out "$TMP/x.h5"
+# --batch changes only how many sequences go through at once, not the rewards' meaning
+run 2 score --ckpt "$TMP/ens.h5" --data "$TMP/resp.h5" --out "$TMP/b3.h5" --per-member --batch 3 --quiet || fail "--batch 3"
+"$PY" -c "
+import h5py, numpy as np
+a, b = h5py.File('$TMP/r1.h5')['rewards'][:], h5py.File('$TMP/b3.h5')['rewards'][:]
+assert np.abs(a - b).max() <= 1e-5 * max(1, np.abs(a).max()), np.abs(a - b).max()" || fail "--batch 3 rewards"
 expect_fail "cut.h5" run 2 score --ckpt "$TMP/cut.h5" --data "$TMP/resp.h5" --out "$TMP/x.h5"
 printf '' >"$TMP/empty.h5"
 expect_fail "empty.h5" run 2 score --ckpt "$TMP/ens.h5" --data "$TMP/empty.h5" --out "$TMP/x.h5"

@@ -178,6 +178,7 @@ done
 "$RMENS" merge --out "$TMP/merged.h5" "$TMP/part1.h5" "$TMP/part0.h5" >/dev/null || fail "merge"
 $CMP "$TMP/k2p2.h5" "$TMP/merged.h5" || fail "merged parts differ from the MPI run"
 expect_fail "must be members 0 to 1, each once" "$RMENS" merge --out "$TMP/x.h5" "$TMP/part0.h5" "$TMP/part0.h5"
+expect_fail "is member 0 of a 2-member ensemble, but 1 parts" "$RMENS" merge --out "$TMP/x.h5" "$TMP/part0.h5"
 expect_fail "holds 2 members; merge takes one-member parts" "$RMENS" merge --out "$TMP/x.h5" "$TMP/k2p2.h5"
 run 1 train $SMALL --members 2 --member 1 --steps 24 --lr 0.01 --out "$TMP/other1.h5" || fail "--member 1 other lr"
 expect_fail "was trained with other settings or data" "$RMENS" merge --out "$TMP/x.h5" "$TMP/part0.h5" "$TMP/other1.h5"
