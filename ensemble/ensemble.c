@@ -31,16 +31,8 @@ void rmens_ensemble_close(rmens_ensemble *e)
 
 static rmens_status read_kind(const char *path, char *kind, size_t n, char *tok, size_t tn)
 {
-    rmens_h5_init();
-    FILE *probe = fopen(path, "rb");
-    if (!probe)
-        return rmens_fail(RMENS_ERR_IO, "%s: cannot open", path);
-    fclose(probe);
-    if (!rmens_h5_is_hdf5(path))
-        return rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        return rmens_h5_fail("%s: cannot open", path);
+    hid_t f;
+    RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &f));
     rmens_status st = rmens_h5_attr_read_str(f, "rmens_format", kind, n);
     tok[0] = '\0';
     if (st == RMENS_OK && rmens_h5_has_attr(f, "tokenizer"))

@@ -160,15 +160,8 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
 {
     rmens_h5_init();
     memset(h, 0, sizeof *h);
-    FILE *probe = fopen(path, "rb");
-    if (!probe)
-        return rmens_fail(RMENS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    fclose(probe);
-    if (!rmens_h5_is_hdf5(path))
-        return rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        return rmens_h5_fail("%s: cannot open", path);
+    hid_t f;
+    RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &f));
     rmens_status st = RMENS_OK;
     char kind[32];
     int64_t v;

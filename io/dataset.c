@@ -509,21 +509,8 @@ rmens_status rmens_dataset_read(rmens_dataset **out, const char *path, MPI_Comm 
             goto exit;
         }
     }
-    /* HDF5 prints nothing useful for a plain missing file; say it ourselves. */
-    FILE *probe = fopen(path, "rb");
-    if (!probe) {
-        st = rmens_fail(RMENS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if ((st = rmens_h5_open_ro(path, fapl, &file)) != RMENS_OK)
         goto exit;
-    }
-    fclose(probe);
-    if (!rmens_h5_is_hdf5(path)) {
-        st = rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
-        goto exit;
-    }
-    if ((file = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) {
-        st = rmens_h5_fail("%s: cannot open", path);
-        goto exit;
-    }
     st = read_file(ds, file, dxpl);
     if (st != RMENS_OK)
         rmens_fail_context(st, "%s: ", path);

@@ -84,6 +84,21 @@ int rmens_h5_is_hdf5(const char *path)
 #endif
 }
 
+rmens_status rmens_h5_open_ro(const char *path, hid_t fapl, hid_t *file)
+{
+    rmens_h5_init();
+    *file = -1;
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return rmens_fail(RMENS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    fclose(probe);
+    if (!rmens_h5_is_hdf5(path))
+        return rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
+    if ((*file = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0)
+        return rmens_h5_fail("%s: cannot open", path);
+    return RMENS_OK;
+}
+
 int rmens_h5_has_attr(hid_t obj, const char *name) { return H5Aexists(obj, name) > 0; }
 
 static rmens_status attr_write(hid_t obj, const char *name, hid_t filetype, hid_t memtype,

@@ -17,6 +17,10 @@ rmens_status rmens_h5_fail(const char *fmt, ...) __attribute__((format(printf, 1
 /* Closes any kind of HDF5 id if it is valid; always safe on -1. */
 void rmens_h5_close(hid_t id);
 
+/* Opens path read-only with fapl (H5P_DEFAULT for serial), saying plainly when the file
+ * is missing or not HDF5 (HDF5's own messages say neither). *file is -1 on failure. */
+rmens_status rmens_h5_open_ro(const char *path, hid_t fapl, hid_t *file);
+
 /* 1 if path is a readable HDF5 file (any HDF5 version this library reads). */
 int rmens_h5_is_hdf5(const char *path);
 

@@ -186,14 +186,7 @@ rmens_status rmens_info(FILE *f, const char *path, int64_t show)
     rmens_h5_init();
     char kind[64] = "";
     hid_t file = -1;
-    FILE *probe = fopen(path, "rb");
-    if (!probe)
-        return rmens_fail(RMENS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    fclose(probe);
-    if (!rmens_h5_is_hdf5(path))
-        return rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
-    if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-        return rmens_h5_fail("%s: cannot open", path);
+    RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &file));
     rmens_status st = RMENS_OK;
     if (!rmens_h5_has_attr(file, "rmens_format"))
         st = rmens_fail(RMENS_ERR_FORMAT, "%s: not an rmens file (no rmens_format attribute on /)", path);

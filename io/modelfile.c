@@ -166,15 +166,8 @@ rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed
     *out = NULL;
     if (fresh_head)
         *fresh_head = 0;
-    FILE *probe = fopen(path, "rb");
-    if (!probe)
-        return rmens_fail(RMENS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    fclose(probe);
-    if (!rmens_h5_is_hdf5(path))
-        return rmens_fail(RMENS_ERR_FORMAT, "%s: not an HDF5 file (or truncated/corrupted)", path);
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0)
-        return rmens_h5_fail("%s: cannot open", path);
+    hid_t file;
+    RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &file));
     rmens_status st = RMENS_OK;
     rmens_model *m = NULL;
     char kind[32];
