@@ -36,10 +36,12 @@ static void sger(int M, int N, const float *x, const float *y, float *A, int lda
 /* exp(x) to about 2 ulp, written so loops over it vectorise (libm's expf and tanhf are
  * scalar calls and took a third of a training step): Cody-Waite reduction by ln 2,
  * Cephes' degree-6 polynomial, and 2^n built in the exponent bits. */
-static inline float fast_expf(float x)
+static inline float fast_expf(float xin)
 {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    /* Written so that NaN clamps to -87 here (no float-to-int conversion of NaN, which
+     * is undefined) and comes back out as NaN at the end. */
+    float x = xin > -87.0f ? xin : -87.0f;
+    x = x < 88.0f ? x : 88.0f;
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  /* round to nearest */
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
@@ -51,7 +53,7 @@ static inline float fast_expf(float x)
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
     union { int32_t i; float f; } two = {.i = ((int32_t)n + 127) << 23};
-    return p * two.f;
+    return xin == xin ? p * two.f : xin;
 }
 
 /* tanh(u) = 1 - 2 / (1 + exp(2u)); absolute error about 1e-7, saturating cleanly. */
