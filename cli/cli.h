@@ -20,6 +20,8 @@ int rmens_cli_report(MPI_Comm comm, const char *cmd, rmens_status st);
 int rmens_cli_rank(MPI_Comm comm);
 /* "rmens <cmd> <args...>" into buf: the command line kept in the files a command writes. */
 const char *rmens_cli_command(char *buf, size_t size, const char *cmd, int argc, char **argv);
+/* --normalize none|member -> 0 or 1 in *v; 0 on success. */
+int rmens_cli_normalize(const char *s, int *v);
 /* Parses a whole decimal number / a finite double; 0 on success. */
 int rmens_cli_int(const char *s, int64_t *v);
 int rmens_cli_double(const char *s, double *v);

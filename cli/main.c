@@ -48,6 +48,14 @@ const char *rmens_cli_command(char *buf, size_t size, const char *cmd, int argc,
     return buf;
 }
 
+int rmens_cli_normalize(const char *s, int *v)
+{
+    if (strcmp(s, "none") != 0 && strcmp(s, "member") != 0)
+        return -1;
+    *v = strcmp(s, "member") == 0;
+    return 0;
+}
+
 int rmens_cli_int(const char *s, int64_t *v)
 {
     char *end;

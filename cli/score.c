@@ -51,9 +51,7 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
                 st = rmens_fail(RMENS_ERR_ARG, "--lambda: expected a non-negative number, got '%s'", optarg);
             break;
         case 'n':
-            if (strcmp(optarg, "member") == 0)
-                o.normalize = 1;
-            else if (strcmp(optarg, "none") != 0)
+            if (rmens_cli_normalize(optarg, &o.normalize))
                 st = rmens_fail(RMENS_ERR_ARG, "--normalize: expected none or member, got '%s'", optarg);
             break;
         case 'p': o.per_member = 1; break;

@@ -91,19 +91,8 @@ rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens
 
 rmens_status rmens_modelfile_write_tensors(hid_t loc, const char *group, const rmens_model *m, int grads)
 {
-    for (int t = 0; t < RMENS_NTENSORS; t++) {
-        rmens_tensor_shape sh;
-        rmens_tensor_shape_of(&m->cfg, t, &sh);
-        int64_t per = sh.dims[0] * (sh.rank == 2 ? sh.dims[1] : 1);
-        for (int l = 0; l < (sh.per_layer ? m->cfg.n_layer : 1); l++) {
-            char name[160], path[256];
-            rmens_tensor_name(t, l, name, sizeof name);
-            snprintf(path, sizeof path, "%s/%s", group, name);
-            const float *src = (grads ? m->g[t] : m->t[t]) + (size_t)l * per;
-            RMENS_TRY(rmens_h5_write_nd(loc, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, src, sh.rank, sh.dims));
-        }
-    }
-    return RMENS_OK;
+    /* Parameters and gradients are laid out in the tensor order write_flat walks. */
+    return rmens_modelfile_write_flat(loc, group, &m->cfg, grads ? m->grads : m->params);
 }
 
 rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_model *m, int *has_head)
