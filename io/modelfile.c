@@ -38,7 +38,11 @@ rmens_status rmens_modelfile_read_config(hid_t obj, rmens_model_config *cfg)
     return st == RMENS_OK ? st : rmens_fail_context(RMENS_ERR_FORMAT, "config attributes: ");
 }
 
-static rmens_status flat(hid_t loc, const char *group, const rmens_model_config *cfg, const float *base, int fill)
+typedef enum { FLAT_CREATE, FLAT_FILL, FLAT_READ } flat_mode;
+
+/* Walks the tensors of cfg in their flat order (as laid out in memory) under group/:
+ * creates (and writes base unless NULL), fills existing datasets, or reads them back. */
+static rmens_status flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base, flat_mode mode)
 {
     size_t off = 0;
     for (int t = 0; t < RMENS_NTENSORS; t++) {
@@ -49,7 +53,9 @@ static rmens_status flat(hid_t loc, const char *group, const rmens_model_config 
             char name[160], path[256];
             rmens_tensor_name(t, l, name, sizeof name);
             snprintf(path, sizeof path, "%s/%s", group, name);
-            if (fill)
+            if (mode == FLAT_READ)
+                RMENS_TRY(rmens_h5_read_floats(loc, path, sh.rank, sh.dims, base + off));
+            else if (mode == FLAT_FILL)
                 RMENS_TRY(rmens_h5_fill(loc, path, H5T_NATIVE_FLOAT, base + off));
             else
                 RMENS_TRY(rmens_h5_write_nd(loc, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, base ? base + off : NULL,
@@ -63,30 +69,17 @@ static rmens_status flat(hid_t loc, const char *group, const rmens_model_config 
 rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
                                         const float *base)
 {
-    return flat(loc, group, cfg, base, 0);
+    return flat(loc, group, cfg, (float *)base, FLAT_CREATE);  /* read only in this mode */
 }
 
 rmens_status rmens_modelfile_fill_flat(hid_t loc, const char *group, const rmens_model_config *cfg, const float *base)
 {
-    return flat(loc, group, cfg, base, 1);
+    return flat(loc, group, cfg, (float *)base, FLAT_FILL);  /* read only in this mode */
 }
 
 rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base)
 {
-    size_t off = 0;
-    for (int t = 0; t < RMENS_NTENSORS; t++) {
-        rmens_tensor_shape sh;
-        rmens_tensor_shape_of(cfg, t, &sh);
-        int64_t per = sh.dims[0] * (sh.rank == 2 ? sh.dims[1] : 1);
-        for (int l = 0; l < (sh.per_layer ? cfg->n_layer : 1); l++) {
-            char name[160], path[256];
-            rmens_tensor_name(t, l, name, sizeof name);
-            snprintf(path, sizeof path, "%s/%s", group, name);
-            RMENS_TRY(rmens_h5_read_floats(loc, path, sh.rank, sh.dims, base + off));
-            off += (size_t)per;
-        }
-    }
-    return RMENS_OK;
+    return flat(loc, group, cfg, base, FLAT_READ);
 }
 
 rmens_status rmens_modelfile_write_tensors(hid_t loc, const char *group, const rmens_model *m, int grads)
