@@ -88,6 +88,14 @@ typedef enum {
  * whose ranks all read the whole file through MPI-IO (collective; every rank gets the
  * same verdict). */
 rmens_status rmens_dataset_read(rmens_dataset **out, const char *path, MPI_Comm comm);
+/* The same, within a memory budget: when the tokens would take more than max_bytes they
+ * stay in the file and are read on demand, sequentially in large chunks or record by
+ * record (max_bytes < 0: no limit; docs/RELIABILITY.md). A streamed data set is
+ * validated in parts, one per rank of comm, and must not be used by two threads at once. */
+rmens_status rmens_dataset_read_bounded(rmens_dataset **out, const char *path, MPI_Comm comm,
+                                        int64_t max_bytes);
+/* 1 if the tokens are read on demand. */
+int rmens_dataset_streamed(const rmens_dataset *ds);
 /* Writes to path + a temporary suffix, then renames: path is never left half-written. */
 rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path);
 void rmens_dataset_free(rmens_dataset *ds);
@@ -95,9 +103,13 @@ void rmens_dataset_free(rmens_dataset *ds);
 rmens_data_kind rmens_dataset_kind(const rmens_dataset *ds);
 int64_t rmens_dataset_count(const rmens_dataset *ds);
 int32_t rmens_dataset_vocab_size(const rmens_dataset *ds);
-/* Tokens of record i on one side (RMENS_SIDE_RESPONSE for a responses file). */
+/* Tokens of record i on one side (RMENS_SIDE_RESPONSE for a responses file). For a
+ * streamed data set the pointer is valid until the next call for the same side, and a
+ * failed read returns NULL with *len 0 and the message set (rmens_last_error). */
 const int32_t *rmens_dataset_seq(const rmens_dataset *ds, rmens_side side, int64_t i,
                                  int64_t *len);
+/* Length in tokens of record i on one side, without reading the tokens. */
+int64_t rmens_dataset_len(const rmens_dataset *ds, rmens_side side, int64_t i);
 /* Shared leading tokens of pair i (the prompt); 0 when the file has none. */
 int32_t rmens_dataset_prompt_len(const rmens_dataset *ds, int64_t i);
 /* Preference strength of pair i; 0 when the file has no /margin. */

@@ -25,5 +25,8 @@ int rmens_cli_normalize(const char *s, int *v);
 /* Parses a whole decimal number / a finite double; 0 on success. */
 int rmens_cli_int(const char *s, int64_t *v);
 int rmens_cli_double(const char *s, double *v);
+/* --data-mem SIZE: bytes with an optional K, M or G suffix (powers of 1024); "0" reads
+ * every file in chunks, "auto" (0 in *v) lets rmens_data_budget choose; 0 on success. */
+int rmens_cli_data_mem(const char *s, int64_t *v);
 
 #endif

@@ -30,6 +30,8 @@ static const char help[] =
     "  --normalize none|member  standardise each member's rewards by its training statistics\n"
     "                           first (default member when the checkpoint has them)\n"
     "  --threads N              BLAS threads per rank (default 1)\n"
+    "  --data-mem SIZE          memory for data tokens per file and rank (e.g. 512M, 4G); a\n"
+    "                           larger file is read in chunks (default auto; 0: always)\n"
     "  --quiet                  no table\n";
 
 int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
@@ -37,7 +39,7 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
     static const struct option longopts[] = {
         {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'},      {"ood", 1, 0, 'O'},   {"json", 1, 0, 'j'},
         {"lambda", 1, 0, 'l'}, {"normalize", 1, 0, 'n'}, {"threads", 1, 0, 't'}, {"quiet", 0, 0, 'q'},
-        {"help", 0, 0, 'h'}, {"force", 0, 0, 'f'}, {0, 0, 0, 0}};
+        {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'}, {"force", 0, 0, 'f'}, {0, 0, 0, 0}};
     rmens_eval_options o = {0};
     o.lambda = 0.5;
     o.normalize = -1;
@@ -78,6 +80,10 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
                 st = rmens_fail(RMENS_ERR_ARG, "--threads: expected a positive integer, got '%s'", optarg);
             break;
         case 'q': o.quiet = 1; break;
+        case 'D':
+            if (rmens_cli_data_mem(optarg, &o.data_budget))
+                st = rmens_fail(RMENS_ERR_ARG, "--data-mem: expected a size such as 512M, 4G or 0, got '%s'", optarg);
+            break;
         case 'h':
             if (rank == 0)
                 fputs(help, stdout);

@@ -66,6 +66,28 @@ int rmens_cli_int(const char *s, int64_t *v)
     return 0;
 }
 
+int rmens_cli_data_mem(const char *s, int64_t *v)
+{
+    if (strcmp(s, "auto") == 0) {
+        *v = 0;
+        return 0;
+    }
+    char *end;
+    double x = strtod(s, &end), unit = 1;
+    if (end == s || !(x >= 0) || x > 1e18)
+        return -1;
+    if (*end && end[1] == 0)
+        unit = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
+             : *end == 'G' || *end == 'g' ? 1073741824.0 : 0;
+    else if (*end)
+        unit = 0;
+    if (unit == 0 || x * unit > 9e18)
+        return -1;
+    /* 0 would mean auto to the library: one byte makes every non-empty file stream. */
+    *v = x * unit >= 1 ? (int64_t)(x * unit) : 1;
+    return 0;
+}
+
 int rmens_cli_double(const char *s, double *v)
 {
     char *end;

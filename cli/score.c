@@ -25,6 +25,8 @@ static const char help[] =
     "  --per-member           also write every member's reward: rewards [N, K]\n"
     "  --batch B              sequences per forward pass (default 64; memory grows with it)\n"
     "  --threads N            BLAS threads per rank (default 1)\n"
+    "  --data-mem SIZE        memory for data tokens per rank (e.g. 512M, 4G); a larger file\n"
+    "                         is read in chunks (default auto; 0: always)\n"
     "  --force                replace an existing --out\n"
     "  --quiet                print nothing but errors\n";
 
@@ -33,7 +35,7 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
     static const struct option longopts[] = {
         {"ckpt", 1, 0, 'c'},  {"data", 1, 0, 'd'},    {"out", 1, 0, 'o'},         {"lambda", 1, 0, 'l'},
         {"normalize", 1, 0, 'n'}, {"per-member", 0, 0, 'p'}, {"threads", 1, 0, 't'}, {"force", 0, 0, 'f'},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},    {"batch", 1, 0, 'b'}, {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'},    {"batch", 1, 0, 'b'}, {0, 0, 0, 0}};
     rmens_score_options o = {0};
     o.lambda = 0.5;
     int c, rank = rmens_cli_rank(comm);
@@ -68,6 +70,10 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
             break;
         case 'f': o.force = 1; break;
         case 'q': o.quiet = 1; break;
+        case 'D':
+            if (rmens_cli_data_mem(optarg, &o.data_budget))
+                st = rmens_fail(RMENS_ERR_ARG, "--data-mem: expected a size such as 512M, 4G or 0, got '%s'", optarg);
+            break;
         case 'h':
             if (rank == 0)
                 fputs(help, stdout);

@@ -50,6 +50,10 @@ static const char help[] =
     "  --resume             continue --out from its step (bit-identical to an uninterrupted run)\n"
     "  --force              replace an existing --out instead of refusing\n"
     "  --threads N          BLAS threads per rank (default 1)\n"
+    "  --data-mem SIZE      memory for data tokens per file and rank, e.g. 512M or 4G; a\n"
+    "                       larger file is read in chunks (default auto: a quarter of the\n"
+    "                       node's memory, or of SLURM's allocation, shared by its ranks;\n"
+    "                       0: always read in chunks)\n"
     "  --no-share           do not compute shared prompts once per pair\n"
     "  --truncate-prompts   accept prompts longer than --ctx (refused by default): pairs are\n"
     "                       cut from the front, as every longer pair is\n"
@@ -78,7 +82,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         {"center-coef", 1, 0, 'c'},  {"eval-every", 1, 0, 'E'},   {"save-every", 1, 0, 'V'},
         {"resume", 0, 0, 'R'},       {"force", 0, 0, 'F'},        {"threads", 1, 0, 'n'},
         {"no-share", 0, 0, 'u'},     {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
-        {"truncate-prompts", 0, 0, 'P'}, {"member", 1, 0, 'k'},
+        {"truncate-prompts", 0, 0, 'P'}, {"member", 1, 0, 'k'}, {"data-mem", 1, 0, 'D'},
         {0, 0, 0, 0}};
     rmens_train_options o;
     rmens_train_options_init(&o);
@@ -139,6 +143,10 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         case 'P': o.truncate_prompts = 1; break;
         case 'k': INT_ARG(o.member_offset, 0); member_given = 1; break;
         case 'q': o.quiet = 1; break;
+        case 'D':
+            if (rmens_cli_data_mem(optarg, &o.data_budget))
+                st = rmens_fail(RMENS_ERR_ARG, "--data-mem: expected a size such as 512M, 4G or 0, got '%s'", optarg);
+            break;
         case 'h':
             if (rank == 0)
                 fputs(help, stdout);

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "comm/verdict.h"
@@ -56,4 +57,28 @@ void rmens_placement_free(rmens_placement *p)
 int rmens_placement_owner(const rmens_placement *p, int k)
 {
     return p->group_size == 1 ? k % p->P : k * p->group_size;
+}
+
+rmens_status rmens_data_budget(MPI_Comm comm, int64_t requested, int64_t *bytes)
+{
+    *bytes = requested;
+    if (requested != 0)
+        return RMENS_OK;
+    int on_node = 1;
+    if (comm != MPI_COMM_NULL) {
+        MPI_Comm node = MPI_COMM_NULL;
+        RMENS_TRY(rmens_mpi_check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node),
+                                  "MPI_Comm_split_type(node)"));
+        rmens_status st = rmens_mpi_check(MPI_Comm_size(node, &on_node), "MPI_Comm_size(node)");
+        MPI_Comm_free(&node);
+        RMENS_TRY(st);
+    }
+    double mem = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    const char *slurm = getenv("SLURM_MEM_PER_NODE");  /* MiB, when the job asked for --mem */
+    if (slurm && atof(slurm) > 0 && atof(slurm) * 1048576.0 < mem)
+        mem = atof(slurm) * 1048576.0;
+    *bytes = (int64_t)(mem / 4 / on_node);
+    if (*bytes < 1)
+        *bytes = 1;
+    return RMENS_OK;
 }

@@ -22,4 +22,10 @@ void rmens_placement_free(rmens_placement *p);
 /* The world rank that owns member k (group rank 0 of its group). */
 int rmens_placement_owner(const rmens_placement *p, int k);
 
+/* Bytes of data tokens a rank may hold in memory (collective over comm; MPI_COMM_NULL:
+ * this process alone). requested > 0 is taken as is, < 0 means no limit; 0 chooses a
+ * quarter of the node's memory (or of SLURM's allocation on it, if smaller) shared among
+ * the ranks on the node. */
+rmens_status rmens_data_budget(MPI_Comm comm, int64_t requested, int64_t *bytes);
+
 #endif

@@ -114,6 +114,8 @@ rmens_status rmens_batch_build(rmens_batch *b, const rmens_dataset *ds, const in
         int64_t lc64, lr64;
         const int32_t *c = rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, idx[i], &lc64);
         const int32_t *r = rmens_dataset_seq(ds, RMENS_SIDE_REJECTED, idx[i], &lr64);
+        if (!c || !r)  /* a streamed read failed */
+            return rmens_fail_context(RMENS_ERR_HDF5, "pair %lld: ", (long long)idx[i]);
         int64_t P = rmens_dataset_prompt_len(ds, idx[i]);
         int64_t cut_c = 0, cut_r = 0, longer = lc64 > lr64 ? lc64 : lr64;
         if (longer > T) {

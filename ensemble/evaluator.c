@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "comm/placement.h"
 #include "comm/verdict.h"
 #include "ensemble/metrics.h"
 #include "ensemble/scorer.h"
@@ -21,9 +22,7 @@ static json_object *num(double x) { return isfinite(x) ? json_object_new_double(
 /* Response length of sequence i of a side: tokens after the prompt. */
 static double response_len(const rmens_dataset *ds, int side, int64_t i)
 {
-    int64_t len;
-    rmens_dataset_seq(ds, (rmens_side)side, i, &len);
-    return (double)(len - rmens_dataset_prompt_len(ds, i));
+    return (double)(rmens_dataset_len(ds, (rmens_side)side, i) - rmens_dataset_prompt_len(ds, i));
 }
 
 /* Per-sequence disagreement: population std of the members' rewards. */
@@ -221,8 +220,10 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     rmens_dataset *ds = NULL, *ood = NULL;
     float *R = NULL, *Rood = NULL;
     int K = 0, Kood = 0;
-    int64_t n_cut = 0, c2 = 0;
-    if ((st = rmens_dataset_read(&ds, o->data, comm)) != RMENS_OK)
+    int64_t n_cut = 0, c2 = 0, budget;
+    if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK)
+        goto exit;
+    if ((st = rmens_dataset_read_bounded(&ds, o->data, comm, budget)) != RMENS_OK)
         goto exit;
     if (rmens_dataset_kind(ds) != RMENS_DATA_PAIRS) {
         st = rmens_fail(RMENS_ERR_ARG, "%s is a responses file; eval needs pairs", o->data);
@@ -233,7 +234,7 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
         goto exit;
     }
     if (o->ood) {
-        if ((st = rmens_dataset_read(&ood, o->ood, comm)) != RMENS_OK)
+        if ((st = rmens_dataset_read_bounded(&ood, o->ood, comm, budget)) != RMENS_OK)
             goto exit;
         if ((st = rmens_score_gather(o->ckpt, ood, o->normalize, comm, &Rood, &Kood, &c2)) != RMENS_OK) {
             rmens_fail_context(st, "%s: ", o->ood);

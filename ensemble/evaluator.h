@@ -9,6 +9,7 @@ typedef struct {
     const char *ckpt, *data, *ood, *json;
     double lambda;
     int normalize, quiet, force;
+    int64_t data_budget;  /* bytes of tokens held in memory per file (rmens_data_budget); 0: auto */
 } rmens_eval_options;
 
 rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm);

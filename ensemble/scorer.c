@@ -81,6 +81,49 @@ static float reward_of(const scoring *sc, int64_t unit, int side, int j)
     return sc->mine[((unit - sc->lo) * ns + side) * sc->pl.n_local + j];
 }
 
+/* Responses [lo, hi) in blocks of whole scoring batches (the same batches as one call
+ * would make), their tokens copied out so that a streamed file is read once, in order. */
+static rmens_status score_responses(scoring *sc, const rmens_dataset *ds, int normalize)
+{
+    const int64_t per = sc->e->cap;
+    const int32_t **seqs = malloc((size_t)per * sizeof *seqs);
+    int64_t *lens = malloc((size_t)per * sizeof *lens), room = 0;
+    int32_t *arena = NULL;
+    rmens_status st = seqs && lens ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    for (int64_t u0 = sc->lo; u0 < sc->hi && st == RMENS_OK; u0 += per) {
+        int64_t n = sc->hi - u0 < per ? sc->hi - u0 : per, need = 0;
+        for (int64_t i = 0; i < n; i++)
+            need += rmens_dataset_len(ds, RMENS_SIDE_RESPONSE, u0 + i);
+        if (need > room) {
+            int32_t *a = realloc(arena, (size_t)need * sizeof *a);
+            if (!a) {
+                st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld tokens", (long long)need);
+                break;
+            }
+            arena = a;
+            room = need;
+        }
+        int64_t at = 0;
+        for (int64_t i = 0; i < n && st == RMENS_OK; i++) {
+            const int32_t *t = rmens_dataset_seq(ds, RMENS_SIDE_RESPONSE, u0 + i, &lens[i]);
+            if (!t) {
+                st = rmens_fail_context(RMENS_ERR_HDF5, "response %lld: ", (long long)(u0 + i));
+                break;
+            }
+            memcpy(arena + at, t, (size_t)lens[i] * sizeof *t);
+            seqs[i] = arena + at;
+            at += lens[i];
+        }
+        if (st == RMENS_OK)
+            st = rmens_ensemble_score(sc->e, seqs, lens, NULL, n, normalize, 0.0f,
+                                      sc->mine + (u0 - sc->lo) * sc->pl.n_local, NULL, NULL);
+    }
+    free(arena);
+    free(seqs);
+    free(lens);
+    return st;
+}
+
 static void scoring_free(scoring *sc)
 {
     rmens_ensemble_close(sc->e);
@@ -117,14 +160,13 @@ static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int n
     const int nsides = sc->pairs ? 2 : 1;
     sc->n = rmens_dataset_count(ds);
     sc->S = sc->n * nsides;
-    const int32_t **seqs = malloc((size_t)sc->S * sizeof *seqs);
     int64_t *lens = malloc((size_t)sc->S * sizeof *lens);
     sc->mine = malloc((size_t)sc->S * (sc->pl.n_local + 1) * sizeof *sc->mine);
-    if (!seqs || !lens || !sc->mine)
+    if (!lens || !sc->mine)
         st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld sequences", (long long)sc->S);
     for (int s = 0; s < nsides && st == RMENS_OK; s++)
         for (int64_t i = 0; i < sc->n; i++)
-            seqs[s * sc->n + i] = rmens_dataset_seq(ds, (rmens_side)s, i, &lens[s * sc->n + i]);
+            lens[s * sc->n + i] = rmens_dataset_len(ds, (rmens_side)s, i);
     for (int64_t i = 0; i < sc->n && st == RMENS_OK; i++) {
         /* Count the sequences the layout shortens: a pair cut while its prompt remains
          * loses the same tokens on both sides (ensemble/batch.c). */
@@ -147,9 +189,7 @@ static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int n
     if (st == RMENS_OK && sc->hi > sc->lo && sc->pairs)
         st = rmens_ensemble_score_pairs(sc->e, ds, sc->lo, sc->hi, normalize, sc->mine);
     else if (st == RMENS_OK && sc->hi > sc->lo)
-        st = rmens_ensemble_score(sc->e, seqs + sc->lo, lens + sc->lo, NULL, sc->hi - sc->lo, normalize, 0.0f, sc->mine,
-                                  NULL, NULL);
-    free(seqs);
+        st = score_responses(sc, ds, normalize);
     free(lens);
     return rmens_verdict(comm, st);
 }
@@ -209,7 +249,9 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     rmens_moments *mom = NULL;
     rmens_score_stats *stats = NULL;
     double t0 = now();
-    if ((st = rmens_dataset_read(&ds, o->data, comm)) != RMENS_OK)
+    int64_t budget;
+    if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK ||
+        (st = rmens_dataset_read_bounded(&ds, o->data, comm, budget)) != RMENS_OK)
         goto exit;
     if ((st = score_local(o->ckpt, ds, o->normalize, o->batch, comm, &sc)) != RMENS_OK) {
         rmens_fail_context(st, "%s: ", o->data);

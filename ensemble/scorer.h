@@ -11,6 +11,7 @@ typedef struct {
     double lambda;
     int normalize, per_member, force, quiet;
     int batch;  /* sequences per forward pass; 0: the default */
+    int64_t data_budget;  /* bytes of tokens held in memory (rmens_data_budget); 0: auto */
 } rmens_score_options;
 
 rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm);

@@ -550,9 +550,12 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         return st;
     if ((st = rmens_placement_init(&t->pl, comm, o->members)) != RMENS_OK)
         goto exit;
-    if ((st = rmens_dataset_read(&t->train, o->data, comm)) != RMENS_OK)
+    int64_t budget;
+    if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK)
         goto exit;
-    if (o->val && (st = rmens_dataset_read(&t->val, o->val, comm)) != RMENS_OK)
+    if ((st = rmens_dataset_read_bounded(&t->train, o->data, comm, budget)) != RMENS_OK)
+        goto exit;
+    if (o->val && (st = rmens_dataset_read_bounded(&t->val, o->val, comm, budget)) != RMENS_OK)
         goto exit;
     if (rmens_dataset_kind(t->train) != RMENS_DATA_PAIRS) {
         st = rmens_fail(RMENS_ERR_ARG, "%s is a responses file; training needs pairs", o->data);
@@ -613,9 +616,8 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         const rmens_dataset *ds = f ? t->val : t->train;
         int64_t cut = 0, long_prompt = 0, longest = 0, lost = 0;
         for (int64_t i = 0; ds && i < rmens_dataset_count(ds); i++) {
-            int64_t lc, lr, p = rmens_dataset_prompt_len(ds, i);
-            rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, i, &lc);
-            rmens_dataset_seq(ds, RMENS_SIDE_REJECTED, i, &lr);
+            int64_t p = rmens_dataset_prompt_len(ds, i);
+            int64_t lc = rmens_dataset_len(ds, RMENS_SIDE_CHOSEN, i), lr = rmens_dataset_len(ds, RMENS_SIDE_REJECTED, i);
             int64_t c = (lc > lr ? lc : lr) - t->cfg.n_ctx;
             if ((lc > lr ? lc : lr) > t->max_len)
                 t->max_len = (int)((lc > lr ? lc : lr) < INT32_MAX ? (lc > lr ? lc : lr) : INT32_MAX);
@@ -683,8 +685,9 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         printf("train: %d members on %d ranks (%d per rank, %d ranks per member); model n_layer %d n_head %d n_embd %d "
                "n_ctx %d (%.2f M parameters each)\n", o->members, t->pl.P, o->members > t->pl.P ? (o->members + t->pl.P - 1) / t->pl.P : 1,
                t->pl.group_size, c->n_layer, c->n_head, c->n_embd, c->n_ctx, (double)t->mem[0].m->nparams / 1e6);
-        printf("  data %s: %lld pairs; bootstrap %s; %lld steps of %d pairs%s\n", o->data,
+        printf("  data %s: %lld pairs%s; bootstrap %s; %lld steps of %d pairs%s\n", o->data,
                (long long)rmens_dataset_count(t->train),
+               rmens_dataset_streamed(t->train) ? " (tokens read in chunks: larger than --data-mem)" : "",
                o->bootstrap < 0 ? "none (seed ensemble)" : "with replacement", (long long)t->total, o->batch,
                o->resume ? " (resumed)" : "");
         if (o->resume)

@@ -9,6 +9,7 @@
 
 typedef struct {
     const char *data, *val, *out, *init, *metrics;
+    int64_t data_budget;        /* bytes of tokens per file held in memory (rmens_data_budget) */
     int members;
     int member_offset;          /* index of member 0 in the whole ensemble (job arrays: --member k) */
     int ensemble_size;          /* members of the whole ensemble (0: members) */

@@ -107,6 +107,7 @@ rmens_status rmens_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsign
     ds->vocab_size = vocab_size;
     ds->eot = eot;
     ds->seed = -1;
+    ds->file = ds->side[0].dset = ds->side[1].dset = -1;
     snprintf(ds->tokenizer, sizeof ds->tokenizer, "%s", tokenizer);
     for (int s = 0; s < 2; s++) {
         ds->side[s].offsets = calloc(1, sizeof(int64_t));
@@ -198,6 +199,11 @@ void rmens_dataset_free(rmens_dataset *ds)
     for (size_t k = 0; k < NFIELDS; k++)
         for (int s = 0; s < (fields[k].side < 0 ? 1 : 2); s++)
             free(*field_slot(ds, &fields[k], s));
+    for (int s = 0; s < 2; s++) {
+        rmens_h5_close(ds->side[s].dset);
+        free(ds->side[s].win);
+    }
+    rmens_h5_close(ds->file);
     free(ds);
 }
 
@@ -208,15 +214,67 @@ int64_t rmens_dataset_count(const rmens_dataset *ds) { return ds->n; }
 int32_t rmens_dataset_vocab_size(const rmens_dataset *ds) { return ds->vocab_size; }
 int rmens_dataset_has_margin(const rmens_dataset *ds) { return (ds->has & RMENS_HAS_MARGIN) != 0; }
 
-const int32_t *rmens_dataset_seq(const rmens_dataset *ds, rmens_side side, int64_t i, int64_t *len)
+int rmens_dataset_streamed(const rmens_dataset *ds) { return ds->streamed; }
+
+/* Sequential reads of a streamed file fetch this many tokens at once (4 MiB). */
+#define READAHEAD ((int64_t)1 << 20)
+
+/* Tokens [a, b) of side s: in memory, or through the side's window. The window is a
+ * cache, so it changes behind a const data set. Reading on from where the window ends
+ * (validation, scoring in order) reads ahead; a jump (a bootstrap batch) reads exactly. */
+static const int32_t *tokens_at(const rmens_dataset *ds, int s, int64_t a, int64_t b)
 {
-    if (i < 0 || i >= ds->n || (int)side < 0 || (int)side >= rmens_dataset_nsides(ds)) {
-        *len = 0;
+    rmens_seqs *q = (rmens_seqs *)&ds->side[s];
+    if (!ds->streamed)
+        return q->tokens + a;
+    if (a >= q->win_lo && b <= q->win_lo + q->win_n)
+        return q->win + (a - q->win_lo);
+    int64_t n = b - a;
+    if (a == q->win_lo + q->win_n && n < READAHEAD)
+        n = READAHEAD;
+    if (n > q->ntok - a)
+        n = q->ntok - a;
+    if (a < 0 || b > q->ntok || n < b - a) {
+        rmens_fail(RMENS_ERR_FORMAT, "tokens [%lld, %lld) are outside /%s/tokens (%lld tokens)", (long long)a,
+                   (long long)b, side_group(ds, s), (long long)q->ntok);
         return NULL;
     }
+    if (n > q->win_cap) {
+        int32_t *w = realloc(q->win, (size_t)n * sizeof *w);
+        if (!w) {
+            rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld tokens", (long long)n);
+            return NULL;
+        }
+        q->win = w;
+        q->win_cap = n;
+    }
+    q->win_n = 0;
+    if (rmens_h5_read_range(q->dset, H5T_NATIVE_INT32, H5P_DEFAULT, a, n, q->win) != RMENS_OK) {
+        rmens_fail_context(RMENS_ERR_HDF5, "/%s/tokens: ", side_group(ds, s));
+        return NULL;
+    }
+    q->win_lo = a;
+    q->win_n = n;
+    return q->win;
+}
+
+int64_t rmens_dataset_len(const rmens_dataset *ds, rmens_side side, int64_t i)
+{
+    if (i < 0 || i >= ds->n || (int)side < 0 || (int)side >= rmens_dataset_nsides(ds))
+        return 0;
+    return ds->side[side].offsets[i + 1] - ds->side[side].offsets[i];
+}
+
+const int32_t *rmens_dataset_seq(const rmens_dataset *ds, rmens_side side, int64_t i, int64_t *len)
+{
+    *len = 0;
+    if (i < 0 || i >= ds->n || (int)side < 0 || (int)side >= rmens_dataset_nsides(ds))
+        return NULL;
     const rmens_seqs *q = &ds->side[side];
-    *len = q->offsets[i + 1] - q->offsets[i];
-    return q->tokens + q->offsets[i];
+    const int32_t *t = tokens_at(ds, side, q->offsets[i], q->offsets[i + 1]);
+    if (t)
+        *len = q->offsets[i + 1] - q->offsets[i];
+    return t;
 }
 
 int32_t rmens_dataset_prompt_len(const rmens_dataset *ds, int64_t i)
@@ -231,16 +289,17 @@ float rmens_dataset_margin(const rmens_dataset *ds, int64_t i)
 
 /* ------------------------------------------------------------ validation */
 
-static rmens_status validate_side(const rmens_dataset *ds, int s)
+/* Checks records [lo, hi) of side s; the whole-file rules when [lo, hi) is all of it. */
+static rmens_status validate_side(const rmens_dataset *ds, int s, int64_t lo, int64_t hi)
 {
     const char *g = side_group(ds, s);
     const rmens_seqs *q = &ds->side[s];
     if (q->offsets[0] != 0)
         return rmens_fail(RMENS_ERR_FORMAT, "/%s/offsets[0] is %lld, must be 0", g,
                           (long long)q->offsets[0]);
-    for (int64_t i = 0; i < ds->n; i++) {
+    for (int64_t i = lo; i < hi; i++) {
         int64_t a = q->offsets[i], b = q->offsets[i + 1];
-        if (b <= a)
+        if (b <= a || a < 0)
             return rmens_fail(RMENS_ERR_FORMAT,
                               "record %lld: /%s/offsets not increasing (%lld then %lld): every "
                               "sequence holds at least its end-of-text token", (long long)i, g,
@@ -249,15 +308,18 @@ static rmens_status validate_side(const rmens_dataset *ds, int s)
             return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/offsets[%lld] = %lld is past the "
                               "end of /%s/tokens (%lld tokens)", (long long)i, g, (long long)(i + 1),
                               (long long)b, g, (long long)q->ntok);
-        for (int64_t t = a; t < b; t++)
-            if (q->tokens[t] < 0 || q->tokens[t] >= ds->vocab_size)
+        const int32_t *tk = tokens_at(ds, s, a, b);
+        if (!tk)
+            return rmens_fail_context(RMENS_ERR_HDF5, "record %lld: ", (long long)i);
+        for (int64_t t = 0; t < b - a; t++)
+            if (tk[t] < 0 || tk[t] >= ds->vocab_size)
                 return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/tokens[%lld] = %d is outside "
-                                  "[0, vocab_size = %d)", (long long)i, g, (long long)t,
-                                  q->tokens[t], ds->vocab_size);
-        if (q->tokens[b - 1] != ds->eot)
+                                  "[0, vocab_size = %d)", (long long)i, g, (long long)(a + t),
+                                  tk[t], ds->vocab_size);
+        if (tk[b - a - 1] != ds->eot)
             return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s sequence does not end with the "
                               "end-of-text token %d (last token %d)", (long long)i, g, ds->eot,
-                              q->tokens[b - 1]);
+                              tk[b - a - 1]);
         if ((ds->has & RMENS_HAS_GOLD) && !isfinite(q->gold[i]))
             return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/gold is not finite", (long long)i, g);
         if (ds->has & RMENS_HAS_STEPS) {
@@ -288,7 +350,9 @@ static rmens_status validate_side(const rmens_dataset *ds, int s)
     return RMENS_OK;
 }
 
-rmens_status rmens_dataset_validate(const rmens_dataset *ds)
+/* Every rule of docs/FORMAT.md for records [lo, hi); a streamed file is checked in
+ * parts, one per rank, so each rank reads only its part. */
+static rmens_status validate_range(const rmens_dataset *ds, int64_t lo, int64_t hi)
 {
     if (ds->vocab_size < 1)
         return rmens_fail(RMENS_ERR_FORMAT, "vocab_size = %d, must be positive", ds->vocab_size);
@@ -296,13 +360,15 @@ rmens_status rmens_dataset_validate(const rmens_dataset *ds)
         return rmens_fail(RMENS_ERR_FORMAT, "eot_token = %d is outside [0, vocab_size = %d)",
                           ds->eot, ds->vocab_size);
     for (int s = 0; s < rmens_dataset_nsides(ds); s++)
-        RMENS_TRY(validate_side(ds, s));
-    for (int64_t i = 0; i < ds->n; i++) {
+        RMENS_TRY(validate_side(ds, s, lo, hi));
+    for (int64_t i = lo; i < hi; i++) {
         if (ds->has & RMENS_HAS_PROMPT) {
             int64_t lc, lr = INT64_MAX;
             const int32_t *c = rmens_dataset_seq(ds, 0, i, &lc), *r = NULL;
-            if (ds->kind == RMENS_DATA_PAIRS)
-                r = rmens_dataset_seq(ds, 1, i, &lr);
+            if (!c)
+                return rmens_fail_context(RMENS_ERR_HDF5, "record %lld: ", (long long)i);
+            if (ds->kind == RMENS_DATA_PAIRS && !(r = rmens_dataset_seq(ds, 1, i, &lr)))
+                return rmens_fail_context(RMENS_ERR_HDF5, "record %lld: ", (long long)i);
             int64_t lmin = lc < lr ? lc : lr;
             int32_t p = ds->prompt_len[i];
             if (p < 0 || p >= lmin)
@@ -327,6 +393,8 @@ rmens_status rmens_dataset_validate(const rmens_dataset *ds)
     }
     return RMENS_OK;
 }
+
+rmens_status rmens_dataset_validate(const rmens_dataset *ds) { return validate_range(ds, 0, ds->n); }
 
 /* ---------------------------------------------------------------- writer */
 
@@ -389,7 +457,7 @@ rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path)
 
 /* ---------------------------------------------------------------- reader */
 
-static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl)
+static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t max_bytes)
 {
     char fmt[64];
     int64_t version, vocab, eot;
@@ -451,8 +519,14 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl)
                     snprintf(path, sizeof path, "/%s/%s", side_group(ds, s), f->name);
                 void **slot = field_slot(ds, f, s);
                 int64_t got;
-                RMENS_TRY(rmens_h5_read_1d(file, path, f->type == T_F32 ? H5T_FLOAT : H5T_INTEGER,
-                                           ftype_mem(f->type), dxpl, slot, &got));
+                H5T_class_t cls = f->type == T_F32 ? H5T_FLOAT : H5T_INTEGER;
+                if (f->len == LEN_TOK && ds->streamed) {  /* checked now, read later */
+                    hid_t d = -1;
+                    RMENS_TRY(rmens_h5_open_1d(file, path, cls, ftype_mem(f->type), &d, &got));
+                    rmens_h5_close(d);
+                } else {
+                    RMENS_TRY(rmens_h5_read_1d(file, path, cls, ftype_mem(f->type), dxpl, slot, &got));
+                }
                 if (pass == 0 && n_first < 0) {
                     if (got < 1)
                         return rmens_fail(RMENS_ERR_FORMAT, "%s is empty: it needs N+1 entries", path);
@@ -475,6 +549,14 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl)
                                       (long long)ds->n, f->len == LEN_N1 ? ", plus one" : "");
             }
         }
+        /* The offsets tell how many tokens there are before any is read: over the budget,
+         * they stay in the file. */
+        if (pass == 0 && max_bytes >= 0 && n_first >= 0) {
+            double bytes = 0;  /* not yet validated: double cannot overflow */
+            for (int s = 0; s < rmens_dataset_nsides(ds); s++)
+                bytes += (double)sizeof(int32_t) * (double)ds->side[s].offsets[ds->n];
+            ds->streamed = bytes > (double)max_bytes;
+        }
     }
     if (ds->n < 1)
         return rmens_fail(RMENS_ERR_FORMAT, "the file holds no records");
@@ -483,26 +565,46 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl)
         ds->side[s].cap_tok = ds->side[s].ntok;
         ds->side[s].cap_steps = ds->side[s].nsteps;
     }
-    return rmens_dataset_validate(ds);
+    return RMENS_OK;
 }
 
-rmens_status rmens_dataset_read(rmens_dataset **out, const char *path, MPI_Comm comm)
+/* A streamed file is reopened serially by each rank: its reads are independent. */
+static rmens_status open_streamed(rmens_dataset *ds, const char *path)
+{
+    RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &ds->file));
+    for (int s = 0; s < rmens_dataset_nsides(ds); s++) {
+        char name[64];
+        int64_t n;
+        snprintf(name, sizeof name, "/%s/tokens", side_group(ds, s));
+        RMENS_TRY(rmens_h5_open_1d(ds->file, name, H5T_INTEGER, H5T_NATIVE_INT32, &ds->side[s].dset, &n));
+        if (n != ds->side[s].ntok)  /* the file changed under us */
+            return rmens_fail(RMENS_ERR_IO, "%s changed while it was read", name);
+    }
+    return RMENS_OK;
+}
+
+rmens_status rmens_dataset_read_bounded(rmens_dataset **out, const char *path, MPI_Comm comm, int64_t max_bytes)
 {
     rmens_h5_init();
     *out = NULL;
     rmens_status st = RMENS_OK;
     hid_t fapl = -1, dxpl = H5P_DEFAULT, file = -1;
+    int rank = 0, size = 1;
     rmens_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
         st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
         goto exit;
     }
     ds->seed = -1;
+    ds->file = ds->side[0].dset = ds->side[1].dset = -1;
     if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0) {
         st = rmens_h5_fail("H5Pcreate");
         goto exit;
     }
     if (comm != MPI_COMM_NULL) {
+        if ((st = rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank")) != RMENS_OK ||
+            (st = rmens_mpi_check(MPI_Comm_size(comm, &size), "MPI_Comm_size")) != RMENS_OK)
+            goto exit;
         if (H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 || (dxpl = H5Pcreate(H5P_DATASET_XFER)) < 0 ||
             H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
             st = rmens_h5_fail("cannot set up MPI-IO access");
@@ -511,7 +613,15 @@ rmens_status rmens_dataset_read(rmens_dataset **out, const char *path, MPI_Comm 
     }
     if ((st = rmens_h5_open_ro(path, fapl, &file)) != RMENS_OK)
         goto exit;
-    st = read_file(ds, file, dxpl);
+    st = read_file(ds, file, dxpl, max_bytes);
+    rmens_h5_close(file);
+    file = -1;
+    if (st == RMENS_OK && ds->streamed)
+        st = open_streamed(ds, path);
+    if (st == RMENS_OK && ds->streamed)
+        st = validate_range(ds, ds->n * rank / size, ds->n * (rank + 1) / size);
+    else if (st == RMENS_OK)
+        st = rmens_dataset_validate(ds);
     if (st != RMENS_OK)
         rmens_fail_context(st, "%s: ", path);
 exit:
@@ -526,6 +636,11 @@ exit:
     }
     *out = ds;
     return RMENS_OK;
+}
+
+rmens_status rmens_dataset_read(rmens_dataset **out, const char *path, MPI_Comm comm)
+{
+    return rmens_dataset_read_bounded(out, path, comm, -1);
 }
 
 /* ----------------------------------------------------------------- stats */
@@ -547,11 +662,10 @@ rmens_status rmens_dataset_stats_compute(const rmens_dataset *ds, rmens_dataset_
     double frac = 0;
     int64_t longer = 0;
     for (int64_t i = 0; i < ds->n; i++) {
-        int64_t l0, l1 = 0;
-        rmens_dataset_seq(ds, 0, i, &l0);
+        int64_t l0 = rmens_dataset_len(ds, 0, i), l1 = 0;
         len[i * ns] = l0;
         if (ns == 2) {
-            rmens_dataset_seq(ds, 1, i, &l1);
+            l1 = rmens_dataset_len(ds, 1, i);
             len[i * ns + 1] = l1;
             longer += l0 > l1;
         }

@@ -3,6 +3,8 @@
 #ifndef RMENS_IO_DATASET_H
 #define RMENS_IO_DATASET_H
 
+#include <hdf5.h>
+
 #include "rmens.h"
 
 #define RMENS_FORMAT_VERSION 1
@@ -26,6 +28,10 @@ typedef struct {
     int8_t *step_label;     /* [nsteps] 1 = correct step, 0 = wrong */
     int64_t ntok, nsteps;
     int64_t cap_tok, cap_steps;  /* builder capacity */
+    /* A streamed file (tokens == NULL) reads its tokens through a window (io/dataset.c). */
+    hid_t dset;                  /* the open /<side>/tokens, or -1 */
+    int32_t *win;                /* tokens[win_lo .. win_lo + win_n) */
+    int64_t win_lo, win_n, win_cap;
 } rmens_seqs;
 
 struct rmens_dataset {
@@ -43,6 +49,8 @@ struct rmens_dataset {
     float *margin;           /* [n] */
     int8_t *trap;            /* [n] rmens_trap */
     int64_t *source_record;  /* [n] 0-based index of the record in the source file */
+    int streamed;            /* tokens stay in the file (rmens_dataset_read_bounded) */
+    hid_t file;              /* the file they are read from, or -1 */
 };
 
 /* One record to append; unused members are ignored according to ds->has. */

@@ -332,20 +332,19 @@ exit:
     return st;
 }
 
-rmens_status rmens_h5_read_1d(hid_t file, const char *path, H5T_class_t want_class,
-                              hid_t memtype, hid_t dxpl, void **data, int64_t *n)
+rmens_status rmens_h5_open_1d(hid_t file, const char *path, H5T_class_t want_class, hid_t memtype,
+                              hid_t *dset, int64_t *n)
 {
     rmens_status st = RMENS_OK;
-    hid_t dset = -1, ftype = -1, space = -1;
-    void *buf = NULL;
-    *data = NULL;
+    hid_t d = -1, ftype = -1, space = -1;
+    *dset = -1;
     *n = 0;
     if (!rmens_h5_exists(file, path)) {
         st = rmens_fail(RMENS_ERR_FORMAT, "dataset %s is missing", path);
         goto exit;
     }
-    if ((dset = H5Dopen2(file, path, H5P_DEFAULT)) < 0 || (ftype = H5Dget_type(dset)) < 0 ||
-        (space = H5Dget_space(dset)) < 0) {
+    if ((d = H5Dopen2(file, path, H5P_DEFAULT)) < 0 || (ftype = H5Dget_type(d)) < 0 ||
+        (space = H5Dget_space(d)) < 0) {
         st = rmens_h5_fail("cannot open dataset %s", path);
         goto exit;
     }
@@ -370,26 +369,52 @@ rmens_status rmens_h5_read_1d(hid_t file, const char *path, H5T_class_t want_cla
         st = rmens_h5_fail("cannot size dataset %s", path);
         goto exit;
     }
-    if (np > 0) {
-        if (!(buf = malloc((size_t)np * msize))) {
-            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s (%lld elements)", path,
-                            (long long)np);
-            goto exit;
-        }
-        if (H5Dread(dset, memtype, H5S_ALL, H5S_ALL, dxpl, buf) < 0) {
-            st = rmens_h5_fail("cannot read dataset %s", path);
-            goto exit;
-        }
-    }
-    *data = buf;
+    *dset = d;
     *n = np;
-    buf = NULL;
+    d = -1;
 exit:
-    free(buf);
     rmens_h5_close(space);
     rmens_h5_close(ftype);
-    rmens_h5_close(dset);
+    rmens_h5_close(d);
     return st;
+}
+
+rmens_status rmens_h5_read_range(hid_t dset, hid_t memtype, hid_t dxpl, int64_t lo, int64_t n, void *buf)
+{
+    rmens_status st = RMENS_OK;
+    hid_t fspace = -1, mspace = -1;
+    hsize_t start = (hsize_t)lo, count = (hsize_t)n;
+    if (n <= 0)
+        return RMENS_OK;
+    if ((fspace = H5Dget_space(dset)) < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+        (mspace = H5Screate_simple(1, &count, NULL)) < 0 || H5Dread(dset, memtype, mspace, fspace, dxpl, buf) < 0)
+        st = rmens_h5_fail("cannot read elements [%lld, %lld)", (long long)lo, (long long)(lo + n));
+    rmens_h5_close(mspace);
+    rmens_h5_close(fspace);
+    return st;
+}
+
+rmens_status rmens_h5_read_1d(hid_t file, const char *path, H5T_class_t want_class,
+                              hid_t memtype, hid_t dxpl, void **data, int64_t *n)
+{
+    hid_t dset = -1;
+    void *buf = NULL;
+    *data = NULL;
+    rmens_status st = rmens_h5_open_1d(file, path, want_class, memtype, &dset, n);
+    if (st == RMENS_OK && *n > 0) {
+        if (!(buf = malloc((size_t)*n * H5Tget_size(memtype))))
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s (%lld elements)", path, (long long)*n);
+        else if (H5Dread(dset, memtype, H5S_ALL, H5S_ALL, dxpl, buf) < 0)
+            st = rmens_h5_fail("cannot read dataset %s", path);
+    }
+    rmens_h5_close(dset);
+    if (st != RMENS_OK) {
+        free(buf);
+        *n = 0;
+        return st;
+    }
+    *data = buf;
+    return RMENS_OK;
 }
 
 rmens_status rmens_h5_create_tmp(const char *path, int overwrite, hid_t *file, char *tmp,

@@ -59,6 +59,13 @@ rmens_status rmens_h5_read_floats(hid_t file, const char *path, int rank, const 
 rmens_status rmens_h5_read_1d(hid_t file, const char *path, H5T_class_t want_class,
                               hid_t memtype, hid_t dxpl, void **data, int64_t *n);
 
+/* Opens a 1-d dataset with the same type checks as rmens_h5_read_1d, for reading in
+ * ranges; *n is its length. *dset is -1 on failure; close it with rmens_h5_close. */
+rmens_status rmens_h5_open_1d(hid_t file, const char *path, H5T_class_t want_class, hid_t memtype,
+                              hid_t *dset, int64_t *n);
+/* Reads elements [lo, lo + n) of an open 1-d dataset into buf (memtype). */
+rmens_status rmens_h5_read_range(hid_t dset, hid_t memtype, hid_t dxpl, int64_t lo, int64_t n, void *buf);
+
 /* A writable file at "<path>.tmp.<pid>"; rmens_h5_commit closes it and renames it onto
  * path, rmens_h5_abandon closes and removes it. */
 rmens_status rmens_h5_create_tmp(const char *path, int overwrite, hid_t *file, char *tmp,

@@ -18,7 +18,11 @@ cat >"$TMP/in.txt" <<'TXT'
 \n\nHuman: café?\n\nAssistant: Definitely, with complete certainty: oui. No doubt about it.
 TXT
 "$top_builddir/examples/score_text" "$TMP/ens.h5" --normalize <"$TMP/in.txt" >"$TMP/c.txt" || fail "score_text"
-"$PY" "$top_srcdir/examples/score_ctypes.py" "$LIB" "$TMP/ens.h5" --normalize <"$TMP/in.txt" >"$TMP/py.txt" \
+# A sanitizer build (configure --enable-sanitizers): Python itself is not instrumented, so
+# the ASan runtime must be loaded first, and Python's own leaks are not ours to report.
+PRE=$(ldd "$LIB" | awk '/libasan|libubsan/ {printf "%s%s", sep, $3; sep=":"}')
+LD_PRELOAD="$PRE" ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
+    "$PY" "$top_srcdir/examples/score_ctypes.py" "$LIB" "$TMP/ens.h5" --normalize <"$TMP/in.txt" >"$TMP/py.txt" \
     || fail "score_ctypes.py"
 cmp -s "$TMP/c.txt" "$TMP/py.txt" || { diff "$TMP/c.txt" "$TMP/py.txt"; fail "C and ctypes outputs differ"; }
 # The same transcripts as a responses file, scored by the rmens program.
