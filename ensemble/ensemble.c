@@ -87,6 +87,7 @@ static rmens_status open_subset(rmens_ensemble **out, const char *path, const in
         if (st == RMENS_OK) {
             e->cfg = e->m[0]->cfg;
             e->rstd[0] = 1;
+            snprintf(e->no_stats, sizeof e->no_stats, "a model file");
         }
     } else if (strcmp(kind, "ensemble") == 0) {
         rmens_ckpt_header h;
@@ -121,8 +122,14 @@ static rmens_status open_subset(rmens_ensemble **out, const char *path, const in
             if (st == RMENS_OK) {
                 e->rmean[k] = a[RMENS_MA_REWARD_MEAN];
                 e->rstd[k] = a[RMENS_MA_REWARD_STD];
-                if (!isfinite(e->rmean[k]) || !(e->rstd[k] > 0))
+                if (e->has_stats && !(isfinite(e->rmean[k]) && isfinite(e->rstd[k]))) {
                     e->has_stats = 0;  /* an unfinished run: no normalisation statistics yet */
+                    snprintf(e->no_stats, sizeof e->no_stats, "an unfinished run");
+                } else if (e->has_stats && !(e->rstd[k] > 0)) {
+                    e->has_stats = 0;  /* nothing to divide by */
+                    snprintf(e->no_stats, sizeof e->no_stats, "member %d gave every training sequence the same "
+                             "reward: reward_std %g", k, e->rstd[k]);
+                }
             }
         }
     } else {
@@ -169,8 +176,7 @@ static rmens_status score_locked(rmens_ensemble *e, const int32_t *const *seqs, 
                                  rmens_score_stats *stats, int64_t *n_cut)
 {
     if (normalize && !e->has_stats)
-        return rmens_fail(RMENS_ERR_ARG, "%s has no reward statistics to normalise with (a model file, or an "
-                          "unfinished run)", e->path);
+        return rmens_fail(RMENS_ERR_ARG, "%s has no reward statistics to normalise with (%s)", e->path, e->no_stats);
     if (!(lambda >= 0) || !isfinite(lambda))
         return rmens_fail(RMENS_ERR_ARG, "lambda must be a non-negative number, got %g", (double)lambda);
     for (int64_t i = 0; i < n; i++) {

@@ -15,6 +15,7 @@ struct rmens_ensemble {
     rmens_model **m;         /* [nloc]; m[0] owns the activations the others borrow */
     double *rmean, *rstd;    /* [K] reward statistics over training data (0 / 1 for a model file) */
     int has_stats;
+    char no_stats[160];      /* why has_stats is 0: ends "has no reward statistics (...)" */
     rmens_batch batch;
     int cap;                 /* sequences per forward pass (even) */
     float *buf;              /* [batch capacity * K] rewards of one batch */

@@ -119,14 +119,20 @@ static json_object *report(const rmens_eval_options *o, const rmens_dataset *ds,
     json_object_object_add(en, "brier", num(e_brier));
     json_object_object_add(en, "nll", num(e_nll));
     json_object_object_add(j, "ensemble", en);
-    /* Is the disagreement informative? */
-    double auroc = rmens_auroc(u, wrong, n);
+    /* Is the disagreement informative? One member has none: every u is 0, so the AUROC
+     * would be 0.5 and "the least disputed half" the first half of the file. */
+    double auroc = NAN;
     double sel[3];
     const double cov[3] = {0.5, 0.8, 1.0};
     for (int c = 0; c < 3; c++)
-        sel[c] = rmens_selective_accuracy(u, right, n, cov[c]);
-    fprintf(out, "  disagreement: AUROC for spotting the ensemble's errors %.4f; accuracy at coverage 50%% %.4f, "
-            "80%% %.4f, 100%% %.4f\n", auroc, sel[0], sel[1], sel[2]);
+        sel[c] = K > 1 || cov[c] == 1.0 ? rmens_selective_accuracy(u, right, n, cov[c]) : NAN;
+    if (K > 1) {
+        auroc = rmens_auroc(u, wrong, n);
+        fprintf(out, "  disagreement: AUROC for spotting the ensemble's errors %.4f; accuracy at coverage 50%% %.4f, "
+                "80%% %.4f, 100%% %.4f\n", auroc, sel[0], sel[1], sel[2]);
+    } else {
+        fprintf(out, "  disagreement: none with one member (AUROC and selective accuracy need two or more)\n");
+    }
     json_object *un = json_object_new_object();
     json_object_object_add(un, "error_auroc", num(auroc));
     json_object_object_add(un, "accuracy_at_coverage_50", num(sel[0]));
@@ -174,7 +180,15 @@ static json_object *report(const rmens_eval_options *o, const rmens_dataset *ds,
         fprintf(out, "\n");
         json_object_object_add(j, "traps", tr);
     }
-    if (Rood) {
+    if (Rood && K == 1) {
+        fprintf(out, "  out of distribution (%s): no disagreement with one member\n", o->ood);
+        json_object *od = json_object_new_object();
+        json_object_object_add(od, "data", json_object_new_string(o->ood));
+        json_object_object_add(od, "mean_disagreement_ood", NULL);
+        json_object_object_add(od, "mean_disagreement_id", NULL);
+        json_object_object_add(od, "auroc", NULL);
+        json_object_object_add(j, "ood", od);
+    } else if (Rood) {
         /* In- versus out-of-distribution: per-sequence disagreement (std over members). */
         double *a = malloc((size_t)(2 * n + Sood) * sizeof *a);
         int *lab = malloc((size_t)(2 * n + Sood) * sizeof *lab);

@@ -153,8 +153,7 @@ static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int n
         st = rmens_fail(RMENS_ERR_ARG, "the data has vocab_size %d but the model reads %d tokens",
                         rmens_dataset_vocab_size(ds), sc->e->cfg.vocab_size);
     if (st == RMENS_OK && normalize && !sc->e->has_stats)
-        st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (a model file, or an unfinished "
-                        "run)", ckpt);
+        st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (%s)", ckpt, sc->e->no_stats);
     RMENS_TRY(rmens_verdict(comm, st));
     sc->pairs = rmens_dataset_kind(ds) == RMENS_DATA_PAIRS;
     const int nsides = sc->pairs ? 2 : 1;
