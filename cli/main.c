@@ -1,7 +1,9 @@
 /* rmens: the command-line program. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "comm/verdict.h"
@@ -100,9 +102,22 @@ int rmens_cli_double(const char *s, double *v)
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit (ulimit -f, a quota enforced that way) must make a write fail
+     * with EFBIG, reported and cleaned up like a full disk, not kill the rank. */
+    signal(SIGXFSZ, SIG_IGN);
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "rmens: MPI_Init failed\n");
         return 1;
+    }
+    /* Fault injection for the tests: RMENS_FAULT_FSIZE=BYTES limits the size of files this
+     * rank writes from here on, so writes fail as on a full disk. Set after MPI_Init,
+     * whose runtime files must not be limited. */
+    const char *fsize = getenv("RMENS_FAULT_FSIZE");
+    if (fsize && *fsize) {
+        struct rlimit lim;
+        getrlimit(RLIMIT_FSIZE, &lim);
+        lim.rlim_cur = (rlim_t)strtoull(fsize, NULL, 10);
+        setrlimit(RLIMIT_FSIZE, &lim);
     }
     /* Library code returns MPI errors up the stack; only this level decides to exit. */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);

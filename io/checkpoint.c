@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -131,9 +132,23 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
     RMENS_TRY(rmens_mpi_check(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm), "MPI_Bcast"));
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, pid);
-    rmens_status st = RMENS_OK;
+    /* The space is reserved before HDF5 writes anything: a full disk is an error here,
+     * with no file open. A write failing inside parallel HDF5 instead leaves the file
+     * impossible to close, and the ranks' closes deadlocked (HDF5 1.10). */
+    double bytes = 0;  /* per member: weights and two Adam moments, bootstrap counts */
+    for (int t = 0; t < RMENS_NTENSORS; t++)
+        bytes += 3.0 * sizeof(float) * (double)rmens_tensor_numel(&h->cfg, t);
+    bytes = h->members * (bytes + sizeof(int32_t) * (double)h->n_pairs + RMENS_H5_OVERHEAD(3 * RMENS_NTENSORS)) +
+            RMENS_H5_OVERHEAD(16);
+    rmens_status st = rank == 0 ? rmens_h5_reserve(tmp, bytes) : RMENS_OK;
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
+        if (rank == 0)
+            remove(tmp);
+        return st;
+    }
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
     if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
         (file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0)
         st = rmens_h5_fail("%s: cannot create", tmp);
     /* Creation is collective and identical on every rank; agree on it before the
@@ -141,6 +156,8 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
      * (collective) whatever happened, and the verdict settles the outcome. */
     if (st == RMENS_OK)
         st = create_all(file, h, attrs);
+    if (st == RMENS_OK && rank == 0)  /* the create truncated the file */
+        st = rmens_h5_reserve(tmp, bytes);
     st = rmens_verdict(comm, st);
     if (st == RMENS_OK)
         st = fill_local(file, h, local, n_local);
@@ -148,6 +165,8 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
     if (file >= 0 && H5Fclose(file) < 0 && st == RMENS_OK)
         st = rmens_h5_fail("%s: cannot finish writing", tmp);
     rmens_h5_close(fapl);
+    if (st == RMENS_OK && rank == 0)
+        st = rmens_h5_trim(tmp);
     st = rmens_verdict(comm, st);
     if (st == RMENS_OK && rank == 0 && rename(tmp, path) != 0)
         st = rmens_fail(RMENS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
@@ -262,7 +281,12 @@ rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, i
     snprintf(h0.command, sizeof h0.command, "%s", command ? command : "rmens merge");
     char tmp[4200];
     hid_t f = -1;
-    RMENS_TRY(rmens_h5_create_tmp(out, overwrite, &f, tmp, sizeof tmp));
+    double bytes = RMENS_H5_OVERHEAD(64);  /* the parts' data, copied */
+    for (int i = 0; i < n; i++) {
+        struct stat sb;
+        bytes += stat(parts[i], &sb) == 0 ? (double)sb.st_size : 0.0;
+    }
+    RMENS_TRY(rmens_h5_create_tmp(out, overwrite, bytes, &f, tmp, sizeof tmp));
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
         st = rmens_h5_fail("H5Pcreate");

@@ -446,7 +446,11 @@ rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path)
         return rmens_fail(RMENS_ERR_INPUT, "refusing to write %s: no records", path);
     char tmp[4200];
     hid_t file = -1;
-    RMENS_TRY(rmens_h5_create_tmp(path, 1, &file, tmp, sizeof tmp));
+    double bytes = RMENS_H5_OVERHEAD(NFIELDS * 2);  /* compressed or not, at most the raw data */
+    for (size_t k = 0; k < NFIELDS; k++)
+        for (int s = 0; field_present(ds, &fields[k]) && s < (fields[k].side < 0 ? 1 : rmens_dataset_nsides(ds)); s++)
+            bytes += 1.01 * (double)ftype_size(fields[k].type) * (double)field_len(ds, &fields[k], s);
+    RMENS_TRY(rmens_h5_create_tmp(path, 1, bytes, &file, tmp, sizeof tmp));
     rmens_status st = write_file(ds, file);
     if (st != RMENS_OK) {
         rmens_h5_abandon(file, tmp);

@@ -1,18 +1,24 @@
+/* memfd_create */
+#define _GNU_SOURCE
 #include "io/h5.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "base/error.h"
 
-/* Elements per chunk of compressed 1-d datasets (256 KiB of int32). */
+/* Elements per chunk of large 1-d datasets (256 KiB of int32). */
 #define H5_CHUNK 65536
-/* Below this many elements a dataset is stored contiguous: compression would not pay. */
+/* Below this many elements a dataset is one uncompressed chunk: compression would not pay. */
 #define H5_COMPRESS_MIN 4096
 
 static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
@@ -21,9 +27,16 @@ void rmens_h5_init(void) { pthread_once(&h5_once, h5_init_once); }
 
 static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
 {
-    /* H5E_WALK_UPWARD visits the innermost (most specific) record first. */
-    if (n == 0)
-        snprintf((char *)data, 256, "%s", e->desc ? e->desc : "");
+    /* H5E_WALK_UPWARD visits the innermost (most specific) record first. A failed
+     * write or read names the system error inside a long dump: keep just that. */
+    if (n != 0 || !e->desc)
+        return 0;
+    const char *m = strstr(e->desc, "error message = '");
+    const char *end = m ? strchr(m + 17, '\'') : NULL;
+    if (m && end)
+        snprintf((char *)data, 256, "%.*s: %.*s", (int)strcspn(e->desc, ":"), e->desc, (int)(end - m - 17), m + 17);
+    else
+        snprintf((char *)data, 256, "%s", e->desc);
     return 0;
 }
 
@@ -233,13 +246,13 @@ rmens_status rmens_h5_write_1d(hid_t file, const char *path, hid_t filetype, hid
         st = rmens_h5_fail("cannot set up dataset %s", path);
         goto exit;
     }
-    if (n >= H5_COMPRESS_MIN) {
-        hsize_t chunk[1] = {n < H5_CHUNK ? (hsize_t)n : H5_CHUNK};
-        if (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 ||
-            H5Pset_deflate(dcpl, 4) < 0) {
-            st = rmens_h5_fail("cannot set compression for %s", path);
-            goto exit;
-        }
+    /* Every chunk carries a Fletcher-32 checksum: a flipped bit is an error on reading,
+     * never a silently different token. */
+    hsize_t chunk[1] = {n < 1 ? 1 : n < H5_CHUNK ? (hsize_t)n : H5_CHUNK};
+    if (H5Pset_chunk(dcpl, 1, chunk) < 0 || (n >= H5_COMPRESS_MIN && (H5Pset_shuffle(dcpl) < 0 ||
+        H5Pset_deflate(dcpl, 4) < 0)) || H5Pset_fletcher32(dcpl) < 0) {
+        st = rmens_h5_fail("cannot set the storage of %s", path);
+        goto exit;
     }
     if ((dset = H5Dcreate2(file, path, filetype, space, lcpl, dcpl, H5P_DEFAULT)) < 0) {
         st = rmens_h5_fail("cannot create dataset %s", path);
@@ -259,13 +272,27 @@ rmens_status rmens_h5_write_nd(hid_t file, const char *path, hid_t filetype, hid
                                const void *data, int rank, const int64_t *dims)
 {
     rmens_status st = RMENS_OK;
-    hid_t space = -1, lcpl = -1, dset = -1;
-    hsize_t d[8];
-    for (int i = 0; i < rank && i < 8; i++)
+    hid_t space = -1, lcpl = -1, dcpl = H5P_DEFAULT, dset = -1;
+    hsize_t d[8], chunk[8];
+    double bytes = (double)H5Tget_size(filetype);
+    for (int i = 0; i < rank && i < 8; i++) {
         d[i] = (hsize_t)dims[i];
+        chunk[i] = d[i] > 0 ? d[i] : 1;
+        bytes *= (double)chunk[i];
+    }
+    /* Written here in one piece (a model file, scores): checksummed chunks of at most
+     * 64 MiB. Created empty for parallel filling (a checkpoint): contiguous, as parallel
+     * HDF5 applies no filter to independent writes. */
+    while (data && bytes > 64.0 * 1048576 && chunk[0] > 1) {
+        bytes /= (double)chunk[0];
+        chunk[0] = (chunk[0] + 1) / 2;
+        bytes *= (double)chunk[0];
+    }
     if ((space = H5Screate_simple(rank, d, NULL)) < 0 || (lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
         H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
-        (dset = H5Dcreate2(file, path, filetype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
+        (data && ((dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0 || H5Pset_chunk(dcpl, rank, chunk) < 0 ||
+                  H5Pset_fletcher32(dcpl) < 0)) ||
+        (dset = H5Dcreate2(file, path, filetype, space, lcpl, dcpl, H5P_DEFAULT)) < 0) {
         st = rmens_h5_fail("cannot create dataset %s", path);
         goto exit;
     }
@@ -273,6 +300,8 @@ rmens_status rmens_h5_write_nd(hid_t file, const char *path, hid_t filetype, hid
         st = rmens_h5_fail("cannot write dataset %s", path);
 exit:
     rmens_h5_close(dset);
+    if (dcpl != H5P_DEFAULT)
+        rmens_h5_close(dcpl);
     rmens_h5_close(lcpl);
     rmens_h5_close(space);
     return st;
@@ -417,7 +446,45 @@ rmens_status rmens_h5_read_1d(hid_t file, const char *path, H5T_class_t want_cla
     return RMENS_OK;
 }
 
-rmens_status rmens_h5_create_tmp(const char *path, int overwrite, hid_t *file, char *tmp,
+rmens_status rmens_h5_reserve(const char *path, double bytes)
+{
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    if (fd < 0)
+        return rmens_fail(RMENS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    /* fallocate, not posix_fallocate: where the file system cannot reserve (some network
+     * file systems) the latter would write zeros; there, go on unreserved. */
+    int rc = fallocate(fd, 0, 0, (off_t)bytes), e = errno;
+    close(fd);
+    if (rc != 0 && e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
+        return rmens_fail(RMENS_ERR_IO, "cannot reserve %.1f MiB for %s: %s", bytes / 1048576.0, path, strerror(e));
+    return RMENS_OK;
+}
+
+rmens_status rmens_h5_trim(const char *path)
+{
+    /* Superblock versions 2 and 3 (the 1.8 format and later): signature, version, two
+     * sizes, flags, then the base, extension and end-of-file addresses, 8 bytes each. */
+    unsigned char sb[48];
+    int fd = open(path, O_RDWR);
+    if (fd < 0)
+        return rmens_fail(RMENS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    rmens_status s = RMENS_OK;
+    if (pread(fd, sb, sizeof sb, 0) == (ssize_t)sizeof sb && memcmp(sb, "\211HDF\r\n\032\n", 8) == 0 &&
+        (sb[8] == 2 || sb[8] == 3) && sb[9] == 8 && fstat(fd, &st) == 0) {
+        uint64_t base = 0, eof = 0;
+        for (int i = 7; i >= 0; i--) {
+            base = base << 8 | sb[12 + i];
+            eof = eof << 8 | sb[28 + i];
+        }
+        if (base == 0 && eof > 0 && (off_t)eof < st.st_size && ftruncate(fd, (off_t)eof) != 0)
+            s = rmens_fail(RMENS_ERR_IO, "cannot trim %s: %s", path, strerror(errno));
+    }
+    close(fd);
+    return s;
+}
+
+rmens_status rmens_h5_create_tmp(const char *path, int overwrite, double bytes, hid_t *file, char *tmp,
                                  size_t tmpsize)
 {
     rmens_h5_init();
@@ -425,15 +492,78 @@ rmens_status rmens_h5_create_tmp(const char *path, int overwrite, hid_t *file, c
     if (!overwrite && access(path, F_OK) == 0)
         return rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", path);
     snprintf(tmp, tmpsize, "%s.tmp.%ld", path, (long)getpid());
-    if ((*file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        return rmens_h5_fail("cannot create %s", tmp);
-    return RMENS_OK;
+    /* The HDF5 1.8 file format: its superblock and object headers carry checksums (the
+     * 1.6 format's do not), and every HDF5 since 1.8 reads it. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) {
+        rmens_h5_close(fapl);
+        return rmens_h5_fail("cannot set up %s", tmp);
+    }
+    /* Reserved before HDF5 writes anything (so a failure leaves no open file to close),
+     * and again after the create, which truncates. */
+    rmens_status st = rmens_h5_reserve(tmp, bytes);
+    if (st != RMENS_OK) {
+        rmens_h5_close(fapl);
+        remove(tmp);
+        return st;
+    }
+    *file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    rmens_h5_close(fapl);
+    if (*file < 0) {
+        st = rmens_h5_fail("cannot create %s", tmp);
+        remove(tmp);
+        return st;
+    }
+    if ((st = rmens_h5_reserve(tmp, bytes)) != RMENS_OK) {
+        rmens_h5_abandon(*file, tmp);
+        *file = -1;
+    }
+    return st;
+}
+
+/* HDF5 1.10 cannot close a file whose writes fail (a full disk): the close fails, and
+ * the library crashes at exit closing it again. An abandoned serial file's descriptor
+ * is pointed at an anonymous in-memory file first (writes past the end of a sparse
+ * file cost only what is written), so that its close completes; the real file is
+ * removed anyway. */
+static void close_abandoned(hid_t file)
+{
+    if (H5Iis_valid(file) <= 0)
+        return;
+    hid_t fapl = H5Fget_access_plist(file);
+    void *handle = NULL;
+    struct rlimit lim, saved;
+    int raised = 0;
+    if (fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2 && H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) >= 0 &&
+        handle) {
+        int mem = memfd_create("rmens-abandoned", 0);
+        if (mem >= 0) {
+            dup2(mem, *(int *)handle);
+            close(mem);
+        }
+        /* a file-size limit applies to the in-memory file too: lift it for the close */
+        if (getrlimit(RLIMIT_FSIZE, &saved) == 0 && saved.rlim_cur != saved.rlim_max) {
+            lim = saved;
+            lim.rlim_cur = lim.rlim_max;
+            raised = setrlimit(RLIMIT_FSIZE, &lim) == 0;
+        }
+    }
+    rmens_h5_close(fapl);
+    H5Fclose(file);
+    if (raised)
+        setrlimit(RLIMIT_FSIZE, &saved);
 }
 
 rmens_status rmens_h5_commit(hid_t file, const char *tmp, const char *path)
 {
-    if (H5Fclose(file) < 0) {
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(file) < 0) {
         rmens_status st = rmens_h5_fail("cannot finish writing %s", tmp);
+        close_abandoned(file);
+        remove(tmp);
+        return st;
+    }
+    rmens_status st = rmens_h5_trim(tmp);
+    if (st != RMENS_OK) {
         remove(tmp);
         return st;
     }
@@ -448,7 +578,7 @@ rmens_status rmens_h5_commit(hid_t file, const char *tmp, const char *path)
 void rmens_h5_abandon(hid_t file, const char *tmp)
 {
     if (file >= 0)
-        H5Fclose(file);
+        close_abandoned(file);
     if (tmp && tmp[0])
         remove(tmp);
 }

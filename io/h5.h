@@ -36,13 +36,14 @@ rmens_status rmens_h5_attr_read_str(hid_t obj, const char *name, char *buf, size
 rmens_status rmens_h5_attr_read_i64(hid_t obj, const char *name, int64_t *value);
 
 /* Creates a 1-d dataset at path (intermediate groups too) from n elements of memtype
- * stored as filetype; chunked with shuffle + deflate when it is large enough to pay. */
+ * stored as filetype; chunked with a Fletcher-32 checksum per chunk, and shuffle +
+ * deflate when it is large enough to pay. */
 rmens_status rmens_h5_write_1d(hid_t file, const char *path, hid_t filetype, hid_t memtype,
                                const void *data, int64_t n);
 
-/* The same for an n-d dataset of dims[0..rank); contiguous and uncompressed (weights
- * do not compress, and contiguous storage keeps them mappable). data NULL: create only
- * (parallel HDF5 creates collectively; the owner then writes its data alone). */
+/* The same for an n-d dataset of dims[0..rank), uncompressed (weights do not compress):
+ * checksummed chunks of at most 64 MiB. data NULL: create only, contiguous (parallel
+ * HDF5 creates collectively; the owner then writes its data alone, unfiltered). */
 rmens_status rmens_h5_write_nd(hid_t file, const char *path, hid_t filetype, hid_t memtype,
                                const void *data, int rank, const int64_t *dims);
 
@@ -66,10 +67,21 @@ rmens_status rmens_h5_open_1d(hid_t file, const char *path, H5T_class_t want_cla
 /* Reads elements [lo, lo + n) of an open 1-d dataset into buf (memtype). */
 rmens_status rmens_h5_read_range(hid_t dset, hid_t memtype, hid_t dxpl, int64_t lo, int64_t n, void *buf);
 
-/* A writable file at "<path>.tmp.<pid>"; rmens_h5_commit closes it and renames it onto
- * path, rmens_h5_abandon closes and removes it. */
-rmens_status rmens_h5_create_tmp(const char *path, int overwrite, hid_t *file, char *tmp,
+/* A writable file at "<path>.tmp.<pid>", in the HDF5 1.8 format (checksummed metadata),
+ * with bytes (an upper bound of its final size) reserved; rmens_h5_commit closes it and
+ * renames it onto path, rmens_h5_abandon closes and removes it. */
+rmens_status rmens_h5_create_tmp(const char *path, int overwrite, double bytes, hid_t *file, char *tmp,
                                  size_t tmpsize);
+/* Reserves disk space for the first bytes of a file (fallocate; created if need be), so that a full
+ * disk or a file-size limit shows here, before any data is written, rather than in the
+ * middle of HDF5's writes, after which HDF5 1.10 cannot close the file (and a parallel
+ * close can deadlock). A file system that cannot reserve is not an error. */
+rmens_status rmens_h5_reserve(const char *path, double bytes);
+/* Gives back what rmens_h5_reserve reserved beyond the end of a closed file (its
+ * superblock's end-of-file address; 1.8-format files only, others are left alone). */
+rmens_status rmens_h5_trim(const char *path);
+/* Room for the metadata of a file of n datasets beside their data. */
+#define RMENS_H5_OVERHEAD(n) (1048576.0 + 65536.0 * (double)(n))
 rmens_status rmens_h5_commit(hid_t file, const char *tmp, const char *path);
 void rmens_h5_abandon(hid_t file, const char *tmp);
 

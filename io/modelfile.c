@@ -123,7 +123,8 @@ rmens_status rmens_model_save(const rmens_model *m, const char *path)
 {
     char tmp[4200];
     hid_t file = -1;
-    RMENS_TRY(rmens_h5_create_tmp(path, 1, &file, tmp, sizeof tmp));
+    RMENS_TRY(rmens_h5_create_tmp(path, 1, 4.0 * (double)m->nparams + RMENS_H5_OVERHEAD(16 * m->cfg.n_layer + 8), &file,
+                                  tmp, sizeof tmp));
     rmens_status st = rmens_h5_attr_write_str(file, "rmens_format", "model");
     if (st == RMENS_OK)
         st = rmens_h5_attr_write_i64(file, "rmens_version", RMENS_FORMAT_VERSION);

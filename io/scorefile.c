@@ -40,7 +40,8 @@ rmens_status rmens_scorefile_write(const char *path, int overwrite, const rmens_
 {
     char tmp[4200];
     hid_t f = -1;
-    RMENS_TRY(rmens_h5_create_tmp(path, overwrite, &f, tmp, sizeof tmp));
+    double bytes = 2.0 * (double)in->n * (7.0 + in->members) * sizeof(float) + RMENS_H5_OVERHEAD(24);
+    RMENS_TRY(rmens_h5_create_tmp(path, overwrite, bytes, &f, tmp, sizeof tmp));
     rmens_status st = rmens_h5_attr_write_str(f, "rmens_format", "scores");
     if (st == RMENS_OK) st = rmens_h5_attr_write_i64(f, "rmens_version", RMENS_FORMAT_VERSION);
     if (st == RMENS_OK) st = rmens_h5_attr_write_str(f, "created_by", "rmens " PACKAGE_VERSION);

@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 
     char tmp[4200];
     hid_t f;
-    if (rmens_h5_create_tmp(argv[optind + 2], 1, &f, tmp, sizeof tmp) != RMENS_OK)
+    if (rmens_h5_create_tmp(argv[optind + 2], 1, RMENS_H5_OVERHEAD(8), &f, tmp, sizeof tmp) != RMENS_OK)
         die("create output");
     int64_t n2 = 2 * B;
     if (rmens_h5_write_1d(f, "/rewards", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, r0, n2) != RMENS_OK ||

@@ -165,7 +165,7 @@ def write_rmens(path, cfg, params, source=None, tokenizer=None):
     import numpy as np
     tmp = path + ".tmp"
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", libver=("v108", "v108")) as f:
             f.attrs["rmens_format"] = "model"
             f.attrs["rmens_version"] = np.int32(FORMAT_VERSION)
             for k in ("vocab_size", "n_ctx", "n_layer", "n_head", "n_embd"):
@@ -178,7 +178,7 @@ def write_rmens(path, cfg, params, source=None, tokenizer=None):
                 f.attrs["source"] = source
             g = f.create_group("params")
             for name, arr in params.items():
-                g.create_dataset(name, data=np.ascontiguousarray(arr, dtype="<f4"))
+                g.create_dataset(name, data=np.ascontiguousarray(arr, dtype="<f4"), fletcher32=True)
         atomic_replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
