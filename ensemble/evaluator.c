@@ -243,17 +243,13 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "%s is a responses file; eval needs pairs", o->data);
         goto exit;
     }
-    if ((st = rmens_score_gather(o->ckpt, ds, o->normalize, comm, &R, &K, &n_cut)) != RMENS_OK) {
-        rmens_fail_context(st, "%s: ", o->data);
+    if ((st = rmens_score_gather(o->ckpt, o->data, ds, o->normalize, comm, &R, &K, &n_cut)) != RMENS_OK)
         goto exit;
-    }
     if (o->ood) {
         if ((st = rmens_dataset_read_bounded(&ood, o->ood, comm, budget)) != RMENS_OK)
             goto exit;
-        if ((st = rmens_score_gather(o->ckpt, ood, o->normalize, comm, &Rood, &Kood, &c2)) != RMENS_OK) {
-            rmens_fail_context(st, "%s: ", o->ood);
+        if ((st = rmens_score_gather(o->ckpt, o->ood, ood, o->normalize, comm, &Rood, &Kood, &c2)) != RMENS_OK)
             goto exit;
-        }
     }
     if (rank == 0) {
         int64_t Sood = ood ? rmens_dataset_count(ood) * (rmens_dataset_kind(ood) == RMENS_DATA_PAIRS ? 2 : 1) : 0;

@@ -133,9 +133,10 @@ static void scoring_free(scoring *sc)
     memset(sc, 0, sizeof *sc);
 }
 
-/* Collective: opens this rank's members of ckpt and scores its share of ds. */
-static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int normalize, int batch, MPI_Comm comm,
-                                scoring *sc)
+/* Collective: opens this rank's members of ckpt and scores its share of ds (named data
+ * in messages about it; a message about the checkpoint names the checkpoint alone). */
+static rmens_status score_local(const char *ckpt, const char *data, const rmens_dataset *ds, int normalize, int batch,
+                                MPI_Comm comm, scoring *sc)
 {
     memset(sc, 0, sizeof *sc);
     sc->pl.group = MPI_COMM_NULL;
@@ -146,7 +147,8 @@ static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int n
     st = rmens_ensemble_open_subset(&sc->e, ckpt, sc->pl.local, sc->pl.n_local);
     if (st == RMENS_OK && batch > 0)
         st = rmens_ensemble_set_batch(sc->e, batch);
-    if (st == RMENS_OK && sc->e->tokenizer[0] && strcmp(sc->e->tokenizer, ds->tokenizer) != 0)
+    RMENS_TRY(rmens_verdict(comm, st));
+    if (sc->e->tokenizer[0] && strcmp(sc->e->tokenizer, ds->tokenizer) != 0)
         st = rmens_fail(RMENS_ERR_ARG, "the data was tokenized by \"%s\" but %s reads \"%s\" tokens", ds->tokenizer,
                         ckpt, sc->e->tokenizer);
     else if (st == RMENS_OK && rmens_dataset_vocab_size(ds) > sc->e->cfg.vocab_size)
@@ -154,6 +156,8 @@ static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int n
                         rmens_dataset_vocab_size(ds), sc->e->cfg.vocab_size);
     if (st == RMENS_OK && normalize && !sc->e->has_stats)
         st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (%s)", ckpt, sc->e->no_stats);
+    if (st != RMENS_OK)
+        rmens_fail_context(st, "%s: ", data);
     RMENS_TRY(rmens_verdict(comm, st));
     sc->pairs = rmens_dataset_kind(ds) == RMENS_DATA_PAIRS;
     const int nsides = sc->pairs ? 2 : 1;
@@ -190,6 +194,8 @@ static rmens_status score_local(const char *ckpt, const rmens_dataset *ds, int n
     else if (st == RMENS_OK && sc->hi > sc->lo)
         st = score_responses(sc, ds, normalize);
     free(lens);
+    if (st != RMENS_OK)
+        rmens_fail_context(st, "%s: ", data);
     return rmens_verdict(comm, st);
 }
 
@@ -215,14 +221,14 @@ static rmens_status gather_rewards(const scoring *sc, MPI_Comm comm, int rank, f
     return st;
 }
 
-rmens_status rmens_score_gather(const char *ckpt, const rmens_dataset *ds, int normalize, MPI_Comm comm,
-                                float **rewards, int *K, int64_t *n_cut)
+rmens_status rmens_score_gather(const char *ckpt, const char *data, const rmens_dataset *ds, int normalize,
+                                MPI_Comm comm, float **rewards, int *K, int64_t *n_cut)
 {
     int rank;
     scoring sc;
     *rewards = NULL;
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
-    rmens_status st = score_local(ckpt, ds, normalize, 0, comm, &sc);
+    rmens_status st = score_local(ckpt, data, ds, normalize, 0, comm, &sc);
     if (st == RMENS_OK)
         st = gather_rewards(&sc, comm, rank, rewards);
     *K = sc.K;
@@ -252,10 +258,8 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK ||
         (st = rmens_dataset_read_bounded(&ds, o->data, comm, budget)) != RMENS_OK)
         goto exit;
-    if ((st = score_local(o->ckpt, ds, o->normalize, o->batch, comm, &sc)) != RMENS_OK) {
-        rmens_fail_context(st, "%s: ", o->data);
+    if ((st = score_local(o->ckpt, o->data, ds, o->normalize, o->batch, comm, &sc)) != RMENS_OK)
         goto exit;
-    }
     const int64_t S = sc.S;
     if (!(mom = malloc((size_t)(S + 1) * sizeof *mom)))
         st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");

@@ -17,8 +17,9 @@ typedef struct {
 rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm);
 
 /* Collective: every member's reward for every sequence of ds (pairs: chosen 0..n-1 then
- * rejected 0..n-1), gathered on rank 0 into *rewards [S][K] (NULL on other ranks). */
-rmens_status rmens_score_gather(const char *ckpt, const rmens_dataset *ds, int normalize, MPI_Comm comm,
-                                float **rewards, int *K, int64_t *n_cut);
+ * rejected 0..n-1), gathered on rank 0 into *rewards [S][K] (NULL on other ranks). data
+ * names ds in messages. */
+rmens_status rmens_score_gather(const char *ckpt, const char *data, const rmens_dataset *ds, int normalize,
+                                MPI_Comm comm, float **rewards, int *K, int64_t *n_cut);
 
 #endif

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "comm/verdict.h"
 #include "ensemble/bootstrap.h"
+#include "io/checksum.h"
 #include "io/dataset.h"
 #include "io/h5.h"
 #include "io/modelfile.h"
@@ -61,20 +62,53 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
     return RMENS_OK;
 }
 
-/* Phase 1, collective: every rank creates every dataset and attribute, identically. */
-static rmens_status create_all(hid_t f, const rmens_ckpt_header *h, const double *attrs)
+/* Checksums of one member: its tensors' CRC-32 for params, optimizer/m and optimizer/v
+ * in flat order, then its bootstrap counts'. */
+static int crc_slots(const rmens_model_config *cfg) { return 3 * rmens_modelfile_ntensors(cfg) + 1; }
+
+static const char *const flat_parts[] = {"params", "optimizer/m", "optimizer/v"};
+
+/* Phase 0, local: the owner checks its members' weights and moments are finite (NaN or
+ * Inf is never saved) and computes their checksums into crcs[k][crc_slots]. */
+static rmens_status seal_local(const char *path, const rmens_ckpt_header *h, const rmens_ckpt_member *local,
+                               int n_local, uint32_t *crcs)
 {
+    const int NT = rmens_modelfile_ntensors(&h->cfg), S = crc_slots(&h->cfg);
+    for (int j = 0; j < n_local; j++) {
+        const int k = local[j].index;
+        const float *src[3] = {local[j].params, local[j].adam_m, local[j].adam_v};
+        for (int q = 0; q < 3; q++) {
+            char sub[96], why[1024];
+            snprintf(sub, sizeof sub, "/members/%03d/%s", k, flat_parts[q]);
+            if (rmens_modelfile_seal_flat(sub, &h->cfg, src[q], crcs + (size_t)k * S + (size_t)q * NT) == RMENS_OK)
+                continue;
+            snprintf(why, sizeof why, "%s", rmens_last_error());
+            return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: %s: not saving %s (%s)", h->member_offset + k,
+                              (long long)h->step, why, path,
+                              access(path, F_OK) == 0 ? "the checkpoint there is left as it was" : "nothing was written");
+        }
+        crcs[(size_t)k * S + 3 * (size_t)NT] = rmens_crc32_le32(0, local[j].counts, (size_t)h->n_pairs);
+    }
+    return RMENS_OK;
+}
+
+/* Phase 1, collective: every rank creates every dataset and attribute, identically
+ * (crcs: every member's checksums, the same on every rank). */
+static rmens_status create_all(hid_t f, const rmens_ckpt_header *h, const double *attrs, const uint32_t *crcs)
+{
+    const int NT = rmens_modelfile_ntensors(&h->cfg), S = crc_slots(&h->cfg);
     RMENS_TRY(write_header(f, h));
     for (int k = 0; k < h->members; k++) {
         char g[64], sub[96];
+        const uint32_t *c = crcs + (size_t)k * S;
         snprintf(g, sizeof g, "/members/%03d", k);
-        static const char *const parts[] = {"params", "optimizer/m", "optimizer/v"};
         for (int q = 0; q < 3; q++) {
-            snprintf(sub, sizeof sub, "%s/%s", g, parts[q]);
-            RMENS_TRY(rmens_modelfile_write_flat(f, sub, &h->cfg, NULL));
+            snprintf(sub, sizeof sub, "%s/%s", g, flat_parts[q]);
+            RMENS_TRY(rmens_modelfile_write_flat(f, sub, &h->cfg, NULL, c + (size_t)q * NT));
         }
         snprintf(sub, sizeof sub, "%s/bootstrap_counts", g);
         RMENS_TRY(rmens_h5_write_nd(f, sub, H5T_STD_I32LE, H5T_NATIVE_INT32, NULL, 1, &h->n_pairs));
+        RMENS_TRY(rmens_checksum_write(f, sub, c[3 * NT]));
         hid_t grp = H5Gopen2(f, g, H5P_DEFAULT);
         if (grp < 0)
             return rmens_h5_fail("cannot open %s", g);
@@ -83,6 +117,10 @@ static rmens_status create_all(hid_t f, const rmens_ckpt_header *h, const double
             st = rmens_h5_attr_write_i64(grp, "step", h->step);
         if (st == RMENS_OK)
             st = rmens_h5_attr_write_i64(grp, "seed", (int64_t)h->seed);
+        /* Every dataset of the member carries a crc32: a reader finding one missing knows
+         * the file is damaged, not old. */
+        if (st == RMENS_OK)
+            st = rmens_h5_attr_write_str(grp, "checksum", RMENS_CRC_KIND);
         for (int a = 0; a < RMENS_MA_N && st == RMENS_OK; a++)
             st = rmens_h5_attr_write_f64(grp, rmens_member_attr_names[a], attrs[k * RMENS_MA_N + a]);
         H5Gclose(grp);
@@ -98,9 +136,8 @@ static rmens_status fill_local(hid_t f, const rmens_ckpt_header *h, const rmens_
     for (int j = 0; j < n_local; j++) {
         char sub[96];
         const float *src[3] = {local[j].params, local[j].adam_m, local[j].adam_v};
-        static const char *const parts[] = {"params", "optimizer/m", "optimizer/v"};
         for (int q = 0; q < 3; q++) {
-            snprintf(sub, sizeof sub, "/members/%03d/%s", local[j].index, parts[q]);
+            snprintf(sub, sizeof sub, "/members/%03d/%s", local[j].index, flat_parts[q]);
             RMENS_TRY(rmens_modelfile_fill_flat(f, sub, &h->cfg, src[q]));
         }
         snprintf(sub, sizeof sub, "/members/%03d/bootstrap_counts", local[j].index);
@@ -110,7 +147,9 @@ static rmens_status fill_local(hid_t f, const rmens_ckpt_header *h, const rmens_
 }
 
 /* Fault injection for the tests: RMENS_FAULT_SAVE="R:N" makes rank R die (exit 9) in the
- * middle of its N-th save of this process, after its data went into the temporary file. */
+ * middle of its N-th save of this process, after its data went into the temporary file.
+ * (RMENS_FAULT_NAN="k:s", in ensemble/trainer.c, puts a NaN into member k's weights after
+ * step s, which the seal in rmens_checkpoint_save must refuse to write.) */
 static void fault_point(int rank)
 {
     static int saves = 0;
@@ -127,9 +166,26 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
     rmens_h5_init();
     int rank;
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
+    /* Before any file is touched: every owner seals its members (finite, checksummed);
+     * all ranks agree, then share the checksums, which every rank writes as attributes. */
+    const int S = crc_slots(&h->cfg);
+    uint32_t *crcs = calloc((size_t)h->members * S, sizeof *crcs);
+    rmens_status st = crcs ? seal_local(path, h, local, n_local, crcs) : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
+        free(crcs);
+        return st;
+    }
+    /* Each member has one owner; the other ranks contribute zeros. */
+    st = rmens_mpi_check(MPI_Allreduce(MPI_IN_PLACE, crcs, h->members * S, MPI_UINT32_T, MPI_BOR, comm),
+                         "MPI_Allreduce(checksums)");
     /* One temporary name for all ranks: rank 0's pid. */
     long pid = (long)getpid();
-    RMENS_TRY(rmens_mpi_check(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm), "MPI_Bcast"));
+    if (st == RMENS_OK)
+        st = rmens_mpi_check(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm), "MPI_Bcast");
+    if (st != RMENS_OK) {
+        free(crcs);
+        return st;
+    }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, pid);
     /* The space is reserved before HDF5 writes anything: a full disk is an error here,
@@ -140,10 +196,11 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
         bytes += 3.0 * sizeof(float) * (double)rmens_tensor_numel(&h->cfg, t);
     bytes = h->members * (bytes + sizeof(int32_t) * (double)h->n_pairs + RMENS_H5_OVERHEAD(3 * RMENS_NTENSORS)) +
             RMENS_H5_OVERHEAD(16);
-    rmens_status st = rank == 0 ? rmens_h5_reserve(tmp, bytes) : RMENS_OK;
+    st = rank == 0 ? rmens_h5_reserve(tmp, bytes) : RMENS_OK;
     if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
         if (rank == 0)
             remove(tmp);
+        free(crcs);
         return st;
     }
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
@@ -155,7 +212,8 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
      * independent writes, whose failures are local. Every rank then closes the file
      * (collective) whatever happened, and the verdict settles the outcome. */
     if (st == RMENS_OK)
-        st = create_all(file, h, attrs);
+        st = create_all(file, h, attrs, crcs);
+    free(crcs);
     if (st == RMENS_OK && rank == 0)  /* the create truncated the file */
         st = rmens_h5_reserve(tmp, bytes);
     st = rmens_verdict(comm, st);
@@ -236,6 +294,25 @@ exit:
     return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
 }
 
+/* Reads member 0 of a one-member part whole, which verifies it. */
+static rmens_status verify_part(const char *path, const rmens_ckpt_header *h)
+{
+    rmens_model *m = NULL;
+    rmens_status st = rmens_model_alloc(&m, &h->cfg);
+    float *am = st == RMENS_OK ? malloc(m->nparams * sizeof *am) : NULL;
+    float *av = st == RMENS_OK ? malloc(m->nparams * sizeof *av) : NULL;
+    int32_t *counts = malloc(((size_t)h->n_pairs + 1) * sizeof *counts);
+    if (st == RMENS_OK && (!am || !av || !counts))
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (st == RMENS_OK)
+        st = rmens_checkpoint_read_member(path, 0, m, am, av, counts, h->n_pairs, NULL);
+    free(am);
+    free(av);
+    free(counts);
+    rmens_model_free(m);
+    return st;
+}
+
 rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, int n, const char *command,
                                     int overwrite)
 {
@@ -296,6 +373,10 @@ rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, i
         rmens_ckpt_header x;
         if ((st = rmens_checkpoint_read_header(parts[i], &x)) != RMENS_OK)
             break;
+        /* The copy is byte for byte: read the part through the checks first (checksums,
+         * shapes, finite weights), so a damaged part is refused, not merged. */
+        if ((st = verify_part(parts[i], &x)) != RMENS_OK)
+            break;
         hid_t src = H5Fopen(parts[i], H5F_ACC_RDONLY, H5P_DEFAULT);
         char dst[64];
         snprintf(dst, sizeof dst, "/members/%03d", x.member_offset);
@@ -316,52 +397,82 @@ rmens_status rmens_checkpoint_read_member(const char *path, int k, rmens_model *
                                           int32_t *counts, int64_t n_pairs, double *attrs)
 {
     rmens_h5_init();
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        return rmens_h5_fail("%s: cannot open", path);
+    hid_t f = -1, grp = -1;
     char g[64], sub[96];
     snprintf(g, sizeof g, "/members/%03d", k);
     rmens_status st = RMENS_OK;
-    int has_head;
+    int has_head, need_crc = 0;
+    int64_t label = k;  /* the member's index in its ensemble (a job-array part holds one) */
+    void *buf = NULL;
+    if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+        st = rmens_h5_fail("cannot open");
+        goto exit;
+    }
+    if ((grp = H5Gopen2(f, g, H5P_DEFAULT)) < 0) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "group %s is missing", g);
+        goto exit;
+    }
+    if (rmens_h5_has_attr(grp, "member") && (st = rmens_h5_attr_read_i64(grp, "member", &label)) != RMENS_OK)
+        goto exit;
+    /* A member written before checksums existed has no `checksum` attribute: it is read
+     * unverified. One that has it must carry a crc32 on every dataset. */
+    if ((m || adam_m || adam_v || counts) && (st = rmens_checksum_required(f, g, &need_crc)) != RMENS_OK)
+        goto exit;
     snprintf(sub, sizeof sub, "%s/params", g);
-    if (m)
-        st = rmens_modelfile_read_tensors(f, sub, m, &has_head);
-    if (st == RMENS_OK && m && !has_head)
+    if (m && (st = rmens_modelfile_read_tensors(f, sub, m, &has_head, need_crc)) != RMENS_OK)
+        goto exit;
+    if (m && !has_head) {
         st = rmens_fail(RMENS_ERR_FORMAT, "%s has no score.weight", sub);
+        goto exit;
+    }
     snprintf(sub, sizeof sub, "%s/optimizer/m", g);
-    if (st == RMENS_OK && adam_m)
-        st = rmens_modelfile_read_flat(f, sub, &m->cfg, adam_m);
+    if (adam_m && (st = rmens_modelfile_read_flat(f, sub, &m->cfg, adam_m, need_crc)) != RMENS_OK)
+        goto exit;
     snprintf(sub, sizeof sub, "%s/optimizer/v", g);
-    if (st == RMENS_OK && adam_v)
-        st = rmens_modelfile_read_flat(f, sub, &m->cfg, adam_v);
+    if (adam_v && (st = rmens_modelfile_read_flat(f, sub, &m->cfg, adam_v, need_crc)) != RMENS_OK)
+        goto exit;
     snprintf(sub, sizeof sub, "%s/bootstrap_counts", g);
-    if (st == RMENS_OK && counts) {
-        void *buf = NULL;
+    if (counts) {
         int64_t got;
-        st = rmens_h5_read_1d(f, sub, H5T_INTEGER, H5T_NATIVE_INT32, H5P_DEFAULT, &buf, &got);
-        if (st == RMENS_OK && got != n_pairs)
+        if ((st = rmens_h5_read_1d(f, sub, H5T_INTEGER, H5T_NATIVE_INT32, H5P_DEFAULT, &buf, &got)) != RMENS_OK)
+            goto exit;
+        if (got != n_pairs) {
             st = rmens_fail(RMENS_ERR_FORMAT, "%s has %lld entries, the data %lld pairs", sub, (long long)got,
                             (long long)n_pairs);
-        if (st == RMENS_OK)
-            memcpy(counts, buf, (size_t)n_pairs * sizeof *counts);
-        free(buf);
-    }
-    if (st == RMENS_OK && attrs) {
-        hid_t grp = H5Gopen2(f, g, H5P_DEFAULT);
-        if (grp < 0)
-            st = rmens_fail(RMENS_ERR_FORMAT, "group %s is missing", g);
-        for (int a = 0; a < RMENS_MA_N && st == RMENS_OK; a++) {
-            /* Metrics are informative: one a writer did not record reads as NaN. */
-            attrs[a] = NAN;
-            if (!rmens_h5_has_attr(grp, rmens_member_attr_names[a]))
-                continue;
-            hid_t at = H5Aopen(grp, rmens_member_attr_names[a], H5P_DEFAULT);
-            if (at < 0 || H5Aread(at, H5T_NATIVE_DOUBLE, &attrs[a]) < 0)
-                st = rmens_fail(RMENS_ERR_FORMAT, "%s: attribute %s is not a number", g, rmens_member_attr_names[a]);
-            rmens_h5_close(at);
+            goto exit;
         }
-        rmens_h5_close(grp);
+        if ((st = rmens_checksum_verify(f, sub, buf, (size_t)got, need_crc)) != RMENS_OK)
+            goto exit;
+        memcpy(counts, buf, (size_t)n_pairs * sizeof *counts);
     }
-    H5Fclose(f);
-    return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
+    for (int a = 0; attrs && a < RMENS_MA_N; a++) {
+        /* Metrics are informative: one a writer did not record reads as NaN. */
+        attrs[a] = NAN;
+        if (!rmens_h5_has_attr(grp, rmens_member_attr_names[a]))
+            continue;
+        hid_t at = H5Aopen(grp, rmens_member_attr_names[a], H5P_DEFAULT);
+        if (at < 0 || H5Aread(at, H5T_NATIVE_DOUBLE, &attrs[a]) < 0)
+            st = rmens_fail(RMENS_ERR_FORMAT, "%s: attribute %s is not a number", g, rmens_member_attr_names[a]);
+        rmens_h5_close(at);
+        if (st != RMENS_OK)
+            goto exit;
+    }
+exit:
+    free(buf);
+    rmens_h5_close(grp);
+    rmens_h5_close(f);
+    return st == RMENS_OK ? st : rmens_fail_context(st, "%s: member %lld: ", path, (long long)label);
+}
+
+int rmens_checkpoint_member_checksummed(const char *path, int k)
+{
+    rmens_h5_init();
+    char g[64];
+    int required = 0;
+    snprintf(g, sizeof g, "/members/%03d", k);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0 || rmens_checksum_required(f, g, &required) != RMENS_OK)
+        required = -1;
+    rmens_h5_close(f);
+    return required;
 }

@@ -38,14 +38,22 @@ typedef struct {
 } rmens_ckpt_member;
 
 /* Collective over comm. attrs: [members][RMENS_MA_N], the same on every rank; local:
- * the members this rank owns (writes). */
+ * the members this rank owns (writes). Refuses (RMENS_ERR_NUMERIC on every rank, naming
+ * member, tensor and step, before any file is touched) to save a non-finite parameter or
+ * Adam moment; every dataset gets the crc32 attribute of its data (io/checksum.h). */
 rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_ckpt_header *h, const double *attrs,
                                    const rmens_ckpt_member *local, int n_local);
 
 rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h);
-/* Reads member k's params (into m), moments and counts (any may be NULL). */
+/* Reads member k's params (into m), moments and counts (any may be NULL; the moments
+ * need m), verifying each dataset's checksum: a mismatch is RMENS_ERR_FORMAT "PATH: member
+ * k: <dataset>: checksum mismatch (stored 0x..., computed 0x...): the file is corrupted".
+ * A member written before checksums (no `checksum` attribute) is read unverified. */
 rmens_status rmens_checkpoint_read_member(const char *path, int k, rmens_model *m, float *adam_m, float *adam_v,
                                           int32_t *counts, int64_t n_pairs, double *attrs);
+/* 1 if member k of path carries checksums, 0 if not (written before them), -1 if the
+ * file or member cannot be opened. */
+int rmens_checkpoint_member_checksummed(const char *path, int k);
 
 /* Joins one-member checkpoints of one ensemble (job-array parts: rmens train --member k)
  * into one checkpoint with the same content as a single MPI run of all the members. */

@@ -156,6 +156,11 @@ rmens_status rmens_h5_attr_write_f64(hid_t obj, const char *name, double value)
     return attr_write(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
 }
 
+rmens_status rmens_h5_attr_write_u32(hid_t obj, const char *name, uint32_t value)
+{
+    return attr_write(obj, name, H5T_STD_U32LE, H5T_NATIVE_UINT32, &value);
+}
+
 rmens_status rmens_h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t size)
 {
     rmens_status st = RMENS_OK;

@@ -30,6 +30,7 @@ int rmens_h5_has_attr(hid_t obj, const char *name);
 rmens_status rmens_h5_attr_write_str(hid_t obj, const char *name, const char *value);
 rmens_status rmens_h5_attr_write_i64(hid_t obj, const char *name, int64_t value);
 rmens_status rmens_h5_attr_write_f64(hid_t obj, const char *name, double value);
+rmens_status rmens_h5_attr_write_u32(hid_t obj, const char *name, uint32_t value);
 /* Reads a fixed- or variable-length string attribute into buf (truncated to size). */
 rmens_status rmens_h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t size);
 /* Reads any scalar integer attribute. */

@@ -178,7 +178,20 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
                     a[RMENS_MA_OOB_ACC], a[RMENS_MA_REWARD_MEAN], a[RMENS_MA_REWARD_STD]);
     }
     rmens_model_free(m);
-    return st;
+    if (st != RMENS_OK)
+        return st;
+    /* Reading the weights above verified every member that has checksums. */
+    char old[256] = "";
+    int n_old = 0;
+    for (int k = 0; k < h.members; k++)
+        if (rmens_checkpoint_member_checksummed(path, k) != 1 && n_old++ < 8)
+            snprintf(old + strlen(old), sizeof old - strlen(old), "%s%d", n_old > 1 ? ", " : "", k);
+    if (n_old == 0)
+        fprintf(f, "  checksums        CRC-32 of every dataset (weights verified now)\n");
+    else
+        fprintf(f, "  checksums        none for member%s %s%s (written by an older rmens): weights unverified\n",
+                n_old > 1 ? "s" : "", old, n_old > 8 ? ", ..." : "");
+    return RMENS_OK;
 }
 
 rmens_status rmens_info(FILE *f, const char *path, int64_t show)

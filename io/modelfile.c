@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "io/checksum.h"
 #include "io/dataset.h"
 #include "io/h5.h"
 
@@ -38,57 +39,91 @@ rmens_status rmens_modelfile_read_config(hid_t obj, rmens_model_config *cfg)
     return st == RMENS_OK ? st : rmens_fail_context(RMENS_ERR_FORMAT, "config attributes: ");
 }
 
-typedef enum { FLAT_CREATE, FLAT_FILL, FLAT_READ } flat_mode;
+typedef enum { FLAT_SEAL, FLAT_CREATE, FLAT_FILL, FLAT_READ } flat_mode;
 
 /* Walks the tensors of cfg in their flat order (as laid out in memory) under group/:
- * creates (and writes base unless NULL), fills existing datasets, or reads them back. */
-static rmens_status flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base, flat_mode mode)
+ * seals base (finite values, each tensor's CRC-32 into crcs; no HDF5 call), creates the
+ * datasets (writing base unless NULL; each carries its crc32: computed from base, or
+ * crcs[i] when base is NULL and crcs is set), fills existing datasets, or reads them back
+ * (verifying each crc32: a missing one is an error when need_crc). */
+static rmens_status flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base, flat_mode mode,
+                         uint32_t *crcs, int need_crc)
 {
     size_t off = 0;
+    int i = 0;
     for (int t = 0; t < RMENS_NTENSORS; t++) {
         rmens_tensor_shape sh;
         rmens_tensor_shape_of(cfg, t, &sh);
         int64_t per = sh.dims[0] * (sh.rank == 2 ? sh.dims[1] : 1);
-        for (int l = 0; l < (sh.per_layer ? cfg->n_layer : 1); l++) {
+        for (int l = 0; l < (sh.per_layer ? cfg->n_layer : 1); l++, i++, off += (size_t)per) {
             char name[160], path[256];
             rmens_tensor_name(t, l, name, sizeof name);
             snprintf(path, sizeof path, "%s/%s", group, name);
-            if (mode == FLAT_READ)
+            if (mode == FLAT_SEAL) {
+                const float *x = base + off;
+                for (int64_t j = 0; j < per; j++)
+                    if (!isfinite(x[j]))
+                        return rmens_fail(RMENS_ERR_NUMERIC, "%s holds a non-finite value (%g at flat index %lld)", path,
+                                          (double)x[j], (long long)j);
+                crcs[i] = rmens_crc32_le32(0, x, (size_t)per);
+            } else if (mode == FLAT_READ) {
                 RMENS_TRY(rmens_h5_read_floats(loc, path, sh.rank, sh.dims, base + off));
-            else if (mode == FLAT_FILL)
+                RMENS_TRY(rmens_checksum_verify(loc, path, base + off, (size_t)per, need_crc));
+            } else if (mode == FLAT_FILL) {
                 RMENS_TRY(rmens_h5_fill(loc, path, H5T_NATIVE_FLOAT, base + off));
-            else
+            } else {
                 RMENS_TRY(rmens_h5_write_nd(loc, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, base ? base + off : NULL,
                                             sh.rank, sh.dims));
-            off += (size_t)per;
+                if (base || crcs)
+                    RMENS_TRY(rmens_checksum_write(loc, path, base ? rmens_crc32_le32(0, base + off, (size_t)per)
+                                                                   : crcs[i]));
+            }
         }
     }
     return RMENS_OK;
 }
 
-rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
-                                        const float *base)
+int rmens_modelfile_ntensors(const rmens_model_config *cfg)
 {
-    return flat(loc, group, cfg, (float *)base, FLAT_CREATE);  /* read only in this mode */
+    int n = 0;
+    for (int t = 0; t < RMENS_NTENSORS; t++) {
+        rmens_tensor_shape sh;
+        rmens_tensor_shape_of(cfg, t, &sh);
+        n += sh.per_layer ? cfg->n_layer : 1;
+    }
+    return n;
+}
+
+rmens_status rmens_modelfile_seal_flat(const char *group, const rmens_model_config *cfg, const float *base,
+                                       uint32_t *crcs)
+{
+    return flat(-1, group, cfg, (float *)base, FLAT_SEAL, crcs, 0);  /* read only in this mode */
+}
+
+rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
+                                        const float *base, const uint32_t *crcs)
+{
+    return flat(loc, group, cfg, (float *)base, FLAT_CREATE, (uint32_t *)crcs, 0);  /* read only in this mode */
 }
 
 rmens_status rmens_modelfile_fill_flat(hid_t loc, const char *group, const rmens_model_config *cfg, const float *base)
 {
-    return flat(loc, group, cfg, (float *)base, FLAT_FILL);  /* read only in this mode */
+    return flat(loc, group, cfg, (float *)base, FLAT_FILL, NULL, 0);  /* read only in this mode */
 }
 
-rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base)
+rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base,
+                                       int need_crc)
 {
-    return flat(loc, group, cfg, base, FLAT_READ);
+    return flat(loc, group, cfg, base, FLAT_READ, NULL, need_crc);
 }
 
 rmens_status rmens_modelfile_write_tensors(hid_t loc, const char *group, const rmens_model *m, int grads)
 {
     /* Parameters and gradients are laid out in the tensor order write_flat walks. */
-    return rmens_modelfile_write_flat(loc, group, &m->cfg, grads ? m->grads : m->params);
+    return rmens_modelfile_write_flat(loc, group, &m->cfg, grads ? m->grads : m->params, NULL);
 }
 
-rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_model *m, int *has_head)
+rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_model *m, int *has_head, int need_crc)
 {
     char name[160], path[256];
     *has_head = 1;
@@ -110,6 +145,8 @@ rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_mo
             }
             float *dst = m->t[t] + (size_t)l * per;
             RMENS_TRY(rmens_h5_read_floats(loc, path, sh.rank, sh.dims, dst));
+            /* The checksum first: corruption that made a value NaN is corruption. */
+            RMENS_TRY(rmens_checksum_verify(loc, path, dst, (size_t)per, need_crc));
             for (int64_t i = 0; i < per; i++)
                 if (!isfinite(dst[i]))
                     return rmens_fail(RMENS_ERR_NUMERIC, "tensor %s holds a non-finite value (%g) at flat index %lld",
@@ -172,7 +209,7 @@ rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed
     }
     if ((st = rmens_modelfile_read_config(file, &cfg)) != RMENS_OK ||
         (st = rmens_model_alloc(&m, &cfg)) != RMENS_OK ||
-        (st = rmens_modelfile_read_tensors(file, "/params", m, &has_head)) != RMENS_OK)
+        (st = rmens_modelfile_read_tensors(file, "/params", m, &has_head, 0)) != RMENS_OK)
         goto exit;
     if (!has_head)
         rmens_model_init_head(m, seed, 0);

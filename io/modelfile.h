@@ -13,17 +13,28 @@ rmens_status rmens_modelfile_read_config(hid_t obj, rmens_model_config *cfg);
 
 /* Writes every tensor of m (params, or grads when grads is set) under group/. */
 rmens_status rmens_modelfile_write_tensors(hid_t loc, const char *group, const rmens_model *m, int grads);
-/* The same for any flat array laid out like the parameters of cfg (Adam moments, say);
- * base NULL creates the datasets without writing (collective creation, owner writes). */
+/* Datasets in the flat layout of cfg: one per tensor (and layer). */
+int rmens_modelfile_ntensors(const rmens_model_config *cfg);
+/* Before writing: checks that every value of base (laid out like the parameters of cfg)
+ * is finite, naming group/tensor and the index otherwise (RMENS_ERR_NUMERIC), and
+ * computes each tensor's CRC-32 into crcs[ntensors]. No HDF5 call. */
+rmens_status rmens_modelfile_seal_flat(const char *group, const rmens_model_config *cfg, const float *base,
+                                       uint32_t *crcs);
+/* Creates the datasets of such a flat array (Adam moments, say) under group/, writing
+ * base and its crc32 attributes; base NULL creates them without writing (collective
+ * creation, owner writes), with crc32 attributes from crcs[ntensors] unless NULL. */
 rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
-                                        const float *base);
+                                        const float *base, const uint32_t *crcs);
 /* Writes base into datasets write_flat created earlier (no collective call). */
 rmens_status rmens_modelfile_fill_flat(hid_t loc, const char *group, const rmens_model_config *cfg, const float *base);
-/* Reads such a flat array back (shapes checked; values need not be finite-checked). */
-rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base);
+/* Reads such a flat array back (shapes checked; values need not be finite-checked),
+ * verifying each tensor's crc32 where present (and requiring it when need_crc). */
+rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base,
+                                       int need_crc);
 
-/* Reads every tensor into m->params, checking names, shapes, type and finiteness.
- * *has_head = 0 when score.weight is absent (a language-model checkpoint). */
-rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_model *m, int *has_head);
+/* Reads every tensor into m->params, checking names, shapes, type, checksums (as
+ * read_flat) and finiteness. *has_head = 0 when score.weight is absent (a language-model
+ * checkpoint). */
+rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_model *m, int *has_head, int need_crc);
 
 #endif

@@ -3,6 +3,8 @@
  * central finite differences of the Bradley-Terry loss for every tensor, the four
  * computation paths (prompt sharing x compact last layer), model files, AdamW. */
 #include <math.h>
+#include <string.h>
+#include <zlib.h>
 
 #include "tests/check_util.h"
 #include "base/rng.h"
@@ -516,6 +518,43 @@ START_TEST(bad_model_files)
 }
 END_TEST
 
+/* Every tensor a model file holds carries the CRC-32 of its little-endian bytes; a value
+ * changed behind it is refused on load, naming the tensor; the seal before a save finds
+ * a NaN and names its tensor and index. */
+START_TEST(model_file_checksums)
+{
+    char path[600];
+    test_path(path, sizeof path, "crc-model.h5");
+    rmens_model *m = make_model(9), *back = NULL;
+    ck_assert_int_eq(rmens_model_save(m, path), RMENS_OK);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    hid_t d = H5Dopen2(f, "/params/transformer.h.1.mlp.c_fc.weight", H5P_DEFAULT);
+    int64_t crc = -1;
+    ck_assert_int_eq(rmens_h5_attr_read_i64(d, "crc32", &crc), RMENS_OK);
+    const float *w = m->t[RMENS_T_FCW] + 8 * 32;  /* layer 1: [8, 32] */
+    ck_assert_int_eq(crc, (int64_t)crc32(0, (const Bytef *)w, 8 * 32 * 4));  /* x86: native = little-endian */
+    float changed[8 * 32];
+    memcpy(changed, w, sizeof changed);
+    changed[77] = nextafterf(changed[77], 1.0f);  /* one ulp: a flipped low mantissa bit */
+    ck_assert_int_ge(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, changed), 0);
+    H5Dclose(d);
+    H5Fclose(f);
+    ck_assert_int_eq(rmens_model_load(&back, path, 1, NULL), RMENS_ERR_FORMAT);
+    ck_assert_error_has("/params/transformer.h.1.mlp.c_fc.weight: checksum mismatch (stored 0x");
+    ck_assert_error_has("the file is corrupted");
+
+    uint32_t crcs[64];
+    ck_assert_int_eq(rmens_modelfile_ntensors(&m->cfg), 4 + 12 * 2 + 1);
+    ck_assert_int_eq(rmens_modelfile_seal_flat("p", &m->cfg, m->params, crcs), RMENS_OK);
+    ck_assert_uint_eq(crcs[0], (uint32_t)crc32(0, (const Bytef *)m->t[RMENS_T_WTE], 257 * 8 * 4));
+    m->t[RMENS_T_LNFW][3] = INFINITY;
+    ck_assert_int_eq(rmens_modelfile_seal_flat("p", &m->cfg, m->params, crcs), RMENS_ERR_NUMERIC);
+    ck_assert_error_has("p/transformer.ln_f.weight holds a non-finite value (inf at flat index 3)");
+    rmens_model_free(m);
+}
+END_TEST
+
 START_TEST(gpt2_init_statistics)
 {
     rmens_model_config c = {257, 64, 4, 4, 64};
@@ -556,6 +595,7 @@ Suite *model_suite(void)
     tc = tcase_create("files");
     tcase_add_test(tc, model_file_round_trip);
     tcase_add_test(tc, bad_model_files);
+    tcase_add_test(tc, model_file_checksums);
     tcase_add_test(tc, gpt2_init_statistics);
     suite_add_tcase(s, tc);
     return s;

@@ -13,8 +13,9 @@
 
 The rmens model file is described in docs/FORMAT.md ("model" files): float32 tensors
 under /params/ named by the Hugging Face key, with Hugging Face's shapes (Conv1D
-weights [in, out]), so both directions copy tensors without reshaping. Files are
-written under a temporary name and renamed into place when complete.
+weights [in, out]), so both directions copy tensors without reshaping. Each tensor
+carries a crc32 attribute, which to-hf verifies when present. Files are written under a
+temporary name and renamed into place when complete.
 Needs torch, numpy and h5py. Exit status 0 ok, 1 error, 2 usage.
 """
 
@@ -67,6 +68,14 @@ def check_tensor(name, arr, shape, where):
         raise ConvertError(f"{where}: {name} has shape {list(arr.shape)}, expected {list(shape)}")
     if not np.all(np.isfinite(arr)):
         raise ConvertError(f"{where}: {name} has a NaN or Inf value")
+
+
+def crc32_of(arr):
+    """The crc32 attribute of a tensor (docs/FORMAT.md): zlib's CRC-32 of its values as
+    little-endian float32 in C order."""
+    import zlib
+    import numpy as np
+    return zlib.crc32(np.ascontiguousarray(arr, dtype="<f4").tobytes())
 
 
 def atomic_replace(tmp, final):
@@ -178,7 +187,9 @@ def write_rmens(path, cfg, params, source=None, tokenizer=None):
                 f.attrs["source"] = source
             g = f.create_group("params")
             for name, arr in params.items():
-                g.create_dataset(name, data=np.ascontiguousarray(arr, dtype="<f4"), fletcher32=True)
+                a = np.ascontiguousarray(arr, dtype="<f4")
+                d = g.create_dataset(name, data=a, fletcher32=True)
+                d.attrs["crc32"] = np.uint32(crc32_of(a))
         atomic_replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -257,6 +268,11 @@ def read_rmens(path):
             if not isinstance(d, h5py.Dataset) or d.dtype.kind != "f" or d.dtype.itemsize > 4:
                 raise ConvertError(f"{path}: /params/{name} is not stored as float (of at most 32 bits)")
             arr = np.asarray(d[...], dtype=np.float32)
+            if "crc32" in d.attrs:  # written by rmens (or copied from an ensemble member)
+                stored, got = int(d.attrs["crc32"]), crc32_of(arr)
+                if stored != got:
+                    raise ConvertError(f"{path}: /params/{name}: checksum mismatch (stored 0x{stored:08x}, "
+                                       f"computed 0x{got:08x}): the file is corrupted")
             shape = (1, cfg["n_embd"]) if name == "score.weight" else want[name]
             check_tensor("/params/" + name, arr, shape, path)
             params[name] = arr
