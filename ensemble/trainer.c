@@ -16,6 +16,7 @@
 #include "ensemble/bootstrap.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
+#include "io/modelfile.h"
 
 volatile sig_atomic_t rmens_train_stop_requested = 0;
 
@@ -415,6 +416,34 @@ static rmens_status setup_members(trainer *t, const rmens_model *init, const rme
 
 /* --------------------------------------------------------------- train */
 
+/* A member's index in the whole ensemble (a job-array task trains one of them). */
+static int member_id(const trainer *t, const member *mb) { return t->o->member_offset + mb->index; }
+
+/* Where member mb's weights hold a NaN or Inf, if they do ("params/<tensor> holds a
+ * non-finite value (...)"); buf is left empty otherwise. */
+static void weights_note(const member *mb, char *buf, size_t n)
+{
+    uint32_t *crcs = malloc((size_t)rmens_modelfile_ntensors(&mb->m->cfg) * sizeof *crcs);
+    if (crcs && rmens_modelfile_seal_flat("params", &mb->m->cfg, mb->m->params, crcs) != RMENS_OK)
+        snprintf(buf, n, "%s", rmens_last_error());
+    free(crcs);
+}
+
+/* Fault injection for the tests (io/checkpoint.c has RMENS_FAULT_SAVE): RMENS_FAULT_NAN
+ * ="k:s" sets one parameter of member k (of the whole ensemble) to NaN right after the
+ * optimizer update of step s (1-based, as printed), on every rank holding the member: the
+ * first weight of the score head, which every reward reads, so the next step's loss is
+ * not finite; "k:s:i" picks flat parameter i instead (0: a row of the token embedding
+ * that byte data never reads, which no forward pass reveals: only the save guard). */
+static void fault_nan(const trainer *t, member *mb)
+{
+    const char *f = getenv("RMENS_FAULT_NAN");
+    long long k, s, i = -1;
+    if (!f || sscanf(f, "%lld:%lld:%lld", &k, &s, &i) < 2 || k != member_id(t, mb) || s != t->step + 1)
+        return;
+    mb->m->params[i >= 0 && (size_t)i < mb->m->nparams ? (size_t)i : mb->m->off[RMENS_T_SCOREW]] = NAN;
+}
+
 static rmens_status train_step(trainer *t, double *vals)
 {
     const rmens_train_options *o = t->o;
@@ -435,18 +464,23 @@ static rmens_status train_step(trainer *t, double *vals)
         if (hi > lo && st == RMENS_OK) {
             const float *r = rmens_model_rewards(mb->m);
             loss = rmens_bt_loss_part(t->dr, r, t->batch.margin, hi - lo, B, o->center, &correct);
+            char why[512] = "";
+            if (!isfinite(loss))
+                weights_note(mb, why, sizeof why);
             for (int i = 0; i < hi - lo && !isfinite(loss) && st == RMENS_OK; i++) {
                 double d = (double)r[2 * i] - r[2 * i + 1] - t->batch.margin[i];
                 if (!isfinite(r[2 * i]) || !isfinite(r[2 * i + 1]) || !isfinite(d))
                     st = rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: non-finite %s on pair %lld of the data "
-                                    "(reward chosen %g, rejected %g, scaled margin %g); lower --lr or check the data",
-                                    mb->index, (long long)t->step,
+                                    "(reward chosen %g, rejected %g, scaled margin %g)%s%s",
+                                    member_id(t, mb), (long long)t->step + 1,
                                     isfinite(r[2 * i]) && isfinite(r[2 * i + 1]) ? "loss" : "reward",
-                                    (long long)t->idx[lo + i], r[2 * i], r[2 * i + 1], t->batch.margin[i]);
+                                    (long long)t->idx[lo + i], r[2 * i], r[2 * i + 1], t->batch.margin[i],
+                                    why[0] ? "; its weights are no longer finite: " : "; lower --lr or check the data",
+                                    why);
             }
             if (st == RMENS_OK && !isfinite(loss))
-                st = rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: the loss is not finite (centering term "
-                                "overflow?)", mb->index, (long long)t->step);
+                st = rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: the loss is not finite (%s)", member_id(t, mb),
+                                (long long)t->step + 1, why[0] ? why : "centering term overflow?");
             if (st == RMENS_OK)
                 rmens_model_backward(mb->m, &t->batch, t->dr);
         }
@@ -466,8 +500,9 @@ static rmens_status train_step(trainer *t, double *vals)
         }
         double gnorm = rmens_adamw_step(&mb->opt, mb->m);
         if (!isfinite(gnorm))
-            return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: non-finite gradient", mb->index,
-                              (long long)t->step);
+            return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: non-finite gradient", member_id(t, mb),
+                              (long long)t->step + 1);
+        fault_nan(t, mb);
         vals[2 * mb->index] += loss;
         vals[2 * mb->index + 1] += correct;
     }
@@ -735,6 +770,15 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
     st = save(t);
 exit:
     st = rmens_verdict(comm, st);
+    if (st != RMENS_OK && t->metrics) {
+        /* The metrics say how the run ended, next to its last rows. */
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "type", json_object_new_string("error"));
+        json_object_object_add(j, "step", json_object_new_int64(t->step));
+        json_object_object_add(j, "error", json_object_new_string(rmens_strerror(st)));
+        json_object_object_add(j, "message", json_object_new_string(rmens_last_error()));
+        emit(t, j);
+    }
     if (t->metrics)
         fclose(t->metrics);
     for (int j = 0; t->mem && j < t->pl.n_local; j++) {
