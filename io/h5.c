@@ -467,20 +467,22 @@ rmens_status rmens_h5_reserve(const char *path, double bytes)
 
 rmens_status rmens_h5_trim(const char *path)
 {
-    /* Superblock versions 2 and 3 (the 1.8 format and later): signature, version, two
-     * sizes, flags, then the base, extension and end-of-file addresses, 8 bytes each. */
-    unsigned char sb[48];
+    /* The superblock (HDF5 file format specification): after the signature and version,
+     * versions 0 and 1 hold the base address at byte 24 or 28 and the end-of-file
+     * address 16 bytes later; versions 2 and 3 hold them at bytes 12 and 28. */
+    unsigned char sb[64];
     int fd = open(path, O_RDWR);
     if (fd < 0)
         return rmens_fail(RMENS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
     rmens_status s = RMENS_OK;
     if (pread(fd, sb, sizeof sb, 0) == (ssize_t)sizeof sb && memcmp(sb, "\211HDF\r\n\032\n", 8) == 0 &&
-        (sb[8] == 2 || sb[8] == 3) && sb[9] == 8 && fstat(fd, &st) == 0) {
+        sb[8] <= 3 && (sb[8] >= 2 ? sb[9] : sb[13]) == 8 && fstat(fd, &st) == 0) {
+        int at_base = sb[8] >= 2 ? 12 : sb[8] == 1 ? 28 : 24, at_eof = sb[8] >= 2 ? 28 : at_base + 16;
         uint64_t base = 0, eof = 0;
         for (int i = 7; i >= 0; i--) {
-            base = base << 8 | sb[12 + i];
-            eof = eof << 8 | sb[28 + i];
+            base = base << 8 | sb[at_base + i];
+            eof = eof << 8 | sb[at_eof + i];
         }
         if (base == 0 && eof > 0 && (off_t)eof < st.st_size && ftruncate(fd, (off_t)eof) != 0)
             s = rmens_fail(RMENS_ERR_IO, "cannot trim %s: %s", path, strerror(errno));

@@ -79,7 +79,7 @@ rmens_status rmens_h5_create_tmp(const char *path, int overwrite, double bytes, 
  * close can deadlock). A file system that cannot reserve is not an error. */
 rmens_status rmens_h5_reserve(const char *path, double bytes);
 /* Gives back what rmens_h5_reserve reserved beyond the end of a closed file (its
- * superblock's end-of-file address; 1.8-format files only, others are left alone). */
+ * superblock's end-of-file address; files with 8-byte addresses). */
 rmens_status rmens_h5_trim(const char *path);
 /* Room for the metadata of a file of n datasets beside their data. */
 #define RMENS_H5_OVERHEAD(n) (1048576.0 + 65536.0 * (double)(n))
