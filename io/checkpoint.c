@@ -204,9 +204,9 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
         return st;
     }
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
-    /* The earliest file format, unlike the rest of rmens's files: in the 1.8 format a
-     * member's many attributes go to dense storage, which H5Ocopy (rmens merge) of HDF5
-     * 1.10 cannot copy (it crashes on their variable-length strings). */
+    /* The earliest file format, as for every rmens file (io/h5.c): besides, in the 1.8
+     * format a member's many attributes go to dense storage, which H5Ocopy (rmens merge)
+     * of HDF5 1.10 cannot copy (it crashes on their variable-length strings). */
     if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
         (file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0)
         st = rmens_h5_fail("%s: cannot create", tmp);

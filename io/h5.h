@@ -68,8 +68,8 @@ rmens_status rmens_h5_open_1d(hid_t file, const char *path, H5T_class_t want_cla
 /* Reads elements [lo, lo + n) of an open 1-d dataset into buf (memtype). */
 rmens_status rmens_h5_read_range(hid_t dset, hid_t memtype, hid_t dxpl, int64_t lo, int64_t n, void *buf);
 
-/* A writable file at "<path>.tmp.<pid>", in the HDF5 1.8 format (checksummed metadata),
- * with bytes (an upper bound of its final size) reserved; rmens_h5_commit closes it and
+/* A writable file at "<path>.tmp.<pid>", with bytes (an upper bound of its final size)
+ * reserved; rmens_h5_commit closes it and
  * renames it onto path, rmens_h5_abandon closes and removes it. */
 rmens_status rmens_h5_create_tmp(const char *path, int overwrite, double bytes, hid_t *file, char *tmp,
                                  size_t tmpsize);

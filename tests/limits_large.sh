@@ -1,6 +1,7 @@
 #!/bin/sh
 # A 100 MB synthetic data set: rmens synth writes it, rmens info validates it, and
-# rmens train --steps 2 runs on it on 2 ranks. Prints wall time and peak RSS of each.
+# rmens train --steps 2 runs on it on 2 ranks, whole and in chunks (--data-mem 64M), with
+# the same members. Prints wall time and peak RSS of each.
 # About 75 s and 2 GB of memory per rank on a 2-core machine, so it is not part of
 # make check; run it from the build directory: tests/limits_large.sh (the
 # sanitizer build: top_builddir=BUILD top_srcdir=SRC SRC/tests/limits_large.sh).
@@ -35,6 +36,11 @@ grep -q "records          $N pairs" "$TMP/out" || { cat "$TMP/out"; fail "info: 
 timeout 900 "$MPIEXEC" -n 2 --oversubscribe "$PY" "$TMP/measure.py" train-rank "$TMP/usage" "$RMENS" \
     train --data "$TMP/big.h5" --members 2 --steps 2 --batch 4 --layers 1 --heads 1 --embd 8 --ctx 160 --quiet \
     --out "$TMP/ens.h5" || fail "train --steps 2 on the 100 MB file"
+# The same run within a 64 MiB data budget: tokens read in chunks, the same members.
+timeout 900 "$MPIEXEC" -n 2 --oversubscribe "$PY" "$TMP/measure.py" train-64M "$TMP/usage" "$RMENS" \
+    train --data "$TMP/big.h5" --members 2 --steps 2 --batch 4 --layers 1 --heads 1 --embd 8 --ctx 160 --quiet \
+    --out "$TMP/ens64.h5" --data-mem 64M || fail "train --data-mem 64M on the 100 MB file"
+"$PY" "$top_srcdir/tests/compare_ckpt.py" "$TMP/ens.h5" "$TMP/ens64.h5" || fail "chunked reading changed the members"
 "$PY" - "$TMP/ens.h5" "$N" <<'PYEOF' || fail "checkpoint of the 100 MB run"
 import sys, math, h5py
 f, n = h5py.File(sys.argv[1], "r"), int(sys.argv[2])
