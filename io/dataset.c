@@ -488,8 +488,11 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t
         RMENS_TRY(rmens_h5_attr_read_str(file, "task", ds->task, sizeof ds->task));
     if (rmens_h5_has_attr(file, "source"))
         RMENS_TRY(rmens_h5_attr_read_str(file, "source", ds->source, sizeof ds->source));
-    if (rmens_h5_has_attr(file, "seed"))
+    if (rmens_h5_has_attr(file, "seed")) {
         RMENS_TRY(rmens_h5_attr_read_i64(file, "seed", &ds->seed));
+        if (ds->seed < 0)  /* found by tests/fuzz: it would not survive a rewrite */
+            return rmens_fail(RMENS_ERR_FORMAT, "seed = %lld: a generator seed is not negative", (long long)ds->seed);
+    }
 
     /* Which optional parts are there: decided by their first dataset's presence. */
     ds->has = ds->kind == RMENS_DATA_PAIRS ? RMENS_HAS_PROMPT : 0;

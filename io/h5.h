@@ -33,6 +33,8 @@ rmens_status rmens_h5_attr_write_f64(hid_t obj, const char *name, double value);
 rmens_status rmens_h5_attr_write_u32(hid_t obj, const char *name, uint32_t value);
 /* Reads a fixed- or variable-length string attribute into buf (truncated to size). */
 rmens_status rmens_h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t size);
+/* Reads a scalar integer or float attribute as a double. */
+rmens_status rmens_h5_attr_read_f64(hid_t obj, const char *name, double *value);
 /* Reads any scalar integer attribute. */
 rmens_status rmens_h5_attr_read_i64(hid_t obj, const char *name, int64_t *value);
 
