@@ -64,7 +64,7 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF=$S/slurm.conf
 slurmctld -f $SLURM_CONF -i || fail "slurmctld did not start"
-slurmd -f $SLURM_CONF || fail "slurmd did not start"
+slurmd -f $SLURM_CONF || { tail -n 20 $S/log/*.log; fail "slurmd did not start"; }
 i=0
 until sinfo -h -o %T 2>/dev/null | grep -q idle; do
     sleep 0.5; i=$((i + 1)); [ $i -lt 60 ] || { tail $S/log/*.log; fail "the node never became idle"; }
