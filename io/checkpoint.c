@@ -294,8 +294,11 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
         double numel = 0;
         for (int t = 0; t < RMENS_NTENSORS; t++)
             numel += (double)rmens_tensor_numel(&h->cfg, t);
-        if (numel > 4e10)
-            st = rmens_fail(RMENS_ERR_FORMAT, "the model config declares %.3g parameters", numel);
+        hsize_t filesize = 0;
+        H5Fget_filesize(f, &filesize);
+        if (numel > 4e10 || 4.0 * numel * (h->members > 0 ? h->members : 1) > (double)filesize)
+            st = rmens_fail(RMENS_ERR_FORMAT, "the model config declares %.3g parameters per member, more than the "
+                            "file's %llu bytes hold", numel, (unsigned long long)filesize);
     }
     if (st == RMENS_OK && ((g = H5Gopen2(f, "/members", H5P_DEFAULT)) < 0 || H5Gget_info(g, &gi) < 0))
         st = rmens_fail(RMENS_ERR_FORMAT, "the group /members is missing");
