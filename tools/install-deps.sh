@@ -13,7 +13,7 @@ PACKAGES="
   libjson-c-dev zlib1g-dev
   python3 python3-numpy python3-h5py python3-torch python3-matplotlib
   procps
-  clang libclang-rt-14-dev valgrind git
+  clang llvm libclang-rt-14-dev valgrind git
   slurm-wlm munge libpmix-dev
 "
 export DEBIAN_FRONTEND=noninteractive

@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "regress")
 CKPT = os.path.join(HERE, "corpus", "fuzz_checkpoint", "train-k1.h5")
 PAIRS = os.path.join(HERE, "corpus", "fuzz_dataset", "h5py-format-example.h5")
+MODEL = os.path.join(HERE, "corpus", "fuzz_checkpoint", "model-tiny.h5")
 
 
 def derive(src, target, name, change):
@@ -60,5 +61,7 @@ derive(CKPT, "fuzz_checkpoint", "ckpt-members-0.h5", lambda f: set_attr(f, "memb
 derive(CKPT, "fuzz_checkpoint", "ckpt-members-huge.h5", lambda f: set_attr(f, "members", np.int64(2**31 - 1)))
 derive(CKPT, "fuzz_checkpoint", "ckpt-numel-overflow.h5", overflow)
 derive(CKPT, "fuzz_checkpoint", "ckpt-npairs-0.h5", empty_counts)
+derive(MODEL, "fuzz_checkpoint", "model-config-larger-than-file.h5",
+       lambda f: [set_attr(f, k, np.int64(v)) for k, v in (("vocab_size", 2**24), ("n_embd", 256), ("n_head", 1))])
 derive(PAIRS, "fuzz_dataset", "pairs-negative-seed.h5", lambda f: set_attr(f, "seed", np.int64(-5)))
 derive(PAIRS, "fuzz_dataset", "pairs-offsets-never-written.h5", offsets_never_written)

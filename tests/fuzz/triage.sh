@@ -31,6 +31,7 @@ first_frame() {
 
 ours=0
 for input in "$@"; do
+    [ -r "$input" ] || { echo "triage.sh: cannot read $input" >&2; exit 2; }
     out="$input.triage"
     opts="abort_on_error=1:handle_abort=1:detect_leaks=1:fast_unwind_on_malloc=0:symbolize=1"
     # An input libFuzzer stopped for allocating too much: make the same allocation fail
