@@ -61,8 +61,12 @@ rmens_status rmens_model_config_check(const rmens_model_config *c)
     if (c->n_embd % c->n_head)
         return rmens_fail(RMENS_ERR_ARG, "model config: n_embd %d is not a multiple of n_head %d", c->n_embd,
                           c->n_head);
-    if ((int64_t)c->n_ctx * c->n_embd > (int64_t)1 << 31 || (int64_t)c->vocab_size * c->n_embd > (int64_t)1 << 34)
-        return rmens_fail(RMENS_ERR_ARG, "model config too large");
+    /* Bounds far beyond any real model that keep every tensor size within int64 (a
+     * damaged file's config reaches here: found by tests/fuzz). */
+    if ((int64_t)c->n_ctx * c->n_embd > (int64_t)1 << 31 || (int64_t)c->vocab_size * c->n_embd > (int64_t)1 << 34 ||
+        c->n_embd > 65536 || c->n_layer > 4096)
+        return rmens_fail(RMENS_ERR_ARG, "model config too large: vocab_size %d, n_ctx %d, n_layer %d, n_embd %d",
+                          c->vocab_size, c->n_ctx, c->n_layer, c->n_embd);
     return RMENS_OK;
 }
 

@@ -466,19 +466,19 @@ rmens_status rmens_checkpoint_read_member(const char *path, int k, rmens_model *
         }
         if ((st = rmens_checksum_verify(f, sub, buf, (size_t)got, need_crc)) != RMENS_OK)
             goto exit;
-        memcpy(counts, buf, (size_t)n_pairs * sizeof *counts);
+        if (n_pairs > 0)  /* buf is NULL for none (found by UBSan on a fuzz input) */
+            memcpy(counts, buf, (size_t)n_pairs * sizeof *counts);
     }
     for (int a = 0; attrs && a < RMENS_MA_N; a++) {
         /* Metrics are informative: one a writer did not record reads as NaN. */
         attrs[a] = NAN;
         if (!rmens_h5_has_attr(grp, rmens_member_attr_names[a]))
             continue;
-        hid_t at = H5Aopen(grp, rmens_member_attr_names[a], H5P_DEFAULT);
-        if (at < 0 || H5Aread(at, H5T_NATIVE_DOUBLE, &attrs[a]) < 0)
-            st = rmens_fail(RMENS_ERR_FORMAT, "%s: attribute %s is not a number", g, rmens_member_attr_names[a]);
-        rmens_h5_close(at);
-        if (st != RMENS_OK)
+        /* scalar-checked: an array-valued attribute would overrun attrs (found by tests/fuzz) */
+        if ((st = rmens_h5_attr_read_f64(grp, rmens_member_attr_names[a], &attrs[a])) != RMENS_OK) {
+            rmens_fail_context(st, "%s: ", g);
             goto exit;
+        }
     }
 exit:
     free(buf);

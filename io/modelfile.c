@@ -207,8 +207,21 @@ rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed
                         (long long)version, RMENS_FORMAT_VERSION);
         goto exit;
     }
-    if ((st = rmens_modelfile_read_config(file, &cfg)) != RMENS_OK ||
-        (st = rmens_model_alloc(&m, &cfg)) != RMENS_OK ||
+    if ((st = rmens_modelfile_read_config(file, &cfg)) != RMENS_OK || (st = rmens_model_config_check(&cfg)) != RMENS_OK)
+        goto exit;
+    /* The weights must be in the file before memory is taken for them (a damaged config
+     * in a small file: found by tests/fuzz); the head may be absent (a language model). */
+    hsize_t filesize = 0;
+    double numel = 0;
+    H5Fget_filesize(file, &filesize);
+    for (int t = 0; t < RMENS_NTENSORS; t++)
+        numel += t == RMENS_T_SCOREW ? 0.0 : (double)rmens_tensor_numel(&cfg, t);
+    if (4.0 * numel > (double)filesize) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "the config declares %.3g parameters, more than the file's %llu bytes hold",
+                        numel, (unsigned long long)filesize);
+        goto exit;
+    }
+    if ((st = rmens_model_alloc(&m, &cfg)) != RMENS_OK ||
         (st = rmens_modelfile_read_tensors(file, "/params", m, &has_head, 0)) != RMENS_OK)
         goto exit;
     if (!has_head)
