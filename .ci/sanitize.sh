@@ -20,7 +20,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Instrumented code is slower: give each Check test more than its default 4 s.
 export CK_TIMEOUT_MULTIPLIER=10
 if ! make -j2 check; then
-    cat tests/*.log | grep -B2 -A30 -E "Sanitizer|runtime error" | head -200 || true
+    .ci/show-failures.sh
     exit 1
 fi
 # Nothing may have been reported even where a test tolerated a failing command.

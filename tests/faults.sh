@@ -158,6 +158,13 @@ whole=$(peak auto)
 chunked=$(peak 0)
 tokens=$("$PY" -c "import h5py; f = h5py.File('$TMP/big.h5'); print(4 * sum(f[s + '/tokens'].shape[0] for s in ('chosen', 'rejected')) // 1024)")
 echo "peak RSS scoring big.h5 ($tokens KiB of tokens): whole $whole KiB, in chunks $chunked KiB"
-[ "$chunked" -lt $((whole - tokens / 2)) ] || fail "reading in chunks did not lower peak memory by half the tokens"
-echo "ok: chunked reading lowers peak memory"
+# AddressSanitizer's shadow memory and its quarantine of freed blocks (256 MiB) make
+# resident sizes incomparable in a sanitizer build: the figures are printed, and the
+# assertion is made by the normal build's make check.
+if ldd "$top_builddir/.libs/librmens.so" 2>/dev/null | grep -q libasan; then
+    echo "note: sanitizer build, peak memory not compared (the normal build compares it)"
+else
+    [ "$chunked" -lt $((whole - tokens / 2)) ] || fail "reading in chunks did not lower peak memory by half the tokens"
+    echo "ok: chunked reading lowers peak memory"
+fi
 echo "faults: all passed"
