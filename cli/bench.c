@@ -188,7 +188,12 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
             cut += b.n_cut;
         }
     }
-    /* Scoring: forward only over the same batches. */
+    /* Scoring: forward only over the same batches, with the scoring reservation that
+     * rmens score and the library use (one layer's activations at a time). */
+    const double acts_train = (double)m->acts_floats * 4;
+    if ((st = rmens_model_reserve_forward(m, (int)B, 0)) != RMENS_OK)
+        goto exit;
+    const double acts_score = (double)m->acts_floats * 4;
     double t_score = 0;
     next = 0;
     for (int64_t s = 0; s < S; s++) {
@@ -209,10 +214,11 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
     double train_pps = (double)(S * B) / t_train, score_pps = (double)(S * B) / t_score;
     double gflops = flops / t_train / 1e9, mfu = gflops / peak;
     double mib = 1.0 / (1 << 20), P4 = (double)m->nparams * 4;
-    double acts = (double)m->acts_floats * 4, theory = 4 * P4 + acts;
+    double acts = acts_train, theory = 4 * P4 + acts;
     printf("  train            %.1f ms/step, %.2f pairs/s, %.0f rows/step (%lld pairs cut), loss %.4f\n",
            1e3 * t_train / (double)S, train_pps, (double)rows / (double)S, (long long)cut, loss);
-    printf("  score            %.1f ms/batch, %.2f pairs/s\n", 1e3 * t_score / (double)S, score_pps);
+    printf("  score            %.1f ms/batch, %.2f pairs/s, activations %.1f MiB (training reserves %.1f: %.1fx)\n",
+           1e3 * t_score / (double)S, score_pps, acts_score * mib, acts_train * mib, acts_train / acts_score);
     printf("  compute          %.2f GFLOP/s executed in products = %.0f%% of the sgemm peak\n", gflops, 100 * mfu);
     printf("  memory           peak RSS %.0f MiB (process, with MPI and HDF5); theoretical %.0f MiB = weights %.0f + grads %.0f + Adam %.0f + "
            "activations %.0f\n", (double)ru.ru_maxrss / 1024, theory * mib, P4 * mib, P4 * mib, 2 * P4 * mib,

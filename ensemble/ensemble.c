@@ -156,7 +156,7 @@ rmens_status rmens_ensemble_set_batch(rmens_ensemble *e, int seqs)
     if (!(e->buf = malloc((size_t)e->cap * (e->nloc + 1) * sizeof *e->buf)))
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     if (e->nloc > 0)
-        RMENS_TRY(rmens_model_reserve(e->m[0], pairs));
+        RMENS_TRY(rmens_model_reserve_forward(e->m[0], pairs, 0));
     for (int k = 1; k < e->nloc; k++)
         rmens_model_borrow_acts(e->m[k], e->m[0]);
     return RMENS_OK;

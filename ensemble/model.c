@@ -1,5 +1,6 @@
 #include "ensemble/model.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -166,9 +167,13 @@ void rmens_model_zero_grad(rmens_model *m) { memset(m->grads, 0, m->nparams * si
 
 rmens_status rmens_model_reserve(rmens_model *m, int max_pairs) { return rmens_model_reserve_len(m, max_pairs, m->cfg.n_ctx); }
 
-rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len)
+static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, int fwd_only)
 {
-    const size_t L = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd;
+    /* Forward-only: the per-layer activations are overwritten layer after layer (L = 1),
+     * except the residual stream, whose previous layer's copy is the next one's input. */
+    const size_t L = fwd_only ? 1 : (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd;
+    const size_t LR = fwd_only ? (m->cfg.n_layer > 1 ? 2 : 1) : L;
+    const size_t B = fwd_only ? 0 : 1;  /* backward buffers */
     const size_t T = (size_t)(max_len > 0 && max_len < m->cfg.n_ctx ? max_len : m->cfg.n_ctx);
     const size_t NH = (size_t)m->cfg.n_head;
     const size_t N = (size_t)2 * max_pairs * T, S = (size_t)2 * max_pairs;
@@ -183,12 +188,12 @@ rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len)
         {&m->encoded, N * C}, {&m->ln1, L * N * C}, {&m->ln1_mean, L * N}, {&m->ln1_rstd, L * N},
         {&m->qkv, L * N * 3 * C}, {&m->atty, L * N * C}, {&m->probs, L * probs}, {&m->res2, L * N * C},
         {&m->ln2, L * N * C}, {&m->ln2_mean, L * N}, {&m->ln2_rstd, L * N}, {&m->fch, L * N * 4 * C},
-        {&m->fchg, L * N * 4 * C}, {&m->res3, L * N * C},
+        {&m->fchg, L * N * 4 * C}, {&m->res3, LR * N * C},
         {&m->lastln1, S * C}, {&m->lastq, S * C}, {&m->lastatty, S * C}, {&m->lastprobs, lqp},
         {&m->lastx, S * C}, {&m->lnf, S * C}, {&m->lnf_mean, S}, {&m->lnf_rstd, S}, {&m->rewards, S},
-        {&m->dres, N * C}, {&m->dbufC, N * C}, {&m->dbuf3C, N * 3 * C}, {&m->dbuf4a, N * 4 * C},
-        {&m->dbuf4b, N * 4 * C}, {&m->dlastC, S * C}, {&m->dlastq, S * C}, {&m->dlastln1, S * C},
-        {&m->dlastres, S * C}, {&m->dscratch, qb * 2 * T + 2 * T},
+        {&m->dres, B * N * C}, {&m->dbufC, B * N * C}, {&m->dbuf3C, B * N * 3 * C}, {&m->dbuf4a, B * N * 4 * C},
+        {&m->dbuf4b, B * N * 4 * C}, {&m->dlastC, B * S * C}, {&m->dlastq, B * S * C}, {&m->dlastln1, B * S * C},
+        {&m->dlastres, B * S * C}, {&m->dscratch, B * (qb * 2 * T + 2 * T)},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
@@ -212,7 +217,18 @@ rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len)
     m->cap_rows = (int)N;
     m->cap_probs = probs;
     m->cap_lq_probs = lqp;
+    m->fwd_only = fwd_only;
     return RMENS_OK;
+}
+
+rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len)
+{
+    return reserve(m, max_pairs, max_len, 0);
+}
+
+rmens_status rmens_model_reserve_forward(rmens_model *m, int max_pairs, int max_len)
+{
+    return reserve(m, max_pairs, max_len, 1);
 }
 
 void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src)
@@ -241,13 +257,18 @@ rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b)
         return rmens_fail(RMENS_ERR_INTERNAL, "batch laid out for another model shape");
     float **t = m->t;
     encoder_forward(m->encoded, b->tokens, b->pos, t[RMENS_T_WTE], t[RMENS_T_WPE], N, C);
+    /* Where layer l keeps its activations: its own slot when training (backward reads
+     * them), slot 0 for scoring, with the residual stream alternating between two. */
+#define SLOT(l) (m->fwd_only ? 0 : (l))
+#define RSLOT(l) (m->fwd_only ? (l) & 1 : (l))
     for (int l = 0; l < L; l++) {
-        const float *x = l == 0 ? m->encoded : LAYER(m->res3, l - 1, NC);
-        float *ln1 = LAYER(m->ln1, l, NC), *qkv = LAYER(m->qkv, l, 3 * NC), *atty = LAYER(m->atty, l, NC);
-        float *res2 = LAYER(m->res2, l, NC), *ln2 = LAYER(m->ln2, l, NC), *fch = LAYER(m->fch, l, 4 * NC);
-        float *fchg = LAYER(m->fchg, l, 4 * NC), *res3 = LAYER(m->res3, l, NC);
+        const int ls = SLOT(l);
+        const float *x = l == 0 ? m->encoded : LAYER(m->res3, RSLOT(l - 1), NC);
+        float *ln1 = LAYER(m->ln1, ls, NC), *qkv = LAYER(m->qkv, ls, 3 * NC), *atty = LAYER(m->atty, ls, NC);
+        float *res2 = LAYER(m->res2, ls, NC), *ln2 = LAYER(m->ln2, ls, NC), *fch = LAYER(m->fch, ls, 4 * NC);
+        float *fchg = LAYER(m->fchg, ls, 4 * NC), *res3 = LAYER(m->res3, RSLOT(l), NC);
         const float *qkvw = LAYER(t[RMENS_T_QKVW], l, (size_t)3 * C * C), *qkvb = LAYER(t[RMENS_T_QKVB], l, 3 * C);
-        layernorm_forward(ln1, LAYER(m->ln1_mean, l, cap), LAYER(m->ln1_rstd, l, cap), x, LAYER(t[RMENS_T_LN1W], l, C),
+        layernorm_forward(ln1, LAYER(m->ln1_mean, ls, cap), LAYER(m->ln1_rstd, ls, cap), x, LAYER(t[RMENS_T_LN1W], l, C),
                           LAYER(t[RMENS_T_LN1B], l, C), N, C);
         int rows = N;
         const float *xin;  /* the residual entering the attention block, row for row with atty */
@@ -265,14 +286,14 @@ rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b)
             rows = S;
         } else {
             matmul_forward(qkv, 3 * C, ln1, C, qkvw, 3 * C, qkvb, N, C, 3 * C);
-            attention_forward(atty, LAYER(m->probs, l, m->cap_probs), qkv, b->segs, b->nsegs, NH, C);
+            attention_forward(atty, LAYER(m->probs, ls, m->cap_probs), qkv, b->segs, b->nsegs, NH, C);
             xin = x;
         }
         const size_t RC = (size_t)rows * C;
         matmul_forward(res2, C, atty, C, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * C), C,
                        LAYER(t[RMENS_T_ATTPROJB], l, C), rows, C, C);
         residual_forward(res2, res2, xin, RC);
-        layernorm_forward(ln2, LAYER(m->ln2_mean, l, cap), LAYER(m->ln2_rstd, l, cap), res2, LAYER(t[RMENS_T_LN2W], l, C),
+        layernorm_forward(ln2, LAYER(m->ln2_mean, ls, cap), LAYER(m->ln2_rstd, ls, cap), res2, LAYER(t[RMENS_T_LN2W], l, C),
                           LAYER(t[RMENS_T_LN2B], l, C), rows, C);
         matmul_forward(fch, 4 * C, ln2, C, LAYER(t[RMENS_T_FCW], l, (size_t)4 * C * C), 4 * C,
                        LAYER(t[RMENS_T_FCB], l, 4 * C), rows, C, 4 * C);
@@ -282,7 +303,9 @@ rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b)
         residual_forward(res3, res3, res2, RC);
     }
     /* Final LayerNorm and the score head, only at each sequence's last token. */
-    const float *top = LAYER(m->res3, L - 1, NC);
+    const float *top = LAYER(m->res3, RSLOT(L - 1), NC);
+#undef SLOT
+#undef RSLOT
     if (m->compact_last)
         memcpy(m->lastx, top, (size_t)S * C * sizeof(float));
     else
@@ -334,6 +357,7 @@ void rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *dre
     const int L = m->cfg.n_layer, C = m->cfg.n_embd, NH = m->cfg.n_head, N = b->N, S = b->S;
     const size_t nc = (size_t)m->cap_rows * C, NC = (size_t)N * C;
     float **t = m->t, **g = m->g;
+    assert(!m->fwd_only);  /* a scoring reservation kept no activations to go back through */
 
     /* score head and final LayerNorm at the S reward rows */
     memset(m->dlastC, 0, (size_t)S * C * sizeof(float));

@@ -48,6 +48,7 @@ struct rmens_model {
     float *lastln1, *lastq, *lastatty, *lastprobs, *lastx, *lnf, *lnf_mean, *lnf_rstd, *rewards;
     /* backward scratch */
     float *dres, *dbufC, *dbuf3C, *dbuf4a, *dbuf4b, *dlastC, *dlastq, *dlastln1, *dlastres, *dscratch;
+    int fwd_only;      /* 1: one layer's activations, reused, and no backward buffers */
     int compact_last;  /* 1: the last layer only computes what the reward needs */
     int acts_borrowed; /* activations belong to another model (rmens_model_borrow_acts) */
 };
@@ -63,6 +64,10 @@ void rmens_model_init_head(rmens_model *m, uint64_t seed, uint64_t stream);
 rmens_status rmens_model_reserve(rmens_model *m, int max_pairs);
 /* The same when no sequence is longer than max_len tokens (memory scales with it). */
 rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len);
+/* For scoring only: keeps one layer's activations at a time (two residual streams) and
+ * no backward buffers, about 1/n_layer of the memory; rmens_model_backward must not be
+ * called. Rewards are bit-identical to those of a training reservation. */
+rmens_status rmens_model_reserve_forward(rmens_model *m, int max_pairs, int max_len);
 
 /* rewards[S] for the batch's sequences. */
 rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b);

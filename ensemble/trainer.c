@@ -34,6 +34,7 @@ void rmens_train_options_init(rmens_train_options *o)
     o->bootstrap = 1.0;
     o->seed = 1;
     o->eval_every = 200;
+    o->norm_pairs = 32768;
     o->lambda = 0.5;
     o->share = 1;
     o->progress_seconds = 5;
@@ -172,19 +173,22 @@ static rmens_status evaluate(trainer *t, int final)
         e[EV_OOB_N] = (double)noob;
         if (final) {
             /* Normalisation statistics: mean and std of the member's rewards over the
-             * whole training set, so scores of different members can be compared. */
-            for (int64_t i = 0; i < nt; i++)
-                all[i] = i;
-            if ((st = rewards_of(t, mb, t->train, all, nt, r)) != RMENS_OK)
+             * training set, so scores of different members can be compared. On a large
+             * set an evenly spaced sample of norm_pairs pairs estimates them (std error
+             * under 1% of the std) at a fraction of a forward pass over all of it. */
+            const int64_t ns = o->norm_pairs > 0 && o->norm_pairs < nt ? o->norm_pairs : nt;
+            for (int64_t i = 0; i < ns; i++)
+                all[i] = ns == nt ? i : (2 * i + 1) * nt / (2 * ns);
+            if ((st = rewards_of(t, mb, t->train, all, ns, r)) != RMENS_OK)
                 break;
             double s = 0, s2 = 0;
-            for (int64_t i = 0; i < 2 * nt; i++)
+            for (int64_t i = 0; i < 2 * ns; i++)
                 s += r[i];
-            double mean = s / (double)(2 * nt);
-            for (int64_t i = 0; i < 2 * nt; i++)
+            double mean = s / (double)(2 * ns);
+            for (int64_t i = 0; i < 2 * ns; i++)
                 s2 += (r[i] - mean) * (r[i] - mean);
             t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_MEAN] = mean;
-            t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_STD] = sqrt(s2 / (double)(2 * nt));
+            t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_STD] = sqrt(s2 / (double)(2 * ns));
         }
     }
     st = rmens_verdict(t->comm, st);

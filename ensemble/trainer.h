@@ -22,6 +22,7 @@ typedef struct {
     uint64_t seed;
     float margin_scale, center;
     int64_t eval_every, save_every;
+    int64_t norm_pairs;         /* training pairs sampled for reward_mean/std (0: all) */
     int resume, quiet, force;
     double lambda;              /* uncertainty weight of mean - lambda * var */
     int share;                  /* lay shared prompts out once */

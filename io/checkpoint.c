@@ -232,6 +232,8 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
         st = rmens_fail(RMENS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (st != RMENS_OK && rank == 0)
         remove(tmp);
+    if (st == RMENS_OK && rank == 0)
+        rmens_h5_sweep_stale(path);
     return rmens_verdict(comm, st);
 }
 

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "io/h5.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -22,7 +24,18 @@
 #define H5_COMPRESS_MIN 4096
 
 static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
-static void h5_init_once(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* When this process first used HDF5 through rmens: a temporary last modified before
+ * then belongs to a save that is no longer running (rmens_h5_sweep_stale). */
+static struct timespec h5_started;
+static void h5_init_once(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    clock_gettime(CLOCK_REALTIME, &h5_started);
+}
+static int before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
 void rmens_h5_init(void) { pthread_once(&h5_once, h5_init_once); }
 
 static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
@@ -610,7 +623,41 @@ rmens_status rmens_h5_commit(hid_t file, const char *tmp, const char *path)
         remove(tmp);
         return rmens_fail(RMENS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
     }
+    rmens_h5_sweep_stale(path);
     return RMENS_OK;
+}
+
+int rmens_h5_sweep_stale(const char *path)
+{
+    rmens_h5_init();
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    const char *base = slash ? slash + 1 : path;
+    size_t nb = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    long self = (long)getpid();
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, nb) != 0 || strncmp(name + nb, ".tmp.", 5) != 0)
+            continue;
+        const char *digits = name + nb + 5, *q = digits;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (q == digits || *q || strtol(digits, NULL, 10) == self)
+            continue;
+        char full[8192];
+        struct stat sb;
+        snprintf(full, sizeof full, "%s%s%s", dir, slash ? "" : "/", name);
+        if (lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) && before(&sb.st_mtim, &h5_started) && unlink(full) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 void rmens_h5_abandon(hid_t file, const char *tmp)

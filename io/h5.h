@@ -87,5 +87,10 @@ rmens_status rmens_h5_trim(const char *path);
 #define RMENS_H5_OVERHEAD(n) (1048576.0 + 65536.0 * (double)(n))
 rmens_status rmens_h5_commit(hid_t file, const char *tmp, const char *path);
 void rmens_h5_abandon(hid_t file, const char *tmp);
+/* After a save of path succeeded: removes "<path>.tmp.<pid>" files that a killed save
+ * left behind (SIGKILL or a failed node skips every cleanup): those last modified
+ * before this process first used HDF5, so not one a running save is filling. Returns
+ * how many it removed. */
+int rmens_h5_sweep_stale(const char *path);
 
 #endif

@@ -14,6 +14,7 @@ check_line() {
              (v["gflops"] / v["peak_gflops"] - v["mfu"])^2 < 1e-4
         exit !ok }' || fail "implausible figures: $line"
     grep -q "theoretical .* = weights .* + grads .* + Adam .* + activations" "$TMP/out" || fail "no memory line"
+    grep -q "score .* activations .* MiB (training reserves .*x)" "$TMP/out" || fail "no scoring memory"
     echo "ok: $line"
 }
 

@@ -67,6 +67,32 @@ for k in range(ens.attrs["members"]):
 print("normalisation ok")
 PYEOF
 
+# Each member's stored reward_mean/std against the rewards score gives the training
+# pairs: over all of them (200 < --norm-pairs' default), and over the evenly spaced
+# sample of --norm-pairs 7 (pairs (2i + 1) * 200 // 14), with members otherwise identical.
+run 2 train --data "$TMP/train.h5" --members 2 --layers 1 --heads 2 --embd 32 --ctx 48 --batch 8 --steps 30 \
+    --truncate-prompts --quiet --norm-pairs 7 --out "$TMP/ens7.h5" || fail "train --norm-pairs 7"
+run 1 score --ckpt "$TMP/ens.h5" --data "$TMP/train.h5" --out "$TMP/trs.h5" --per-member --quiet \
+    || fail "score the training pairs"
+"$PY" - "$TMP" <<'PYEOF' || fail "reward statistics"
+import sys, h5py, numpy as np
+d = sys.argv[1]
+ens, ens7, s = h5py.File(d + "/ens.h5", "r"), h5py.File(d + "/ens7.h5", "r"), h5py.File(d + "/trs.h5", "r")
+n = s["chosen/rewards"].shape[0]
+assert n == 200
+pick = [(2 * i + 1) * n // 14 for i in range(7)]
+for k in range(ens.attrs["members"]):
+    a, a7 = ens[f"members/{k:03d}"], ens7[f"members/{k:03d}"]
+    assert np.array_equal(a["params/transformer.wte.weight"][()], a7["params/transformer.wte.weight"][()]), "--norm-pairs changed training"
+    r = np.concatenate([s["chosen/rewards"][:, k], s["rejected/rewards"][:, k]]).astype(np.float64)
+    r7 = np.concatenate([s["chosen/rewards"][pick, k], s["rejected/rewards"][pick, k]]).astype(np.float64)
+    for got, want in ((a.attrs["reward_mean"], r.mean()), (a.attrs["reward_std"], r.std()),
+                      (a7.attrs["reward_mean"], r7.mean()), (a7.attrs["reward_std"], r7.std())):
+        assert abs(got - want) <= 1e-5 * max(1.0, abs(want)), (k, got, want)
+    print("member %d: reward mean %.5f std %.5f over %d pairs; %.5f %.5f over 7" % (
+        k, r.mean(), r.std(), n, r7.mean(), r7.std()))
+PYEOF
+
 # A single member as a model file: a one-member ensemble, variance zero.
 "$PY" - "$TMP/ens.h5" "$TMP/m1.h5" <<'PYEOF' || fail "extract"
 import sys, h5py

@@ -1,5 +1,8 @@
 /* The dataset: builder, validator, HDF5 writer/reader, and corrupted files. */
+#include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "tests/check_util.h"
 #include "io/dataset.h"
@@ -333,6 +336,47 @@ START_TEST(stats_by_hand)
 }
 END_TEST
 
+/* A save removes the temporaries that killed saves of the same path left behind (last
+ * modified before this process first used HDF5), and nothing else. */
+START_TEST(stale_temporaries)
+{
+    rmens_h5_init();
+    struct stale { const char *name; int old, removed; } f[] = {
+        {"sw.h5.tmp.12345", 1, 1},   /* a killed save's */
+        {"sw.h5.tmp.777", 0, 0},     /* modified since we started: a running save's */
+        {"sw.h5.tmp.12x", 1, 0},     /* not a temporary's name */
+        {"sw.h5.tmpl.1", 1, 0},
+        {"sw.h5.tmp.", 1, 0},
+        {"other.h5.tmp.5", 1, 0},    /* another file's */
+    };
+    char path[600], own[600], own_name[64];
+    snprintf(own_name, sizeof own_name, "sw.h5.tmp.%ld", (long)getpid());
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        test_path(path, sizeof path, f[i].name);
+        write_text(path, "partial");
+        if (f[i].old) {
+            struct timespec t[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+            ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+        }
+    }
+    test_path(path, sizeof path, "sw.h5");
+    rmens_dataset *ds = make_small();
+    ck_assert_int_eq(rmens_dataset_write(ds, path), RMENS_OK);
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        test_path(path, sizeof path, f[i].name);
+        ck_assert_msg(file_exists(path) == !f[i].removed, "%s %s", f[i].name, f[i].removed ? "kept" : "removed");
+        remove(path);
+    }
+    test_path(own, sizeof own, own_name);
+    ck_assert(!file_exists(own));
+    test_path(path, sizeof path, "sw.h5");
+    ck_assert(file_exists(path));
+    /* Nothing stale: nothing to remove. */
+    ck_assert_int_eq(rmens_h5_sweep_stale(path), 0);
+    rmens_dataset_free(ds);
+}
+END_TEST
+
 Suite *dataset_suite(void)
 {
     Suite *s = suite_create("dataset");
@@ -344,6 +388,7 @@ Suite *dataset_suite(void)
     tcase_add_test(tc, corrupt_files);
     tcase_add_test(tc, not_hdf5_truncated_missing);
     tcase_add_test(tc, stats_by_hand);
+    tcase_add_test(tc, stale_temporaries);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
