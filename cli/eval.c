@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "cli/cli.h"
+#include "comm/verdict.h"
 #include "ensemble/ensemble.h"
 #include "ensemble/evaluator.h"
 
@@ -100,13 +101,12 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
         return rmens_cli_report(comm, "eval", st);
     if (o.normalize < 0) {
         /* Default: standardise when the checkpoint has statistics (an ensemble checkpoint). */
-        rmens_ensemble *e = NULL;
         int has = 0;
-        if (rank == 0 && rmens_ensemble_open(&e, o.ckpt) == RMENS_OK) {
-            has = e->has_stats;
-            rmens_ensemble_close(e);
-        }
-        MPI_Bcast(&has, 1, MPI_INT, 0, comm);
+        if (rank == 0 && rmens_ensemble_has_stats(o.ckpt, &has) != RMENS_OK)
+            has = 0;  /* rmens_eval opens the checkpoint again and reports what is wrong */
+        st = rmens_mpi_check(MPI_Bcast(&has, 1, MPI_INT, 0, comm), "MPI_Bcast");
+        if (st != RMENS_OK)
+            return rmens_cli_report(comm, "eval", st);
         o.normalize = has;
     }
     rmens_set_num_threads((int)threads);

@@ -56,6 +56,22 @@ rmens_status rmens_ensemble_open_subset(rmens_ensemble **out, const char *path, 
     return st;
 }
 
+rmens_status rmens_ensemble_has_stats(const char *path, int *has)
+{
+    /* No member's weights are loaded: only the kind, the header and members' attributes. */
+    *has = 0;
+    char kind[32], tok[32];
+    rmens_ensemble *e = NULL;
+    int none = 0;
+    pthread_mutex_lock(&h5_lock);
+    rmens_status st = read_kind(path, kind, sizeof kind, tok, sizeof tok);
+    if (st == RMENS_OK && strcmp(kind, "ensemble") == 0 && (st = open_subset(&e, path, &none, 0)) == RMENS_OK)
+        *has = e->has_stats;
+    pthread_mutex_unlock(&h5_lock);
+    rmens_ensemble_close(e);
+    return st;
+}
+
 static rmens_status open_subset(rmens_ensemble **out, const char *path, const int *want, int nwant)
 {
     *out = NULL;

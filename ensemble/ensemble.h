@@ -27,6 +27,9 @@ struct rmens_ensemble {
 /* Opens only members idx[0..n) (all when idx is NULL): ranks of rmens score each load
  * their own. Scoring then fills rewards[i * nloc + j] for loaded member j. */
 rmens_status rmens_ensemble_open_subset(rmens_ensemble **out, const char *path, const int *idx, int n);
+/* Whether path is an ensemble checkpoint with every member's reward statistics (what
+ * standardising needs), read without loading any weights. */
+rmens_status rmens_ensemble_has_stats(const char *path, int *has);
 
 /* Scores pairs [lo, hi) of a pairs file, laying out each shared prompt once: out gets
  * rewards[((i - lo) * 2 + side) * nloc + j] (side 0 chosen, 1 rejected). */
