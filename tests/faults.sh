@@ -116,6 +116,44 @@ grep -q "Segmentation\|Signal:" "$TMP/sc.out" && fail "score crashed: $(cat "$TM
 ls "$TMP" | grep -q "^sc\.h5" && fail "score left output behind"
 echo "ok: score at the file-size limit: $(head -c 200 "$TMP/sc.out")"
 
+# ---- 3b: a real full file system (a 16 MiB tmpfs; mounting needs root, as in CI):
+# ENOSPC from fallocate rather than EFBIG, for a save, prep and score; then, with space
+# again, the same save succeeds.
+SMALL="$TMP/small"
+mkdir -p "$SMALL"
+if mount -t tmpfs -o size=16m rmens-faults "$SMALL" 2>/dev/null; then
+    trap 'umount "$SMALL" 2>/dev/null; rm -rf "$TMP"' EXIT
+    mpirun_np 2 "$RMENS" train --data "$TMP/tr.h5" --members 2 $TINY --steps 6 --out "$SMALL/ck.h5" \
+        || fail "train onto the tmpfs"
+    cp "$SMALL/ck.h5" "$TMP/small.before"
+    free=$(df -B1 --output=avail "$SMALL" | tail -1)
+    fallocate -l $((free - 262144)) "$SMALL/filler" || fail "cannot fill the tmpfs"
+    timeout 120 "$MPIEXEC" -n 2 "$RMENS" train --data "$TMP/tr.h5" --members 2 $TINY --steps 12 --save-every 6 \
+        --out "$SMALL/ck.h5" --force >"$TMP/enospc.out" 2>&1
+    rc=$?
+    [ $rc = 124 ] && fail "a save onto a full file system hung"
+    [ $rc = 0 ] && fail "a save onto a full file system succeeded"
+    grep -q "ck.h5.tmp.*No space left on device" "$TMP/enospc.out" || fail "ENOSPC message: $(cat "$TMP/enospc.out")"
+    [ "$(grep -c "rmens train: error" "$TMP/enospc.out")" -ge 1 ] || fail "no error line: $(cat "$TMP/enospc.out")"
+    grep -q "Segmentation\|Signal:" "$TMP/enospc.out" && fail "a rank crashed: $(cat "$TMP/enospc.out")"
+    cmp -s "$SMALL/ck.h5" "$TMP/small.before" || fail "a save onto a full disk changed the older checkpoint"
+    ls "$SMALL" | grep -q "tmp" && fail "a save onto a full disk left a temporary: $(ls "$SMALL")"
+    "$RMENS" prep "$TMP/in.jsonl" --out "$SMALL/p.h5" >"$TMP/enospc_prep.out" 2>&1 && fail "prep onto a full disk"
+    grep -q "p.h5.*No space left on device" "$TMP/enospc_prep.out" || fail "prep ENOSPC: $(cat "$TMP/enospc_prep.out")"
+    "$RMENS" score --ckpt "$SMALL/ck.h5" --data "$TMP/te.h5" --out "$SMALL/s.h5" >"$TMP/enospc_sc.out" 2>&1 \
+        && fail "score onto a full disk"
+    grep -q "s.h5.*No space left on device" "$TMP/enospc_sc.out" || fail "score ENOSPC: $(cat "$TMP/enospc_sc.out")"
+    [ "$(ls "$SMALL" | sort | tr '\n' ' ')" = "ck.h5 filler " ] || fail "left behind on the full disk: $(ls "$SMALL")"
+    rm "$SMALL/filler"
+    mpirun_np 2 "$RMENS" train --data "$TMP/tr.h5" --members 2 $TINY --steps 12 --save-every 6 --out "$SMALL/ck.h5" \
+        --force || fail "the save once space is free again"
+    echo "ok: a full tmpfs: $(grep -m1 "error" "$TMP/enospc.out" | head -c 200)"
+    umount "$SMALL" || fail "umount"
+    trap 'rm -rf "$TMP"' EXIT
+else
+    echo "note: cannot mount a tmpfs here (not root?): a full disk is tested through RLIMIT_FSIZE above only"
+fi
+
 # ---- 4: chunked reading changes nothing but memory
 for mem in auto 0; do
     mpirun_np 2 "$RMENS" train --data "$TMP/tr.h5" --val "$TMP/te.h5" --members 3 $TINY --steps 12 \
