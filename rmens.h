@@ -167,7 +167,8 @@ rmens_status rmens_ensemble_open(rmens_ensemble **out, const char *path);
 void rmens_ensemble_close(rmens_ensemble *e);
 int rmens_ensemble_members(const rmens_ensemble *e);
 const rmens_model_config *rmens_ensemble_config(const rmens_ensemble *e);
-/* Member k's reward mean and std over its training data (0 and 1 for a model file). */
+/* Member k's reward mean and std over its training data, or an evenly spaced sample of
+ * train --norm-pairs of its pairs (0 and 1 for a model file). */
 void rmens_ensemble_member_stats(const rmens_ensemble *e, int k, double *mean, double *std);
 /* Scores n token sequences (prompt + response + end-of-text; longer than n_ctx: cut from
  * the front, counted in *n_cut if not NULL). prompt_lens may be NULL. normalize: each

@@ -1,8 +1,8 @@
 #include "ensemble/model.h"
 
-#include <assert.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,7 +235,7 @@ void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src)
 {
     if (!dst->acts_borrowed)
         free(dst->acts);
-    /* Everything from cap_pairs to the last scratch pointer is about the activations. */
+    /* Everything from cap_pairs to fwd_only is about the activations. */
     size_t from = offsetof(rmens_model, cap_pairs), to = offsetof(rmens_model, compact_last);
     memcpy((char *)dst + from, (const char *)src + from, to - from);
     dst->acts_borrowed = 1;
@@ -357,7 +357,10 @@ void rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *dre
     const int L = m->cfg.n_layer, C = m->cfg.n_embd, NH = m->cfg.n_head, N = b->N, S = b->S;
     const size_t nc = (size_t)m->cap_rows * C, NC = (size_t)N * C;
     float **t = m->t, **g = m->g;
-    assert(!m->fwd_only);  /* a scoring reservation kept no activations to go back through */
+    if (m->fwd_only) {  /* a scoring reservation kept no activations to go back through */
+        fprintf(stderr, "rmens: internal error: backward after a forward-only reservation\n");
+        abort();
+    }
 
     /* score head and final LayerNorm at the S reward rows */
     memset(m->dlastC, 0, (size_t)S * C * sizeof(float));

@@ -65,8 +65,9 @@ rmens_status rmens_model_reserve(rmens_model *m, int max_pairs);
 /* The same when no sequence is longer than max_len tokens (memory scales with it). */
 rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len);
 /* For scoring only: keeps one layer's activations at a time (two residual streams) and
- * no backward buffers, about 1/n_layer of the memory; rmens_model_backward must not be
- * called. Rewards are bit-identical to those of a training reservation. */
+ * no backward buffers: roughly 1/n_layer of the per-layer part (11.5x less at GPT-2
+ * small size, less for shallow models); rmens_model_backward must not be called (it
+ * aborts). Rewards are bit-identical to those of a training reservation. */
 rmens_status rmens_model_reserve_forward(rmens_model *m, int max_pairs, int max_len);
 
 /* rewards[S] for the batch's sequences. */
@@ -85,8 +86,9 @@ double rmens_bt_loss(float *drewards, const float *rewards, const float *margin,
  * divided by norm, so the shards' sums make the whole batch's mean. */
 double rmens_bt_loss_part(float *drewards, const float *rewards, const float *margin, int B, int norm, float center,
                           int *correct);
-/* Lends src's reserved activations to dst (members trained in turn on one rank share
- * them); dst must not be used while src is, and src must outlive dst's use. */
+/* Lends src's reserved activations, and their kind (fwd_only), to dst (members trained
+ * or scored in turn on one rank share them); dst must not be used while src is, and src
+ * must outlive dst's use. */
 void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src);
 
 #endif

@@ -25,12 +25,20 @@
 
 static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
 /* When this process first used HDF5 through rmens: a temporary last modified before
- * then belongs to a save that is no longer running (rmens_h5_sweep_stale). */
+ * then belongs to a save that is no longer running (rmens_h5_sweep_stale). Read from
+ * the coarse clock that file times come from, less a margin: a file written just after
+ * this moment must never look older than it. */
 static struct timespec h5_started;
+#define H5_STARTED_MARGIN_NS 100000000L
 static void h5_init_once(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    clock_gettime(CLOCK_REALTIME, &h5_started);
+    clock_gettime(CLOCK_REALTIME_COARSE, &h5_started);
+    h5_started.tv_nsec -= H5_STARTED_MARGIN_NS;
+    if (h5_started.tv_nsec < 0) {
+        h5_started.tv_nsec += 1000000000L;
+        h5_started.tv_sec--;
+    }
 }
 static int before(const struct timespec *a, const struct timespec *b)
 {
@@ -632,7 +640,8 @@ int rmens_h5_sweep_stale(const char *path)
     rmens_h5_init();
     const char *slash = strrchr(path, '/');
     char dir[4096];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    if (snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".") >= (int)sizeof dir)
+        return 0;
     const char *base = slash ? slash + 1 : path;
     size_t nb = strlen(base);
     DIR *d = opendir(dir);

@@ -83,7 +83,8 @@ assert n == 200
 pick = [(2 * i + 1) * n // 14 for i in range(7)]
 for k in range(ens.attrs["members"]):
     a, a7 = ens[f"members/{k:03d}"], ens7[f"members/{k:03d}"]
-    assert np.array_equal(a["params/transformer.wte.weight"][()], a7["params/transformer.wte.weight"][()]), "--norm-pairs changed training"
+    for t in a["params"]:
+        assert np.array_equal(a["params"][t][()], a7["params"][t][()]), ("--norm-pairs changed training", t)
     r = np.concatenate([s["chosen/rewards"][:, k], s["rejected/rewards"][:, k]]).astype(np.float64)
     r7 = np.concatenate([s["chosen/rewards"][pick, k], s["rejected/rewards"][pick, k]]).astype(np.float64)
     for got, want in ((a.attrs["reward_mean"], r.mean()), (a.attrs["reward_std"], r.std()),

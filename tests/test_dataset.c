@@ -354,10 +354,11 @@ START_TEST(stale_temporaries)
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
         test_path(path, sizeof path, f[i].name);
         write_text(path, "partial");
-        if (f[i].old) {
-            struct timespec t[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
-            ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
-        }
+        /* Old: an hour ago. Not old: a minute ahead, so no clock granularity can make
+         * it look older than this process. */
+        time_t when = f[i].old ? time(NULL) - 3600 : time(NULL) + 60;
+        struct timespec t[2] = {{when, 0}, {when, 0}};
+        ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
     }
     test_path(path, sizeof path, "sw.h5");
     rmens_dataset *ds = make_small();
@@ -373,6 +374,29 @@ START_TEST(stale_temporaries)
     ck_assert(file_exists(path));
     /* Nothing stale: nothing to remove. */
     ck_assert_int_eq(rmens_h5_sweep_stale(path), 0);
+    /* Never this process's own temporary, never a symbolic link (nor its target), and a
+     * bare name means the current directory. */
+    struct timespec old[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+    char target[600], link[600], bare[600], cwd[4096];
+    test_path(own, sizeof own, own_name);
+    write_text(own, "ours");
+    ck_assert_int_eq(utimensat(AT_FDCWD, own, old, 0), 0);
+    test_path(target, sizeof target, "elsewhere");
+    write_text(target, "x");
+    test_path(link, sizeof link, "sw.h5.tmp.9");
+    ck_assert_int_eq(symlink(target, link), 0);
+    ck_assert_int_eq(utimensat(AT_FDCWD, link, old, AT_SYMLINK_NOFOLLOW), 0);
+    ck_assert_int_eq(rmens_h5_sweep_stale(path), 0);
+    ck_assert(file_exists(own) && file_exists(link) && file_exists(target));
+    remove(own), remove(link), remove(target);
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(test_dir()), 0);
+    snprintf(bare, sizeof bare, "bare.h5.tmp.4242");
+    write_text(bare, "old");
+    ck_assert_int_eq(utimensat(AT_FDCWD, bare, old, 0), 0);
+    ck_assert_int_eq(rmens_h5_sweep_stale("bare.h5"), 1);
+    ck_assert(!file_exists(bare));
+    ck_assert_int_eq(chdir(cwd), 0);
     rmens_dataset_free(ds);
 }
 END_TEST

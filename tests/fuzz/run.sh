@@ -118,11 +118,17 @@ for t in $targets; do
             result="FAILED (exit $rc)"
             failed+=("$t")
         elif [ ${#found[@]} -gt 0 ]; then
-            "$here/triage.sh" "$build" "$t" "${found[@]}" >"$dir/triage" 2>&1 || true
+            trc=0
+            "$here/triage.sh" "$build" "$t" "${found[@]}" >"$dir/triage" 2>&1 || trc=$?
             n_ours=$(grep -c '^rmens ' "$dir/triage" || true)
             n_hdf5=$(grep -c '^libhdf5 ' "$dir/triage" || true)
-            result="ok ($n_hdf5 in libhdf5)"
-            if [ "$n_ours" != 0 ]; then
+            # "none": the replay did not reproduce it (a timeout of a loaded machine, say).
+            n_none=$(grep -c '^none ' "$dir/triage" || true)
+            result="ok ($n_hdf5 in libhdf5, $n_none not reproduced)"
+            if [ "$trc" -ge 2 ] || [ $((n_ours + n_hdf5 + n_none)) != ${#found[@]} ]; then
+                result="FAILED (triage could not judge the findings, exit $trc: $dir/triage)"
+                failed+=("$t")
+            elif [ "$n_ours" != 0 ]; then
                 result="FAILED ($n_ours in rmens, $n_hdf5 in libhdf5)"
                 failed+=("$t")
             fi
