@@ -161,7 +161,9 @@ static rmens_status open_subset(rmens_ensemble **out, const char *path, const in
     return RMENS_OK;
 }
 
-rmens_status rmens_ensemble_set_batch(rmens_ensemble *e, int seqs)
+rmens_status rmens_ensemble_set_batch(rmens_ensemble *e, int seqs) { return rmens_ensemble_set_batch_len(e, seqs, 0); }
+
+rmens_status rmens_ensemble_set_batch_len(rmens_ensemble *e, int seqs, int max_len)
 {
     int pairs = seqs < 2 ? 1 : (seqs + 1) / 2;
     rmens_batch_free(&e->batch);
@@ -172,7 +174,7 @@ rmens_status rmens_ensemble_set_batch(rmens_ensemble *e, int seqs)
     if (!(e->buf = malloc((size_t)e->cap * (e->nloc + 1) * sizeof *e->buf)))
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     if (e->nloc > 0)
-        RMENS_TRY(rmens_model_reserve_forward(e->m[0], pairs, 0));
+        RMENS_TRY(rmens_model_reserve_forward(e->m[0], pairs, max_len));
     for (int k = 1; k < e->nloc; k++)
         rmens_model_borrow_acts(e->m[k], e->m[0]);
     return RMENS_OK;

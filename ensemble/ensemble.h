@@ -38,6 +38,9 @@ rmens_status rmens_ensemble_score_pairs(rmens_ensemble *e, const rmens_dataset *
 
 /* Sets the sequences per forward pass (rounded up to even, at least 2). */
 rmens_status rmens_ensemble_set_batch(rmens_ensemble *e, int seqs);
+/* The same when no sequence to be scored is longer than max_len tokens (0: n_ctx):
+ * activations are sized by it (rmens score sizes them by its data's longest). */
+rmens_status rmens_ensemble_set_batch_len(rmens_ensemble *e, int seqs, int max_len);
 
 /* Sequences scored per forward pass by default. */
 #define RMENS_SCORE_BATCH 64

@@ -145,8 +145,17 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
     RMENS_TRY(rmens_verdict(comm, st));
     RMENS_TRY(rmens_placement_init(&sc->pl, comm, sc->K));
     st = rmens_ensemble_open_subset(&sc->e, ckpt, sc->pl.local, sc->pl.n_local);
-    if (st == RMENS_OK && batch > 0)
-        st = rmens_ensemble_set_batch(sc->e, batch);
+    /* Activations sized by the data's longest sequence rather than n_ctx: memory grows
+     * with the length (and its square, for attention). */
+    int64_t longest = 0;
+    for (int64_t i = 0; i < rmens_dataset_count(ds); i++)
+        for (int s = 0; s < 2; s++) {
+            int64_t l = rmens_dataset_len(ds, (rmens_side)s, i);
+            longest = l > longest ? l : longest;
+        }
+    if (st == RMENS_OK)
+        st = rmens_ensemble_set_batch_len(sc->e, batch > 0 ? batch : RMENS_SCORE_BATCH,
+                                          longest < INT32_MAX ? (int)longest : INT32_MAX);
     RMENS_TRY(rmens_verdict(comm, st));
     if (sc->e->tokenizer[0] && strcmp(sc->e->tokenizer, ds->tokenizer) != 0)
         st = rmens_fail(RMENS_ERR_ARG, "the data was tokenized by \"%s\" but %s reads \"%s\" tokens", ds->tokenizer,
