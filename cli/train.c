@@ -48,6 +48,8 @@ static const char help[] =
     "  --eval-every N       evaluate every N steps (default 200; 0: only at the end)\n"
     "  --norm-pairs N       training pairs (evenly spaced) behind each member's reward\n"
     "                       mean and std for standardising (default 32768; 0: all)\n"
+    "  --oob-pairs N        out-of-bag pairs (evenly spaced) evaluated per member at each\n"
+    "                       evaluation (default 32768; 0: all)\n"
     "  --save-every N       checkpoint every N steps (default 0: only at the end)\n"
     "  --resume             continue --out from its step (bit-identical to an uninterrupted run)\n"
     "  --force              replace an existing --out instead of refusing\n"
@@ -85,7 +87,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         {"resume", 0, 0, 'R'},       {"force", 0, 0, 'F'},        {"threads", 1, 0, 'n'},
         {"no-share", 0, 0, 'u'},     {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
         {"truncate-prompts", 0, 0, 'P'}, {"member", 1, 0, 'k'}, {"data-mem", 1, 0, 'D'},
-        {"norm-pairs", 1, 0, 'N'},
+        {"norm-pairs", 1, 0, 'N'},     {"oob-pairs", 1, 0, 'O'},
         {0, 0, 0, 0}};
     rmens_train_options o;
     rmens_train_options_init(&o);
@@ -139,6 +141,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         case 'c': DBL_ARG(o.center, dv >= 0); break;
         case 'E': INT_ARG(o.eval_every, 0); break;
         case 'N': INT_ARG(o.norm_pairs, 0); break;
+        case 'O': INT_ARG(o.oob_pairs, 0); break;
         case 'V': INT_ARG(o.save_every, 0); break;
         case 'R': o.resume = 1; break;
         case 'F': o.force = 1; break;

@@ -23,6 +23,7 @@ typedef struct {
     float margin_scale, center;
     int64_t eval_every, save_every;
     int64_t norm_pairs;         /* training pairs sampled for reward_mean/std (0: all) */
+    int64_t oob_pairs;          /* out-of-bag pairs sampled per evaluation (0: all) */
     int resume, quiet, force;
     double lambda;              /* uncertainty weight of mean - lambda * var */
     int share;                  /* lay shared prompts out once */

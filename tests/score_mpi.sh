@@ -71,7 +71,7 @@ PYEOF
 # pairs: over all of them (200 < --norm-pairs' default), and over the evenly spaced
 # sample of --norm-pairs 7 (pairs (2i + 1) * 200 // 14), with members otherwise identical.
 run 2 train --data "$TMP/train.h5" --members 2 --layers 1 --heads 2 --embd 32 --ctx 48 --batch 8 --steps 30 \
-    --truncate-prompts --quiet --norm-pairs 7 --out "$TMP/ens7.h5" || fail "train --norm-pairs 7"
+    --truncate-prompts --quiet --norm-pairs 7 --oob-pairs 5 --out "$TMP/ens7.h5" || fail "train --norm-pairs 7"
 run 1 score --ckpt "$TMP/ens.h5" --data "$TMP/train.h5" --out "$TMP/trs.h5" --per-member --quiet \
     || fail "score the training pairs"
 "$PY" - "$TMP" <<'PYEOF' || fail "reward statistics"
@@ -92,6 +92,19 @@ for k in range(ens.attrs["members"]):
         assert abs(got - want) <= 1e-5 * max(1.0, abs(want)), (k, got, want)
     print("member %d: reward mean %.5f std %.5f over %d pairs; %.5f %.5f over 7" % (
         k, r.mean(), r.std(), n, r7.mean(), r7.std()))
+    # Out-of-bag figures: every pair the member's bootstrap never drew, or (--oob-pairs 5)
+    # the evenly spaced sample (2i + 1) * n_oob // 10 of them.
+    oob = np.flatnonzero(a["bootstrap_counts"][()] == 0)
+    assert np.array_equal(oob, np.flatnonzero(a7["bootstrap_counts"][()] == 0)) and len(oob) > 5
+    for att, idx in ((a.attrs, oob), (a7.attrs, oob[[(2 * i + 1) * len(oob) // 10 for i in range(5)]])):
+        d = s["chosen/rewards"][idx, k].astype(np.float64) - s["rejected/rewards"][idx, k]
+        # (training and scoring batch pairs differently: a near-tie may fall either way)
+        lo, hi = np.mean(d > 1e-5), np.mean(d > -1e-5)
+        assert lo <= att["oob_accuracy"] <= hi, (k, att["oob_accuracy"], lo, hi)
+        assert abs(att["oob_loss"] - np.mean(np.logaddexp(0, -d))) <= 1e-5, (k, att["oob_loss"])
+        assert abs(att["oob_margin"] - np.mean(d)) <= 1e-5, (k, att["oob_margin"])
+    print("member %d: %d out-of-bag pairs, accuracy %.4f; %.4f over 5" % (k, len(oob), a.attrs["oob_accuracy"],
+                                                                         a7.attrs["oob_accuracy"]))
 PYEOF
 
 # A single member as a model file: a one-member ensemble, variance zero.
