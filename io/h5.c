@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -509,11 +510,21 @@ rmens_status rmens_h5_reserve(const char *path, double bytes)
     if (fd < 0)
         return rmens_fail(RMENS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     /* fallocate, not posix_fallocate: where the file system cannot reserve (some network
-     * file systems) the latter would write zeros; there, go on unreserved. */
-    int rc = fallocate(fd, 0, 0, (off_t)bytes), e = errno;
+     * file systems) the latter would write zeros. There, the free space is checked
+     * instead: no reservation, but a disk that is already full is still an error here
+     * rather than a failed write inside HDF5. RMENS_FAULT_NOFALLOCATE=1 takes that path
+     * (tests/faults.sh). */
+    const char *nofa = getenv("RMENS_FAULT_NOFALLOCATE");
+    int rc = nofa && *nofa == '1' ? (errno = EOPNOTSUPP, -1) : fallocate(fd, 0, 0, (off_t)bytes), e = errno;
+    struct statvfs vfs;
+    int have_vfs = rc != 0 && fstatvfs(fd, &vfs) == 0;
     close(fd);
     if (rc != 0 && e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
         return rmens_fail(RMENS_ERR_IO, "cannot reserve %.1f MiB for %s: %s", bytes / 1048576.0, path, strerror(e));
+    if (rc != 0 && have_vfs && (double)vfs.f_bavail * (double)vfs.f_frsize < bytes)
+        return rmens_fail(RMENS_ERR_IO, "cannot write %s: %.1f MiB free on its file system, %.1f MiB needed (%s)",
+                          path, (double)vfs.f_bavail * (double)vfs.f_frsize / 1048576.0, bytes / 1048576.0,
+                          "No space left on device");
     return RMENS_OK;
 }
 
