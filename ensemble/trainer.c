@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "base/error.h"
+#include "comm/gradients.h"
 #include "comm/moments.h"
 #include "comm/placement.h"
 #include "comm/verdict.h"
@@ -504,15 +505,8 @@ static rmens_status train_step(trainer *t, double *vals)
         if (G > 1)
             st = rmens_verdict(t->pl.group, st);
         RMENS_TRY(st);
-        if (G > 1) {
-            /* Sum on the group's first rank, then broadcast: an allreduce may round
-             * differently on different ranks, and the copies of a member must not drift. */
-            void *send = gr == 0 ? MPI_IN_PLACE : mb->m->grads;
-            RMENS_TRY(rmens_mpi_check(MPI_Reduce(send, gr == 0 ? mb->m->grads : NULL, (int)mb->m->nparams, MPI_FLOAT,
-                                                 MPI_SUM, 0, t->pl.group), "MPI_Reduce(gradients)"));
-            RMENS_TRY(rmens_mpi_check(MPI_Bcast(mb->m->grads, (int)mb->m->nparams, MPI_FLOAT, 0, t->pl.group),
-                                      "MPI_Bcast(gradients)"));
-        }
+        if (G > 1)
+            RMENS_TRY(rmens_gradients_sum(mb->m->grads, mb->m->nparams, t->pl.group));
         double gnorm = rmens_adamw_step(&mb->opt, mb->m);
         if (!isfinite(gnorm))
             return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: non-finite gradient", member_id(t, mb),

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The Chan-merge reduction on 1, 2 and 4 ranks.
+# The reductions of comm/ (Chan merge, gradient sum) on 1, 2 and 4 ranks.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
 for np in 1 2 4; do

@@ -1,10 +1,13 @@
-/* The Chan-merge MPI_Op against a two-pass reference (in long double) on adversarial
- * data: large offsets, one and two members, extreme magnitudes, uneven splits over
- * ranks. MPI_Init/Finalize once here; Check without fork; verdict combined over ranks. */
+/* The reductions of comm/: the Chan-merge MPI_Op against a two-pass reference (in long
+ * double) on adversarial data: large offsets, one and two members, extreme magnitudes,
+ * uneven splits over ranks; the gradient sum against exact integer sums, bit-identical
+ * on every rank, in pieces. MPI_Init/Finalize once here; Check without fork; verdict
+ * combined over ranks. */
 #include <float.h>
 #include <math.h>
 
 #include "tests/check_util.h"
+#include "comm/gradients.h"
 #include "comm/moments.h"
 
 static int rank, size;
@@ -114,6 +117,35 @@ START_TEST(merge_by_hand)
 }
 END_TEST
 
+/* Sums of 10 gradients over the ranks in pieces of 1, 3, 10 and 64 floats: exact for
+ * integers (against the formula), and for values that round, the same bits on every
+ * rank and within float rounding of the double sum. */
+START_TEST(gradient_sum)
+{
+    const size_t n = 10, pieces[] = {1, 3, 10, 64};
+    for (size_t p = 0; p < sizeof pieces / sizeof *pieces; p++) {
+        float g[10], h[10], root[10];
+        for (size_t i = 0; i < n; i++) {
+            g[i] = (float)((rank + 1) * 1000 + (int)i);
+            h[i] = value(0, (int)i, rank) * 1e-8f + 1.0f / (float)(rank + 3);
+        }
+        ck_assert_int_eq(rmens_gradients_sum_pieces(g, n, pieces[p], MPI_COMM_WORLD), RMENS_OK);
+        ck_assert_int_eq(rmens_gradients_sum_pieces(h, n, pieces[p], MPI_COMM_WORLD), RMENS_OK);
+        for (size_t i = 0; i < n; i++) {
+            /* sum over r of (r + 1) 1000 + i */
+            ck_assert_float_eq(g[i], (float)(500 * size * (size + 1) + size * (int)i));
+            double want = 0;
+            for (int r = 0; r < size; r++)
+                want += (double)(value(0, (int)i, r) * 1e-8f + 1.0f / (float)(r + 3));
+            ck_assert_double_eq_tol(h[i], want, 1e-6 * fabs(want));
+        }
+        memcpy(root, h, sizeof h);
+        ck_assert_int_eq(MPI_Bcast(root, (int)n, MPI_FLOAT, 0, MPI_COMM_WORLD), MPI_SUCCESS);
+        ck_assert_mem_eq(root, h, sizeof h);
+    }
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -125,6 +157,9 @@ int main(int argc, char **argv)
     tcase_add_test(tc, merge_by_hand);
     tcase_add_test(tc, chan_merge_matches_two_pass);
     suite_add_tcase(s, tc);
+    TCase *tg = tcase_create("gradients");
+    tcase_add_test(tg, gradient_sum);
+    suite_add_tcase(s, tg);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, rank == 0 ? CK_NORMAL : CK_SILENT);
