@@ -628,6 +628,12 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
                             "ask for %d, %d, %d, %d (drop them to use the file's)", o->init, init->cfg.n_ctx,
                             init->cfg.n_layer, init->cfg.n_head, init->cfg.n_embd, o->model.n_ctx, o->model.n_layer,
                             o->model.n_head, o->model.n_embd);
+        /* A model that reads other tokens than the data's would train on noise. */
+        char tok[32];
+        if (st == RMENS_OK && (st = rmens_modelfile_tokenizer(o->init, tok, sizeof tok)) == RMENS_OK && tok[0] &&
+            strcmp(tok, t->train->tokenizer) != 0)
+            st = rmens_fail(RMENS_ERR_ARG, "--init %s reads \"%s\" tokens, but %s was tokenized by \"%s\"", o->init, tok,
+                            o->data, t->train->tokenizer);
         if ((st = rmens_verdict(comm, st)) != RMENS_OK)
             goto exit;
     }

@@ -18,6 +18,16 @@ static int *config_field(rmens_model_config *c, int i)
     return f[i];
 }
 
+rmens_status rmens_modelfile_tokenizer(const char *path, char *tok, size_t n)
+{
+    hid_t f = -1;
+    tok[0] = '\0';
+    RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &f));
+    rmens_status st = rmens_h5_has_attr(f, "tokenizer") ? rmens_h5_attr_read_str(f, "tokenizer", tok, n) : RMENS_OK;
+    H5Fclose(f);
+    return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
+}
+
 rmens_status rmens_modelfile_write_config(hid_t obj, const rmens_model_config *cfg)
 {
     rmens_model_config c = *cfg;

@@ -10,6 +10,9 @@
 
 rmens_status rmens_modelfile_write_config(hid_t obj, const rmens_model_config *cfg);
 rmens_status rmens_modelfile_read_config(hid_t obj, rmens_model_config *cfg);
+/* The "tokenizer" root attribute of a model or checkpoint file ("" when it has none,
+ * e.g. a Hugging Face conversion made without --tokenizer). */
+rmens_status rmens_modelfile_tokenizer(const char *path, char *tok, size_t n);
 
 /* Writes every tensor of m (params, or grads when grads is set) under group/. */
 rmens_status rmens_modelfile_write_tensors(hid_t loc, const char *group, const rmens_model *m, int grads);

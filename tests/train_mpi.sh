@@ -162,6 +162,12 @@ PYEOF2
 run 2 train --data "$TMP/train.h5" --members 2 --steps 4 --batch 8 --init "$TMP/member.h5" --quiet --out "$TMP/init.h5" \
     || fail "--init from an extracted member"
 expect_fail "the model options ask for" run 2 train $SMALL --members 2 --layers 2 --init "$TMP/member.h5" --out "$TMP/x.h5"
+# A model that reads other tokens than the data's is refused (no tokenizer attribute, as
+# in the extraction above: accepted, nothing to compare).
+"$PY" -c "import h5py, shutil; shutil.copy('$TMP/member.h5', '$TMP/member_gpt2.h5'); h5py.File('$TMP/member_gpt2.h5', 'a').attrs['tokenizer'] = 'gpt2'" \
+    || fail "tokenizer attribute"
+expect_fail "member_gpt2.h5 reads \"gpt2\" tokens, but $TMP/train.h5 was tokenized by \"bytes\"" \
+    run 2 train --data "$TMP/train.h5" --members 2 --steps 4 --batch 8 --init "$TMP/member_gpt2.h5" --out "$TMP/x.h5"
 expect_fail "have a prompt longer than the context (n_ctx 16" run 2 train $SMALL --members 2 --ctx 16 --out "$TMP/x.h5"
 expect_fail "non-finite reward on pair" run 2 train $SMALL --members 2 --steps 30 --lr 1e9 --clip 0 --out "$TMP/x.h5"
 # An overflowing margin inside a data-parallel group (one member on two ranks): the rank
