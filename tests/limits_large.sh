@@ -2,7 +2,7 @@
 # A 100 MB synthetic data set: rmens synth writes it, rmens info validates it, and
 # rmens train --steps 2 runs on it on 2 ranks, whole and in chunks (--data-mem 64M), with
 # the same members. Prints wall time and peak RSS of each.
-# About 75 s and 2 GB of memory per rank on a 2-core machine, so it is not part of
+# About 70 s and 2 GB of memory per rank on a 2-core machine, so it is not part of
 # make check; run it from the build directory: tests/limits_large.sh (the
 # sanitizer build: top_builddir=BUILD top_srcdir=SRC SRC/tests/limits_large.sh).
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
