@@ -152,7 +152,9 @@ size_t rmens_model_num_params(const rmens_model *m);
  * one-member ensemble. No MPI needed. Thread-safe: concurrent calls on one ensemble are
  * serialised by a lock (the members share one activation buffer); for parallel scoring
  * open one ensemble per thread (opening and closing take a process-wide lock, since
- * HDF5 as Debian builds it is not thread-safe; scoring does no HDF5 work). */
+ * HDF5 as Debian builds it is not thread-safe; scoring does no HDF5 work). Opening
+ * loads the weights only; the forward pass's buffers (64 sequences of up to n_ctx
+ * tokens, one layer at a time) are reserved by the first score. */
 typedef struct rmens_ensemble rmens_ensemble;
 
 /* Aggregates of one sequence's rewards over the members. */

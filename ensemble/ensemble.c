@@ -151,8 +151,8 @@ static rmens_status open_subset(rmens_ensemble **out, const char *path, const in
     } else {
         st = rmens_fail(RMENS_ERR_FORMAT, "%s: rmens_format \"%s\" is neither a model nor an ensemble", path, kind);
     }
-    if (st == RMENS_OK)
-        st = rmens_ensemble_set_batch(e, RMENS_SCORE_BATCH);
+    /* Activations are reserved at the first score (or by rmens_ensemble_set_batch*): a
+     * caller that knows its lengths sizes them once, and opening costs no memory. */
     if (st != RMENS_OK) {
         rmens_ensemble_close(e);
         return st;
@@ -208,6 +208,8 @@ static rmens_status score_locked(rmens_ensemble *e, const int32_t *const *seqs, 
                 return rmens_fail(RMENS_ERR_ARG, "sequence %lld: token %d at %lld is outside the model's vocabulary "
                                   "(%d)", (long long)i, seqs[i][t], (long long)t, e->cfg.vocab_size);
     }
+    if (e->cap == 0)
+        RMENS_TRY(rmens_ensemble_set_batch(e, RMENS_SCORE_BATCH));
     const int K = e->nloc;
     for (int64_t a = 0; a < n; a += e->cap) {
         int b = (int)(n - a < e->cap ? n - a : e->cap);
@@ -253,10 +255,12 @@ rmens_status rmens_ensemble_score(rmens_ensemble *e, const int32_t *const *seqs,
 rmens_status rmens_ensemble_score_pairs(rmens_ensemble *e, const rmens_dataset *ds, int64_t lo, int64_t hi,
                                         int normalize, float *out)
 {
-    const int K = e->nloc, P = e->cap / 2;
-    int64_t *idx = malloc((size_t)P * sizeof *idx);
-    rmens_status st = idx ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&e->lock);
+    rmens_status st = e->cap == 0 ? rmens_ensemble_set_batch(e, RMENS_SCORE_BATCH) : RMENS_OK;
+    const int K = e->nloc, P = e->cap / 2;
+    int64_t *idx = st == RMENS_OK ? malloc((size_t)P * sizeof *idx) : NULL;
+    if (st == RMENS_OK && !idx)
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     for (int64_t a = lo; a < hi && st == RMENS_OK && idx; a += P) {
         int b = (int)(hi - a < P ? hi - a : P);
         for (int i = 0; i < b; i++)

@@ -9,6 +9,7 @@
 #include "tests/check_util.h"
 #include "base/rng.h"
 #include "ensemble/adamw.h"
+#include "ensemble/ensemble.h"
 #include "io/dataset.h"
 #include "io/h5.h"
 #include "io/modelfile.h"
@@ -471,6 +472,44 @@ START_TEST(model_file_round_trip)
 }
 END_TEST
 
+/* Opening reserves no activations; the first score reserves the default batch; a batch
+ * sized by the longest sequence scores the same bits. */
+START_TEST(ensemble_reserves_lazily)
+{
+    char path[600];
+    test_path(path, sizeof path, "lazy.h5");
+    rmens_model *m = make_model(8);
+    ck_assert_int_eq(rmens_model_save(m, path), RMENS_OK);
+    rmens_ensemble *a, *b;
+    ck_assert_msg(rmens_ensemble_open(&a, path) == RMENS_OK, "%s", rmens_last_error());
+    ck_assert_int_eq(rmens_ensemble_open(&b, path), RMENS_OK);
+    ck_assert_ptr_null(a->m[0]->acts);
+    ck_assert_int_eq(a->cap, 0);
+    const char *text = "\n\nHuman: 2+2?\n\nAssistant: 4";  /* 28 bytes + end-of-text: cut to n_ctx 12 */
+    float ra = NAN, rb = NAN;
+    /* Sized for one pair of 6 tokens (12 rows, 144 attention probabilities), a 12-token
+     * sequence (12 rows, 288) is refused, not written past the buffers. */
+    ck_assert_int_eq(rmens_ensemble_set_batch_len(b, 2, 6), RMENS_OK);
+    ck_assert_int_ne(rmens_ensemble_score_text(b, text, strlen(text), 0, 0.5f, &rb, NULL), RMENS_OK);
+    ck_assert_error_has("larger than the reserved activations");
+    ck_assert_int_eq(rmens_ensemble_score_text(a, text, strlen(text), 0, 0.5f, &ra, NULL), RMENS_OK);
+    ck_assert_int_eq(a->cap, RMENS_SCORE_BATCH);
+    ck_assert_ptr_nonnull(a->m[0]->acts);
+    ck_assert_int_eq(a->m[0]->fwd_only, 1);
+    const char *shorter = "Assistant: 4";  /* 13 tokens: at most n_ctx (12) are read */
+    ck_assert_int_eq(rmens_ensemble_set_batch_len(b, 4, 13), RMENS_OK);
+    ck_assert_int_eq(rmens_ensemble_score_text(b, text, strlen(text), 0, 0.5f, &rb, NULL), RMENS_OK);
+    ck_assert(isfinite(ra));
+    ck_assert_mem_eq(&ra, &rb, sizeof ra);
+    ck_assert_int_eq(rmens_ensemble_score_text(a, shorter, strlen(shorter), 0, 0.5f, &ra, NULL), RMENS_OK);
+    ck_assert_int_eq(rmens_ensemble_score_text(b, shorter, strlen(shorter), 0, 0.5f, &rb, NULL), RMENS_OK);
+    ck_assert_mem_eq(&ra, &rb, sizeof ra);
+    rmens_ensemble_close(a);
+    rmens_ensemble_close(b);
+    rmens_model_free(m);
+}
+END_TEST
+
 static void expect_load_error(const char *path, const char *what)
 {
     rmens_model *m = (rmens_model *)0x1;
@@ -638,6 +677,7 @@ Suite *model_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_add_test(tc, model_file_round_trip);
+    tcase_add_test(tc, ensemble_reserves_lazily);
     tcase_add_test(tc, bad_model_files);
     tcase_add_test(tc, model_file_checksums);
     tcase_add_test(tc, gpt2_init_statistics);
