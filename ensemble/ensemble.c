@@ -169,15 +169,17 @@ rmens_status rmens_ensemble_set_batch_len(rmens_ensemble *e, int seqs, int max_l
     rmens_batch_free(&e->batch);
     free(e->buf);
     e->buf = NULL;
-    e->cap = 2 * pairs;
-    RMENS_TRY(rmens_batch_init(&e->batch, pairs, e->cfg.n_ctx, e->cfg.n_head));
-    if (!(e->buf = malloc((size_t)e->cap * (e->nloc + 1) * sizeof *e->buf)))
-        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
-    if (e->nloc > 0)
-        RMENS_TRY(rmens_model_reserve_forward(e->m[0], pairs, max_len));
-    for (int k = 1; k < e->nloc; k++)
+    e->cap = 0;  /* until everything is reserved: a failed reservation is retried */
+    rmens_status st = rmens_batch_init(&e->batch, pairs, e->cfg.n_ctx, e->cfg.n_head);
+    if (st == RMENS_OK && !(e->buf = malloc((size_t)2 * pairs * (e->nloc + 1) * sizeof *e->buf)))
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (st == RMENS_OK && e->nloc > 0)
+        st = rmens_model_reserve_forward(e->m[0], pairs, max_len);
+    for (int k = 1; k < e->nloc && st == RMENS_OK; k++)
         rmens_model_borrow_acts(e->m[k], e->m[0]);
-    return RMENS_OK;
+    if (st == RMENS_OK)
+        e->cap = 2 * pairs;
+    return st;
 }
 
 int rmens_ensemble_members(const rmens_ensemble *e) { return e->K; }

@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "comm/moments.h"
 #include "comm/placement.h"
+#include "comm/sum.h"
 #include "comm/verdict.h"
 #include "ensemble/ensemble.h"
 #include "io/checkpoint.h"
@@ -219,9 +220,7 @@ static rmens_status gather_rewards(const scoring *sc, MPI_Comm comm, int rank, f
         for (int side = 0; side < (sc->pairs ? 2 : 1); side++)
             for (int j = 0; j < sc->pl.n_local; j++)
                 all[(side * sc->n + u) * sc->K + sc->pl.local[j]] = reward_of(sc, u, side, j);
-    void *send = rank == 0 ? MPI_IN_PLACE : all;
-    st = rmens_mpi_check(MPI_Reduce(send, rank == 0 ? all : NULL, (int)(sc->S * sc->K), MPI_FLOAT, MPI_SUM, 0, comm),
-                         "MPI_Reduce(rewards)");
+    st = rmens_sum_root(all, (size_t)(sc->S * sc->K), comm);
     if (st != RMENS_OK || rank != 0) {
         free(all);
         all = NULL;

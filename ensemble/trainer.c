@@ -10,9 +10,9 @@
 #include <zlib.h>
 
 #include "base/error.h"
-#include "comm/gradients.h"
 #include "comm/moments.h"
 #include "comm/placement.h"
+#include "comm/sum.h"
 #include "comm/verdict.h"
 #include "ensemble/bootstrap.h"
 #include "io/checkpoint.h"
@@ -326,6 +326,7 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     h->clip = o->opt.clip;
     h->margin_scale = o->margin_scale;
     h->center = o->center;
+    snprintf(h->tokenizer, sizeof h->tokenizer, "%s", t->train->tokenizer);
     snprintf(h->data, sizeof h->data, "%s", o->data);
     snprintf(h->command, sizeof h->command, "%s", o->command ? o->command : "");
 }
@@ -375,6 +376,9 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     SAME(beta2, "%g") SAME(eps, "%g") SAME(weight_decay, "%g") SAME(clip, "%g") SAME(margin_scale, "%g")
     SAME(center, "%g")
 #undef SAME
+    if (strcmp(h->tokenizer, want.tokenizer) != 0)
+        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
+                          h->tokenizer, t->o->data, want.tokenizer);
     return RMENS_OK;
 }
 
@@ -506,7 +510,7 @@ static rmens_status train_step(trainer *t, double *vals)
             st = rmens_verdict(t->pl.group, st);
         RMENS_TRY(st);
         if (G > 1)
-            RMENS_TRY(rmens_gradients_sum(mb->m->grads, mb->m->nparams, t->pl.group));
+            RMENS_TRY(rmens_sum_all(mb->m->grads, mb->m->nparams, t->pl.group));  /* identical on the member's ranks */
         double gnorm = rmens_adamw_step(&mb->opt, mb->m);
         if (!isfinite(gnorm))
             return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: non-finite gradient", member_id(t, mb),

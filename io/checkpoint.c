@@ -42,7 +42,7 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
     RMENS_TRY(rmens_h5_attr_write_i64(f, "rmens_version", RMENS_FORMAT_VERSION));
     RMENS_TRY(rmens_h5_attr_write_str(f, "created_by", "rmens " PACKAGE_VERSION));
     RMENS_TRY(rmens_h5_attr_write_str(f, "architecture", "GPT2ForSequenceClassification"));
-    RMENS_TRY(rmens_h5_attr_write_str(f, "tokenizer", "bytes"));
+    RMENS_TRY(rmens_h5_attr_write_str(f, "tokenizer", h->tokenizer[0] ? h->tokenizer : "bytes"));
     RMENS_TRY(rmens_modelfile_write_config(f, &h->cfg));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "step", h->step));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "total_steps", h->total_steps));
@@ -260,6 +260,10 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
         goto exit;
     }
     if ((st = rmens_modelfile_read_config(f, &h->cfg)) != RMENS_OK)
+        goto exit;
+    snprintf(h->tokenizer, sizeof h->tokenizer, "bytes");
+    if (rmens_h5_has_attr(f, "tokenizer") &&
+        (st = rmens_h5_attr_read_str(f, "tokenizer", h->tokenizer, sizeof h->tokenizer)) != RMENS_OK)
         goto exit;
     struct {
         const char *n;

@@ -122,7 +122,9 @@ echo "ok: score at the file-size limit: $(head -c 200 "$TMP/sc.out")"
 SMALL="$TMP/small"
 mkdir -p "$SMALL"
 if mount -t tmpfs -o size=16m rmens-faults "$SMALL" 2>/dev/null; then
-    trap 'umount "$SMALL" 2>/dev/null; rm -rf "$TMP"' EXIT
+    # (dash runs the EXIT trap on a signal only through an explicit exit)
+    trap 'umount "$SMALL" 2>/dev/null || umount -l "$SMALL" 2>/dev/null; rm -rf "$TMP"' EXIT
+    trap 'exit 1' INT TERM HUP
     mpirun_np 2 "$RMENS" train --data "$TMP/tr.h5" --members 2 $TINY --steps 6 --out "$SMALL/ck.h5" \
         || fail "train onto the tmpfs"
     cp "$SMALL/ck.h5" "$TMP/small.before"
@@ -157,10 +159,15 @@ if mount -t tmpfs -o size=16m rmens-faults "$SMALL" 2>/dev/null; then
     rm "$SMALL/filler"
     mpirun_np 2 "$RMENS" train --data "$TMP/tr.h5" --members 2 $TINY --steps 12 --save-every 6 --out "$SMALL/ck.h5" \
         --force || fail "the save once space is free again"
+    # and without fallocate, where the free space is checked instead: enough is enough
+    RMENS_FAULT_NOFALLOCATE=1 "$MPIEXEC" -n 2 -x RMENS_FAULT_NOFALLOCATE "$RMENS" train --data "$TMP/tr.h5" --members 2 \
+        $TINY --steps 12 --save-every 6 --out "$SMALL/ck2.h5" || fail "an unreserved save with space free"
+    RMENS_FAULT_NOFALLOCATE=1 "$RMENS" prep "$TMP/in.jsonl" --out "$SMALL/p.h5" >/dev/null || fail "an unreserved prep"
     echo "ok: a full tmpfs: $(grep -m1 "error" "$TMP/enospc.out" | head -c 200)"
     echo "ok: a full tmpfs without fallocate: $(grep -m1 "error" "$TMP/nofa.out" | head -c 200)"
     umount "$SMALL" || fail "umount"
     trap 'rm -rf "$TMP"' EXIT
+    trap - INT TERM HUP
 else
     echo "note: cannot mount a tmpfs here (not root?): a full disk is tested through RLIMIT_FSIZE above only"
 fi

@@ -7,7 +7,7 @@
 #include <math.h>
 
 #include "tests/check_util.h"
-#include "comm/gradients.h"
+#include "comm/sum.h"
 #include "comm/moments.h"
 
 static int rank, size;
@@ -117,7 +117,7 @@ START_TEST(merge_by_hand)
 }
 END_TEST
 
-/* Sums of 10 gradients over the ranks in pieces of 1, 3, 10 and 64 floats: exact for
+/* Sums of 10 floats over the ranks in pieces of 1, 3, 10 and 64 floats: exact for
  * integers (against the formula), and for values that round, the same bits on every
  * rank and within float rounding of the double sum. */
 START_TEST(gradient_sum)
@@ -129,8 +129,8 @@ START_TEST(gradient_sum)
             g[i] = (float)((rank + 1) * 1000 + (int)i);
             h[i] = value(0, (int)i, rank) * 1e-8f + 1.0f / (float)(rank + 3);
         }
-        ck_assert_int_eq(rmens_gradients_sum_pieces(g, n, pieces[p], MPI_COMM_WORLD), RMENS_OK);
-        ck_assert_int_eq(rmens_gradients_sum_pieces(h, n, pieces[p], MPI_COMM_WORLD), RMENS_OK);
+        ck_assert_int_eq(rmens_sum_pieces(g, n, pieces[p], 1, MPI_COMM_WORLD), RMENS_OK);
+        ck_assert_int_eq(rmens_sum_pieces(h, n, pieces[p], 1, MPI_COMM_WORLD), RMENS_OK);
         for (size_t i = 0; i < n; i++) {
             /* sum over r of (r + 1) 1000 + i */
             ck_assert_float_eq(g[i], (float)(500 * size * (size + 1) + size * (int)i));
@@ -142,7 +142,15 @@ START_TEST(gradient_sum)
         memcpy(root, h, sizeof h);
         ck_assert_int_eq(MPI_Bcast(root, (int)n, MPI_FLOAT, 0, MPI_COMM_WORLD), MPI_SUCCESS);
         ck_assert_mem_eq(root, h, sizeof h);
+        /* To rank 0 only: the same bits there, the others' arrays untouched. */
+        for (size_t i = 0; i < n; i++)
+            h[i] = value(0, (int)i, rank) * 1e-8f + 1.0f / (float)(rank + 3);
+        memcpy(g, h, sizeof h);
+        ck_assert_int_eq(rmens_sum_pieces(h, n, pieces[p], 0, MPI_COMM_WORLD), RMENS_OK);
+        ck_assert_mem_eq(h, rank == 0 ? root : g, sizeof h);
     }
+    float z[1] = {0};
+    ck_assert_int_ne(rmens_sum_pieces(z, 1, 0, 1, MPI_COMM_WORLD), RMENS_OK);
 }
 END_TEST
 

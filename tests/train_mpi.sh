@@ -168,6 +168,25 @@ expect_fail "the model options ask for" run 2 train $SMALL --members 2 --layers 
     || fail "tokenizer attribute"
 expect_fail "member_gpt2.h5 reads \"gpt2\" tokens, but $TMP/train.h5 was tokenized by \"bytes\"" \
     run 2 train --data "$TMP/train.h5" --members 2 --steps 4 --batch 8 --init "$TMP/member_gpt2.h5" --out "$TMP/x.h5"
+# Data whose tokenizer attribute says "gpt2" (the same tokens): --init from the "gpt2"
+# model is accepted, the checkpoint records "gpt2", and score accepts that data with it.
+"$PY" - "$TMP" <<'PYEOF2' || fail "a gpt2-labelled data file"
+import shutil, sys, h5py
+d = sys.argv[1]
+shutil.copy(d + "/train.h5", d + "/train_gpt2.h5")
+with h5py.File(d + "/train_gpt2.h5", "a") as f:
+    f.attrs["tokenizer"] = "gpt2"
+PYEOF2
+run 2 train --data "$TMP/train_gpt2.h5" --members 2 --steps 4 --batch 8 --init "$TMP/member_gpt2.h5" --quiet \
+    --out "$TMP/init_gpt2.h5" || fail "--init with matching tokenizers"
+tok=$("$PY" -c "import h5py; print(h5py.File('$TMP/init_gpt2.h5', 'r').attrs['tokenizer'])")
+[ "$tok" = gpt2 ] || fail "the checkpoint records tokenizer '$tok', the data's is 'gpt2'"
+run 1 score --ckpt "$TMP/init_gpt2.h5" --data "$TMP/train_gpt2.h5" --out "$TMP/s_gpt2.h5" --quiet \
+    || fail "score with the checkpoint's own tokenizer"
+run 2 train --data "$TMP/train_gpt2.h5" --members 2 --steps 4 --batch 8 --quiet --out "$TMP/g.h5" || fail "gpt2 run"
+expect_fail "was trained on \"gpt2\" tokens, $TMP/train.h5 holds \"bytes\" tokens" \
+    run 2 train --data "$TMP/train.h5" --members 2 --steps 4 --batch 8 --quiet --out "$TMP/g.h5" --resume
+echo "ok: tokenizers carried from data to checkpoint and compared"
 expect_fail "have a prompt longer than the context (n_ctx 16" run 2 train $SMALL --members 2 --ctx 16 --out "$TMP/x.h5"
 expect_fail "non-finite reward on pair" run 2 train $SMALL --members 2 --steps 30 --lr 1e9 --clip 0 --out "$TMP/x.h5"
 # An overflowing margin inside a data-parallel group (one member on two ranks): the rank
