@@ -25,7 +25,7 @@ hang_seconds=${FUZZ_HANG_SECONDS:-10}
 # abort path and allocation and string wrappers.
 first_frame() {
     awk '/^ *#[0-9]+ /{print; n++} n && !/^ *#[0-9]+ /{exit}' |
-        grep -vE ' in (__interceptor_|__asan|__sanitizer|__ubsan|__lsan|__interception)| in (abort|raise|gsignal|__pthread_kill[a-z_]*|pthread_kill|malloc|calloc|realloc|free|operator|mem(cpy|move|set|cmp)|str[a-z]*) |nptl/|signal/|stdlib/abort' |
+        grep -vE ' in (__interceptor_|__asan|__sanitizer|__ubsan|__lsan|__interception)| in (abort|raise|gsignal|__pthread_kill[a-z_]*|pthread_kill|malloc|calloc|realloc|free|operator|mem(cpy|move|set|cmp)|str[a-z]*|__(mem|str|wmem|wcs)[a-z_]*) |nptl/|signal/|stdlib/abort|sysdeps/' |
         grep -vE '^ *#[0-9]+ 0x[0-9a-f]+ +\((/usr)?/lib/x86_64-linux-gnu/libc\.so' | head -1 || true
 }
 
