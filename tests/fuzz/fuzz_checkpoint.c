@@ -6,17 +6,7 @@
  *
  * As with fuzz_dataset, byte-level mutation mostly exercises libhdf5's own parser
  * (tests/fuzz/README.md); fuzz_checkpoint_fields drives rmens' checks instead. */
-#include "io/h5.h"
 #include "tests/fuzz/fuzz_util.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    rmens_h5_init();
-    fuzz_dir();
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

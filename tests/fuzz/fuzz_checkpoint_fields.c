@@ -24,15 +24,6 @@
 #include "io/h5.h"
 #include "tests/fuzz/fuzz_util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    rmens_h5_init();
-    fuzz_dir();
-    return 0;
-}
-
 typedef struct {
     fz_in in;
     int valid;       /* 1 while no rule has been broken on purpose */

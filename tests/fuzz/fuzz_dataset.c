@@ -9,17 +9,7 @@
  * HDF5 id closed; whole and streamed reads agree; an accepted file keeps the format's
  * promises (fuzz_walk_dataset), reads back the same once written by rmens
  * (fuzz_round_trip), and rmens info describes it. */
-#include "io/h5.h"
 #include "tests/fuzz/fuzz_util.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    rmens_h5_init();
-    fuzz_dir();
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

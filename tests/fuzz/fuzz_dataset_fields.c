@@ -26,15 +26,6 @@
 #define MAX_N 12
 #define MAX_LEN 10
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    rmens_h5_init();
-    fuzz_dir();
-    return 0;
-}
-
 /* Growable arrays of the file being built, per side and at the root. */
 typedef struct {
     int32_t tok[MAX_N * (2 * MAX_LEN + 2) + 8];

@@ -21,17 +21,7 @@
 #include <zlib.h>
 
 #include "io/dataset.h"
-#include "io/h5.h"
 #include "tests/fuzz/fuzz_util.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    rmens_h5_init();
-    fuzz_dir();
-    return 0;
-}
 
 /* gzip-compresses src into a malloc'ed buffer (*out, *n). */
 static void gzip_bytes(const uint8_t *src, size_t len, uint8_t **out, size_t *n)

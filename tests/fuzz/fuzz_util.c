@@ -13,6 +13,7 @@
 #include "ensemble/model.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
+#include "io/h5.h"
 
 /* ------------------------------------------------------------ input reader */
 
@@ -164,6 +165,15 @@ const char *fuzz_dir(void)
     }
     fprintf(stderr, "fuzz: cannot create a scratch directory (set RMENS_FUZZ_TMPDIR)\n");
     abort();
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    rmens_h5_init();
+    fuzz_dir();
+    return 0;
 }
 
 const char *fuzz_path(char *buf, size_t size, const char *name)

@@ -14,7 +14,8 @@
 
 #include "rmens.h"
 
-/* libFuzzer's entry points; replay_main.c calls them too. */
+/* libFuzzer's entry points; replay_main.c calls them too. Every target shares the
+ * first (fuzz_util.c: HDF5's error printing off, the scratch directory made). */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
