@@ -112,6 +112,9 @@ const int32_t *rmens_dataset_seq(const rmens_dataset *ds, rmens_side side, int64
 int64_t rmens_dataset_len(const rmens_dataset *ds, rmens_side side, int64_t i);
 /* Shared leading tokens of pair i (the prompt); 0 when the file has none. */
 int32_t rmens_dataset_prompt_len(const rmens_dataset *ds, int64_t i);
+/* Which prompt response i answers (0-based; equal ids, equal prompt); -1 when the file
+ * has no /prompt_id. */
+int64_t rmens_dataset_prompt_id(const rmens_dataset *ds, int64_t i);
 /* Preference strength of pair i; 0 when the file has no /margin. */
 float rmens_dataset_margin(const rmens_dataset *ds, int64_t i);
 int rmens_dataset_has_margin(const rmens_dataset *ds);
@@ -204,6 +207,8 @@ typedef struct {
     int skip_bad;              /* 1: skip malformed records (counted) instead of failing */
     int64_t max_records;       /* stop after this many input records; <= 0: all */
     int overwrite;             /* 1: replace existing outputs */
+    int responses;             /* 1: prompts and responses to score -> a responses file
+                                  grouped by /prompt_id (docs/FORMAT.md) */
 } rmens_prep_options;
 
 /* Reasons a record is skipped; the list only grows. */
@@ -225,6 +230,7 @@ typedef struct {
     int64_t input_bytes;               /* uncompressed */
     double seconds;
     rmens_dataset_stats stats;         /* of the main output */
+    int64_t prompts_written;           /* responses: distinct prompts (pairs_written: responses) */
 } rmens_prep_report;
 
 void rmens_prep_options_init(rmens_prep_options *o);

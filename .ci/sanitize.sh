@@ -19,30 +19,11 @@ export LSAN_OPTIONS=suppressions=$dir/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Instrumented code is slower: give each Check test more than its default 4 s.
 export CK_TIMEOUT_MULTIPLIER=10
-# LeakSanitizer's own stop-the-world tracer now and then crashes at a process's exit
-# while Open MPI's threads wind down ("Tracer caught signal 11 ... LeakSanitizer has
-# encountered a fatal error", google/sanitizers#1353): a failure of the tool, not a
-# report. Tests that failed only that way are run once more (make recheck); any other
-# failure, or the same crash again, fails CI.
-lsan_crash_only() {
-    local trs log any=0
-    for trs in $(find tests -name '*.trs' -exec grep -l -E "^:test-result: (FAIL|ERROR)" {} +); do
-        log=${trs%.trs}.log
-        any=1
-        grep -q "LeakSanitizer has encountered a fatal error" "$log" || return 1
-        grep -q -E "ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" "$log" && return 1
-    done
-    [ $any = 1 ]
-}
+# LeakSanitizer's own tracer now and then crashes at a process's exit (not a report):
+# .ci/lsan-rerun.sh runs each test that failed only that way again by itself, at most
+# twice; any report or other failure fails CI.
 if ! make -j2 check; then
-    if lsan_crash_only; then
-        echo "LeakSanitizer's tracer crashed (not a report); running those tests again:"
-        find tests -name '*.trs' -exec grep -l -E "^:test-result: (FAIL|ERROR)" {} +
-        make -j2 recheck || { .ci/show-failures.sh; exit 1; }
-    else
-        .ci/show-failures.sh
-        exit 1
-    fi
+    .ci/lsan-rerun.sh 2 || { .ci/show-failures.sh; exit 1; }
 fi
 # Nothing may have been reported even where a test tolerated a failing command.
 if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" tests/*.log; then

@@ -18,8 +18,16 @@ static const char help[] =
     "  sharegpt  {\"conversations\": [{\"from\", \"value\"}], \"chosen\": {...}, \"rejected\": {...}}\n"
     "All are rendered with the HH template and tokenized by the byte tokenizer.\n"
     "\n"
+    "With --responses, INPUT holds prompts and responses to score (a policy's generations)\n"
+    "and the output is a responses file; responses to the same prompt share a /prompt_id:\n"
+    "  {\"prompt\": str | messages, \"response\": str | message | messages}\n"
+    "  {\"prompt\": ..., \"responses\": [response, ...]}   (several per prompt)\n"
+    "  {\"messages\": [...]} or {\"conversations\": [...]}: the last message (the assistant's)\n"
+    "  is the response, the ones before it the prompt\n"
+    "\n"
     "options:\n"
     "  --out FILE            output pairs file (required)\n"
+    "  --responses           prompts and responses to score -> a responses file (above)\n"
     "  --val-out FILE        also write a validation split here\n"
     "  --val-fraction F      share of prompts sent to --val-out (default 0.1); the split\n"
     "                        hashes the prompt, so pairs sharing a prompt stay together\n"
@@ -40,7 +48,8 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         {"format", required_argument, 0, 'F'},    {"margin-field", required_argument, 0, 'm'},
         {"skip-bad", no_argument, 0, 'b'},        {"max-records", required_argument, 0, 'n'},
         {"force", no_argument, 0, 'x'},           {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+        {"responses", no_argument, 0, 'R'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     rmens_prep_options o;
     rmens_prep_options_init(&o);
     int quiet = 0, c, rank = rmens_cli_rank(comm);
@@ -80,6 +89,7 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
                 st = rmens_fail(RMENS_ERR_ARG, "--max-records: not a positive integer: '%s'", optarg);
             break;
         case 'x': o.overwrite = 1; break;
+        case 'R': o.responses = 1; break;
         case 'q': quiet = 1; break;
         case 'h':
             if (rank == 0)

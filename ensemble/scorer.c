@@ -296,7 +296,8 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
                                            (float)sqrt(var), (float)(mom[i].mean - o->lambda * var)};
         }
         rmens_scorefile_info info = {o->ckpt, o->data, o->command, sc.step, file_crc32(o->ckpt), sc.K, o->lambda,
-                                     o->normalize, sc.n_cut, sc.pairs, sc.n};
+                                     o->normalize, sc.n_cut, sc.pairs, sc.n,
+                                     (ds->has & RMENS_HAS_GROUP) ? ds->prompt_id : NULL};
         if (st == RMENS_OK)
             st = rmens_scorefile_write(o->out, o->force, &info, stats, all);
         if (st == RMENS_OK && !o->quiet) {

@@ -39,6 +39,7 @@ static const field fields[] = {
     {"margin", -1, RMENS_HAS_MARGIN, T_F32, LEN_N, DS(margin)},
     {"trap", -1, RMENS_HAS_TRAP, T_I8, LEN_N, DS(trap)},
     {"source_record", -1, RMENS_HAS_SOURCE, T_I64, LEN_N, DS(source_record)},
+    {"prompt_id", -1, RMENS_HAS_GROUP, T_I64, LEN_N, DS(prompt_id)},
 };
 #define NFIELDS (sizeof fields / sizeof *fields)
 
@@ -96,7 +97,7 @@ rmens_status rmens_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsign
     if (kind != RMENS_DATA_PAIRS && kind != RMENS_DATA_RESPONSES)
         return rmens_fail(RMENS_ERR_ARG, "unknown dataset kind %d", (int)kind);
     if (kind == RMENS_DATA_PAIRS)
-        has |= RMENS_HAS_PROMPT;
+        has = (has | RMENS_HAS_PROMPT) & ~(unsigned)RMENS_HAS_GROUP;
     else
         has &= ~(unsigned)(RMENS_HAS_MARGIN | RMENS_HAS_TRAP);
     rmens_dataset *ds = calloc(1, sizeof *ds);
@@ -188,6 +189,8 @@ rmens_status rmens_dataset_append(rmens_dataset *ds, const rmens_record *r)
         ds->trap[i] = r->trap;
     if (ds->has & RMENS_HAS_SOURCE)
         ds->source_record[i] = r->source_record;
+    if (ds->has & RMENS_HAS_GROUP)
+        ds->prompt_id[i] = r->prompt_id;
     ds->n = i + 1;
     return RMENS_OK;
 }
@@ -280,6 +283,11 @@ const int32_t *rmens_dataset_seq(const rmens_dataset *ds, rmens_side side, int64
 int32_t rmens_dataset_prompt_len(const rmens_dataset *ds, int64_t i)
 {
     return (ds->has & RMENS_HAS_PROMPT) && i >= 0 && i < ds->n ? ds->prompt_len[i] : 0;
+}
+
+int64_t rmens_dataset_prompt_id(const rmens_dataset *ds, int64_t i)
+{
+    return (ds->has & RMENS_HAS_GROUP) && i >= 0 && i < ds->n ? ds->prompt_id[i] : -1;
 }
 
 float rmens_dataset_margin(const rmens_dataset *ds, int64_t i)
@@ -390,6 +398,9 @@ static rmens_status validate_range(const rmens_dataset *ds, int64_t lo, int64_t 
                               (long long)i, ds->trap[i]);
         if ((ds->has & RMENS_HAS_SOURCE) && ds->source_record[i] < 0)
             return rmens_fail(RMENS_ERR_FORMAT, "record %lld: source_record is negative", (long long)i);
+        if ((ds->has & RMENS_HAS_GROUP) && (ds->prompt_id[i] < 0 || ds->prompt_id[i] >= ds->n))
+            return rmens_fail(RMENS_ERR_FORMAT, "record %lld: prompt_id = %lld must be in [0, N = %lld)",
+                              (long long)i, (long long)ds->prompt_id[i], (long long)ds->n);
     }
     return RMENS_OK;
 }
@@ -510,6 +521,8 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t
     }
     if (ds->kind == RMENS_DATA_RESPONSES && (ds->has & (RMENS_HAS_MARGIN | RMENS_HAS_TRAP)))
         return rmens_fail(RMENS_ERR_FORMAT, "a responses file has no /margin or /trap");
+    if (ds->kind == RMENS_DATA_PAIRS && (ds->has & RMENS_HAS_GROUP))
+        return rmens_fail(RMENS_ERR_FORMAT, "a pairs file has no /prompt_id (responses files group by it)");
 
     /* Offsets first: they fix N and the token counts the other datasets must match. */
     int64_t n_first = -1;

@@ -16,7 +16,8 @@ enum {
     RMENS_HAS_GOLD = 1u << 2,    /* /<side>/gold */
     RMENS_HAS_TRAP = 1u << 3,    /* /trap */
     RMENS_HAS_SOURCE = 1u << 4,  /* /source_record */
-    RMENS_HAS_STEPS = 1u << 5    /* /<side>/step_offsets, step_end, step_label */
+    RMENS_HAS_STEPS = 1u << 5,   /* /<side>/step_offsets, step_end, step_label */
+    RMENS_HAS_GROUP = 1u << 6    /* /prompt_id: responses to one prompt (responses files) */
 };
 
 typedef struct {
@@ -49,6 +50,7 @@ struct rmens_dataset {
     float *margin;           /* [n] */
     int8_t *trap;            /* [n] rmens_trap */
     int64_t *source_record;  /* [n] 0-based index of the record in the source file */
+    int64_t *prompt_id;      /* [n] which prompt response i answers (0-based group) */
     int streamed;            /* tokens stay in the file (rmens_dataset_read_bounded) */
     hid_t file;              /* the file they are read from, or -1 */
 };
@@ -62,6 +64,7 @@ typedef struct {
     float gold[2];
     int8_t trap;
     int64_t source_record;
+    int64_t prompt_id;
     const int32_t *step_end[2];
     const int8_t *step_label[2];
     int64_t nsteps[2];

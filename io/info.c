@@ -1,5 +1,6 @@
 /* rmens info: describe any rmens HDF5 file, validating it on the way. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,8 @@ static void show_record(FILE *f, const rmens_dataset *ds, int64_t i)
     fprintf(f, "\nrecord %lld", (long long)i);
     if (ds->has & RMENS_HAS_SOURCE)
         fprintf(f, " (source record %lld)", (long long)ds->source_record[i]);
+    if (ds->has & RMENS_HAS_GROUP)
+        fprintf(f, ", prompt %lld", (long long)ds->prompt_id[i]);
     fprintf(f, "\n");
     if (ds->has & RMENS_HAS_MARGIN)
         fprintf(f, "  margin: %g\n", (double)ds->margin[i]);
@@ -66,6 +69,29 @@ static void show_record(FILE *f, const rmens_dataset *ds, int64_t i)
             fprintf(f, "\n");
         }
     }
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Prompts and responses per prompt of a responses file grouped by /prompt_id. */
+static void describe_groups(FILE *f, const rmens_dataset *ds)
+{
+    int64_t *count = calloc((size_t)ds->n, sizeof *count), g = 0;
+    if (!count)
+        return;
+    for (int64_t i = 0; i < ds->n; i++)
+        count[ds->prompt_id[i]]++;
+    for (int64_t k = 0; k < ds->n; k++)
+        if (count[k])
+            count[g++] = count[k];
+    qsort(count, (size_t)g, sizeof *count, cmp_i64);
+    fprintf(f, "  prompts          %lld (/prompt_id); responses per prompt min %lld, median %lld, max %lld\n",
+            (long long)g, (long long)count[0], (long long)count[g / 2], (long long)count[g - 1]);
+    free(count);
 }
 
 static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
@@ -125,6 +151,8 @@ static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
         fprintf(f, "  trap pairs       %lld (length %lld, format %lld, confidence %lld)\n",
                 (long long)(c[1] + c[2] + c[3]), (long long)c[1], (long long)c[2], (long long)c[3]);
     }
+    if (ds->has & RMENS_HAS_GROUP)
+        describe_groups(f, ds);
     if (ds->has & RMENS_HAS_STEPS)
         fprintf(f, "  steps            %lld labelled steps\n",
                 (long long)(ds->side[0].nsteps + (pairs ? ds->side[1].nsteps : 0)));
@@ -197,6 +225,112 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
     return RMENS_OK;
 }
 
+/* A scores file (docs/FORMAT.md, "scores"): where its rewards came from and what they hold. */
+static rmens_status describe_scores(FILE *f, const char *path, hid_t file, int64_t show)
+{
+    static const char *const cols[] = {"mean", "min", "max", "var", "std", "uwo", "wco"};
+    char input[32] = "", ckpt[1024] = "", data[1024] = "", norm[32] = "";
+    int64_t version = 0, members = 0, step = -1, crc = 0, cut = 0, n = -1;
+    double lambda = 0;
+    float *col[2][7] = {{NULL}};
+    int64_t *pid = NULL;
+    rmens_status st = RMENS_OK;
+    if ((st = rmens_h5_attr_read_i64(file, "rmens_version", &version)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "input", input, sizeof input)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "checkpoint", ckpt, sizeof ckpt)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "checkpoint_step", &step)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "checkpoint_crc32", &crc)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "data", data, sizeof data)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "members", &members)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_f64(file, "lambda", &lambda)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "normalize", norm, sizeof norm)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "sequences_cut", &cut)) != RMENS_OK)
+        goto exit;
+    int pairs = strcmp(input, "pairs") == 0;
+    if (!pairs && strcmp(input, "responses") != 0) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "input is \"%s\", expected \"pairs\" or \"responses\"", input);
+        goto exit;
+    }
+    /* Every column of every group has the same N entries, all finite. */
+    for (int g = 0; g < (pairs ? 2 : 1) && st == RMENS_OK; g++)
+        for (int c = 0; c < 7 && st == RMENS_OK; c++) {
+            char p[64];
+            int64_t got;
+            snprintf(p, sizeof p, "%s/%s", pairs ? (g ? "/rejected" : "/chosen") : "", cols[c]);
+            if ((st = rmens_h5_read_1d(file, p, H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&col[g][c],
+                                       &got)) != RMENS_OK)
+                break;
+            if (n < 0)
+                n = got;
+            if (got != n || got < 1)
+                st = rmens_fail(RMENS_ERR_FORMAT, "%s has %lld entries, expected %lld", p, (long long)got,
+                                (long long)n);
+            for (int64_t i = 0; i < got && st == RMENS_OK; i++)
+                if (!isfinite(col[g][c][i]))
+                    st = rmens_fail(RMENS_ERR_FORMAT, "%s[%lld] is not finite", p, (long long)i);
+        }
+    if (st != RMENS_OK)
+        goto exit;
+    if (show >= n) {
+        st = rmens_fail(RMENS_ERR_ARG, "--show %lld is past the last record (%lld records)", (long long)show,
+                        (long long)n);
+        goto exit;
+    }
+    fprintf(f, "%s: rmens scores file, version %lld\n", path, (long long)version);
+    fprintf(f, "  records          %lld %s\n", (long long)n, pairs ? "pairs (chosen/ and rejected/)" : "responses");
+    fprintf(f, "  from             %s (%s), %lld members, CRC-32 0x%08llx\n", ckpt,
+            step < 0 ? "a model file" : "checkpoint", (long long)members, (unsigned long long)crc);
+    if (step >= 0)
+        fprintf(f, "  checkpoint step  %lld\n", (long long)step);
+    fprintf(f, "  data             %s\n", data);
+    fprintf(f, "  standardised     %s; uwo = mean - %g var, wco = min\n",
+            strcmp(norm, "member") == 0 ? "yes (each member by its reward_mean/reward_std)" : "no (raw rewards)",
+            lambda);
+    if (cut)
+        fprintf(f, "  sequences cut    %lld longer than the model's context (from the front)\n", (long long)cut);
+    for (int g = 0; g < (pairs ? 2 : 1); g++) {
+        double m = 0, sd = 0;
+        for (int64_t i = 0; i < n; i++) {
+            m += col[g][0][i];
+            sd += col[g][4][i];
+        }
+        fprintf(f, "  %-16s mean reward %.4f, mean std over members %.4f\n",
+                pairs ? (g ? "rejected" : "chosen") : "rewards", m / (double)n, sd / (double)n);
+    }
+    if (pairs) {
+        int64_t right = 0;
+        for (int64_t i = 0; i < n; i++)
+            right += col[0][0][i] > col[1][0][i];
+        fprintf(f, "  chosen preferred %.2f%% of pairs by mean reward\n", 100.0 * (double)right / (double)n);
+    }
+    if (rmens_h5_exists(file, pairs ? "/chosen/rewards" : "/rewards"))
+        fprintf(f, "  per member       rewards [%lld, %lld]\n", (long long)n, (long long)members);
+    if (rmens_h5_exists(file, "/prompt_id")) {
+        int64_t got;
+        if ((st = rmens_h5_read_1d(file, "/prompt_id", H5T_INTEGER, H5T_NATIVE_INT64, H5P_DEFAULT, (void **)&pid,
+                                   &got)) != RMENS_OK)
+            goto exit;
+        int64_t groups = 0;
+        for (int64_t i = 0; i < got; i++)
+            groups = pid[i] + 1 > groups ? pid[i] + 1 : groups;
+        fprintf(f, "  prompts          %lld (/prompt_id, from the responses file)\n", (long long)groups);
+    }
+    if (show >= 0) {
+        fprintf(f, "\nrecord %lld\n", (long long)show);
+        for (int g = 0; g < (pairs ? 2 : 1); g++) {
+            fprintf(f, "  %s", pairs ? (g ? "rejected" : "chosen  ") : "");
+            for (int c = 0; c < 7; c++)
+                fprintf(f, " %s %.6g%s", cols[c], (double)col[g][c][show], c < 6 ? "," : "\n");
+        }
+    }
+exit:
+    for (int g = 0; g < 2; g++)
+        for (int c = 0; c < 7; c++)
+            free(col[g][c]);
+    free(pid);
+    return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
+}
+
 rmens_status rmens_info(FILE *f, const char *path, int64_t show)
 {
     rmens_h5_init();
@@ -208,8 +342,10 @@ rmens_status rmens_info(FILE *f, const char *path, int64_t show)
         st = rmens_fail(RMENS_ERR_FORMAT, "%s: not an rmens file (no rmens_format attribute on /)", path);
     else if ((st = rmens_h5_attr_read_str(file, "rmens_format", kind, sizeof kind)) != RMENS_OK)
         rmens_fail_context(st, "%s: ", path);
+    if (st == RMENS_OK && strcmp(kind, "scores") == 0)
+        st = describe_scores(f, path, file, show);
     H5Fclose(file);
-    if (st != RMENS_OK)
+    if (st != RMENS_OK || strcmp(kind, "scores") == 0)
         return st;
     if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
         return describe_dataset(f, path, show);
@@ -220,5 +356,5 @@ rmens_status rmens_info(FILE *f, const char *path, int64_t show)
     if (strcmp(kind, "ensemble") == 0)
         return describe_ensemble(f, path);
     return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "
-                      "responses, model, ensemble)", path, kind);
+                      "responses, model, ensemble, scores)", path, kind);
 }

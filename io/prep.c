@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "io/dataset.h"
+#include "io/prep_json.h"
 #include "io/records.h"
 #include "io/render.h"
 #include "io/tokenizer.h"
@@ -51,20 +52,27 @@ typedef struct {
     int skip;            /* -1, or the RMENS_SKIP_* reason */
 } rendered;
 
-static const char *type_name(json_object *o)
+const char *rmens_json_type_name(json_object *o)
 {
     return o ? json_type_to_name(json_object_get_type(o)) : "null";
 }
 
-static rmens_status get_field(json_object *o, const char *key, const char *where, json_object **v)
+#define type_name rmens_json_type_name
+#define get_field rmens_json_field
+#define as_string rmens_json_string
+#define read_message rmens_json_message
+#define render_messages_into rmens_json_render_messages
+typedef rmens_message message;
+
+rmens_status rmens_json_field(json_object *o, const char *key, const char *where, json_object **v)
 {
     if (!json_object_object_get_ex(o, key, v))
         return rmens_fail(RMENS_ERR_INPUT, "%s: missing field \"%s\"", where, key);
     return RMENS_OK;
 }
 
-static rmens_status as_string(json_object *v, const char *what, const char *where,
-                              const char **s, size_t *n)
+rmens_status rmens_json_string(json_object *v, const char *what, const char *where,
+                               const char **s, size_t *n)
 {
     if (!json_object_is_type(v, json_type_string))
         return rmens_fail(RMENS_ERR_INPUT, "%s: %s is %s, expected a string", where, what,
@@ -88,12 +96,7 @@ static rmens_status get_string(json_object *o, const char *key, const char *wher
 
 /* One message: {"role","content"} or ShareGPT's {"from","value"}. Content may also be a
  * list of parts ({"type": "text", "text": ...}), whose texts are concatenated. */
-typedef struct {
-    rmens_role role;
-    rmens_text content;
-} message;
-
-static rmens_status read_message(json_object *m, const char *what, const char *where, message *out)
+rmens_status rmens_json_message(json_object *m, const char *what, const char *where, message *out)
 {
     json_object *r = NULL, *c = NULL;
     out->content.len = 0;
@@ -139,8 +142,8 @@ static int same_message(json_object *a, json_object *b)
     return json_object_equal(a, b);
 }
 
-static int render_messages_into(rmens_text *t, json_object *list, size_t from, const char *where,
-                                const char *what, rmens_status *st)
+int rmens_json_render_messages(rmens_text *t, json_object *list, size_t from, const char *where,
+                               const char *what, rmens_status *st)
 {
     message m = {0};
     for (size_t k = from; k < json_object_array_length(list); k++) {
@@ -393,8 +396,31 @@ static int to_val(const rendered *r, const rmens_prep_options *o)
     return (double)(u >> 11) * 0x1.0p-53 < o->val_fraction;
 }
 
+rmens_status rmens_prep_next(rmens_records *in, const rmens_prep_options *o, rmens_prep_report *rep,
+                            json_object **rec)
+{
+    for (;;) {
+        rmens_status st = rmens_records_next(in, rec);
+        if (st == RMENS_ERR_INPUT && o->skip_bad && !rmens_records_fatal(in)) {
+            rep->records_read++;
+            rep->skipped[RMENS_SKIP_MALFORMED]++;
+            continue;
+        }
+        if (st != RMENS_OK || !*rec)
+            return st;
+        if (o->max_records > 0 && rep->records_read >= o->max_records) {
+            *rec = NULL;
+            return RMENS_OK;
+        }
+        rep->records_read++;
+        return RMENS_OK;
+    }
+}
+
 rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
 {
+    if (o->responses)
+        return rmens_prep_responses(o, rep);
     memset(rep, 0, sizeof *rep);
     if (!o->input || !o->output)
         return rmens_fail(RMENS_ERR_ARG, "prep needs an input file and --out");
@@ -422,18 +448,10 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
         goto exit;
     for (;;) {
         json_object *rec;
-        st = rmens_records_next(in, &rec);
+        st = rmens_prep_next(in, o, rep, &rec);
         const char *where = in ? rmens_records_where(in) : o->input;
-        if (st == RMENS_ERR_INPUT && o->skip_bad && !rmens_records_fatal(in)) {
-            rep->records_read++;
-            rep->skipped[RMENS_SKIP_MALFORMED]++;
-            continue;
-        }
         if (st != RMENS_OK || !rec)
             break;
-        if (o->max_records > 0 && rep->records_read >= o->max_records)
-            break;
-        rep->records_read++;
 
         rmens_prep_format f = o->format;
         if (f == RMENS_PREP_AUTO)
@@ -563,6 +581,10 @@ exit:
 
 void rmens_prep_report_print(FILE *f, const rmens_prep_options *o, const rmens_prep_report *rep)
 {
+    if (o->responses) {
+        rmens_prep_responses_report_print(f, o, rep);
+        return;
+    }
     const rmens_dataset_stats *s = &rep->stats;
     int64_t skipped = 0;
     for (int k = 0; k < RMENS_SKIP_NREASONS; k++)

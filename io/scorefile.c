@@ -40,7 +40,7 @@ rmens_status rmens_scorefile_write(const char *path, int overwrite, const rmens_
 {
     char tmp[4200];
     hid_t f = -1;
-    double bytes = 2.0 * (double)in->n * (7.0 + in->members) * sizeof(float) + RMENS_H5_OVERHEAD(24);
+    double bytes = 2.0 * (double)in->n * (9.0 + in->members) * sizeof(float) + RMENS_H5_OVERHEAD(25);
     RMENS_TRY(rmens_h5_create_tmp(path, overwrite, bytes, &f, tmp, sizeof tmp));
     rmens_status st = rmens_h5_attr_write_str(f, "rmens_format", "scores");
     if (st == RMENS_OK) st = rmens_h5_attr_write_i64(f, "rmens_version", RMENS_FORMAT_VERSION);
@@ -55,6 +55,8 @@ rmens_status rmens_scorefile_write(const char *path, int overwrite, const rmens_
     if (st == RMENS_OK) st = rmens_h5_attr_write_str(f, "normalize", in->normalize ? "member" : "none");
     if (st == RMENS_OK) st = rmens_h5_attr_write_i64(f, "sequences_cut", in->n_cut);
     if (st == RMENS_OK) st = rmens_h5_attr_write_str(f, "input", in->pairs ? "pairs" : "responses");
+    if (st == RMENS_OK && in->prompt_id && !in->pairs)  /* best-of-n and users group by it */
+        st = rmens_h5_write_nd(f, "/prompt_id", H5T_STD_I64LE, H5T_NATIVE_INT64, in->prompt_id, 1, &in->n);
     for (int g = 0; g < (in->pairs ? 2 : 1) && st == RMENS_OK; g++)
         st = write_group(f, in->pairs ? (g ? "/rejected" : "/chosen") : "", in, stats + (size_t)g * in->n,
                          rewards ? rewards + (size_t)g * in->n * in->members : NULL);

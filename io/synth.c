@@ -307,6 +307,8 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
     unsigned has = RMENS_HAS_GOLD | RMENS_HAS_PROMPT | (o->task == RMENS_TASK_STEPS ? RMENS_HAS_STEPS : 0);
     if (!o->responses)
         has |= RMENS_HAS_TRAP;
+    else
+        has |= RMENS_HAS_GROUP;  /* the two responses of pair i answer prompt i */
     rmens_dataset *ds;
     RMENS_TRY(rmens_dataset_new(&ds, o->responses ? RMENS_DATA_RESPONSES : RMENS_DATA_PAIRS, has,
                                 RMENS_BYTES_VOCAB, RMENS_BYTES_EOT, "bytes"));
@@ -393,6 +395,7 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
             one.len[0] = r.len[s];
             one.gold[0] = r.gold[s];
             one.prompt_len = r.prompt_len;
+            one.prompt_id = ds->n / 2;
             one.step_end[0] = r.step_end[s];
             one.step_label[0] = r.step_label[s];
             one.nsteps[0] = r.nsteps[s];

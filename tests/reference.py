@@ -550,6 +550,8 @@ def validate(path):
             if trap is not None and np.any((trap < 0) | (trap > 3)):
                 raise Invalid("trap holds a value outside 0-3")
             check_per_record(f, "source_record", n, "int", 64)
+            if "prompt_id" in f:
+                raise Invalid("a pairs file has no prompt_id")
             check_steps(f, "chosen", co)
             check_steps(f, "rejected", ro)
         else:
@@ -562,6 +564,9 @@ def validate(path):
                 if len(bad):
                     raise Invalid("prompt_len[%d] is not in [0, len)" % bad[0])
             check_per_record(f, "responses/gold", n, "float", 32)
+            pid = check_per_record(f, "prompt_id", n, "int", 64)
+            if pid is not None and len(pid) and (pid.min() < 0 or pid.max() >= n):
+                raise Invalid("prompt_id holds a value outside [0, N)")
             check_steps(f, "responses", o)
         out["n"] = n
         return out
@@ -619,7 +624,7 @@ def load(path):
             for ex in ("gold", "step_offsets", "step_end", "step_label"):
                 if s + "/" + ex in f:
                     data[s + "/" + ex] = np.asarray(f[s + "/" + ex][()])
-        for ex in ("prompt_len", "margin", "trap", "source_record"):
+        for ex in ("prompt_len", "margin", "trap", "source_record", "prompt_id"):
             if ex in f:
                 data[ex] = np.asarray(f[ex][()])
         data["kind"] = kind
