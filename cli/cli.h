@@ -22,6 +22,9 @@ int rmens_cli_rank(MPI_Comm comm);
 const char *rmens_cli_command(char *buf, size_t size, const char *cmd, int argc, char **argv);
 /* --normalize none|member -> 0 or 1 in *v; 0 on success. */
 int rmens_cli_normalize(const char *s, int *v);
+/* score's and eval's one default (*normalize < 0): member when the checkpoint has
+ * reward statistics (every ensemble checkpoint), none for a model file. Collective. */
+rmens_status rmens_cli_normalize_default(MPI_Comm comm, const char *ckpt, int *normalize);
 /* Parses a whole decimal number / a finite double; 0 on success. */
 int rmens_cli_int(const char *s, int64_t *v);
 int rmens_cli_double(const char *s, double *v);

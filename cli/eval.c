@@ -99,16 +99,8 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "--ckpt and --data are required");
     if (st != RMENS_OK)
         return rmens_cli_report(comm, "eval", st);
-    if (o.normalize < 0) {
-        /* Default: standardise when the checkpoint has statistics (an ensemble checkpoint). */
-        int has = 0;
-        if (rank == 0 && rmens_ensemble_has_stats(o.ckpt, &has) != RMENS_OK)
-            has = 0;  /* rmens_eval opens the checkpoint again and reports what is wrong */
-        st = rmens_mpi_check(MPI_Bcast(&has, 1, MPI_INT, 0, comm), "MPI_Bcast");
-        if (st != RMENS_OK)
-            return rmens_cli_report(comm, "eval", st);
-        o.normalize = has;
-    }
+    if ((st = rmens_cli_normalize_default(comm, o.ckpt, &o.normalize)) != RMENS_OK)
+        return rmens_cli_report(comm, "eval", st);
     rmens_set_num_threads((int)threads);
     return rmens_cli_report(comm, "eval", rmens_eval(&o, comm));
 }

@@ -6,7 +6,9 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "base/error.h"
 #include "comm/verdict.h"
+#include "ensemble/ensemble.h"
 
 static const char usage[] =
     "usage: rmens <command> [options]   (under MPI: mpiexec -n P rmens <command> ...)\n"
@@ -28,8 +30,22 @@ static const char usage[] =
 int rmens_cli_rank(MPI_Comm comm)
 {
     int r = 0;
-    MPI_Comm_rank(comm, &r);
+    if (comm != MPI_COMM_NULL)
+        MPI_Comm_rank(comm, &r);
     return r;
+}
+
+/* Commands that need no MPI peers run without MPI (comm MPI_COMM_NULL) unless a launcher
+ * started this process: MPI start-up costs about a second, and minutes where localhost
+ * does not resolve (docs/RELIABILITY.md). */
+static int needs_mpi(const char *cmd)
+{
+    static const char *const serial[] = {"prep", "synth", "info", "version", "--version", "help", "--help",
+                                         "-h", "", NULL};
+    for (int i = 0; serial[i]; i++)
+        if (strcmp(cmd, serial[i]) == 0)
+            return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
+    return 1;
 }
 
 int rmens_cli_report(MPI_Comm comm, const char *cmd, rmens_status st)
@@ -48,6 +64,19 @@ const char *rmens_cli_command(char *buf, size_t size, const char *cmd, int argc,
     for (int i = 1; i < argc && at < size; i++)
         at += (size_t)snprintf(buf + at, size - at, " %s", argv[i]);
     return buf;
+}
+
+rmens_status rmens_cli_normalize_default(MPI_Comm comm, const char *ckpt, int *normalize)
+{
+    if (*normalize >= 0)
+        return RMENS_OK;
+    /* Standardise when the checkpoint has statistics (an ensemble checkpoint). */
+    int has = 0;
+    if (rmens_cli_rank(comm) == 0 && rmens_ensemble_has_stats(ckpt, &has) != RMENS_OK)
+        has = 0;  /* the command opens the checkpoint again and reports what is wrong */
+    RMENS_TRY(rmens_mpi_check(MPI_Bcast(&has, 1, MPI_INT, 0, comm), "MPI_Bcast"));
+    *normalize = has;
+    return RMENS_OK;
 }
 
 int rmens_cli_normalize(const char *s, int *v)
@@ -105,7 +134,9 @@ int main(int argc, char **argv)
     /* A file-size limit (ulimit -f, a quota enforced that way) must make a write fail
      * with EFBIG, reported and cleaned up like a full disk, not kill the rank. */
     signal(SIGXFSZ, SIG_IGN);
-    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+    const char *cmd = argc > 1 ? argv[1] : "";
+    int mpi = needs_mpi(cmd);
+    if (mpi && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "rmens: MPI_Init failed\n");
         return 1;
     }
@@ -120,10 +151,10 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_FSIZE, &lim);
     }
     /* Library code returns MPI errors up the stack; only this level decides to exit. */
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    MPI_Comm comm = MPI_COMM_WORLD;
+    if (mpi)
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm comm = mpi ? MPI_COMM_WORLD : MPI_COMM_NULL;
     int rank = rmens_cli_rank(comm), rc = 0;
-    const char *cmd = argc > 1 ? argv[1] : "";
     if (strcmp(cmd, "prep") == 0)
         rc = rmens_cmd_prep(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "synth") == 0)
@@ -154,6 +185,7 @@ int main(int argc, char **argv)
         }
         rc = 2;
     }
-    MPI_Finalize();
+    if (mpi)
+        MPI_Finalize();
     return rc;
 }

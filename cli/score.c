@@ -21,7 +21,7 @@ static const char help[] =
     "  --out FILE             scores file (refused if it exists, unless --force)\n"
     "  --lambda X             uncertainty weight for uwo (default 0.5)\n"
     "  --normalize none|member  standardise each member's rewards by its training statistics\n"
-    "                         first (default none)\n"
+    "                         first (default member when the checkpoint has them, as eval)\n"
     "  --per-member           also write every member's reward: rewards [N, K]\n"
     "  --batch B              sequences per forward pass (default 64; memory grows with it)\n"
     "  --threads N            BLAS threads per rank (default 1)\n"
@@ -38,6 +38,7 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
         {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'},    {"batch", 1, 0, 'b'}, {0, 0, 0, 0}};
     rmens_score_options o = {0};
     o.lambda = 0.5;
+    o.normalize = -1;
     int c, rank = rmens_cli_rank(comm);
     int64_t threads = 1;
     rmens_status st = RMENS_OK;
@@ -88,6 +89,8 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
     if (st == RMENS_OK && (!o.ckpt || !o.data || !o.out))
         st = rmens_fail(RMENS_ERR_ARG, "--ckpt, --data and --out are required");
     if (st != RMENS_OK)
+        return rmens_cli_report(comm, "score", st);
+    if ((st = rmens_cli_normalize_default(comm, o.ckpt, &o.normalize)) != RMENS_OK)
         return rmens_cli_report(comm, "score", st);
     char cmd[4096];
     rmens_cli_command(cmd, sizeof cmd, "score", argc, argv);

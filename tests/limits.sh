@@ -249,9 +249,10 @@ for f in edges edge_resp longprompt; do "$RMENS" info "$TMP/$f.h5" >/dev/null ||
 EDGE="--data $TMP/edges.h5 --val $TMP/edges.h5 $TINY --ctx $T --batch 4 --members 2 --steps 8"
 run 2 train $EDGE --out "$TMP/ee.h5" || fail "train on edge lengths"
 run 2 train $EDGE --no-share --out "$TMP/ee_noshare.h5" || fail "train on edge lengths, --no-share"
-run 2 score --ckpt "$TMP/ee.h5" --data "$TMP/edges.h5" --out "$TMP/es.h5" --per-member >"$TMP/out" || fail "score edge pairs"
+run 2 score --ckpt "$TMP/ee.h5" --data "$TMP/edges.h5" --out "$TMP/es.h5" --per-member --normalize none >"$TMP/out" \
+    || fail "score edge pairs"
 grep -q "7 sequences cut to n_ctx $T" "$TMP/out" || { cat "$TMP/out"; fail "edge pairs: cut count"; }
-run 2 score --ckpt "$TMP/ee.h5" --data "$TMP/edge_resp.h5" --out "$TMP/esr.h5" --per-member >"$TMP/out" \
+run 2 score --ckpt "$TMP/ee.h5" --data "$TMP/edge_resp.h5" --out "$TMP/esr.h5" --per-member --normalize none >"$TMP/out" \
     || fail "score edge responses"
 grep -q "2 sequences cut to n_ctx $T" "$TMP/out" || { cat "$TMP/out"; fail "edge responses: cut count"; }
 run 2 eval --ckpt "$TMP/ee.h5" --data "$TMP/edges.h5" --ood "$TMP/edge_resp.h5" --json "$TMP/re.json" --quiet \

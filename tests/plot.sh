@@ -103,11 +103,13 @@ g, legend, texts = svg("training")
 for k in range(K):
     has_path(g, f"member-{k}-loss", 50)
     has_path(g, f"member-{k}-accuracy", 2)  # evaluations at steps 20, 40, 60
+    has_path(g, f"member-{k}-val-loss", 2)  # validation loss at the same evaluations
 for what in ("mean", "min", "uwo"):
     has_path(g, f"ensemble-accuracy-{what}", 2)
 assert "loss-spread" in g, "no min-max band"
+needs(legend, ["validation loss"], "training legend")
 needs(legend, members + ["ensemble mean", "ensemble min", "min–max over members"], "training legend")
-needs(texts, ["Training loss per member", "Validation accuracy", "step", "training loss", "validation accuracy"],
+needs(texts, ["Training and validation loss per member", "Validation accuracy", "step", "training loss", "validation accuracy"],
       "training")
 
 # reliability: ECE per member and of the ensemble's mean probability, as rmens eval defines it
@@ -153,6 +155,17 @@ for c in (50, 80, 100):
 close(grab(texts, r"error AUROC of disagreement ([0-9.]+)", "error AUROC"), auroc(u, (~ok).astype(int)),
       "error AUROC", 5.1e-4)
 needs(texts, ["Selective prediction", "coverage", "accuracy on kept pairs"], "selective")
+# the legend's frame lies beside the axes' frame, never over the curves
+def frame_x(gid, inner):  # x range of the first path under group gid, then under its inner group
+    grp = g[gid]
+    for sub in grp.iter(NS + "g"):
+        if sub.get("id", "").startswith(inner):
+            xs = [float(v) for v in re.findall(r"[ML]\s*([-0-9.]+)\s+[-0-9.]+", next(sub.iter(NS + "path")).get("d"))]
+            return min(xs), max(xs)
+    raise AssertionError(f"no {inner} under {gid}")
+ax_lo, ax_hi = frame_x("axes_1", "patch_")
+lg_lo, lg_hi = frame_x("legend_1", "patch_")
+assert lg_lo >= ax_hi, f"selective legend x {lg_lo:.0f}-{lg_hi:.0f} overlaps the axes {ax_lo:.0f}-{ax_hi:.0f}"
 
 # disagreement: std of the members' rewards per sequence, in vs out of distribution
 png("disagreement", 700, 450)

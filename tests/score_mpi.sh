@@ -14,7 +14,8 @@ run 2 train --data "$TMP/train.h5" --members 2 --layers 1 --heads 2 --embd 32 --
     --truncate-prompts --quiet --out "$TMP/ens.h5" || fail "train"
 
 for np in 1 2 4; do
-    run $np score --ckpt "$TMP/ens.h5" --data "$TMP/resp.h5" --out "$TMP/r$np.h5" --per-member --quiet || fail "score -n $np"
+    run $np score --ckpt "$TMP/ens.h5" --data "$TMP/resp.h5" --out "$TMP/r$np.h5" --per-member --normalize none --quiet \
+        || fail "score -n $np"
     run $np score --ckpt "$TMP/ens.h5" --data "$TMP/pairs.h5" --out "$TMP/p$np.h5" --per-member --lambda 0.7 \
         --normalize member --quiet || fail "score pairs -n $np"
 done
@@ -54,7 +55,10 @@ print("score files consistent; K =", K)
 PYEOF
 
 # Normalisation, checked against the raw rewards and the checkpoint's statistics.
-run 1 score --ckpt "$TMP/ens.h5" --data "$TMP/pairs.h5" --out "$TMP/praw.h5" --per-member --quiet || fail "raw"
+run 1 score --ckpt "$TMP/ens.h5" --data "$TMP/pairs.h5" --out "$TMP/praw.h5" --per-member --normalize none --quiet \
+    || fail "raw"
+# score's default is eval's: standardised when the checkpoint has statistics
+run 1 score --ckpt "$TMP/ens.h5" --data "$TMP/pairs.h5" --out "$TMP/pdef.h5" --per-member --quiet || fail "default"
 "$PY" - "$TMP" <<'PYEOF' || fail "normalisation"
 import sys, h5py, numpy as np
 d = sys.argv[1]
@@ -64,7 +68,10 @@ for k in range(ens.attrs["members"]):
     mu, sd = ens[f"members/{k:03d}"].attrs["reward_mean"], ens[f"members/{k:03d}"].attrs["reward_std"]
     want = (raw["chosen/rewards"][:, k] - mu) / sd
     assert np.abs(nrm["chosen/rewards"][:, k] - want).max() < 1e-5 * max(1, np.abs(want).max())
-print("normalisation ok")
+dflt = h5py.File(d + "/pdef.h5", "r")
+assert dflt.attrs["normalize"] in ("member", b"member"), dflt.attrs["normalize"]
+assert np.array_equal(dflt["chosen/rewards"][:], nrm["chosen/rewards"][:])
+print("normalisation ok (the default standardises)")
 PYEOF
 
 # Each member's stored reward_mean/std against the rewards score gives the training
@@ -72,7 +79,7 @@ PYEOF
 # sample of --norm-pairs 7 (pairs (2i + 1) * 200 // 14), with members otherwise identical.
 run 2 train --data "$TMP/train.h5" --members 2 --layers 1 --heads 2 --embd 32 --ctx 48 --batch 8 --steps 30 \
     --truncate-prompts --quiet --norm-pairs 7 --oob-pairs 5 --out "$TMP/ens7.h5" || fail "train --norm-pairs 7"
-run 1 score --ckpt "$TMP/ens.h5" --data "$TMP/train.h5" --out "$TMP/trs.h5" --per-member --quiet \
+run 1 score --ckpt "$TMP/ens.h5" --data "$TMP/train.h5" --out "$TMP/trs.h5" --per-member --normalize none --quiet \
     || fail "score the training pairs"
 "$PY" - "$TMP" <<'PYEOF' || fail "reward statistics"
 import sys, h5py, numpy as np
@@ -165,7 +172,7 @@ PYEOF
 expect_fail "vocab_size 300 but the model reads 257" run 2 score --ckpt "$TMP/ens.h5" --data "$TMP/v300.h5" --out "$TMP/x.h5"
 expect_fail 'tokenized by "other" but' run 2 score --ckpt "$TMP/ens.h5" --data "$TMP/bpe.h5" --out "$TMP/x.h5"
 # --batch changes only how many sequences go through at once, not the rewards' meaning
-run 2 score --ckpt "$TMP/ens.h5" --data "$TMP/resp.h5" --out "$TMP/b3.h5" --per-member --batch 3 --quiet || fail "--batch 3"
+run 2 score --ckpt "$TMP/ens.h5" --data "$TMP/resp.h5" --out "$TMP/b3.h5" --per-member --normalize none --batch 3 --quiet || fail "--batch 3"
 "$PY" -c "
 import h5py, numpy as np
 a, b = h5py.File('$TMP/r1.h5')['rewards'][:], h5py.File('$TMP/b3.h5')['rewards'][:]
