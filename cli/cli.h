@@ -8,6 +8,7 @@
 int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_synth(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_info(int argc, char **argv, MPI_Comm comm);
+int rmens_cmd_tensorboard(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_train(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_score(int argc, char **argv, MPI_Comm comm);

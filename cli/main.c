@@ -23,6 +23,7 @@ static const char usage[] =
     "  merge   join the one-member checkpoints of a job array into one ensemble\n"
     "  info    describe and validate any rmens file\n"
     "  bench   measure training and scoring throughput of one reward model\n"
+    "  tensorboard  write train's metrics as TensorBoard event files\n"
     "  version print the version\n"
     "\n"
     "rmens <command> --help describes each command's options.\n";
@@ -40,8 +41,8 @@ int rmens_cli_rank(MPI_Comm comm)
  * does not resolve (docs/RELIABILITY.md). */
 static int needs_mpi(const char *cmd)
 {
-    static const char *const serial[] = {"prep", "synth", "info", "version", "--version", "help", "--help",
-                                         "-h", "", NULL};
+    static const char *const serial[] = {"prep", "synth", "info", "tensorboard", "version", "--version",
+                                         "help", "--help", "-h", "", NULL};
     for (int i = 0; serial[i]; i++)
         if (strcmp(cmd, serial[i]) == 0)
             return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
@@ -169,6 +170,8 @@ int main(int argc, char **argv)
         rc = rmens_cmd_eval(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "merge") == 0)
         rc = rmens_cmd_merge(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "tensorboard") == 0)
+        rc = rmens_cmd_tensorboard(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "bench") == 0)
         rc = rmens_cmd_bench(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

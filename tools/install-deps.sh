@@ -15,6 +15,7 @@ PACKAGES="
   procps
   clang llvm libclang-rt-14-dev valgrind git
   slurm-wlm munge libpmix-dev
+  python3-crc32c
 "
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
