@@ -46,6 +46,10 @@ static const char help[] =
     "  --center-coef X      reward centering: + X mean((r_w + r_l)^2) (0)\n"
     "running:\n"
     "  --eval-every N       evaluate every N steps (default 200; 0: only at the end)\n"
+    "  --keep-best          end with each member's weights of its lowest validation loss\n"
+    "                       (evaluated every --eval-every steps and at the last step)\n"
+    "  --patience N         stop when N evaluations in a row bring no lower validation loss\n"
+    "                       (mean over members); the checkpoint ends at that step\n"
     "  --norm-pairs N       training pairs (evenly spaced) behind each member's reward\n"
     "                       mean and std for standardising (default 32768; 0: all)\n"
     "  --oob-pairs N        out-of-bag pairs (evenly spaced) evaluated per member at each\n"
@@ -88,6 +92,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         {"no-share", 0, 0, 'u'},     {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
         {"truncate-prompts", 0, 0, 'P'}, {"member", 1, 0, 'k'}, {"data-mem", 1, 0, 'D'},
         {"norm-pairs", 1, 0, 'N'},     {"oob-pairs", 1, 0, 'O'},
+        {"keep-best", 0, 0, 'Z'},      {"patience", 1, 0, 'Y'},
         {0, 0, 0, 0}};
     rmens_train_options o;
     rmens_train_options_init(&o);
@@ -143,6 +148,8 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         case 'N': INT_ARG(o.norm_pairs, 0); break;
         case 'O': INT_ARG(o.oob_pairs, 0); break;
         case 'V': INT_ARG(o.save_every, 0); break;
+        case 'Z': o.keep_best = 1; break;
+        case 'Y': INT_ARG(o.patience, 1); break;
         case 'R': o.resume = 1; break;
         case 'F': o.force = 1; break;
         case 'n': INT_ARG(threads, 1); break;

@@ -67,6 +67,12 @@ typedef struct {
     FILE *metrics;
     double t0, last_print;
     int64_t pairs_done;
+    /* --keep-best / --patience (track_best): */
+    float **best;            /* [pl.n_local] weights of each local member at its best */
+    double *best_loss;       /* [K] lowest validation loss of each member so far */
+    int64_t *best_step;      /* [K] the step it was reached at */
+    double best_mean;        /* lowest mean over members */
+    int bad;                 /* evaluations since best_mean last fell */
 } trainer;
 
 static double now(void)
@@ -331,6 +337,66 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     snprintf(h->command, sizeof h->command, "%s", o->command ? o->command : "");
 }
 
+/* After an evaluation (mattrs are the same on every rank): keeps each local member's
+ * weights when its validation loss is its lowest so far (--keep-best), and counts
+ * evaluations without a lower mean over members (--patience): *stop when it reaches it. */
+static rmens_status track_best(trainer *t, int *stop)
+{
+    const rmens_train_options *o = t->o;
+    const int K = o->members;
+    *stop = 0;
+    if (!o->keep_best && o->patience <= 0)
+        return RMENS_OK;
+    if (!t->best_loss) {
+        t->best_loss = malloc((size_t)K * sizeof *t->best_loss);
+        t->best_step = calloc((size_t)K, sizeof *t->best_step);
+        t->best = calloc((size_t)t->pl.n_local + 1, sizeof *t->best);
+        if (!t->best_loss || !t->best_step || !t->best)
+            return rmens_fail(RMENS_ERR_NOMEM, "out of memory for --keep-best");
+        for (int k = 0; k < K; k++)
+            t->best_loss[k] = INFINITY;
+        t->best_mean = INFINITY;
+    }
+    double mean = 0;
+    for (int k = 0; k < K; k++)
+        mean += t->mattrs[(size_t)k * RMENS_MA_N + RMENS_MA_VAL_LOSS] / K;
+    for (int j = 0; o->keep_best && j < t->pl.n_local; j++) {
+        member *mb = &t->mem[j];
+        double l = t->mattrs[(size_t)mb->index * RMENS_MA_N + RMENS_MA_VAL_LOSS];
+        if (!(l < t->best_loss[mb->index]))
+            continue;
+        if (!t->best[j] && !(t->best[j] = malloc(mb->m->nparams * sizeof(float))))
+            return rmens_fail(RMENS_ERR_NOMEM, "out of memory for --keep-best");
+        memcpy(t->best[j], mb->m->params, mb->m->nparams * sizeof(float));
+    }
+    for (int k = 0; k < K; k++) {
+        double l = t->mattrs[(size_t)k * RMENS_MA_N + RMENS_MA_VAL_LOSS];
+        if (l < t->best_loss[k]) {
+            t->best_loss[k] = l;
+            t->best_step[k] = t->step;
+        }
+    }
+    if (mean < t->best_mean) {
+        t->best_mean = mean;
+        t->bad = 0;
+    } else if (o->patience > 0 && ++t->bad >= o->patience) {
+        *stop = 1;
+    }
+    return RMENS_OK;
+}
+
+/* --keep-best, before the final evaluation: each member gets back its best weights. */
+static void restore_best(trainer *t)
+{
+    for (int j = 0; t->best && j < t->pl.n_local; j++)
+        if (t->best[j])
+            memcpy(t->mem[j].m->params, t->best[j], t->mem[j].m->nparams * sizeof(float));
+    if (t->best_step && is_root(t) && !t->o->quiet)
+        for (int k = 0; k < t->o->members; k++)
+            printf("keep-best: member %d ends with its weights of step %lld (validation loss %.4f)\n", k,
+                   (long long)t->best_step[k], t->best_loss[k]);
+}
+
 static rmens_status save(trainer *t)
 {
     rmens_ckpt_header h;
@@ -589,6 +655,9 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "--batch must be at least 1");
     else if (!o->out)
         st = rmens_fail(RMENS_ERR_ARG, "--out is required");
+    else if ((o->keep_best || o->patience > 0) && (!o->val || o->eval_every <= 0))
+        st = rmens_fail(RMENS_ERR_ARG, "--%s needs --val and --eval-every N > 0: it follows the validation loss",
+                        o->keep_best ? "keep-best" : "patience");
     else if (!o->resume && !o->force && access(o->out, F_OK) == 0)
         st = rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --resume to continue it, or --force to replace it)",
                         o->out);
@@ -750,7 +819,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
     }
 
     t->t0 = t->last_print = now();
-    int stopped = 0;
+    int stopped = 0, early = 0;
     while (t->step < t->total) {
         for (int i = 0; i < 2 * o->members + 1; i++)
             vals[i] = 0;
@@ -772,9 +841,18 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
             stopped = 1;
             break;
         }
-        if (o->eval_every > 0 && t->step % o->eval_every == 0 && t->step < t->total &&
-            (st = evaluate(t, 0)) != RMENS_OK)
-            goto exit;
+        if (o->eval_every > 0 && t->step % o->eval_every == 0 && t->step < t->total) {
+            if ((st = evaluate(t, 0)) != RMENS_OK || (st = track_best(t, &early)) != RMENS_OK)
+                goto exit;
+            if (early) {
+                /* Finished here: the checkpoint is complete (step = total_steps). */
+                if (rank == 0 && !o->quiet)
+                    printf("patience: no lower mean validation loss in %d evaluations; stopping at step %lld of "
+                           "%lld\n", o->patience, (long long)t->step, (long long)t->total);
+                t->total = t->step;
+                break;
+            }
+        }
         if (o->save_every > 0 && t->step % o->save_every == 0 && t->step < t->total && (st = save(t)) != RMENS_OK)
             goto exit;
     }
@@ -783,6 +861,12 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
             printf("stop requested (SIGTERM/SIGUSR1): saved step %lld of %lld to %s; continue with --resume\n",
                    (long long)t->step, (long long)t->total, o->out);
         goto exit;
+    }
+    if (o->keep_best) {
+        /* The last weights compete too: the loop evaluated them only if it stopped early. */
+        if (!early && ((st = evaluate(t, 0)) != RMENS_OK || (st = track_best(t, &early)) != RMENS_OK))
+            goto exit;
+        restore_best(t);
     }
     if ((st = evaluate(t, 1)) != RMENS_OK)
         goto exit;
@@ -814,6 +898,11 @@ exit:
     rmens_model_free(init);
     rmens_placement_free(&t->pl);
     free(t->mattrs);
+    for (int j = 0; t->best && j < t->pl.n_local; j++)
+        free(t->best[j]);
+    free(t->best);
+    free(t->best_loss);
+    free(t->best_step);
     free(t->idx);
     free(t->dr);
     free(vals);

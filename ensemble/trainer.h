@@ -22,6 +22,9 @@ typedef struct {
     uint64_t seed;
     float margin_scale, center;
     int64_t eval_every, save_every;
+    int keep_best;              /* end with each member's weights of its lowest validation loss */
+    int patience;               /* > 0: stop after this many evaluations without a lower mean
+                                   validation loss over members */
     int64_t norm_pairs;         /* training pairs sampled for reward_mean/std (0: all) */
     int64_t oob_pairs;          /* out-of-bag pairs sampled per evaluation (0: all) */
     int resume, quiet, force;
