@@ -883,10 +883,10 @@ exit:
     rmens_dataset_free(t->train);
     rmens_dataset_free(t->val);
     rmens_model_free(init);
+    for (int j = 0; t->best && j < t->pl.n_local; j++)  /* before the placement forgets n_local */
+        free(t->best[j]);
     rmens_placement_free(&t->pl);
     free(t->mattrs);
-    for (int j = 0; t->best && j < t->pl.n_local; j++)
-        free(t->best[j]);
     free(t->best);
     free(t->best_loss);
     free(t->best_step);
