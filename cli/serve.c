@@ -29,6 +29,8 @@ static const char help[] =
     "  --host ADDR             address to bind (default 127.0.0.1: this machine only)\n"
     "  --port N                port (default 5000; 0: any free port)\n"
     "  --port-file FILE        once listening, write HOST:PORT to FILE (atomically)\n"
+    "  --advertise NAME        the HOST written there (default --host; e.g. this node's name\n"
+    "                          when binding 0.0.0.0)\n"
     "  --reward mean|min|uwo   what \"rewards\" holds (default mean; uwo = mean - lambda var)\n"
     "  --lambda X              uncertainty weight for uwo (default 0.5)\n"
     "  --normalize none|member standardise each member's rewards by its training statistics\n"
@@ -58,7 +60,7 @@ static void on_signal(int sig)
 }
 
 typedef struct {
-    const char *port_file;
+    const char *port_file, *advertise;
     int quiet;
 } announce;
 
@@ -75,7 +77,7 @@ static void ready(const char *host, int port, void *arg)
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", a->port_file, (long)getpid());
     FILE *f = fopen(tmp, "w");
-    int ok = f && fprintf(f, "%s:%d\n", host, port) > 0;
+    int ok = f && fprintf(f, "%s:%d\n", a->advertise ? a->advertise : host, port) > 0;
     ok = f && fclose(f) == 0 && ok;
     if (!ok || rename(tmp, a->port_file) != 0) {
         fprintf(stderr, "rmens serve: warning: cannot write %s: %s\n", a->port_file, strerror(errno));
@@ -113,7 +115,7 @@ static int positive(const char *s, int64_t max, int64_t *v)
 int rmens_cmd_serve(int argc, char **argv, MPI_Comm comm)
 {
     static const struct option longopts[] = {
-        {"ckpt", 1, 0, 'c'},       {"host", 1, 0, 'H'},      {"port", 1, 0, 'p'},       {"port-file", 1, 0, 'F'},
+        {"ckpt", 1, 0, 'c'},       {"host", 1, 0, 'H'},      {"port", 1, 0, 'p'},       {"port-file", 1, 0, 'F'}, {"advertise", 1, 0, 'A'},
         {"reward", 1, 0, 'r'},     {"lambda", 1, 0, 'l'},    {"normalize", 1, 0, 'n'},  {"truncate", 1, 0, 'T'},
         {"max-batch-tokens", 1, 0, 'B'}, {"max-wait-ms", 1, 0, 'W'}, {"max-body", 1, 0, 'b'},
         {"max-queue", 1, 0, 'Q'},  {"max-items", 1, 0, 'I'}, {"token-file", 1, 0, 'k'}, {"drain-s", 1, 0, 'D'},
@@ -134,6 +136,7 @@ int rmens_cmd_serve(int argc, char **argv, MPI_Comm comm)
         case 'c': o.ckpt = optarg; break;
         case 'H': o.host = optarg; break;
         case 'F': an.port_file = optarg; break;
+        case 'A': an.advertise = optarg; break;
         case 'k': token_file = optarg; break;
         case 'q': an.quiet = 1; break;
         case 'p':
