@@ -111,13 +111,13 @@ class Server:
         return [int(x) for x in out.split()]
 
     def stop(self, how="usr1", timeout=120):
-        """Stops the server: SIGUSR1 to mpiexec (which forwards it), or SIGTERM to every rank
-        (as SLURM signals a job's tasks); returns mpiexec's exit status."""
+        """Stops the server: SIGUSR1 to mpiexec (which forwards it), or SIGTERM or SIGINT to
+        every rank (as SLURM signals a job's tasks); returns mpiexec's exit status."""
         if how == "usr1":
             self.p.send_signal(signal.SIGUSR1)
         else:
             for pid in self.ranks():
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGINT if how == "int" else signal.SIGTERM)
         try:
             return self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -325,7 +325,7 @@ def part_limits():
 
 # ------------------------------------------------------------------------- signals
 def part_signals():
-    for np_, how in ((2, "term"), (4, "term"), (2, "usr1")):
+    for np_, how in ((2, "term"), (4, "term"), (2, "int"), (2, "usr1")):
         srv = Server(np_, "--max-wait-ms", "1500")
         answers = []
 
@@ -336,7 +336,7 @@ def part_signals():
         time.sleep(0.5)  # all 8 queued, waiting for company
         rc = srv.stop(how)
         [t.join() for t in threads]
-        check(rc == 0, f"SIGTERM/USR1 ({how}) on {np_} ranks: exit status {rc}: {srv.output()[-1500:]}")
+        check(rc == 0, f"SIGTERM/INT/USR1 ({how}) on {np_} ranks: exit status {rc}: {srv.output()[-1500:]}")
         check(len(answers) == 8 and all(a[1][0] == 200 for a in answers),
               f"{how} on {np_} ranks: requests in flight answered: {[a[1][0] for a in answers]}")
         for i, a in answers:
