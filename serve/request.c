@@ -31,11 +31,17 @@ static rmens_status add_text(rmens_request *r, int64_t i, const char *s, size_t 
     if (lim->truncate_error && len > lim->n_ctx)
         return BAD("%s[%lld]: %lld tokens, more than the model's context of %d (the server runs with "
                    "--truncate error)", what, (long long)i, (long long)len, lim->n_ctx);
-    int32_t *t = realloc(r->tokens, (size_t)(r->n_tokens + len) * sizeof *t);
-    if (!t)
-        return rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld tokens", (long long)(r->n_tokens + len));
-    r->tokens = t;
-    rmens_tokenize_bytes(t + r->n_tokens, s, n);
+    if (r->n_tokens + len > r->tok_room) {  /* doubling: many short texts cost linear time */
+        int64_t room = r->tok_room ? 2 * r->tok_room : 1024;
+        while (room < r->n_tokens + len)
+            room *= 2;
+        int32_t *t = realloc(r->tokens, (size_t)room * sizeof *t);
+        if (!t)
+            return rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld tokens", (long long)room);
+        r->tokens = t;
+        r->tok_room = room;
+    }
+    rmens_tokenize_bytes(r->tokens + r->n_tokens, s, n);
     r->n_tokens += len;
     r->offsets[i + 1] = r->n_tokens;
     return RMENS_OK;

@@ -20,6 +20,7 @@ typedef struct {
     rmens_request_kind kind;
     int64_t n;         /* texts */
     int64_t n_tokens;  /* tokens of all texts (end-of-text included) */
+    int64_t tok_room;  /* tokens the array holds */
     int32_t *tokens;   /* [n_tokens]: every text's tokens, one after the other */
     int64_t *offsets;  /* [n + 1] */
     int per_member;    /* /v1/rewards: every member's reward in the answer */
