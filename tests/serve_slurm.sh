@@ -3,7 +3,8 @@
 # server job writes HOST:PORT; a second job, the "RL job", reads it and queries with
 # OpenRLHF's request (tests/serve_client.py); its rewards equal rmens score of the same
 # texts; then scancel --signal=USR1 --batch stops the server: in-flight requests are
-# answered and the job ends COMPLETED with exit code 0.
+# answered and the job ends COMPLETED with exit code 0. The node has 2 cores: the server
+# takes one task (both members on it), the RL job the other.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
 need_python numpy
@@ -15,7 +16,7 @@ cd "$TMP"
     --batch 8 --steps 30 --truncate-prompts --quiet --out ens.h5 || fail "train"
 
 sid=$(CKPT=$TMP/ens.h5 ADDR_FILE=$TMP/rm.addr RMENS=$R RMENS_JOBS="$top_srcdir/jobs" SERVE_ARGS="--max-wait-ms 1500" \
-    sbatch --parsable --ntasks=2 --chdir="$TMP" --export=ALL "$top_srcdir/jobs/serve.sbatch") || fail "sbatch serve"
+    sbatch --parsable --ntasks=1 --chdir="$TMP" --export=ALL "$top_srcdir/jobs/serve.sbatch") || fail "sbatch serve"
 i=0
 until [ -s rm.addr ]; do
     sleep 0.5; i=$((i + 1))
