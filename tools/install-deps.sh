@@ -17,6 +17,8 @@ PACKAGES="
   slurm-wlm munge libpmix-dev
   python3-crc32c
 "
+# rmens serve: its HTTP server, and the load generator of its benchmark.
+PACKAGES="$PACKAGES libmicrohttpd-dev wrk"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
