@@ -64,7 +64,7 @@ def reference():
         f["responses/tokens"] = np.concatenate(seqs).astype(np.int32)
         f["responses/offsets"] = np.cumsum([0] + [len(s) for s in seqs]).astype(np.int64)
     subprocess.run([RMENS, "score", "--ckpt", CKPT, "--data", path, "--out", out, "--per-member", "--force",
-                    "--quiet"], check=True)
+                    "--normalize", "none", "--quiet"], check=True)  # serve's rewards are raw
     with h5py.File(out, "r") as f:
         return f["rewards"][:].astype(np.float64), {k: f[k][:].astype(np.float64) for k in ("mean", "min", "max",
                                                                                              "std", "uwo")}
