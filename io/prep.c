@@ -10,7 +10,7 @@
 #include "io/dataset.h"
 #include "io/records.h"
 #include "io/render.h"
-#include "io/tokenizer.h"
+#include "text/utf8.h"
 
 void rmens_prep_options_init(rmens_prep_options *o)
 {
