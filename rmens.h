@@ -236,9 +236,17 @@ void rmens_ensemble_member_stats(const rmens_ensemble *e, int k, double *mean, d
 rmens_status rmens_ensemble_score(rmens_ensemble *e, const int32_t *const *seqs, const int64_t *lens,
                                   const int32_t *prompt_lens, int64_t n, int normalize, float lambda,
                                   float *rewards, rmens_score_stats *stats, int64_t *n_cut);
-/* The same for one text (tokenized by the byte tokenizer, end-of-text appended). */
+/* The same for one text, tokenized by the checkpoint's tokenizer: the byte tokenizer
+ * (end-of-text appended), or the Hugging Face tokenizer given to
+ * rmens_ensemble_set_tokenizer (the text is the rendered conversation; the EOS id is
+ * appended unless its last token is already a special token such as <|im_end|>, as
+ * rmens prep does). A checkpoint trained on another tokenizer with none given is
+ * refused, never read as bytes. */
 rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size_t len, int normalize,
                                        float lambda, float *rewards, rmens_score_stats *stats);
+/* The tokenizer score_text uses (not owned; it must outlive e, and is used from e's
+ * calls only). Refused unless it is the checkpoint's: same name and SHA-256. */
+rmens_status rmens_ensemble_set_tokenizer(rmens_ensemble *e, rmens_tokenizer *tk);
 
 /* ------------------------------------------------------------------ prep */
 
@@ -261,6 +269,10 @@ typedef struct {
     int skip_bad;              /* 1: skip malformed records (counted) instead of failing */
     int64_t max_records;       /* stop after this many input records; <= 0: all */
     int overwrite;             /* 1: replace existing outputs */
+    const char *tokenizer;     /* NULL or "bytes": the byte tokenizer; else a Hugging Face
+                                * tokenizer directory or file (rmens_tokenizer_load) */
+    const char *template_name; /* NULL or "hh"; "chatml", "llama3", "plain", "auto"
+                                * (docs/TOKENIZERS.md) */
 } rmens_prep_options;
 
 /* Reasons a record is skipped; the list only grows. */

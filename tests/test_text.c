@@ -4,6 +4,7 @@
  * tokenizers are compared with independent references in tests/tokenizers.sh. */
 #include "tests/check_util.h"
 #include "text/pretok.h"
+#include "text/template.h"
 #include "text/tokenizer.h"
 #include "text/utf8.h"
 
@@ -424,6 +425,45 @@ START_TEST(utf8_lossy)
 }
 END_TEST
 
+START_TEST(templates)
+{
+    /* hand-rendered: a system turn, text before any header, a header without space */
+    const char *hh = "\n\nSystem: Be kind.\n\nHuman: Hi  there \n\nAssistant:Hello.";
+    static const struct { rmens_template t; const char *want; } cases[] = {
+        {RMENS_TEMPLATE_HH, "\n\nSystem: Be kind.\n\nHuman: Hi  there \n\nAssistant:Hello."},
+        {RMENS_TEMPLATE_CHATML, "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nHi  there <|im_end|>\n"
+                                "<|im_start|>assistant\nHello.<|im_end|>"},
+        {RMENS_TEMPLATE_LLAMA3, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe kind.<|eot_id|>"
+                                "<|start_header_id|>user<|end_header_id|>\n\nHi  there<|eot_id|>"
+                                "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>"},
+        {RMENS_TEMPLATE_PLAIN, "Be kind.\n\nHi  there \n\nHello."},
+    };
+    rmens_text out = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ck_assert_int_eq(rmens_template_render(cases[i].t, hh, strlen(hh), &out), 0);
+        ck_assert_msg(out.len == strlen(cases[i].want) && memcmp(out.buf, cases[i].want, out.len) == 0,
+                      "%s: \"%.*s\"", rmens_template_name(cases[i].t), (int)out.len, out.buf);
+    }
+    ck_assert_int_eq(rmens_template_render(RMENS_TEMPLATE_CHATML, "lead\n\nAssistant: x", 18, &out), 0);
+    ck_assert(out.len == strlen("<|im_start|>user\nlead<|im_end|>\n<|im_start|>assistant\nx<|im_end|>"));
+    rmens_text_free(&out);
+    ck_assert_int_eq(rmens_template_from_name("llama3"), RMENS_TEMPLATE_LLAMA3);
+    ck_assert_int_eq(rmens_template_from_name("jinja"), -1);
+    /* the byte tokenizer: auto is hh, ending with end-of-text; chatml needs its tokens */
+    rmens_tokenizer *t;
+    ck_assert_int_eq(rmens_tokenizer_bytes(&t), RMENS_OK);
+    rmens_template tp = RMENS_TEMPLATE_AUTO;
+    int32_t end;
+    int append;
+    ck_assert_int_eq(rmens_template_resolve(&tp, t, &end, &append), RMENS_OK);
+    ck_assert(tp == RMENS_TEMPLATE_HH && end == RMENS_BYTES_EOT && append == 1);
+    tp = RMENS_TEMPLATE_CHATML;
+    ck_assert_int_eq(rmens_template_resolve(&tp, t, &end, &append), RMENS_ERR_ARG);
+    ck_assert_error_has("template chatml needs the token <|im_start|>, which tokenizer bytes lacks");
+    rmens_tokenizer_free(t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("text");
@@ -438,6 +478,7 @@ int main(void)
     tcase_add_test(tc, bytes_object);
     tcase_add_test(tc, malformed);
     tcase_add_test(tc, utf8_lossy);
+    tcase_add_test(tc, templates);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     test_dir();

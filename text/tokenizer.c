@@ -55,6 +55,15 @@ const char *rmens_tokenizer_class(const rmens_tokenizer *t) { return t->klass; }
 const char *rmens_tokenizer_chat_template(const rmens_tokenizer *t) { return t->chat_template; }
 int rmens_tokenizer_is_bytes(const rmens_tokenizer *t) { return t->kind == KIND_BYTES; }
 
+const char *rmens_tokenizer_identity(const rmens_tokenizer *t, char *buf, size_t n)
+{
+    if (t->kind == KIND_BYTES)
+        snprintf(buf, n, "bytes");
+    else
+        snprintf(buf, n, "%.60s@%s", t->name, t->sha256);
+    return buf;
+}
+
 int32_t rmens_tokenizer_token_id(const rmens_tokenizer *t, const char *s)
 {
     size_t n = strlen(s);
@@ -166,10 +175,10 @@ static int from_byte_level(const int16_t *byte_of, const char *s, size_t len, ch
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t o = 0;
+    if (rmens_utf8_valid_prefix(s, len) != len)
+        return -1;
     for (size_t i = 0; i < len;) {
         size_t k;
-        if (rmens_utf8_valid_prefix(s + i, len - i) == 0)
-            return -1;
         uint32_t cp = rmens_utf8_decode(u + i, &k);
         if (cp >= 324 || byte_of[cp] < 0)
             return -1;

@@ -7,6 +7,13 @@
 #include "rmens.h"
 #include "text/bpe.h"
 
+/* Room for what data files and checkpoints record as their tokenizer. */
+#define RMENS_TOKENIZER_ID_LEN 128
+
+/* "bytes", or "<name>@<sha256>": the identity data files and checkpoints record and
+ * compare (docs/FORMAT.md). */
+const char *rmens_tokenizer_identity(const rmens_tokenizer *t, char *buf, size_t n);
+
 /* Appends the ids of text to out (flags as rmens_tokenizer_encode). */
 rmens_status rmens_tokenizer_encode_append(rmens_tokenizer *t, const char *text, size_t len,
                                            unsigned flags, rmens_ids *out);
