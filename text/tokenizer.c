@@ -479,16 +479,15 @@ static rmens_status add_added(const ctx *c, rmens_tokenizer *t, const int16_t *b
     a->normalized = normalized;
     a->lstrip = lstrip;
     a->rstrip = rstrip;
-    /* The ByteLevel decoder maps a token through the byte alphabet when it can, and
-     * keeps its UTF-8 otherwise. */
-    if (from_byte_level(byte_of, content, len, a->decoded, &a->dec_len)) {
-        memcpy(a->decoded, content, len);
-        a->dec_len = len;
-    }
-    size_t ml;
+    /* Decoding gives an added token's content as it is, beside the byte-level text of
+     * the model's tokens (Hugging Face's decode since tokenizers 0.20; transformers.js). */
+    memcpy(a->decoded, content, len);
+    a->dec_len = len;
+    size_t ml, bl;
     const char *mine = rmens_bpe_token(t->bpe, id, &ml);
-    if (mine && (ml != a->dec_len || memcmp(mine, a->decoded, ml) != 0))
+    if (mine && (from_byte_level(byte_of, content, len, a->decoded, &bl) || bl != ml || memcmp(mine, a->decoded, ml) != 0))
         return FAIL(c, "%s: id %d is already the model's token for other text", field, (int)id);
+    memcpy(a->decoded, content, len);
     return RMENS_OK;
 }
 
