@@ -20,6 +20,8 @@ PACKAGES="
 # Node.js and npm for the tokenizer test references (tools/install-test-fixtures.sh);
 # a machine with NodeSource's nodejs already has npm, which Debian's npm conflicts with.
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
+# rmens serve: its HTTP server, and the load generator of its benchmark.
+PACKAGES="$PACKAGES libmicrohttpd-dev wrk"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
