@@ -11,7 +11,7 @@
 #include "io/prep_json.h"
 #include "io/records.h"
 #include "io/render.h"
-#include "io/tokenizer.h"
+#include "text/utf8.h"
 
 #define NOMEM(where) rmens_fail(RMENS_ERR_NOMEM, "%s: out of memory", where)
 
@@ -252,6 +252,9 @@ rmens_status rmens_prep_responses(const rmens_prep_options *o, rmens_prep_report
     if (o->val_output)
         return rmens_fail(RMENS_ERR_ARG, "--val-out: a responses file is not split (responses are scored, "
                           "not trained on)");
+    if ((o->tokenizer && strcmp(o->tokenizer, "bytes") != 0) || (o->template_name && strcmp(o->template_name, "hh") != 0))
+        return rmens_fail(RMENS_ERR_ARG, "--responses renders with the HH template and the byte tokenizer only, "
+                          "for now (--tokenizer/--template apply to pairs)");
     if (o->format != RMENS_PREP_AUTO || o->margin_field)
         return rmens_fail(RMENS_ERR_ARG, "--responses reads its own forms (see rmens prep --help); "
                           "--format and --margin-field are for pairs");
