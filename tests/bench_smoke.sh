@@ -1,7 +1,8 @@
 #!/bin/sh
 # rmens bench runs and prints its figures (values are checked for sanity, never for
 # speed, not even relative speed: the machine is shared; speed goals live in
-# docs/PERFORMANCE.md, measured by hand).
+# docs/PERFORMANCE.md, measured by hand). No upper bound on mfu: the peak is measured in the
+# same run, and on a loaded machine it came out below the achieved rate (mfu 2.37).
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
 
@@ -10,7 +11,7 @@ check_line() {
     echo "$line" | awk '{
         for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] + 0 }
         ok = v["train_pairs_per_s"] > 0 && v["score_pairs_per_s"] > 0 &&
-             v["gflops"] > 0 && v["peak_gflops"] > 0 && v["mfu"] > 0 && v["mfu"] < 1.5 &&
+             v["gflops"] > 0 && v["peak_gflops"] > 0 && v["mfu"] > 0 &&
              (v["gflops"] / v["peak_gflops"] - v["mfu"])^2 < 1e-4
         exit !ok }' || fail "implausible figures: $line"
     grep -q "theoretical .* = weights .* + grads .* + Adam .* + activations" "$TMP/out" || fail "no memory line"
