@@ -9,6 +9,8 @@
 # the members of an uninterrupted run; the job-array path gives the MPI path's members.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
+# The README's pipeline command asks for 4 tasks and the partition "compute".
+CLUSTER_CPUS=$(( $(nproc) > 4 ? $(nproc) : 4 )) CLUSTER_PARTITION=compute
 . "$top_srcdir/tests/slurm_cluster.sh"
 # The real binary on PATH as an installed rmens would be: the README's command uses it bare.
 mkdir -p "$TMP/bin"

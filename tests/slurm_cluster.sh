@@ -59,11 +59,11 @@ KillWait=30
 JobRequeue=1
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
-# The README's pipeline command asks for 4 tasks and the partition "compute": 4 CPUs are
-# declared whatever the machine has (config_overrides), as a site would oversubscribe.
+# CLUSTER_CPUS (default: the machine's) may declare more CPUs than there are, as a site
+# would oversubscribe (config_overrides); CLUSTER_PARTITION names the partition (debug).
 SlurmdParameters=config_overrides
-NodeName=localhost CPUs=$(( $(nproc) > 4 ? $(nproc) : 4 )) RealMemory=$mem State=UNKNOWN
-PartitionName=compute Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+NodeName=localhost CPUs=${CLUSTER_CPUS:-$(nproc)} RealMemory=$mem State=UNKNOWN
+PartitionName=${CLUSTER_PARTITION:-debug} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF=$S/slurm.conf
 slurmctld -f $SLURM_CONF -i || fail "slurmctld did not start"
