@@ -40,7 +40,7 @@ with h5py.File(tmp + "/t.h5", "w") as f:
     f.attrs.update(rmens_format="responses", rmens_version=1, vocab_size=257, eot_token=256, tokenizer="bytes")
     f["responses/tokens"] = np.concatenate(seqs).astype(np.int32)
     f["responses/offsets"] = np.cumsum([0] + [len(s) for s in seqs]).astype(np.int64)
-subprocess.run([R, "score", "--ckpt", tmp + "/ens.h5", "--data", tmp + "/t.h5", "--out", tmp + "/s.h5", "--quiet",
+subprocess.run([R, "score", "--ckpt", tmp + "/ens.h5", "--data", tmp + "/t.h5", "--out", tmp + "/s.h5", "--quiet", "--normalize", "none",
                 "--per-member"], check=True)
 s = h5py.File(tmp + "/s.h5", "r")
 scale = np.abs(s["rewards"][:]).max(1)
