@@ -15,6 +15,8 @@
 #include "ensemble/ensemble.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
+#include "io/output.h"
+#include "io/pin.h"
 #include "io/scorefile.h"
 
 static double now(void)
@@ -51,20 +53,6 @@ static rmens_status count_members(const char *path, int *K, int64_t *step)
     return RMENS_OK;
 }
 
-static uint32_t file_crc32(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    uLong crc = crc32(0L, Z_NULL, 0);
-    if (!f)
-        return 0;
-    unsigned char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        crc = crc32(crc, buf, (uInt)n);
-    fclose(f);
-    return (uint32_t)crc;
-}
-
 /* What one rank scored: its members' rewards for sequences [lo, hi). */
 typedef struct {
     rmens_placement pl;
@@ -73,6 +61,7 @@ typedef struct {
     int64_t step, n, S, lo, hi, n_cut;  /* [lo, hi): this rank's units (pairs, or responses) */
     int pairs;
     float *mine;  /* [hi - lo][sides][pl.n_local] */
+    rmens_pin pin;  /* the version of the checkpoint read */
 } scoring;
 
 /* Member j's reward for sequence q (pairs: chosen 0..n-1, then rejected), if owned. */
@@ -80,6 +69,32 @@ static float reward_of(const scoring *sc, int64_t unit, int side, int j)
 {
     int ns = sc->pairs ? 2 : 1;
     return sc->mine[((unit - sc->lo) * ns + side) * sc->pl.n_local + j];
+}
+
+/* Collective: this rank's members of one version of ckpt (io/pin.h), whatever saves
+ * rename onto it meanwhile: the header and every rank's members are read again until no
+ * save came between the first read and the last. The status returned is this rank's. */
+static rmens_status open_members(const char *ckpt, MPI_Comm comm, scoring *sc)
+{
+    for (int attempt = 0;; attempt++) {
+        RMENS_TRY(rmens_pin_open(&sc->pin, ckpt, comm));
+        rmens_status st = rmens_verdict(comm, count_members(ckpt, &sc->K, &sc->step));
+        if (st == RMENS_OK && (st = rmens_placement_init(&sc->pl, comm, sc->K)) == RMENS_OK)
+            st = rmens_ensemble_open_subset(&sc->e, ckpt, sc->pl.local, sc->pl.n_local);
+        int held = 0;
+        RMENS_TRY(rmens_pin_held(&sc->pin, comm, &held));
+        if (held)
+            return st;
+        if (attempt == RMENS_PIN_TRIES)
+            return rmens_pin_gave_up(&sc->pin);
+        rmens_ensemble_close(sc->e);
+        sc->e = NULL;
+        if (sc->pl.local)
+            rmens_placement_free(&sc->pl);
+        memset(&sc->pl, 0, sizeof sc->pl);
+        sc->pl.group = MPI_COMM_NULL;
+        rmens_pin_close(&sc->pin);
+    }
 }
 
 /* Responses [lo, hi) in blocks of whole scoring batches (the same batches as one call
@@ -128,6 +143,7 @@ static rmens_status score_responses(scoring *sc, const rmens_dataset *ds, int no
 static void scoring_free(scoring *sc)
 {
     rmens_ensemble_close(sc->e);
+    rmens_pin_close(&sc->pin);
     if (sc->pl.local)
         rmens_placement_free(&sc->pl);
     free(sc->mine);
@@ -142,10 +158,7 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
     memset(sc, 0, sizeof *sc);
     sc->pl.group = MPI_COMM_NULL;
     sc->step = -1;
-    rmens_status st = count_members(ckpt, &sc->K, &sc->step);
-    RMENS_TRY(rmens_verdict(comm, st));
-    RMENS_TRY(rmens_placement_init(&sc->pl, comm, sc->K));
-    st = rmens_ensemble_open_subset(&sc->e, ckpt, sc->pl.local, sc->pl.n_local);
+    rmens_status st = open_members(ckpt, comm, sc);
     /* Activations sized by the data's longest sequence rather than n_ctx: memory grows
      * with the length (and its square, for attention). */
     int64_t longest = 0;
@@ -252,8 +265,9 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     rmens_status st = RMENS_OK;
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
         st = rmens_fail(RMENS_ERR_ARG, "--lambda must be a non-negative number, got %g", o->lambda);
-    else if (rank == 0 && !o->force && access(o->out, F_OK) == 0)
-        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", o->out);
+    else if (rank == 0)
+        st = rmens_output_check((rmens_file_use[]){{"--ckpt", o->ckpt, 0}, {"--data", o->data, 0}}, 2,
+                                &(rmens_file_use){"--out", o->out, o->force}, 1);
     RMENS_TRY(rmens_verdict(comm, st));
 
     rmens_dataset *ds = NULL;
@@ -295,7 +309,10 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
             stats[i] = (rmens_score_stats){(float)mom[i].mean, (float)mom[i].min, (float)mom[i].max, (float)var,
                                            (float)sqrt(var), (float)(mom[i].mean - o->lambda * var)};
         }
-        rmens_scorefile_info info = {o->ckpt, o->data, o->command, sc.step, file_crc32(o->ckpt), sc.K, o->lambda,
+        uint32_t crc = 0;
+        if (st == RMENS_OK)
+            st = rmens_pin_crc32(&sc.pin, &crc);  /* of what was read */
+        rmens_scorefile_info info = {o->ckpt, o->data, o->command, sc.step, crc, sc.K, o->lambda,
                                      o->normalize, sc.n_cut, sc.pairs, sc.n};
         if (st == RMENS_OK)
             st = rmens_scorefile_write(o->out, o->force, &info, stats, all);

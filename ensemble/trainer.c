@@ -16,6 +16,7 @@
 #include "comm/verdict.h"
 #include "ensemble/bootstrap.h"
 #include "io/checkpoint.h"
+#include "io/output.h"
 #include "io/dataset.h"
 #include "io/modelfile.h"
 
@@ -573,8 +574,20 @@ static void log_step(trainer *t, const double *vals)
     emit(t, j);
 }
 
+/* Rank 0, before any work: every file the run writes can be written, none is an input,
+ * and no other process writes the checkpoint (io/output.h). */
+static rmens_status claim_outputs(const rmens_train_options *o, rmens_output_lock *lock)
+{
+    const int keep = o->force || o->resume;
+    const rmens_file_use in[] = {{"--data", o->data, 0}, {"--val", o->val, 0}, {"--init", o->init, 0}};
+    const rmens_file_use out[] = {{"--out", o->out, keep}, {"--metrics", o->metrics, keep}};
+    RMENS_TRY(rmens_output_check(in, 3, out, 2));
+    return rmens_output_lock_take(lock, o->out);
+}
+
 rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
 {
+    rmens_output_lock lock = {.fd = -1};
     trainer tr = {0}, *t = &tr;
     t->o = o;
     t->comm = comm;
@@ -594,8 +607,12 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
                         o->out);
     else if (o->resume && access(o->out, F_OK) != 0)
         st = rmens_fail(RMENS_ERR_ARG, "--resume: %s does not exist: nothing to resume", o->out);
-    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+    else if (rank == 0)
+        st = claim_outputs(o, &lock);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
+        rmens_output_lock_release(&lock);
         return st;
+    }
     if ((st = rmens_placement_init(&t->pl, comm, o->members)) != RMENS_OK)
         goto exit;
     int64_t budget;
@@ -800,6 +817,7 @@ exit:
     }
     if (t->metrics)
         fclose(t->metrics);
+    rmens_output_lock_release(&lock);
     for (int j = 0; t->mem && j < t->pl.n_local; j++) {
         rmens_adamw_free(&t->mem[j].opt);
         rmens_bootstrap_free(&t->mem[j].boot);

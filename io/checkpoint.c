@@ -17,6 +17,7 @@
 #include "io/dataset.h"
 #include "io/h5.h"
 #include "io/modelfile.h"
+#include "io/output.h"
 
 const char *const rmens_member_attr_names[RMENS_MA_N] = {"val_loss", "val_accuracy", "val_margin",
                                                           "oob_accuracy", "reward_mean", "reward_std",
@@ -349,9 +350,16 @@ rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, i
         return rmens_fail(RMENS_ERR_ARG, "merge: no parts given");
     rmens_ckpt_header h0, h;
     int *seen = calloc((size_t)n, sizeof *seen);
-    if (!seen)
+    rmens_file_use *in = calloc((size_t)n, sizeof *in);
+    if (!seen || !in) {
+        free(seen);
+        free(in);
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
-    rmens_status st = RMENS_OK;
+    }
+    for (int i = 0; i < n; i++)
+        in[i] = (rmens_file_use){"part", parts[i], 0};
+    rmens_status st = rmens_output_check(in, n, &(rmens_file_use){"--out", out, overwrite}, 1);
+    free(in);
     for (int i = 0; i < n && st == RMENS_OK; i++) {
         rmens_ckpt_header *x = i ? &h : &h0;
         if ((st = rmens_checkpoint_read_header(parts[i], x)) != RMENS_OK)

@@ -8,8 +8,11 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "io/dataset.h"
+#include "io/h5.h"
+#include "io/output.h"
 #include "io/records.h"
 #include "io/render.h"
+#include "io/stage.h"
 #include "io/tokenizer.h"
 
 void rmens_prep_options_init(rmens_prep_options *o)
@@ -400,12 +403,9 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
         return rmens_fail(RMENS_ERR_ARG, "prep needs an input file and --out");
     if (o->val_output && (!(o->val_fraction > 0) || !(o->val_fraction < 1)))
         return rmens_fail(RMENS_ERR_ARG, "--val-fraction must be in (0, 1), got %g", o->val_fraction);
-    if (o->val_output && strcmp(o->val_output, o->output) == 0)
-        return rmens_fail(RMENS_ERR_ARG, "--out and --val-out name the same file %s", o->output);
-    const char *outs[2] = {o->output, o->val_output};
-    for (int k = 0; k < 2; k++)
-        if (outs[k] && !o->overwrite && access(outs[k], F_OK) == 0)
-            return rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", outs[k]);
+    const rmens_file_use inputs[] = {{"input", o->input, 0}};
+    const rmens_file_use outs[] = {{"--out", o->output, o->overwrite}, {"--val-out", o->val_output, o->overwrite}};
+    RMENS_TRY(rmens_output_check(inputs, 1, outs, 2));
 
     double t0 = now();
     rmens_status st = RMENS_OK;
@@ -541,11 +541,19 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
                         o->val_fraction);
         goto exit;
     }
-    if ((st = rmens_dataset_write(ds[0], o->output)) != RMENS_OK)
-        goto exit;
-    if (o->val_output && (st = rmens_dataset_write(ds[1], o->val_output)) != RMENS_OK) {
-        remove(o->output);  /* both outputs or neither */
-        goto exit;
+    {
+        /* Both outputs or neither; an existing file is replaced only by a complete run. */
+        hid_t files[2] = {-1, -1};
+        const char *paths[2] = {o->output, o->val_output};
+        int n = o->val_output ? 2 : 1;
+        for (int k = 0; k < n && st == RMENS_OK; k++)
+            st = rmens_dataset_build(ds[k], paths[k], &files[k]);
+        if (st == RMENS_OK)
+            st = rmens_stage_finish(files, paths, n);
+        for (int k = 0; k < n && st != RMENS_OK; k++)
+            rmens_h5_close(files[k]);
+        if (st != RMENS_OK)
+            goto exit;
     }
     rep->pairs_written = ds[0]->n;
     rep->val_pairs_written = ds[1] ? ds[1]->n : 0;
