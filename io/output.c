@@ -76,13 +76,6 @@ rmens_status rmens_output_check(const rmens_file_use *in, int nin, const rmens_f
         if (!o->path)
             continue;
         RMENS_TRY(check_folder(o));
-        struct stat sb;
-        /* lstat: a dangling symbolic link is something the user had, too */
-        if (!o->may_exist && lstat(o->path, &sb) == 0)
-            return rmens_fail(RMENS_ERR_ARG, "%s %s already exists%s (pass --force to replace it)", o->flag, o->path,
-                              S_ISLNK(sb.st_mode) && stat(o->path, &sb) != 0 ? " as a dangling symbolic link" : "");
-        if (o->may_exist && stat(o->path, &sb) == 0 && S_ISDIR(sb.st_mode))
-            return rmens_fail(RMENS_ERR_ARG, "%s %s is a folder", o->flag, o->path);
         for (int j = 0; j < nin; j++)
             if (in[j].path && rmens_output_same_file(o->path, in[j].path))
                 return rmens_fail(RMENS_ERR_ARG, "%s %s is the same file as %s %s: it would be overwritten", o->flag,
@@ -91,6 +84,13 @@ rmens_status rmens_output_check(const rmens_file_use *in, int nin, const rmens_f
             if (out[j].path && rmens_output_same_file(o->path, out[j].path))
                 return rmens_fail(RMENS_ERR_ARG, "%s %s and %s %s are the same file", out[j].flag, out[j].path,
                                   o->flag, o->path);
+        struct stat sb;
+        /* lstat: a dangling symbolic link is something the user had, too */
+        if (!o->may_exist && lstat(o->path, &sb) == 0)
+            return rmens_fail(RMENS_ERR_ARG, "%s %s already exists%s (pass --force to replace it)", o->flag, o->path,
+                              S_ISLNK(sb.st_mode) && stat(o->path, &sb) != 0 ? " as a dangling symbolic link" : "");
+        if (o->may_exist && stat(o->path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            return rmens_fail(RMENS_ERR_ARG, "%s %s is a folder", o->flag, o->path);
     }
     return RMENS_OK;
 }
