@@ -71,6 +71,9 @@ static rmens_status check_folder(const rmens_file_use *o)
 
 rmens_status rmens_output_check(const rmens_file_use *in, int nin, const rmens_file_use *out, int nout)
 {
+    for (int j = 0; j < nin; j++)
+        if (in[j].path && access(in[j].path, R_OK) != 0)
+            return rmens_fail(RMENS_ERR_IO, "%s: cannot open: %s", in[j].path, strerror(errno));
     for (int i = 0; i < nout; i++) {
         const rmens_file_use *o = &out[i];
         if (!o->path)
