@@ -225,6 +225,8 @@ typedef struct {
     int64_t input_bytes;               /* uncompressed */
     double seconds;
     rmens_dataset_stats stats;         /* of the main output */
+    int64_t lone_surrogates;           /* \uD800-\uDFFF escapes without their pair (read as U+FFFD) */
+    int64_t first_lone_surrogate_line; /* 1-based line (JSON Lines) where the first was, 0 in an array */
 } rmens_prep_report;
 
 void rmens_prep_options_init(rmens_prep_options *o);

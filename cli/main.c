@@ -1,4 +1,5 @@
 /* rmens: the command-line program. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,8 +62,9 @@ int rmens_cli_normalize(const char *s, int *v)
 int rmens_cli_int(const char *s, int64_t *v)
 {
     char *end;
+    errno = 0;
     long long x = strtoll(s, &end, 10);
-    if (end == s || *end)
+    if (end == s || *end || errno == ERANGE)  /* saturated: not the number given */
         return -1;
     *v = x;
     return 0;
@@ -105,6 +107,8 @@ int main(int argc, char **argv)
     /* A file-size limit (ulimit -f, a quota enforced that way) must make a write fail
      * with EFBIG, reported and cleaned up like a full disk, not kill the rank. */
     signal(SIGXFSZ, SIG_IGN);
+    if (argc > 1 && strcmp(argv[1], "train") == 0)
+        rmens_cli_train_signals();
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "rmens: MPI_Init failed\n");
         return 1;

@@ -43,7 +43,7 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     rmens_prep_options o;
     rmens_prep_options_init(&o);
-    int quiet = 0, c, rank = rmens_cli_rank(comm);
+    int quiet = 0, c, rank = rmens_cli_rank(comm), fraction_given = 0;
     rmens_status st = RMENS_OK;
     int64_t iv;
     opterr = 0;
@@ -53,6 +53,7 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         case 'o': o.output = optarg; break;
         case 'v': o.val_output = optarg; break;
         case 'f':
+            fraction_given = 1;
             if (rmens_cli_double(optarg, &o.val_fraction))
                 st = rmens_fail(RMENS_ERR_ARG, "--val-fraction: not a number: '%s'", optarg);
             break;
@@ -94,6 +95,8 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "expected exactly one INPUT file (see rmens prep --help)");
     if (st == RMENS_OK && !o.output)
         st = rmens_fail(RMENS_ERR_ARG, "--out FILE is required");
+    if (st == RMENS_OK && fraction_given && !o.val_output)
+        st = rmens_fail(RMENS_ERR_ARG, "--val-fraction needs --val-out (the file the split goes to)");
     if (st == RMENS_OK)
         o.input = argv[optind];
     if (st != RMENS_OK)

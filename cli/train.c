@@ -73,6 +73,16 @@ static void on_signal(int sig)
     rmens_train_stop_requested = 1;
 }
 
+void rmens_cli_train_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
 int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
 {
     static const struct option longopts[] = {
@@ -188,12 +198,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
     char cmd[4096];
     rmens_cli_command(cmd, sizeof cmd, "train", argc, argv);
     o.command = cmd;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
+    rmens_cli_train_signals();
     rmens_set_num_threads((int)threads);
     st = rmens_train(&o, comm);
     return rmens_cli_report(comm, "train", st);

@@ -107,6 +107,7 @@ static rmens_status open_pinned(rmens_ensemble **out, const char *path, const in
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&e->lock, NULL);
     snprintf(e->path, sizeof e->path, "%s", path);
+    e->eot = -1;
     rmens_status st = RMENS_OK;
     if (strcmp(kind, "model") == 0) {
         e->K = e->nloc = 1;
@@ -133,6 +134,7 @@ static rmens_status open_pinned(rmens_ensemble **out, const char *path, const in
         st = rmens_checkpoint_read_header(path, &h);
         if (st == RMENS_OK) {
             e->cfg = h.cfg;
+            e->eot = (int)h.eot_token;
             e->K = h.members;
             e->has_stats = 1;
             e->nloc = want ? nwant : e->K;

@@ -174,6 +174,9 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
     if (sc->e->tokenizer[0] && strcmp(sc->e->tokenizer, ds->tokenizer) != 0)
         st = rmens_fail(RMENS_ERR_ARG, "the data was tokenized by \"%s\" but %s reads \"%s\" tokens", ds->tokenizer,
                         ckpt, sc->e->tokenizer);
+    else if (st == RMENS_OK && sc->e->eot >= 0 && sc->e->eot != ds->eot)
+        st = rmens_fail(RMENS_ERR_ARG, "the data ends sequences with token %d but %s was trained with end-of-text %d",
+                        ds->eot, ckpt, sc->e->eot);
     else if (st == RMENS_OK && rmens_dataset_vocab_size(ds) > sc->e->cfg.vocab_size)
         st = rmens_fail(RMENS_ERR_ARG, "the data has vocab_size %d but the model reads %d tokens",
                         rmens_dataset_vocab_size(ds), sc->e->cfg.vocab_size);
@@ -308,6 +311,9 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
             double var = rmens_moments_var(&mom[i]);
             stats[i] = (rmens_score_stats){(float)mom[i].mean, (float)mom[i].min, (float)mom[i].max, (float)var,
                                            (float)sqrt(var), (float)(mom[i].mean - o->lambda * var)};
+            if (!isfinite(stats[i].uwo) && isfinite(stats[i].mean))  /* not -inf, exit 0 */
+                st = rmens_fail(RMENS_ERR_ARG, "--lambda %g: uwo = mean - lambda var of sequence %lld is %g, beyond "
+                                "float32: use a smaller --lambda", o->lambda, (long long)i, mom[i].mean - o->lambda * var);
         }
         uint32_t crc = 0;
         if (st == RMENS_OK)

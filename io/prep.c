@@ -361,7 +361,7 @@ static rmens_status get_number(json_object *o, const char *key, const char *wher
 static rmens_status read_margin(json_object *o, margin_kind mk, const char *field, const char *where,
                                 float *m)
 {
-    double a, b;
+    double a = 0, b = 0;
     *m = 0;
     if (mk == MARGIN_FIELD) {
         RMENS_TRY(get_number(o, field, where, &a));
@@ -371,6 +371,9 @@ static rmens_status read_margin(json_object *o, margin_kind mk, const char *fiel
         RMENS_TRY(get_number(o, "score_rejected", where, &b));
         *m = (float)(a - b);
     }
+    if (!isfinite(*m))  /* finite as a double, but not as the float32 stored */
+        return rmens_fail(RMENS_ERR_INPUT, "%s: the margin %g does not fit a float32", where,
+                          mk == MARGIN_FIELD ? a : a - b);
     return RMENS_OK;
 }
 
@@ -530,6 +533,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     if (st != RMENS_OK)
         goto exit;
     rep->input_bytes = rmens_records_bytes(in);
+    rep->lone_surrogates = rmens_records_lone_surrogates(in, &rep->first_lone_surrogate_line);
     if (!ds[0] || ds[0]->n == 0) {
         st = rmens_fail(RMENS_ERR_INPUT, "%s: no usable pairs (%lld records read, all skipped): "
                         "nothing written", o->input, (long long)rep->records_read);
@@ -588,6 +592,10 @@ void rmens_prep_report_print(FILE *f, const rmens_prep_options *o, const rmens_p
         fprintf(f, "  warning: %lld kept pairs are not valid UTF-8 (first at %s, line or array element %lld, "
                 "1-based); the byte tokenizer keeps their bytes as they are\n", (long long)rep->invalid_utf8, o->input,
                 (long long)rep->first_invalid_utf8_line);
+    if (rep->lone_surrogates)
+        fprintf(f, "  warning: %lld \\u escapes of lone UTF-16 surrogates (first at %s, line %lld; 0: in an array) "
+                "were read as U+FFFD, the replacement character\n", (long long)rep->lone_surrogates, o->input,
+                (long long)rep->first_lone_surrogate_line);
     fprintf(f, "  tokens/sequence  median %lld, p90 %lld, max %lld (end-of-text included)\n",
             (long long)s->len_median, (long long)s->len_p90, (long long)s->len_max);
     fprintf(f, "  shared prefix    %.1f%% of the longer sequence on average\n", 100.0 * s->prompt_frac);

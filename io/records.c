@@ -1,6 +1,7 @@
 #include "io/records.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct rmens_records {
     size_t pos, len, cap;
     int eof;                /* no more text */
     json_tokener *tok;
+    int64_t lone, first_lone_line;  /* lone surrogate escapes, and where the first was */
 };
 
 #define RAW_CHUNK (1 << 17)
@@ -194,6 +196,58 @@ static rmens_status read_line(rmens_records *r, const char **line, size_t *len)
     }
 }
 
+static int hex4(const char *s, unsigned *v)
+{
+    *v = 0;
+    for (int k = 0; k < 4; k++) {
+        int c = s[k], d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return 0;
+        *v = *v << 4 | (unsigned)d;
+    }
+    return 1;
+}
+
+/* \u escapes of UTF-16 surrogates that are not a high one followed at once by a low one. */
+static int64_t lone_surrogates(const char *s, size_t n)
+{
+    int64_t count = 0;
+    int high = 0;  /* the escape just before was a high surrogate */
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (s[i] != '\\' || i + 1 >= n) {
+            count += high, high = 0;
+        } else if (s[i + 1] == 'u' && i + 6 <= n && hex4(s + i + 2, &v)) {
+            if (v >= 0xD800 && v <= 0xDBFF)
+                count += high, high = 1;
+            else if (v >= 0xDC00 && v <= 0xDFFF)
+                count += !high, high = 0;
+            else
+                count += high, high = 0;
+            i += 5;
+        } else {
+            count += high, high = 0;
+            i++;  /* an escaped character: \\ or \" */
+        }
+    }
+    return count + high;
+}
+
+static void count_lone(rmens_records *r, const char *s, size_t n)
+{
+    int64_t k = memchr(s, '\\', n) ? lone_surrogates(s, n) : 0;
+    if (k && !r->lone)
+        r->first_lone_line = r->array ? 0 : r->line;
+    r->lone += k;
+}
+
+int64_t rmens_records_lone_surrogates(const rmens_records *r, int64_t *first_line)
+{
+    *first_line = r->first_lone_line;
+    return r->lone;
+}
+
 static int blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -202,9 +256,54 @@ static int blank(const char *s, size_t n)
     return 1;
 }
 
+/* What json-c accepts but JSON (RFC 8259) does not, found outside double-quoted strings:
+ * single-quoted strings, NaN and Infinity, comments, a comma before a closing bracket, a
+ * number with a leading zero. Returns why, with *at the 0-based offset, or NULL. */
+static const char *not_json(const char *s, size_t n, size_t *at)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        *at = i;
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+            continue;
+        }
+        if (c == '"')
+            in_string = 1;
+        else if (c == '\'')
+            return "a single-quoted string (JSON strings take double quotes)";
+        else if (c == 'N' || c == 'I')
+            return "NaN or Infinity is not a JSON number";
+        else if (c == '/')
+            return "a comment (JSON has none)";
+        else if (c == '0' && i + 1 < n && isdigit((unsigned char)s[i + 1])) {
+            size_t k = i > 0 && s[i - 1] == '-' ? i - 1 : i;  /* where the number starts */
+            char p = k > 0 ? s[k - 1] : ' ';
+            if (!(isalnum((unsigned char)p) || p == '.' || p == '+' || p == '-'))
+                return "a number with a leading zero";
+        }
+        else if (c == ',') {
+            size_t j = i + 1;
+            while (j < n && isspace((unsigned char)s[j]))
+                j++;
+            if (j < n && (s[j] == ']' || s[j] == '}'))
+                return "a comma before a closing bracket";
+        }
+    }
+    return NULL;
+}
+
 static rmens_status parse(rmens_records *r, const char *s, size_t n, json_object **obj,
                           const char *what)
 {
+    size_t off;
+    const char *why = not_json(s, n, &off);
+    if (why)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: malformed JSON at byte %zu: %s", r->where, off + 1, why);
     json_tokener_reset(r->tok);
     json_object *o = json_tokener_parse_ex(r->tok, s, (int)n);
     enum json_tokener_error e = json_tokener_get_error(r->tok);
@@ -271,6 +370,11 @@ rmens_status rmens_records_open(rmens_records **out, const char *path)
             st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
         r->raw_len = 0;
     }
+    /* A UTF-8 byte order mark (as Windows tools write) is not part of the JSON */
+    while (st == RMENS_OK && r->len - r->pos < 3 && !r->eof)
+        st = fill(r);
+    if (st == RMENS_OK && r->len - r->pos >= 3 && memcmp(r->buf + r->pos, "\xef\xbb\xbf", 3) == 0)
+        r->pos += 3;
     /* Peek at the first non-blank byte without consuming it: '[' means one JSON array,
      * anything else lines. */
     size_t at = 0;
@@ -302,6 +406,8 @@ rmens_status rmens_records_open(rmens_records **out, const char *path)
                             (size_t)(nul - (r->buf + r->pos)) + 1);
         if (st == RMENS_OK)
             st = parse(r, r->buf + r->pos, n, &r->current, "the array");
+        if (st == RMENS_OK)
+            count_lone(r, r->buf + r->pos, n);
         if (st == RMENS_OK && !json_object_is_type(r->current, json_type_array))
             st = rmens_fail(RMENS_ERR_INPUT, "%s: expected a JSON array of records", path);
         if (st == RMENS_OK && (r->nelem = json_object_array_length(r->current)) == 0)
@@ -344,6 +450,7 @@ rmens_status rmens_records_next(rmens_records *r, json_object **obj)
             return rmens_fail(RMENS_ERR_INPUT, "%s: a NUL byte at byte %zu: not JSON text", r->where,
                               (size_t)(nul - s) + 1);
         RMENS_TRY(parse(r, s, n, &r->current, "the line"));
+        count_lone(r, s, n);
         *obj = r->current;
         return RMENS_OK;
     }
