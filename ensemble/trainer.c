@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "base/error.h"
 #include "comm/memory.h"
@@ -692,19 +691,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         if ((st = rmens_verdict(comm, st)) != RMENS_OK)
             goto exit;
     }
-    {
-        /* A fingerprint of what training reads, so --resume can refuse other data. */
-        const rmens_dataset *d = t->train;
-        uLong c = crc32(0L, Z_NULL, 0);
-        for (int s = 0; s < 2; s++) {
-            c = crc32_z(c, (const Bytef *)d->side[s].tokens, (size_t)d->side[s].ntok * 4);
-            c = crc32_z(c, (const Bytef *)d->side[s].offsets, (size_t)(d->n + 1) * 8);
-        }
-        c = crc32_z(c, (const Bytef *)d->prompt_len, (size_t)d->n * 4);
-        if (d->margin)
-            c = crc32_z(c, (const Bytef *)d->margin, (size_t)d->n * 4);
-        t->data_crc32 = (int64_t)c;
-    }
+    t->data_crc32 = rmens_dataset_fingerprint(t->train);  /* so --resume can refuse other data */
     t->cfg = init ? init->cfg : o->model;
     if (!init)
         t->cfg.vocab_size = rmens_dataset_vocab_size(t->train);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "base/error.h"
 #include "comm/verdict.h"
@@ -290,9 +291,11 @@ float rmens_dataset_margin(const rmens_dataset *ds, int64_t i)
 
 /* ------------------------------------------------------------ validation */
 
-/* Checks records [lo, hi) of side s; the whole-file rules when [lo, hi) is all of it. */
-static rmens_status validate_side(const rmens_dataset *ds, int s, int64_t lo, int64_t hi)
+/* Checks records [lo, hi) of side s; the whole-file rules when [lo, hi) is all of it.
+ * *crc receives the CRC-32 of the tokens of those records (validation reads them all). */
+static rmens_status validate_side(const rmens_dataset *ds, int s, int64_t lo, int64_t hi, uint32_t *crc)
 {
+    uLong c = crc32(0L, Z_NULL, 0);
     const char *g = side_group(ds, s);
     const rmens_seqs *q = &ds->side[s];
     if (q->offsets[0] != 0)
@@ -312,6 +315,7 @@ static rmens_status validate_side(const rmens_dataset *ds, int s, int64_t lo, in
         const int32_t *tk = tokens_at(ds, s, a, b);
         if (!tk)
             return rmens_fail_context(RMENS_ERR_HDF5, "record %lld: ", (long long)i);
+        c = crc32_z(c, (const Bytef *)tk, (size_t)(b - a) * sizeof *tk);
         for (int64_t t = 0; t < b - a; t++)
             if (tk[t] < 0 || tk[t] >= ds->vocab_size)
                 return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/tokens[%lld] = %d is outside "
@@ -348,12 +352,13 @@ static rmens_status validate_side(const rmens_dataset *ds, int s, int64_t lo, in
     if ((ds->has & RMENS_HAS_STEPS) && (q->step_offsets[0] != 0 || q->step_offsets[ds->n] != q->nsteps))
         return rmens_fail(RMENS_ERR_FORMAT, "/%s/step_offsets must run from 0 to %lld", g,
                           (long long)q->nsteps);
+    *crc = (uint32_t)c;
     return RMENS_OK;
 }
 
 /* Every rule of docs/FORMAT.md for records [lo, hi); a streamed file is checked in
  * parts, one per rank, so each rank reads only its part. */
-static rmens_status validate_range(const rmens_dataset *ds, int64_t lo, int64_t hi)
+static rmens_status validate_range(const rmens_dataset *ds, int64_t lo, int64_t hi, uint32_t crc[2])
 {
     if (ds->vocab_size < 1)
         return rmens_fail(RMENS_ERR_FORMAT, "vocab_size = %d, must be positive", ds->vocab_size);
@@ -361,7 +366,7 @@ static rmens_status validate_range(const rmens_dataset *ds, int64_t lo, int64_t 
         return rmens_fail(RMENS_ERR_FORMAT, "eot_token = %d is outside [0, vocab_size = %d)",
                           ds->eot, ds->vocab_size);
     for (int s = 0; s < rmens_dataset_nsides(ds); s++)
-        RMENS_TRY(validate_side(ds, s, lo, hi));
+        RMENS_TRY(validate_side(ds, s, lo, hi, &crc[s]));
     for (int64_t i = lo; i < hi; i++) {
         if (ds->has & RMENS_HAS_PROMPT) {
             int64_t lc, lr = INT64_MAX;
@@ -395,7 +400,57 @@ static rmens_status validate_range(const rmens_dataset *ds, int64_t lo, int64_t 
     return RMENS_OK;
 }
 
-rmens_status rmens_dataset_validate(const rmens_dataset *ds) { return validate_range(ds, 0, ds->n); }
+rmens_status rmens_dataset_validate(const rmens_dataset *ds)
+{
+    uint32_t crc[2];
+    return validate_range(ds, 0, ds->n, crc);
+}
+
+/* A streamed file's token CRCs: each rank validated records [n r / P, n (r + 1) / P) and
+ * hashed their tokens; the parts are joined in rank order (zlib's crc32_combine), which
+ * gives the CRC of the whole side whatever P. */
+static rmens_status join_token_crcs(rmens_dataset *ds, MPI_Comm comm, int rank, int size, const uint32_t crc[2])
+{
+    int64_t *all = calloc((size_t)size * 4, sizeof *all);
+    if (!all)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    int64_t mine[4];
+    for (int s = 0; s < 2; s++) {
+        const rmens_seqs *q = &ds->side[s];
+        mine[2 * s] = crc[s];
+        mine[2 * s + 1] = s < rmens_dataset_nsides(ds)
+                              ? q->offsets[ds->n * (rank + 1) / size] - q->offsets[ds->n * rank / size] : 0;
+    }
+    rmens_status st = RMENS_OK;
+    if (comm == MPI_COMM_NULL)
+        memcpy(all, mine, sizeof mine);
+    else
+        st = rmens_mpi_check(MPI_Allgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, comm), "MPI_Allgather(crc)");
+    for (int s = 0; st == RMENS_OK && s < 2; s++) {
+        uLong c = crc32(0L, Z_NULL, 0);
+        for (int r = 0; r < size; r++)
+            c = crc32_combine(c, (uLong)all[4 * r + 2 * s], (z_off_t)all[4 * r + 2 * s + 1] * 4);
+        ds->side[s].tok_crc = (uint32_t)c;
+    }
+    free(all);
+    return st;
+}
+
+uint32_t rmens_dataset_fingerprint(const rmens_dataset *ds)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    for (int s = 0; s < rmens_dataset_nsides(ds); s++) {
+        const rmens_seqs *q = &ds->side[s];
+        uLong t = ds->streamed ? q->tok_crc : crc32_z(0L, (const Bytef *)q->tokens, (size_t)q->ntok * sizeof *q->tokens);
+        c = crc32_combine(c, t, (z_off_t)q->ntok * (z_off_t)sizeof *q->tokens);
+        c = crc32_z(c, (const Bytef *)q->offsets, (size_t)(ds->n + 1) * sizeof *q->offsets);
+    }
+    if (ds->has & RMENS_HAS_PROMPT)
+        c = crc32_z(c, (const Bytef *)ds->prompt_len, (size_t)ds->n * sizeof *ds->prompt_len);
+    if (ds->has & RMENS_HAS_MARGIN)
+        c = crc32_z(c, (const Bytef *)ds->margin, (size_t)ds->n * sizeof *ds->margin);
+    return (uint32_t)c;
+}
 
 /* ---------------------------------------------------------------- writer */
 
@@ -631,8 +686,9 @@ rmens_status rmens_dataset_read_bounded(rmens_dataset **out, const char *path, M
     file = -1;
     if (st == RMENS_OK && ds->streamed)
         st = open_streamed(ds, path);
+    uint32_t crc[2] = {0, 0};
     if (st == RMENS_OK && ds->streamed)
-        st = validate_range(ds, ds->n * rank / size, ds->n * (rank + 1) / size);
+        st = validate_range(ds, ds->n * rank / size, ds->n * (rank + 1) / size, crc);
     else if (st == RMENS_OK)
         st = rmens_dataset_validate(ds);
     if (st != RMENS_OK)
@@ -643,6 +699,8 @@ exit:
         rmens_h5_close(dxpl);
     rmens_h5_close(fapl);
     st = rmens_verdict(comm, st);
+    if (st == RMENS_OK && ds->streamed)
+        st = rmens_verdict(comm, join_token_crcs(ds, comm, rank, size, crc));
     if (st != RMENS_OK) {
         rmens_dataset_free(ds);
         return st;

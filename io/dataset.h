@@ -32,6 +32,7 @@ typedef struct {
     hid_t dset;                  /* the open /<side>/tokens, or -1 */
     int32_t *win;                /* tokens[win_lo .. win_lo + win_n) */
     int64_t win_lo, win_n, win_cap;
+    uint32_t tok_crc;            /* a streamed side's CRC-32 of all its tokens, from validation */
 } rmens_seqs;
 
 struct rmens_dataset {
@@ -76,5 +77,9 @@ rmens_status rmens_dataset_validate(const rmens_dataset *ds);
  * (io/stage.h) alone or with other files at once. */
 rmens_status rmens_dataset_build(const rmens_dataset *ds, const char *path, hid_t *file);
 int rmens_dataset_nsides(const rmens_dataset *ds);
+/* A fingerprint of what training reads (every side's tokens and offsets, the prompt
+ * lengths, the margins): the same value whether the tokens are in memory or streamed, and
+ * whatever the rank count; zlib's CRC-32 of those arrays in that order. */
+uint32_t rmens_dataset_fingerprint(const rmens_dataset *ds);
 
 #endif

@@ -191,6 +191,29 @@ for side in ("chosen", "rejected"):
     for k in a[side]:
         assert np.array_equal(a[side][k][()], b[side][k][()]), (side, k)
 PYEOF
+# The data's fingerprint is the same in memory and streamed: a run trained with the
+# tokens in memory resumes with them streamed (a requeued job on a node with less
+# memory), to the same members ...
+cp "$TMP/m_auto.h5" "$TMP/r0.h5"
+mpirun_np 2 "$RMENS" train --data "$TMP/tr.h5" --val "$TMP/te.h5" --members 3 $TINY --steps 12 --out "$TMP/r0.h5" \
+    --resume --data-mem 0 >"$TMP/r0.out" 2>&1 || fail "resume streamed of a run trained in memory: $(cat "$TMP/r0.out")"
+$CMP "$TMP/m_auto.h5" "$TMP/r0.h5" || fail "resumed streamed: differs"
+# ... and streamed data that differs in one token is other data.
+"$PY" - "$TMP/tr.h5" "$TMP/tr1.h5" <<'PYEOF' || fail "cannot change one token"
+import sys, shutil, h5py
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    off, tok = f["chosen/offsets"], f["chosen/tokens"]
+    i = int(off[1]) - 2  # the last response token of pair 0, before end-of-text
+    tok[i] = (int(tok[i]) + 1) % 256
+PYEOF
+for mem in auto 0; do
+    cp "$TMP/m_0.h5" "$TMP/r1.h5"
+    mpirun_np 2 "$RMENS" train --data "$TMP/tr1.h5" --val "$TMP/te.h5" --members 3 $TINY --steps 12 --out "$TMP/r1.h5" \
+        --resume --data-mem $mem >"$TMP/r1.out" 2>&1 && fail "--resume --data-mem $mem accepted data differing in one token"
+    grep -q "trained on other data" "$TMP/r1.out" || fail "one token changed, --data-mem $mem: $(cat "$TMP/r1.out")"
+done
+echo "ok: the data fingerprint: in memory = streamed, one token changed is refused"
 "$MPIEXEC" -n 2 "$RMENS" train --data "$TMP/tr.h5" --members 2 $TINY --steps 2 --out "$TMP/x.h5" --data-mem 12Q \
     >"$TMP/dm.out" 2>&1 && fail "--data-mem 12Q accepted"
 grep -q "data-mem" "$TMP/dm.out" || fail "bad --data-mem: $(cat "$TMP/dm.out")"
