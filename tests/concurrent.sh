@@ -37,6 +37,17 @@ for i in 1 2 3 4 5 6 7 8 9; do
     run $np score --ckpt "$TMP/ck.h5" --data "$TMP/test.h5" --out "$TMP/s$i.h5" --per-member --quiet \
         2>"$TMP/s$i.err" || { cat "$TMP/s$i.err"; fail "score $i (np $np) failed while the file was replaced"; }
 done
+# the library's rmens_ensemble_open (what an RL loop calls), through examples/score_text
+ST="$top_builddir/examples/score_text"
+printf '%s\n' '\n\nHuman: sort 3 1 2\n\nAssistant: 1 2 3' 'Human: hello\n\nAssistant: hi' >"$TMP/texts"
+for v in A B; do "$ST" "$TMP/$v.h5" <"$TMP/texts" >"$TMP/text$v.out" || fail "score_text $v"; done
+cmp -s "$TMP/textA.out" "$TMP/textB.out" && fail "A and B score the texts alike"
+for i in $(seq 1 30); do
+    "$ST" "$TMP/ck.h5" <"$TMP/texts" >"$TMP/text.out" 2>"$TMP/text.err" || { cat "$TMP/text.err"; fail "score_text $i"; }
+    cmp -s "$TMP/text.out" "$TMP/textA.out" || cmp -s "$TMP/text.out" "$TMP/textB.out" \
+        || { cat "$TMP/text.out" "$TMP/textA.out" "$TMP/textB.out"; fail "rmens_ensemble_open mixed versions (run $i)"; }
+done
+echo "ok: 30 rmens_ensemble_open calls during renames each loaded one version"
 touch "$TMP/stop"
 wait $swapper
 "$PY" - "$TMP" <<'PY' || fail "a score mixed versions or named another version's CRC"
