@@ -46,6 +46,19 @@ expect 2 "--out nodir/m.h5: the folder nodir does not exist" "$RMENS" merge --ou
 touch afile
 expect 2 "--out afile/x.h5: afile is not a folder" "$RMENS" synth --n 10 --out afile/x.h5
 [ ! -e t1.h5 ] && [ ! -e p.h5 ] || fail "a refused command wrote a file"
+# a folder that cannot be written (a read-only file system: root's permissions bypass
+# mode bits); mounting needs root, as in CI
+mkdir ro
+if mount -t tmpfs -o ro,size=1m rmens-ro "$TMP/ro" 2>/dev/null; then
+    trap 'umount "$TMP/ro" 2>/dev/null || umount -l "$TMP/ro" 2>/dev/null; rm -rf "$TMP"' EXIT
+    expect 2 "--out ro/x.h5: cannot write in the folder ro (Read-only file system)" \
+        quick 20 "$RMENS" train $SMALL --steps 200000 --out ro/x.h5
+    expect 2 "--val-out ro/v.h5: cannot write in the folder ro" "$RMENS" prep in.jsonl --out p.h5 --val-out ro/v.h5
+    umount "$TMP/ro" || fail "umount"
+    trap 'rm -rf "$TMP"' EXIT
+else
+    echo "note: cannot mount a read-only tmpfs here (not root?): the unwritable folder is not tested"
+fi
 echo "ok: finding 3"
 
 # ---- finding 4: --metrics never truncates an input or an existing file without --force
