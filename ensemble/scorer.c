@@ -26,8 +26,7 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Members in a checkpoint (1 for a model file), and its step (-1 for a model file). */
-static rmens_status count_members(const char *path, int *K, int64_t *step)
+rmens_status rmens_score_count_members(const char *path, int *K, int64_t *step)
 {
     rmens_ckpt_header h;
     rmens_status st = rmens_checkpoint_read_header(path, &h);
@@ -51,6 +50,20 @@ static rmens_status count_members(const char *path, int *K, int64_t *step)
     *K = 1;
     *step = -1;
     return RMENS_OK;
+}
+
+uint32_t rmens_score_file_crc32(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uLong crc = crc32(0L, Z_NULL, 0);
+    if (!f)
+        return 0;
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        crc = crc32(crc, buf, (uInt)n);
+    fclose(f);
+    return (uint32_t)crc;
 }
 
 /* What one rank scored: its members' rewards for sequences [lo, hi). */
@@ -78,7 +91,7 @@ static rmens_status open_members(const char *ckpt, MPI_Comm comm, scoring *sc)
 {
     for (int attempt = 0;; attempt++) {
         RMENS_TRY(rmens_pin_open(&sc->pin, ckpt, comm));
-        rmens_status st = rmens_verdict(comm, count_members(ckpt, &sc->K, &sc->step));
+        rmens_status st = rmens_verdict(comm, rmens_score_count_members(ckpt, &sc->K, &sc->step));
         if (st == RMENS_OK && (st = rmens_placement_init(&sc->pl, comm, sc->K)) == RMENS_OK)
             st = rmens_ensemble_open_subset(&sc->e, ckpt, sc->pl.local, sc->pl.n_local);
         int held = 0;
