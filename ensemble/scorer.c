@@ -187,12 +187,12 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
     if (sc->e->tokenizer[0] && strcmp(sc->e->tokenizer, ds->tokenizer) != 0)
         st = rmens_fail(RMENS_ERR_ARG, "the data was tokenized by \"%s\" but %s reads \"%s\" tokens", ds->tokenizer,
                         ckpt, sc->e->tokenizer);
-    else if (st == RMENS_OK && sc->e->eot >= 0 && sc->e->eot != ds->eot)
-        st = rmens_fail(RMENS_ERR_ARG, "the data ends sequences with token %d but %s was trained with end-of-text %d",
-                        ds->eot, ckpt, sc->e->eot);
     else if (st == RMENS_OK && rmens_dataset_vocab_size(ds) > sc->e->cfg.vocab_size)
         st = rmens_fail(RMENS_ERR_ARG, "the data has vocab_size %d but the model reads %d tokens",
                         rmens_dataset_vocab_size(ds), sc->e->cfg.vocab_size);
+    else if (st == RMENS_OK && sc->e->eot >= 0 && sc->e->eot != ds->eot)
+        st = rmens_fail(RMENS_ERR_ARG, "the data ends sequences with token %d but %s was trained with end-of-text %d",
+                        ds->eot, ckpt, sc->e->eot);
     if (st == RMENS_OK && normalize && !sc->e->has_stats)
         st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (%s)", ckpt, sc->e->no_stats);
     if (st != RMENS_OK)
