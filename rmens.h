@@ -299,6 +299,8 @@ typedef struct {
     int64_t input_bytes;               /* uncompressed */
     double seconds;
     rmens_dataset_stats stats;         /* of the main output */
+    int64_t lone_surrogates;           /* \uD800-\uDFFF escapes without their pair (read as U+FFFD) */
+    int64_t first_lone_surrogate_line; /* 1-based line (JSON Lines) where the first was, 0 in an array */
     int64_t prompts_written;           /* responses: distinct prompts (pairs_written: responses) */
 } rmens_prep_report;
 

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "cli/cli.h"
+#include "comm/memory.h"
 #include "ensemble/adamw.h"
 #include "io/dataset.h"
 
@@ -82,6 +83,23 @@ static rmens_status random_pairs(rmens_dataset **out, int B, int T, uint64_t see
 static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, int64_t S, int64_t threads,
                         int64_t seed, const char *data, int share, int compact);
 
+/* Before any work: sizes that fit an int, and a model, activations and data that fit
+ * the node's memory (comm/memory.h). */
+static rmens_status size_check(const rmens_model_config *cfg, int64_t L, int64_t H, int64_t C, int64_t T, int64_t B)
+{
+    if (L > INT32_MAX || H > INT32_MAX || C > INT32_MAX || T > INT32_MAX || B > INT32_MAX / 2)
+        return rmens_fail(RMENS_ERR_ARG, "--layers, --heads, --embd, --ctx and --batch must fit a 32-bit int");
+    RMENS_TRY(rmens_model_config_check(cfg));
+    double nparams = 0;
+    for (int k = 0; k < RMENS_NTENSORS; k++)
+        nparams += (double)rmens_tensor_numel(cfg, k);
+    double acts = rmens_model_acts_bytes(cfg, (int)B, (int)T, 0), data = 8.0 * (double)B * (double)T + 64.0 * B;
+    char what[160];
+    snprintf(what, sizeof what, "%.3g MiB of weights, gradients and Adam moments, %.3g MiB of activations, %.3g MiB "
+             "of data", 16.0 * nparams / 1048576.0, acts / 1048576.0, data / 1048576.0);
+    return rmens_memory_check(MPI_COMM_NULL, "bench", 16.0 * nparams + acts + data, what, "use a smaller model or batch");
+}
+
 int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm)
 {
     for (int i = 1; i < argc; i++)  /* the tokenizer benchmark: cli/bench_tokenizer.c */
@@ -140,7 +158,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
     rmens_adamw opt = {0};
     int64_t *idx = NULL;
     float *dr = NULL;
-    if ((st = rmens_model_new(&m, &cfg, (uint64_t)seed)) != RMENS_OK)
+    if ((st = size_check(&cfg, L, H, C, T, B)) != RMENS_OK || (st = rmens_model_new(&m, &cfg, (uint64_t)seed)) != RMENS_OK)
         goto exit;
     m->compact_last = compact;
     st = data ? rmens_dataset_read(&ds, data, MPI_COMM_NULL) : random_pairs(&ds, (int)B, (int)T, (uint64_t)seed);

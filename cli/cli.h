@@ -18,6 +18,9 @@ int rmens_cmd_tokenize(int argc, char **argv, MPI_Comm comm);
 /* rmens bench --tokenizer (cli/bench_tokenizer.c). */
 int rmens_cmd_bench_tokenizer(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_serve(int argc, char **argv, MPI_Comm comm);
+/* train's SIGTERM/SIGUSR1 handlers (finish the step, save, exit 0), installed by main
+ * before MPI_Init: a signal during the start-up must not kill the ranks. */
+void rmens_cli_train_signals(void);
 
 /* Rank 0 of comm prints "rmens <cmd>: <message>" to stderr for a failed status;
  * returns the exit code for st (every rank returns the same). */

@@ -1,4 +1,5 @@
 /* rmens: the command-line program. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,8 +94,9 @@ int rmens_cli_normalize(const char *s, int *v)
 int rmens_cli_int(const char *s, int64_t *v)
 {
     char *end;
+    errno = 0;
     long long x = strtoll(s, &end, 10);
-    if (end == s || *end)
+    if (end == s || *end || errno == ERANGE)  /* saturated: not the number given */
         return -1;
     *v = x;
     return 0;
@@ -139,6 +141,8 @@ int main(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);
     const char *cmd = argc > 1 ? argv[1] : "";
     int mpi = needs_mpi(cmd);
+    if (strcmp(cmd, "train") == 0)
+        rmens_cli_train_signals();
     if (mpi && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "rmens: MPI_Init failed\n");
         return 1;

@@ -17,7 +17,9 @@ static const char help[] =
     "            without \"prompt\", the messages both sides share are the prompt)\n"
     "  sharegpt  {\"conversations\": [{\"from\", \"value\"}], \"chosen\": {...}, \"rejected\": {...}}\n"
     "All are rendered with the HH template and tokenized by the byte tokenizer, unless\n"
-    "--tokenizer and --template say otherwise (docs/TOKENIZERS.md).\n"
+    "--tokenizer and --template say otherwise (docs/TOKENIZERS.md). JSON\n"
+    "is read as RFC 8259 defines it (no comments, single quotes, NaN or trailing commas);\n"
+    "a UTF-8 byte order mark is skipped; INPUT may be a pipe (/dev/stdin).\n"
     "\n"
     "With --responses, INPUT holds prompts and responses to score (a policy's generations)\n"
     "and the output is a responses file; responses to the same prompt share a /prompt_id:\n"
@@ -58,7 +60,7 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         {0, 0, 0, 0}};
     rmens_prep_options o;
     rmens_prep_options_init(&o);
-    int quiet = 0, c, rank = rmens_cli_rank(comm);
+    int quiet = 0, c, rank = rmens_cli_rank(comm), fraction_given = 0;
     rmens_status st = RMENS_OK;
     int64_t iv;
     opterr = 0;
@@ -68,6 +70,7 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         case 'o': o.output = optarg; break;
         case 'v': o.val_output = optarg; break;
         case 'f':
+            fraction_given = 1;
             if (rmens_cli_double(optarg, &o.val_fraction))
                 st = rmens_fail(RMENS_ERR_ARG, "--val-fraction: not a number: '%s'", optarg);
             break;
@@ -112,6 +115,8 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "expected exactly one INPUT file (see rmens prep --help)");
     if (st == RMENS_OK && !o.output)
         st = rmens_fail(RMENS_ERR_ARG, "--out FILE is required");
+    if (st == RMENS_OK && fraction_given && !o.val_output)
+        st = rmens_fail(RMENS_ERR_ARG, "--val-fraction needs --val-out (the file the split goes to)");
     if (st == RMENS_OK)
         o.input = argv[optind];
     if (st != RMENS_OK)

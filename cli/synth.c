@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "cli/cli.h"
+#include "io/output.h"
 
 static const char help[] =
     "usage: rmens synth --out FILE [options]\n"
@@ -91,8 +92,8 @@ int rmens_cmd_synth(int argc, char **argv, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "unexpected argument '%s'", argv[optind]);
     if (st == RMENS_OK && !out)
         st = rmens_fail(RMENS_ERR_ARG, "--out FILE is required");
-    if (st == RMENS_OK && !o.overwrite && access(out, F_OK) == 0)
-        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", out);
+    if (st == RMENS_OK)
+        st = rmens_output_check(NULL, 0, &(rmens_file_use){"--out", out, o.overwrite}, 1);
     if (st != RMENS_OK)
         return rmens_cli_report(comm, "synth", st);
     if (rank == 0) {

@@ -60,8 +60,8 @@ static const char help[] =
     "  --threads N          BLAS threads per rank (default 1)\n"
     "  --data-mem SIZE      memory for data tokens per file and rank, e.g. 512M or 4G; a\n"
     "                       larger file is read in chunks (default auto: a quarter of the\n"
-    "                       node's memory, or of SLURM's allocation, shared by its ranks;\n"
-    "                       0: always read in chunks)\n"
+    "                       node's memory, SLURM's allocation or cgroup limit, shared by\n"
+    "                       its ranks; 0: always read in chunks)\n"
     "  --no-share           do not compute shared prompts once per pair\n"
     "  --truncate-prompts   accept prompts longer than --ctx (refused by default): pairs are\n"
     "                       cut from the front, as every longer pair is\n"
@@ -75,6 +75,16 @@ static void on_signal(int sig)
 {
     (void)sig;
     rmens_train_stop_requested = 1;
+}
+
+void rmens_cli_train_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
 }
 
 int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
@@ -195,12 +205,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
     char cmd[4096];
     rmens_cli_command(cmd, sizeof cmd, "train", argc, argv);
     o.command = cmd;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
+    rmens_cli_train_signals();
     rmens_set_num_threads((int)threads);
     st = rmens_train(&o, comm);
     return rmens_cli_report(comm, "train", st);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "comm/memory.h"
 #include "comm/verdict.h"
 
 rmens_status rmens_placement_init(rmens_placement *p, MPI_Comm world, int K)
@@ -73,10 +74,8 @@ rmens_status rmens_data_budget(MPI_Comm comm, int64_t requested, int64_t *bytes)
         MPI_Comm_free(&node);
         RMENS_TRY(st);
     }
-    double mem = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    const char *slurm = getenv("SLURM_MEM_PER_NODE");  /* MiB, when the job asked for --mem */
-    if (slurm && atof(slurm) > 0 && atof(slurm) * 1048576.0 < mem)
-        mem = atof(slurm) * 1048576.0;
+    char source[4500];
+    double mem = rmens_memory_allowance(source, sizeof source);  /* node, SLURM or cgroup */
     *bytes = (int64_t)(mem / 4 / on_node);
     if (*bytes < 1)
         *bytes = 1;

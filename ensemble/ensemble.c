@@ -8,6 +8,7 @@
 #include "comm/moments.h"
 #include "io/checkpoint.h"
 #include "io/h5.h"
+#include "io/pin.h"
 #include "text/tokenizer.h"
 
 /* Debian's HDF5 is not built thread-safe: opening and closing (the only HDF5 work here)
@@ -73,7 +74,29 @@ rmens_status rmens_ensemble_has_stats(const char *path, int *has)
     return st;
 }
 
+static rmens_status open_pinned(rmens_ensemble **out, const char *path, const int *want, int nwant);
+
+/* One version of the file, whatever saves rename onto path meanwhile (io/pin.h): read
+ * again if a save came between the header and the last member. */
 static rmens_status open_subset(rmens_ensemble **out, const char *path, const int *want, int nwant)
+{
+    rmens_pin pin;
+    for (int attempt = 0;; attempt++) {
+        RMENS_TRY(rmens_pin_open(&pin, path, MPI_COMM_NULL));
+        int held = 0;
+        rmens_status st = open_pinned(out, path, want, nwant);
+        rmens_pin_held(&pin, MPI_COMM_NULL, &held);
+        if (!held && attempt == RMENS_PIN_TRIES)
+            st = rmens_pin_gave_up(&pin);
+        rmens_pin_close(&pin);
+        if (held || attempt == RMENS_PIN_TRIES)
+            return st;
+        rmens_ensemble_close(*out);
+        *out = NULL;
+    }
+}
+
+static rmens_status open_pinned(rmens_ensemble **out, const char *path, const int *want, int nwant)
 {
     *out = NULL;
     char kind[32], tok[128];
@@ -85,6 +108,7 @@ static rmens_status open_subset(rmens_ensemble **out, const char *path, const in
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&e->lock, NULL);
     snprintf(e->path, sizeof e->path, "%s", path);
+    e->eot = -1;
     rmens_status st = RMENS_OK;
     if (strcmp(kind, "model") == 0) {
         e->K = e->nloc = 1;
@@ -111,6 +135,7 @@ static rmens_status open_subset(rmens_ensemble **out, const char *path, const in
         st = rmens_checkpoint_read_header(path, &h);
         if (st == RMENS_OK) {
             e->cfg = h.cfg;
+            e->eot = (int)h.eot_token;
             e->K = h.members;
             e->has_stats = 1;
             e->nloc = want ? nwant : e->K;

@@ -23,6 +23,7 @@ struct rmens_ensemble {
     pthread_mutex_t lock;    /* one scoring call at a time: the activations are shared */
     char path[1024];
     char tokenizer[128];     /* the checkpoint's tokenizer attribute, "" if it has none */
+    int eot;                 /* the checkpoint's end-of-text token, -1 if not recorded */
 };
 
 /* Opens only members idx[0..n) (all when idx is NULL): ranks of rmens score each load

@@ -167,7 +167,8 @@ void rmens_model_zero_grad(rmens_model *m) { memset(m->grads, 0, m->nparams * si
 
 rmens_status rmens_model_reserve(rmens_model *m, int max_pairs) { return rmens_model_reserve_len(m, max_pairs, m->cfg.n_ctx); }
 
-static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, int fwd_only)
+/* dry: only the size, in floats (rmens_model_acts_bytes). */
+static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, int fwd_only, size_t *dry)
 {
     /* Forward-only: the per-layer activations are overwritten layer after layer (L = 1),
      * except the residual stream, whose previous layer's copy is the next one's input. */
@@ -198,6 +199,10 @@ static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, int fwd_
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         total += parts[i].n;
+    if (dry) {
+        *dry = total;
+        return RMENS_OK;
+    }
     if (!m->acts_borrowed)
         free(m->acts);
     m->acts_borrowed = 0;
@@ -223,12 +228,20 @@ static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, int fwd_
 
 rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len)
 {
-    return reserve(m, max_pairs, max_len, 0);
+    return reserve(m, max_pairs, max_len, 0, NULL);
 }
 
 rmens_status rmens_model_reserve_forward(rmens_model *m, int max_pairs, int max_len)
 {
-    return reserve(m, max_pairs, max_len, 1);
+    return reserve(m, max_pairs, max_len, 1, NULL);
+}
+
+double rmens_model_acts_bytes(const rmens_model_config *cfg, int max_pairs, int max_len, int fwd_only)
+{
+    rmens_model m = {.cfg = *cfg};
+    size_t n = 0;
+    reserve(&m, max_pairs, max_len, fwd_only, &n);
+    return 4.0 * (double)n;
 }
 
 void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src)

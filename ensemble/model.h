@@ -69,6 +69,8 @@ rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len)
  * small size, less for shallow models); rmens_model_backward must not be called (it
  * aborts). Rewards are bit-identical to those of a training reservation. */
 rmens_status rmens_model_reserve_forward(rmens_model *m, int max_pairs, int max_len);
+/* Bytes the reservation above (fwd_only 1) or rmens_model_reserve_len (0) would take. */
+double rmens_model_acts_bytes(const rmens_model_config *cfg, int max_pairs, int max_len, int fwd_only);
 
 /* rewards[S] for the batch's sequences. */
 rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b);

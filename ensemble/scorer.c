@@ -15,6 +15,8 @@
 #include "ensemble/ensemble.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
+#include "io/output.h"
+#include "io/pin.h"
 #include "io/scorefile.h"
 
 static double now(void)
@@ -72,6 +74,7 @@ typedef struct {
     int64_t step, n, S, lo, hi, n_cut;  /* [lo, hi): this rank's units (pairs, or responses) */
     int pairs;
     float *mine;  /* [hi - lo][sides][pl.n_local] */
+    rmens_pin pin;  /* the version of the checkpoint read */
 } scoring;
 
 /* Member j's reward for sequence q (pairs: chosen 0..n-1, then rejected), if owned. */
@@ -79,6 +82,32 @@ static float reward_of(const scoring *sc, int64_t unit, int side, int j)
 {
     int ns = sc->pairs ? 2 : 1;
     return sc->mine[((unit - sc->lo) * ns + side) * sc->pl.n_local + j];
+}
+
+/* Collective: this rank's members of one version of ckpt (io/pin.h), whatever saves
+ * rename onto it meanwhile: the header and every rank's members are read again until no
+ * save came between the first read and the last. The status returned is this rank's. */
+static rmens_status open_members(const char *ckpt, MPI_Comm comm, scoring *sc)
+{
+    for (int attempt = 0;; attempt++) {
+        RMENS_TRY(rmens_pin_open(&sc->pin, ckpt, comm));
+        rmens_status st = rmens_verdict(comm, rmens_score_count_members(ckpt, &sc->K, &sc->step));
+        if (st == RMENS_OK && (st = rmens_placement_init(&sc->pl, comm, sc->K)) == RMENS_OK)
+            st = rmens_ensemble_open_subset(&sc->e, ckpt, sc->pl.local, sc->pl.n_local);
+        int held = 0;
+        RMENS_TRY(rmens_pin_held(&sc->pin, comm, &held));
+        if (held)
+            return st;
+        if (attempt == RMENS_PIN_TRIES)
+            return rmens_pin_gave_up(&sc->pin);
+        rmens_ensemble_close(sc->e);
+        sc->e = NULL;
+        if (sc->pl.local)
+            rmens_placement_free(&sc->pl);
+        memset(&sc->pl, 0, sizeof sc->pl);
+        sc->pl.group = MPI_COMM_NULL;
+        rmens_pin_close(&sc->pin);
+    }
 }
 
 /* Responses [lo, hi) in blocks of whole scoring batches (the same batches as one call
@@ -127,6 +156,7 @@ static rmens_status score_responses(scoring *sc, const rmens_dataset *ds, int no
 static void scoring_free(scoring *sc)
 {
     rmens_ensemble_close(sc->e);
+    rmens_pin_close(&sc->pin);
     if (sc->pl.local)
         rmens_placement_free(&sc->pl);
     free(sc->mine);
@@ -141,10 +171,7 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
     memset(sc, 0, sizeof *sc);
     sc->pl.group = MPI_COMM_NULL;
     sc->step = -1;
-    rmens_status st = rmens_score_count_members(ckpt, &sc->K, &sc->step);
-    RMENS_TRY(rmens_verdict(comm, st));
-    RMENS_TRY(rmens_placement_init(&sc->pl, comm, sc->K));
-    st = rmens_ensemble_open_subset(&sc->e, ckpt, sc->pl.local, sc->pl.n_local);
+    rmens_status st = open_members(ckpt, comm, sc);
     /* Activations sized by the data's longest sequence rather than n_ctx: memory grows
      * with the length (and its square, for attention). */
     int64_t longest = 0;
@@ -163,6 +190,9 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
     else if (st == RMENS_OK && rmens_dataset_vocab_size(ds) > sc->e->cfg.vocab_size)
         st = rmens_fail(RMENS_ERR_ARG, "the data has vocab_size %d but the model reads %d tokens",
                         rmens_dataset_vocab_size(ds), sc->e->cfg.vocab_size);
+    else if (st == RMENS_OK && sc->e->eot >= 0 && sc->e->eot != ds->eot)
+        st = rmens_fail(RMENS_ERR_ARG, "the data ends sequences with token %d but %s was trained with end-of-text %d",
+                        ds->eot, ckpt, sc->e->eot);
     if (st == RMENS_OK && normalize && !sc->e->has_stats)
         st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (%s)", ckpt, sc->e->no_stats);
     if (st != RMENS_OK)
@@ -251,8 +281,9 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     rmens_status st = RMENS_OK;
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
         st = rmens_fail(RMENS_ERR_ARG, "--lambda must be a non-negative number, got %g", o->lambda);
-    else if (rank == 0 && !o->force && access(o->out, F_OK) == 0)
-        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", o->out);
+    else if (rank == 0)
+        st = rmens_output_check((rmens_file_use[]){{"--ckpt", o->ckpt, 0}, {"--data", o->data, 0}}, 2,
+                                &(rmens_file_use){"--out", o->out, o->force}, 1);
     RMENS_TRY(rmens_verdict(comm, st));
 
     rmens_dataset *ds = NULL;
@@ -293,8 +324,14 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
             double var = rmens_moments_var(&mom[i]);
             stats[i] = (rmens_score_stats){(float)mom[i].mean, (float)mom[i].min, (float)mom[i].max, (float)var,
                                            (float)sqrt(var), (float)(mom[i].mean - o->lambda * var)};
+            if (!isfinite(stats[i].uwo) && isfinite(stats[i].mean))  /* not -inf, exit 0 */
+                st = rmens_fail(RMENS_ERR_ARG, "--lambda %g: uwo = mean - lambda var of sequence %lld is %g, beyond "
+                                "float32: use a smaller --lambda", o->lambda, (long long)i, mom[i].mean - o->lambda * var);
         }
-        rmens_scorefile_info info = {o->ckpt, o->data, o->command, sc.step, rmens_score_file_crc32(o->ckpt), sc.K, o->lambda,
+        uint32_t crc = 0;
+        if (st == RMENS_OK)
+            st = rmens_pin_crc32(&sc.pin, &crc);  /* of what was read */
+        rmens_scorefile_info info = {o->ckpt, o->data, o->command, sc.step, crc, sc.K, o->lambda,
                                      o->normalize, sc.n_cut, sc.pairs, sc.n,
                                      (ds->has & RMENS_HAS_GROUP) ? ds->prompt_id : NULL};
         if (st == RMENS_OK)

@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "comm/memory.h"
 #include "comm/moments.h"
 #include "comm/placement.h"
 #include "comm/sum.h"
 #include "comm/verdict.h"
 #include "ensemble/bootstrap.h"
 #include "io/checkpoint.h"
+#include "io/output.h"
 #include "io/dataset.h"
 #include "io/modelfile.h"
 
@@ -332,6 +334,7 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     h->margin_scale = o->margin_scale;
     h->center = o->center;
     snprintf(h->tokenizer, sizeof h->tokenizer, "%s", t->train->tokenizer);
+    h->eot_token = t->train->eot;
     snprintf(h->data, sizeof h->data, "%s", o->data);
     snprintf(h->command, sizeof h->command, "%s", o->command ? o->command : "");
 }
@@ -444,6 +447,9 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     if (strcmp(h->tokenizer, want.tokenizer) != 0)
         return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
                           h->tokenizer, t->o->data, want.tokenizer);
+    if (h->eot_token >= 0 && h->eot_token != want.eot_token)
+        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained with end-of-text token %lld, %s has %lld", t->o->out,
+                          (long long)h->eot_token, t->o->data, (long long)want.eot_token);
     return RMENS_OK;
 }
 
@@ -638,8 +644,44 @@ static void log_step(trainer *t, const double *vals)
     emit(t, j);
 }
 
+/* Rank 0, before any work: every file the run writes can be written, none is an input,
+ * and no other process writes the checkpoint (io/output.h). */
+static rmens_status claim_outputs(const rmens_train_options *o, rmens_output_lock *lock)
+{
+    const int keep = o->force || o->resume;
+    const rmens_file_use in[] = {{"--data", o->data, 0}, {"--val", o->val, 0}, {"--init", o->init, 0}};
+    const rmens_file_use out[] = {{"--out", o->out, keep}, {"--metrics", o->metrics, keep}};
+    RMENS_TRY(rmens_output_check(in, 3, out, 2));
+    return rmens_output_lock_take(lock, o->out);
+}
+
+/* Collective, before any member is allocated: what this rank will hold, against its
+ * share of the node's memory (comm/memory.h). */
+static rmens_status check_memory(const trainer *t)
+{
+    double nparams = 0, data = 0, n = (double)rmens_dataset_count(t->train);
+    for (int k = 0; k < RMENS_NTENSORS; k++)
+        nparams += (double)rmens_tensor_numel(&t->cfg, k);
+    /* weights, gradients, two Adam moments; bootstrap counts and order */
+    double per_member = 16.0 * nparams + 12.0 * n;
+    double acts = rmens_model_acts_bytes(&t->cfg, t->o->batch, t->max_len, 0);
+    for (int f = 0; f < 2; f++) {
+        const rmens_dataset *d = f ? t->val : t->train;
+        for (int s = 0; d && s < 2 && !d->streamed; s++)
+            data += 4.0 * (double)d->side[s].ntok;
+        data += d ? 30.0 * (double)d->n : 0;
+    }
+    char what[256];
+    snprintf(what, sizeof what, "%d member%s x %.3g MiB of weights, gradients and Adam moments, %.3g MiB of "
+             "activations, %.3g MiB of data", t->pl.n_local, t->pl.n_local == 1 ? "" : "s", per_member / 1048576.0,
+             acts / 1048576.0, data / 1048576.0);
+    return rmens_memory_check(t->comm, "train", t->pl.n_local * per_member + acts + data, what,
+                              "use fewer members per rank (more ranks or nodes), a smaller model or batch, or --data-mem");
+}
+
 rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
 {
+    rmens_output_lock lock = {.fd = -1};
     trainer tr = {0}, *t = &tr;
     t->o = o;
     t->comm = comm;
@@ -662,8 +704,12 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
                         o->out);
     else if (o->resume && access(o->out, F_OK) != 0)
         st = rmens_fail(RMENS_ERR_ARG, "--resume: %s does not exist: nothing to resume", o->out);
-    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+    else if (rank == 0)
+        st = claim_outputs(o, &lock);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
+        rmens_output_lock_release(&lock);
         return st;
+    }
     if ((st = rmens_placement_init(&t->pl, comm, o->members)) != RMENS_OK)
         goto exit;
     int64_t budget;
@@ -685,6 +731,11 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
     if (t->pl.group_size > o->batch) {
         st = rmens_fail(RMENS_ERR_ARG, "--batch %d is smaller than the %d ranks training each member", o->batch,
                         t->pl.group_size);
+        goto exit;
+    }
+    if (t->val && (strcmp(t->val->tokenizer, t->train->tokenizer) != 0 || t->val->eot != t->train->eot)) {
+        st = rmens_fail(RMENS_ERR_ARG, "%s was tokenized by \"%s\" (end-of-text %d), %s by \"%s\" (end-of-text %d)",
+                        o->val, t->val->tokenizer, t->val->eot, o->data, t->train->tokenizer, t->train->eot);
         goto exit;
     }
     if (t->val && rmens_dataset_vocab_size(t->val) != rmens_dataset_vocab_size(t->train)) {
@@ -749,7 +800,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
                    "%lld of them lose their whole prompt\n", (long long)cut, (long long)rmens_dataset_count(ds), name,
                    t->cfg.n_ctx, (long long)lost);
     }
-    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK || (st = check_memory(t)) != RMENS_OK)
         goto exit;
     t->mattrs = malloc((size_t)o->members * RMENS_MA_N * sizeof *t->mattrs);
     t->idx = malloc((size_t)o->batch * sizeof *t->idx);
@@ -871,6 +922,7 @@ exit:
     }
     if (t->metrics)
         fclose(t->metrics);
+    rmens_output_lock_release(&lock);
     for (int j = 0; t->mem && j < t->pl.n_local; j++) {
         rmens_adamw_free(&t->mem[j].opt);
         rmens_bootstrap_free(&t->mem[j].boot);

@@ -17,6 +17,7 @@
 #include "io/dataset.h"
 #include "io/h5.h"
 #include "io/modelfile.h"
+#include "io/output.h"
 
 const char *const rmens_member_attr_names[RMENS_MA_N] = {"val_loss", "val_accuracy", "val_margin",
                                                           "oob_accuracy", "reward_mean", "reward_std",
@@ -48,6 +49,8 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
     RMENS_TRY(rmens_h5_attr_write_i64(f, "total_steps", h->total_steps));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "n_pairs", h->n_pairs));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "data_crc32", h->data_crc32));
+    if (h->eot_token >= 0)
+        RMENS_TRY(rmens_h5_attr_write_i64(f, "eot_token", h->eot_token));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "seed", (int64_t)h->seed));
     RMENS_TRY(rmens_h5_attr_write_str(f, "generator", RMENS_GENERATOR_NAME));
     RMENS_TRY(rmens_h5_attr_write_str(f, "data", h->data));
@@ -278,6 +281,12 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
     h->share = 1;
     if (st == RMENS_OK && rmens_h5_has_attr(f, "data_crc32"))
         st = rmens_h5_attr_read_i64(f, "data_crc32", &h->data_crc32);
+    h->eot_token = -1;
+    if (st == RMENS_OK && rmens_h5_has_attr(f, "eot_token") &&
+        (st = rmens_h5_attr_read_i64(f, "eot_token", &h->eot_token)) == RMENS_OK &&
+        (h->eot_token < 0 || h->eot_token >= h->cfg.vocab_size))
+        st = rmens_fail(RMENS_ERR_FORMAT, "eot_token = %lld is outside the vocabulary (%d)", (long long)h->eot_token,
+                        h->cfg.vocab_size);
     for (size_t i = 0; i < sizeof hfields / sizeof *hfields && st == RMENS_OK; i++) {
         char *p = (char *)h + hfields[i].off;
         if ((strcmp(hfields[i].name, "share") == 0 || strcmp(hfields[i].name, "member_offset") == 0 ||
@@ -313,6 +322,9 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
                         (unsigned long long)gi.nlinks);
     else if (st == RMENS_OK && (h->n_pairs < 0 || h->step < 0 || h->total_steps < 0))
         st = rmens_fail(RMENS_ERR_FORMAT, "n_pairs, step and total_steps must not be negative");
+    else if (st == RMENS_OK && h->step > h->total_steps)
+        st = rmens_fail(RMENS_ERR_FORMAT, "step %lld of %lld: a run never passes its last step", (long long)h->step,
+                        (long long)h->total_steps);
     rmens_h5_close(g);
     if (st == RMENS_OK)
         st = rmens_h5_attr_read_str(f, "data", h->data, sizeof h->data);
@@ -349,9 +361,16 @@ rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, i
         return rmens_fail(RMENS_ERR_ARG, "merge: no parts given");
     rmens_ckpt_header h0, h;
     int *seen = calloc((size_t)n, sizeof *seen);
-    if (!seen)
+    rmens_file_use *in = calloc((size_t)n, sizeof *in);
+    if (!seen || !in) {
+        free(seen);
+        free(in);
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
-    rmens_status st = RMENS_OK;
+    }
+    for (int i = 0; i < n; i++)
+        in[i] = (rmens_file_use){"part", parts[i], 0};
+    rmens_status st = rmens_output_check(in, n, &(rmens_file_use){"--out", out, overwrite}, 1);
+    free(in);
     for (int i = 0; i < n && st == RMENS_OK; i++) {
         rmens_ckpt_header *x = i ? &h : &h0;
         if ((st = rmens_checkpoint_read_header(parts[i], x)) != RMENS_OK)

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "comm/verdict.h"
 #include "io/h5.h"
+#include "io/stage.h"
 
 /* ------------------------------------------------------------ the fields */
 
@@ -516,25 +517,30 @@ static rmens_status write_file(const rmens_dataset *ds, hid_t file)
     return RMENS_OK;
 }
 
-rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path)
+rmens_status rmens_dataset_build(const rmens_dataset *ds, const char *path, hid_t *file)
 {
+    *file = -1;
     if (rmens_dataset_validate(ds) != RMENS_OK)
         return rmens_fail_context(RMENS_ERR_INTERNAL, "refusing to write %s: ", path);
     if (ds->n < 1)
         return rmens_fail(RMENS_ERR_INPUT, "refusing to write %s: no records", path);
-    char tmp[4200];
-    hid_t file = -1;
-    double bytes = RMENS_H5_OVERHEAD(NFIELDS * 2);  /* compressed or not, at most the raw data */
-    for (size_t k = 0; k < NFIELDS; k++)
-        for (int s = 0; field_present(ds, &fields[k]) && s < (fields[k].side < 0 ? 1 : rmens_dataset_nsides(ds)); s++)
-            bytes += 1.01 * (double)ftype_size(fields[k].type) * (double)field_len(ds, &fields[k], s);
-    RMENS_TRY(rmens_h5_create_tmp(path, 1, bytes, &file, tmp, sizeof tmp));
-    rmens_status st = write_file(ds, file);
+    /* In memory, then written at its compressed size (io/stage.h): reserving the
+     * uncompressed size refused outputs that fit many times over. */
+    RMENS_TRY(rmens_stage_create(file));
+    rmens_status st = write_file(ds, *file);
     if (st != RMENS_OK) {
-        rmens_h5_abandon(file, tmp);
+        rmens_h5_close(*file);
+        *file = -1;
         return rmens_fail_context(st, "%s: ", path);
     }
-    return rmens_h5_commit(file, tmp, path);
+    return RMENS_OK;
+}
+
+rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path)
+{
+    hid_t file;
+    RMENS_TRY(rmens_dataset_build(ds, path, &file));
+    return rmens_stage_finish(&file, &path, 1);
 }
 
 /* ---------------------------------------------------------------- reader */

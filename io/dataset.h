@@ -80,6 +80,9 @@ rmens_status rmens_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsign
 rmens_status rmens_dataset_append(rmens_dataset *ds, const rmens_record *r);
 /* Checks every rule of docs/FORMAT.md; the message names the record and what is wrong. */
 rmens_status rmens_dataset_validate(const rmens_dataset *ds);
+/* Builds ds as an HDF5 file in memory (*file), to be written with rmens_stage_finish
+ * (io/stage.h) alone or with other files at once. */
+rmens_status rmens_dataset_build(const rmens_dataset *ds, const char *path, hid_t *file);
 int rmens_dataset_nsides(const rmens_dataset *ds);
 /* A fingerprint of what training reads (every side's tokens and offsets, the prompt
  * lengths, the margins): the same value whether the tokens are in memory or streamed, and

@@ -9,8 +9,11 @@
 #include "base/rng.h"
 #include "io/dataset.h"
 #include "io/prep_json.h"
+#include "io/h5.h"
+#include "io/output.h"
 #include "io/records.h"
 #include "io/render.h"
+#include "io/stage.h"
 #include "text/template.h"
 #include "text/tokenizer.h"
 #include "text/utf8.h"
@@ -353,7 +356,7 @@ static rmens_status get_number(json_object *o, const char *key, const char *wher
 static rmens_status read_margin(json_object *o, margin_kind mk, const char *field, const char *where,
                                 float *m)
 {
-    double a, b;
+    double a = 0, b = 0;
     *m = 0;
     if (mk == MARGIN_FIELD) {
         RMENS_TRY(get_number(o, field, where, &a));
@@ -363,6 +366,9 @@ static rmens_status read_margin(json_object *o, margin_kind mk, const char *fiel
         RMENS_TRY(get_number(o, "score_rejected", where, &b));
         *m = (float)(a - b);
     }
+    if (!isfinite(*m))  /* finite as a double, but not as the float32 stored */
+        return rmens_fail(RMENS_ERR_INPUT, "%s: the margin %g does not fit a float32", where,
+                          mk == MARGIN_FIELD ? a : a - b);
     return RMENS_OK;
 }
 
@@ -418,12 +424,9 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
         return rmens_fail(RMENS_ERR_ARG, "prep needs an input file and --out");
     if (o->val_output && (!(o->val_fraction > 0) || !(o->val_fraction < 1)))
         return rmens_fail(RMENS_ERR_ARG, "--val-fraction must be in (0, 1), got %g", o->val_fraction);
-    if (o->val_output && strcmp(o->val_output, o->output) == 0)
-        return rmens_fail(RMENS_ERR_ARG, "--out and --val-out name the same file %s", o->output);
-    const char *outs[2] = {o->output, o->val_output};
-    for (int k = 0; k < 2; k++)
-        if (outs[k] && !o->overwrite && access(outs[k], F_OK) == 0)
-            return rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", outs[k]);
+    const rmens_file_use inputs[] = {{"input", o->input, 0}};
+    const rmens_file_use outs[] = {{"--out", o->output, o->overwrite}, {"--val-out", o->val_output, o->overwrite}};
+    RMENS_TRY(rmens_output_check(inputs, 1, outs, 2));
 
     double t0 = now();
     rmens_status st = RMENS_OK;
@@ -592,6 +595,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     if (st != RMENS_OK)
         goto exit;
     rep->input_bytes = rmens_records_bytes(in);
+    rep->lone_surrogates = rmens_records_lone_surrogates(in, &rep->first_lone_surrogate_line);
     if (!ds[0] || ds[0]->n == 0) {
         st = rmens_fail(RMENS_ERR_INPUT, "%s: no usable pairs (%lld records read, all skipped): "
                         "nothing written", o->input, (long long)rep->records_read);
@@ -603,11 +607,19 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
                         o->val_fraction);
         goto exit;
     }
-    if ((st = rmens_dataset_write(ds[0], o->output)) != RMENS_OK)
-        goto exit;
-    if (o->val_output && (st = rmens_dataset_write(ds[1], o->val_output)) != RMENS_OK) {
-        remove(o->output);  /* both outputs or neither */
-        goto exit;
+    {
+        /* Both outputs or neither; an existing file is replaced only by a complete run. */
+        hid_t files[2] = {-1, -1};
+        const char *paths[2] = {o->output, o->val_output};
+        int n = o->val_output ? 2 : 1;
+        for (int k = 0; k < n && st == RMENS_OK; k++)
+            st = rmens_dataset_build(ds[k], paths[k], &files[k]);
+        if (st == RMENS_OK)
+            st = rmens_stage_finish(files, paths, n);
+        for (int k = 0; k < n && st != RMENS_OK; k++)
+            rmens_h5_close(files[k]);
+        if (st != RMENS_OK)
+            goto exit;
     }
     rep->pairs_written = ds[0]->n;
     rep->val_pairs_written = ds[1] ? ds[1]->n : 0;
@@ -649,6 +661,10 @@ void rmens_prep_report_print(FILE *f, const rmens_prep_options *o, const rmens_p
         fprintf(f, "  warning: %lld kept pairs are not valid UTF-8 (first at %s, line or array element %lld, "
                 "1-based); the byte tokenizer keeps their bytes as they are\n", (long long)rep->invalid_utf8, o->input,
                 (long long)rep->first_invalid_utf8_line);
+    if (rep->lone_surrogates)
+        fprintf(f, "  warning: %lld \\u escapes of lone UTF-16 surrogates (first at %s, line %lld; 0: in an array) "
+                "were read as U+FFFD, the replacement character\n", (long long)rep->lone_surrogates, o->input,
+                (long long)rep->first_lone_surrogate_line);
     fprintf(f, "  tokens/sequence  median %lld, p90 %lld, max %lld (end-of-text included)\n",
             (long long)s->len_median, (long long)s->len_p90, (long long)s->len_max);
     fprintf(f, "  shared prefix    %.1f%% of the longer sequence on average\n", 100.0 * s->prompt_frac);

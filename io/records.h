@@ -20,6 +20,9 @@ const char *rmens_records_where(const rmens_records *r);
 int64_t rmens_records_index(const rmens_records *r);  /* 0-based line or element index */
 int64_t rmens_records_line(const rmens_records *r);   /* 1-based line, JSON Lines only */
 int64_t rmens_records_bytes(const rmens_records *r);  /* uncompressed bytes read so far */
+/* \uD800-\uDFFF escapes read so far without their other half (json-c makes each
+ * U+FFFD), and the 1-based line of the first (0 in an array). */
+int64_t rmens_records_lone_surrogates(const rmens_records *r, int64_t *first_line);
 /* 1 once an error cannot be skipped: reading on would only repeat it. */
 int rmens_records_fatal(const rmens_records *r);
 void rmens_records_close(rmens_records *r);

@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/rng.h"
+#include "comm/memory.h"
 #include "io/dataset.h"
 #include "io/render.h"
 
@@ -295,6 +296,21 @@ static int question_split(const char *q)
     return rmens_mix64(h) % 5 == 4 ? RMENS_SPLIT_TEST : RMENS_SPLIT_TRAIN;
 }
 
+/* After the first SYNTH_SAMPLE pairs: the whole set, at their size each, and its
+ * compressed copy must fit this node's memory (comm/memory.h); refused before minutes
+ * of generating. */
+#define SYNTH_SAMPLE 1024
+static rmens_status size_check(const rmens_dataset *ds, int64_t done, int64_t n)
+{
+    double bytes = 64.0 * (double)done;  /* offsets, prompt, gold, trap, steps */
+    for (int s = 0; s < rmens_dataset_nsides(ds); s++)
+        bytes += 4.0 * (double)ds->side[s].ntok;
+    double per = 1.1 * bytes / (double)done;
+    char what[160];
+    snprintf(what, sizeof what, "%lld pairs x %.0f bytes, the first %lld's mean", (long long)n, per, (long long)done);
+    return rmens_memory_check(MPI_COMM_NULL, "synth", per * (double)n, what, "generate fewer pairs (--n)");
+}
+
 rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
 {
     *out = NULL;
@@ -326,6 +342,10 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
     int32_t *tok = NULL;
     size_t tokcap = 0;
     for (int64_t i = 0; i < o->n && st == RMENS_OK; i++) {
+        if (i == SYNTH_SAMPLE)
+            st = size_check(ds, i, o->n);
+        if (st != RMENS_OK)
+            break;
         problem p;
         do {
             memset(&p, 0, sizeof p);

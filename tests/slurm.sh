@@ -100,7 +100,9 @@ done
 wait_job "$jid"
 grep -q "resuming pre.h5" rmens-train-$jid.out || { cat rmens-train-$jid.out; fail "the requeued job did not resume"; }
 "$R" info pre.h5 | grep -q "step 400 of 400" || { cat rmens-train-$jid.out; fail "requeued job did not finish"; }
-mpirun --allow-run-as-root -n 2 "$R" train --data train.h5 --members 2 --out whole.h5 $LONG --quiet || fail "reference run"
+# (its own metrics file: m.jsonl exists, and rmens refuses to truncate it without --force)
+mpirun --allow-run-as-root -n 2 "$R" train --data train.h5 --members 2 --out whole.h5 $LONG --metrics whole.jsonl --quiet \
+    || fail "reference run"
 "$PY" "$top_srcdir/tests/compare_ckpt.py" whole.h5 pre.h5 || fail "requeued run differs from the uninterrupted one"
 echo "ok: requeued mid-run, resumed, bit-identical to an uninterrupted run"
 
