@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer
 # (configure --enable-sanitizers), in a separate copy of the tree; then the serial unit
-# tests under valgrind memcheck. Any sanitizer report or memcheck error fails CI.
+# tests under valgrind memcheck and two scoring threads under helgrind. Any sanitizer
+# report, memcheck or helgrind error fails CI.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d /tmp/rmens-san.XXXXXX)
@@ -58,3 +59,6 @@ CK_FORK=no CK_TIMEOUT_MULTIPLIER=20 ./libtool --mode=execute valgrind --error-ex
     --errors-for-leak-kinds=definite --suppressions=/usr/share/openmpi/openmpi-valgrind.supp \
     --gen-suppressions=no tests/test_unit
 echo "valgrind: unit tests clean"
+# helgrind on two threads scoring their own ensembles (rmens.h's advice): no data race.
+RMENS_NO_SKIP=1 make check TESTS=tests/threads.sh || { .ci/show-failures.sh; exit 1; }
+echo "helgrind: two scoring threads clean"

@@ -140,7 +140,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
     if ((st = rmens_model_new(&m, &cfg, (uint64_t)seed)) != RMENS_OK)
         goto exit;
     m->compact_last = compact;
-    st = data ? rmens_dataset_read(&ds, data, MPI_COMM_NULL) : random_pairs(&ds, (int)B, (int)T, (uint64_t)seed);
+    st = data ? rmens_dataset_read(&ds, data) : random_pairs(&ds, (int)B, (int)T, (uint64_t)seed);
     if (st != RMENS_OK)
         goto exit;
     if (ds->vocab_size > cfg.vocab_size) {
@@ -174,7 +174,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
             idx[i] = next++ % n;
         if ((st = rmens_batch_build(&b, ds, idx, (int)B, share, 0.0f)) != RMENS_OK)
             goto exit;
-        double f0 = rmens_layers_flops, t0 = now();
+        double f0 = rmens_layers_flops(), t0 = now();
         rmens_model_zero_grad(m);
         if ((st = rmens_model_forward(m, &b)) != RMENS_OK)
             goto exit;
@@ -183,7 +183,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
         rmens_adamw_step(&opt, m);
         if (s > 0) {
             t_train += now() - t0;
-            flops += rmens_layers_flops - f0;
+            flops += rmens_layers_flops() - f0;
             rows += b.N;
             cut += b.n_cut;
         }

@@ -237,7 +237,7 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     int64_t n_cut = 0, c2 = 0, budget;
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK)
         goto exit;
-    if ((st = rmens_dataset_read_bounded(&ds, o->data, comm, budget)) != RMENS_OK)
+    if ((st = rmens_dataset_read_comm(&ds, o->data, comm, budget)) != RMENS_OK)
         goto exit;
     if (rmens_dataset_kind(ds) != RMENS_DATA_PAIRS) {
         st = rmens_fail(RMENS_ERR_ARG, "%s is a responses file; eval needs pairs", o->data);
@@ -246,7 +246,7 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     if ((st = rmens_score_gather(o->ckpt, o->data, ds, o->normalize, comm, &R, &K, &n_cut)) != RMENS_OK)
         goto exit;
     if (o->ood) {
-        if ((st = rmens_dataset_read_bounded(&ood, o->ood, comm, budget)) != RMENS_OK)
+        if ((st = rmens_dataset_read_comm(&ood, o->ood, comm, budget)) != RMENS_OK)
             goto exit;
         if ((st = rmens_score_gather(o->ckpt, o->ood, ood, o->normalize, comm, &Rood, &Kood, &c2)) != RMENS_OK)
             goto exit;

@@ -116,7 +116,7 @@ static rmens_status score_responses(scoring *sc, const rmens_dataset *ds, int no
             at += lens[i];
         }
         if (st == RMENS_OK)
-            st = rmens_ensemble_score(sc->e, seqs, lens, NULL, n, normalize, 0.0f,
+            st = rmens_ensemble_score(sc->e, seqs, lens, n, normalize, 0.0f,
                                       sc->mine + (u0 - sc->lo) * sc->pl.n_local, NULL, NULL);
     }
     free(arena);
@@ -264,7 +264,7 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     double t0 = now();
     int64_t budget;
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK ||
-        (st = rmens_dataset_read_bounded(&ds, o->data, comm, budget)) != RMENS_OK)
+        (st = rmens_dataset_read_comm(&ds, o->data, comm, budget)) != RMENS_OK)
         goto exit;
     if ((st = score_local(o->ckpt, o->data, ds, o->normalize, o->batch, comm, &sc)) != RMENS_OK)
         goto exit;

@@ -600,9 +600,9 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
     int64_t budget;
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK)
         goto exit;
-    if ((st = rmens_dataset_read_bounded(&t->train, o->data, comm, budget)) != RMENS_OK)
+    if ((st = rmens_dataset_read_comm(&t->train, o->data, comm, budget)) != RMENS_OK)
         goto exit;
-    if (o->val && (st = rmens_dataset_read_bounded(&t->val, o->val, comm, budget)) != RMENS_OK)
+    if (o->val && (st = rmens_dataset_read_comm(&t->val, o->val, comm, budget)) != RMENS_OK)
         goto exit;
     if (rmens_dataset_kind(t->train) != RMENS_DATA_PAIRS) {
         st = rmens_fail(RMENS_ERR_ARG, "%s is a responses file; training needs pairs", o->data);

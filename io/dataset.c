@@ -200,11 +200,13 @@ void rmens_dataset_free(rmens_dataset *ds)
     for (size_t k = 0; k < NFIELDS; k++)
         for (int s = 0; s < (fields[k].side < 0 ? 1 : 2); s++)
             free(*field_slot(ds, &fields[k], s));
+    rmens_h5_lock();
     for (int s = 0; s < 2; s++) {
         rmens_h5_close(ds->side[s].dset);
         free(ds->side[s].win);
     }
     rmens_h5_close(ds->file);
+    rmens_h5_unlock();
     free(ds);
 }
 
@@ -250,7 +252,10 @@ static const int32_t *tokens_at(const rmens_dataset *ds, int s, int64_t a, int64
         q->win_cap = n;
     }
     q->win_n = 0;
-    if (rmens_h5_read_range(q->dset, H5T_NATIVE_INT32, H5P_DEFAULT, a, n, q->win) != RMENS_OK) {
+    rmens_h5_lock();
+    rmens_status st = rmens_h5_read_range(q->dset, H5T_NATIVE_INT32, H5P_DEFAULT, a, n, q->win);
+    rmens_h5_unlock();
+    if (st != RMENS_OK) {
         rmens_fail_context(RMENS_ERR_HDF5, "/%s/tokens: ", side_group(ds, s));
         return NULL;
     }
@@ -493,7 +498,7 @@ static rmens_status write_file(const rmens_dataset *ds, hid_t file)
     return RMENS_OK;
 }
 
-rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path)
+static rmens_status dataset_write(const rmens_dataset *ds, const char *path)
 {
     if (rmens_dataset_validate(ds) != RMENS_OK)
         return rmens_fail_context(RMENS_ERR_INTERNAL, "refusing to write %s: ", path);
@@ -513,6 +518,8 @@ rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path)
     }
     return rmens_h5_commit(file, tmp, path);
 }
+
+rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path) { RMENS_H5_LOCKED(dataset_write(ds, path)); }
 
 /* ---------------------------------------------------------------- reader */
 
@@ -645,7 +652,7 @@ static rmens_status open_streamed(rmens_dataset *ds, const char *path)
     return RMENS_OK;
 }
 
-rmens_status rmens_dataset_read_bounded(rmens_dataset **out, const char *path, MPI_Comm comm, int64_t max_bytes)
+static rmens_status dataset_read(rmens_dataset **out, const char *path, MPI_Comm comm, int64_t max_bytes)
 {
     rmens_h5_init();
     *out = NULL;
@@ -703,9 +710,19 @@ exit:
     return RMENS_OK;
 }
 
-rmens_status rmens_dataset_read(rmens_dataset **out, const char *path, MPI_Comm comm)
+rmens_status rmens_dataset_read_comm(rmens_dataset **out, const char *path, MPI_Comm comm, int64_t max_bytes)
 {
-    return rmens_dataset_read_bounded(out, path, comm, -1);
+    RMENS_H5_LOCKED(dataset_read(out, path, comm, max_bytes));
+}
+
+rmens_status rmens_dataset_read_bounded(rmens_dataset **out, const char *path, int64_t max_bytes)
+{
+    return rmens_dataset_read_comm(out, path, MPI_COMM_NULL, max_bytes);
+}
+
+rmens_status rmens_dataset_read(rmens_dataset **out, const char *path)
+{
+    return rmens_dataset_read_comm(out, path, MPI_COMM_NULL, -1);
 }
 
 /* ----------------------------------------------------------------- stats */

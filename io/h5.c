@@ -47,6 +47,23 @@ static int before(const struct timespec *a, const struct timespec *b)
 }
 void rmens_h5_init(void) { pthread_once(&h5_once, h5_init_once); }
 
+static pthread_mutex_t h5_lock;
+static pthread_once_t h5_lock_once = PTHREAD_ONCE_INIT;
+static void h5_lock_init(void)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&h5_lock, &a);
+    pthread_mutexattr_destroy(&a);
+}
+void rmens_h5_lock(void)
+{
+    pthread_once(&h5_lock_once, h5_lock_init);
+    pthread_mutex_lock(&h5_lock);
+}
+void rmens_h5_unlock(void) { pthread_mutex_unlock(&h5_lock); }
+
 static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
 {
     /* H5E_WALK_UPWARD visits the innermost (most specific) record first. A failed

@@ -73,7 +73,7 @@ static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
     rmens_dataset *ds;
     int64_t budget;  /* a large file is validated in chunks, like training reads it */
     RMENS_TRY(rmens_data_budget(MPI_COMM_NULL, 0, &budget));
-    RMENS_TRY(rmens_dataset_read_bounded(&ds, path, MPI_COMM_NULL, budget));
+    RMENS_TRY(rmens_dataset_read_bounded(&ds, path, budget));
     rmens_dataset_stats s;
     rmens_status st = rmens_dataset_stats_compute(ds, &s);
     if (st != RMENS_OK)
@@ -197,7 +197,7 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
     return RMENS_OK;
 }
 
-rmens_status rmens_info(FILE *f, const char *path, int64_t show)
+static rmens_status info(FILE *f, const char *path, int64_t show)
 {
     rmens_h5_init();
     char kind[64] = "";
@@ -222,3 +222,5 @@ rmens_status rmens_info(FILE *f, const char *path, int64_t show)
     return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "
                       "responses, model, ensemble)", path, kind);
 }
+
+rmens_status rmens_info(FILE *f, const char *path, int64_t show) { RMENS_H5_LOCKED(info(f, path, show)); }

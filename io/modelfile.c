@@ -166,7 +166,7 @@ rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_mo
     return RMENS_OK;
 }
 
-rmens_status rmens_model_save(const rmens_model *m, const char *path)
+static rmens_status model_save(const rmens_model *m, const char *path)
 {
     char tmp[4200];
     hid_t file = -1;
@@ -190,7 +190,9 @@ rmens_status rmens_model_save(const rmens_model *m, const char *path)
     return rmens_h5_commit(file, tmp, path);
 }
 
-rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head)
+rmens_status rmens_model_save(const rmens_model *m, const char *path) { RMENS_H5_LOCKED(model_save(m, path)); }
+
+static rmens_status model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head)
 {
     rmens_h5_init();
     *out = NULL;
@@ -246,4 +248,9 @@ exit:
     }
     *out = m;
     return RMENS_OK;
+}
+
+rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head)
+{
+    RMENS_H5_LOCKED(model_load(out, path, seed, fresh_head));
 }

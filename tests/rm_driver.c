@@ -65,7 +65,7 @@ int main(int argc, char **argv)
     rmens_dataset *ds;
     if (rmens_model_load(&m, argv[optind], 1, NULL) != RMENS_OK)
         die("load model");
-    if (rmens_dataset_read(&ds, argv[optind + 1], MPI_COMM_NULL) != RMENS_OK)
+    if (rmens_dataset_read(&ds, argv[optind + 1]) != RMENS_OK)
         die("read pairs");
     if (B > rmens_dataset_count(ds))
         B = (int)rmens_dataset_count(ds);

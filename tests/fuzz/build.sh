@@ -33,8 +33,8 @@ if [ ! -f "$src/config.h" ]; then
         "$version" "$version" >"$out/include/config.h"
 fi
 
-# The library's C sources, as Makefile.am lists them (continuation lines joined).
-lib_sources=$(sed -n '/^librmens_la_SOURCES[[:space:]]*=/,/[^\\]$/p' "$src/Makefile.am" |
+# The library's C sources, as Makefile.am lists them (every = and += block, continuation lines joined).
+lib_sources=$(awk '/^librmens_la_SOURCES[[:space:]]*\+?=/ {on = 1} on {print; if (!/\\$/) on = 0}' "$src/Makefile.am" |
               sed 's/\\//g' | tr -s '[:blank:]' '\n' | grep '\.c$')
 [ -n "$lib_sources" ] || { echo "build.sh: no librmens_la_SOURCES in $src/Makefile.am" >&2; exit 1; }
 

@@ -48,7 +48,7 @@ static void check_output(const char *path, int64_t want, const char *what)
 {
     rmens_dataset *ds = NULL;
     fuzz_h5_mark();
-    rmens_status st = rmens_dataset_read(&ds, path, MPI_COMM_NULL);
+    rmens_status st = rmens_dataset_read(&ds, path);
     fuzz_h5_check_closed("rmens_dataset_read of prep's output");
     if (st != RMENS_OK)
         fuzz_fail("prep wrote %s, which the reader rejects: %s", what, rmens_last_error());
