@@ -31,7 +31,7 @@ static void seq_std(const float *R, int64_t S, int K, double *out)
     for (int64_t i = 0; i < S; i++) {
         double m = 0, v = 0;
         for (int k = 0; k < K; k++)
-            m += R[i * K + k] / K;
+            m += R[i * K + k] / (float)K;
         for (int k = 0; k < K; k++)
             v += (R[i * K + k] - m) * (R[i * K + k] - m) / K;
         out[i] = sqrt(v);

@@ -68,6 +68,12 @@ static void **field_slot(rmens_dataset *ds, const field *f, int s)
     return (void **)(base + f->off);
 }
 
+static const void *field_data(const rmens_dataset *ds, const field *f, int s)
+{
+    const char *base = f->side < 0 ? (const char *)ds : (const char *)&ds->side[s];
+    return *(void *const *)(base + f->off);
+}
+
 static int field_present(const rmens_dataset *ds, const field *f)
 {
     if (f->flag == 0)
@@ -227,7 +233,7 @@ int rmens_dataset_streamed(const rmens_dataset *ds) { return ds->streamed; }
  * (validation, scoring in order) reads ahead; a jump (a bootstrap batch) reads exactly. */
 static const int32_t *tokens_at(const rmens_dataset *ds, int s, int64_t a, int64_t b)
 {
-    rmens_seqs *q = (rmens_seqs *)&ds->side[s];
+    rmens_seqs *q = (rmens_seqs *)(uintptr_t)&ds->side[s];
     if (!ds->streamed)
         return q->tokens + a;
     if (a >= q->win_lo && b <= q->win_lo + q->win_n)
@@ -484,7 +490,7 @@ static rmens_status write_file(const rmens_dataset *ds, hid_t file)
             else
                 snprintf(path, sizeof path, "/%s/%s", side_group(ds, s), f->name);
             RMENS_TRY(rmens_h5_write_1d(file, path, ftype_file(f->type), ftype_mem(f->type),
-                                        *field_slot((rmens_dataset *)ds, f, s), field_len(ds, f, s)));
+                                        field_data(ds, f, s), field_len(ds, f, s)));
         }
     }
     if (ds->has & RMENS_HAS_TRAP) {

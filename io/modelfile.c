@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,18 +108,18 @@ int rmens_modelfile_ntensors(const rmens_model_config *cfg)
 rmens_status rmens_modelfile_seal_flat(const char *group, const rmens_model_config *cfg, const float *base,
                                        uint32_t *crcs)
 {
-    return flat(-1, group, cfg, (float *)base, FLAT_SEAL, crcs, 0);  /* read only in this mode */
+    return flat(-1, group, cfg, (float *)(uintptr_t)base, FLAT_SEAL, crcs, 0);  /* read only in this mode */
 }
 
 rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
                                         const float *base, const uint32_t *crcs)
 {
-    return flat(loc, group, cfg, (float *)base, FLAT_CREATE, (uint32_t *)crcs, 0);  /* read only in this mode */
+    return flat(loc, group, cfg, (float *)(uintptr_t)base, FLAT_CREATE, (uint32_t *)(uintptr_t)crcs, 0);  /* read only in this mode */
 }
 
 rmens_status rmens_modelfile_fill_flat(hid_t loc, const char *group, const rmens_model_config *cfg, const float *base)
 {
-    return flat(loc, group, cfg, (float *)base, FLAT_FILL, NULL, 0);  /* read only in this mode */
+    return flat(loc, group, cfg, (float *)(uintptr_t)base, FLAT_FILL, NULL, 0);  /* read only in this mode */
 }
 
 rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base,

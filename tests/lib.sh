@@ -24,4 +24,9 @@ skip() {
 # The shared data may be absent anywhere (docs: ../shared/data/SOURCES.md): always a skip.
 need_shared() { [ -r "$SHARED/$1" ] || { echo "SKIP: $SHARED/$1 is absent"; exit 77; }; }
 need_python() { "$PY" -c "import $1" 2>/dev/null || skip "$PY cannot import $1"; }
+# The Check programs exist only when configure found Check.
+need_check_tests() {
+    [ -x "$top_builddir/tests/test_unit" ] ||
+        skip "Check (>= 0.11) was not found at configure time (Debian: check): the unit tests were not built"
+}
 mpirun_np() { np=$1; shift; "$MPIEXEC" -n "$np" --oversubscribe "$@"; }

@@ -648,9 +648,9 @@ START_TEST(gpt2_init_statistics)
         s += m->t[RMENS_T_FCW][i], s2 += (double)m->t[RMENS_T_FCW][i] * m->t[RMENS_T_FCW][i];
     for (int64_t i = 0; i < np; i++)
         p2 += (double)m->t[RMENS_T_FCPROJW][i] * m->t[RMENS_T_FCPROJW][i];
-    ck_assert_double_eq_tol(s / n, 0.0, 0.001);
-    ck_assert_double_eq_tol(sqrt(s2 / n), 0.02, 0.0005);
-    ck_assert_double_eq_tol(sqrt(p2 / np), 0.02 / sqrt(8.0), 0.0003);
+    ck_assert_double_eq_tol(s / (double)n, 0.0, 0.001);
+    ck_assert_double_eq_tol(sqrt(s2 / (double)n), 0.02, 0.0005);
+    ck_assert_double_eq_tol(sqrt(p2 / (double)np), 0.02 / sqrt(8.0), 0.0003);
     ck_assert_float_eq(m->t[RMENS_T_LN1W][5], 1.0f);
     ck_assert_float_eq(m->t[RMENS_T_QKVB][5], 0.0f);
     rmens_model *same;

@@ -316,7 +316,7 @@ void fuzz_h5_check_closed(const char *what)
 
 /* ------------------------------------------ HDF5 writers that may break rules */
 
-static void h5_check(herr_t rc, const char *what, const char *name)
+static void h5_check(int64_t rc, const char *what, const char *name)
 {
     if (rc < 0) {
         H5Eprint2(H5E_DEFAULT, stderr);
