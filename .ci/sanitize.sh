@@ -9,7 +9,7 @@ dir=$(mktemp -d /tmp/rmens-san.XXXXXX)
 git -C "$src" archive HEAD | tar -x -C "$dir"
 cd "$dir"
 autoreconf -fi >/dev/null
-./configure --enable-sanitizers >/dev/null
+./configure --enable-sanitizers --enable-fault-injection >/dev/null
 make -j2 >/dev/null
 
 # Full stacks (Open MPI is built without frame pointers), components kept loaded so

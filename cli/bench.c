@@ -179,7 +179,8 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
         if ((st = rmens_model_forward(m, &b)) != RMENS_OK)
             goto exit;
         loss = rmens_bt_loss(dr, rmens_model_rewards(m), b.margin, (int)B, 0.0f, NULL);
-        rmens_model_backward(m, &b, dr);
+        if ((st = rmens_model_backward(m, &b, dr)) != RMENS_OK)
+            goto exit;
         rmens_adamw_step(&opt, m);
         if (s > 0) {
             t_train += now() - t0;

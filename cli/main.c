@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "base/fault.h"
 #include "comm/verdict.h"
 
 static const char usage[] =
@@ -109,16 +110,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "rmens: MPI_Init failed\n");
         return 1;
     }
-    /* Fault injection for the tests: RMENS_FAULT_FSIZE=BYTES limits the size of files this
-     * rank writes from here on, so writes fail as on a full disk. Set after MPI_Init,
-     * whose runtime files must not be limited. */
-    const char *fsize = getenv("RMENS_FAULT_FSIZE");
-    if (fsize && *fsize) {
-        struct rlimit lim;
-        getrlimit(RLIMIT_FSIZE, &lim);
-        lim.rlim_cur = (rlim_t)strtoull(fsize, NULL, 10);
-        setrlimit(RLIMIT_FSIZE, &lim);
-    }
+    /* Tests only (base/fault.h): RMENS_FAULT_FSIZE, after MPI_Init, whose runtime files
+     * must not be limited. */
+    rmens_fault_fsize();
     /* Library code returns MPI errors up the stack; only this level decides to exit. */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm comm = MPI_COMM_WORLD;

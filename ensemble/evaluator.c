@@ -38,17 +38,22 @@ static void seq_std(const float *R, int64_t S, int K, double *out)
     }
 }
 
-static json_object *report(const rmens_eval_options *o, const rmens_dataset *ds, const float *R, int K,
-                           const float *Rood, int64_t Sood, int64_t n_cut, FILE *out)
+/* The table to out and the JSON report to *json; out of memory, no report at all (never
+ * a partial one passed off as complete). */
+static rmens_status report(const rmens_eval_options *o, const rmens_dataset *ds, const float *R, int K,
+                           const float *Rood, int64_t Sood, int64_t n_cut, FILE *out, json_object **json)
 {
+    rmens_status st = RMENS_OK;
     const int64_t n = rmens_dataset_count(ds);
     const float *W = R, *L = R + (size_t)n * K;  /* chosen rows, then rejected rows */
     double *p = malloc((size_t)n * sizeof *p), *pe = calloc((size_t)n, sizeof *pe);
     double *u = malloc((size_t)n * sizeof *u), *mw = malloc((size_t)n * sizeof *mw), *ml = malloc((size_t)n * sizeof *ml);
     int *wrong = malloc((size_t)n * sizeof *wrong), *right = malloc((size_t)n * sizeof *right);
     json_object *j = json_object_new_object(), *members = json_object_new_array();
-    if (!p || !pe || !u || !mw || !ml || !wrong || !right)
+    if (!p || !pe || !u || !mw || !ml || !wrong || !right || !j || !members) {
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for the evaluation of %lld pairs", (long long)n);
         goto exit;
+    }
     json_object_object_add(j, "checkpoint", json_object_new_string(o->ckpt));
     json_object_object_add(j, "data", json_object_new_string(o->data));
     json_object_object_add(j, "pairs", json_object_new_int64(n));
@@ -81,6 +86,7 @@ static json_object *report(const rmens_eval_options *o, const rmens_dataset *ds,
         json_object_array_add(members, m);
     }
     json_object_object_add(j, "members", members);
+    members = NULL;  /* j owns it */
     /* Ensemble decisions: mean, worst case (min), uncertainty-weighted (mean - lambda var). */
     double acc_mean = 0, acc_min = 0, acc_uwo = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -213,12 +219,21 @@ static json_object *report(const rmens_eval_options *o, const rmens_dataset *ds,
             json_object_object_add(od, "auroc", num(au));
             json_object_object_add(j, "ood", od);
         }
+        if (!a || !lab)
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for the out-of-distribution comparison (%lld sequences)",
+                            (long long)(2 * n + Sood));
         free(a);
         free(lab);
     }
 exit:
     free(p), free(pe), free(u), free(mw), free(ml), free(wrong), free(right);
-    return j;
+    json_object_put(members);
+    if (st != RMENS_OK) {
+        json_object_put(j);
+        j = NULL;
+    }
+    *json = j;
+    return st;
 }
 
 rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
@@ -254,10 +269,11 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     if (rank == 0) {
         int64_t Sood = ood ? rmens_dataset_count(ood) * (rmens_dataset_kind(ood) == RMENS_DATA_PAIRS ? 2 : 1) : 0;
         FILE *table = o->quiet ? fopen("/dev/null", "w") : stdout;
-        json_object *j = report(o, ds, R, K, Rood, Sood, n_cut, table ? table : stdout);
+        json_object *j = NULL;
+        st = report(o, ds, R, K, Rood, Sood, n_cut, table ? table : stdout, &j);
         if (table && table != stdout)
             fclose(table);
-        if (o->json) {
+        if (st == RMENS_OK && o->json) {
             char tmp[4200];
             snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->json, (long)getpid());
             FILE *f = fopen(tmp, "w");

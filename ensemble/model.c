@@ -352,15 +352,13 @@ static void block_tail_backward(rmens_model *m, int l, int rows, float *dres, fl
                     dres, C, atty, C, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * C), C, rows, C, C);
 }
 
-void rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *drewards)
+rmens_status rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *drewards)
 {
     const int L = m->cfg.n_layer, C = m->cfg.n_embd, NH = m->cfg.n_head, N = b->N, S = b->S;
     const size_t nc = (size_t)m->cap_rows * C, NC = (size_t)N * C;
     float **t = m->t, **g = m->g;
-    if (m->fwd_only) {  /* a scoring reservation kept no activations to go back through */
-        fprintf(stderr, "rmens: internal error: backward after a forward-only reservation\n");
-        abort();
-    }
+    if (m->fwd_only)  /* a scoring reservation kept no activations to go back through */
+        return rmens_fail(RMENS_ERR_INTERNAL, "backward pass after a forward-only (scoring) reservation");
 
     /* score head and final LayerNorm at the S reward rows */
     memset(m->dlastC, 0, (size_t)S * C * sizeof(float));
@@ -433,6 +431,7 @@ void rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *dre
                            LAYER(m->ln1_rstd, l, m->cap_rows), N, C);
     }
     encoder_backward(g[RMENS_T_WTE], g[RMENS_T_WPE], m->dres, b->tokens, b->pos, N, C);
+    return RMENS_OK;
 }
 
 /* ---------------------------------------------------------------- loss */

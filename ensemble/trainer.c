@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/fault.h"
 #include "comm/moments.h"
 #include "comm/placement.h"
 #include "comm/sum.h"
@@ -448,19 +449,17 @@ static void weights_note(const member *mb, char *buf, size_t n)
     free(crcs);
 }
 
-/* Fault injection for the tests (io/checkpoint.c has RMENS_FAULT_SAVE): RMENS_FAULT_NAN
- * ="k:s" sets one parameter of member k (of the whole ensemble) to NaN right after the
- * optimizer update of step s (1-based, as printed), on every rank holding the member: the
- * first weight of the score head, which every reward reads, so the next step's loss is
- * not finite; "k:s:i" picks flat parameter i instead (0: a row of the token embedding
- * that byte data never reads, which no forward pass reveals: only the save guard). */
+/* Tests only (base/fault.h): RMENS_FAULT_NAN="k:s" sets one parameter of member k (of the
+ * whole ensemble) to NaN right after the optimizer update of step s, on every rank
+ * holding the member: the first weight of the score head, which every reward reads, so
+ * the next step's loss is not finite; "k:s:i" picks flat parameter i instead (0: a row of
+ * the token embedding that byte data never reads, which no forward pass reveals: only
+ * the save guard). */
 static void fault_nan(const trainer *t, member *mb)
 {
-    const char *f = getenv("RMENS_FAULT_NAN");
-    long long k, s, i = -1;
-    if (!f || sscanf(f, "%lld:%lld:%lld", &k, &s, &i) < 2 || k != member_id(t, mb) || s != t->step + 1)
-        return;
-    mb->m->params[i >= 0 && (size_t)i < mb->m->nparams ? (size_t)i : mb->m->off[RMENS_T_SCOREW]] = NAN;
+    int64_t i = rmens_fault_nan(member_id(t, mb), t->step + 1, mb->m->nparams, mb->m->off[RMENS_T_SCOREW]);
+    if (i >= 0)
+        mb->m->params[i] = NAN;
 }
 
 static rmens_status train_step(trainer *t, double *vals)
@@ -501,7 +500,7 @@ static rmens_status train_step(trainer *t, double *vals)
                 st = rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: the loss is not finite (%s)", member_id(t, mb),
                                 (long long)t->step + 1, why[0] ? why : "centering term overflow?");
             if (st == RMENS_OK)
-                rmens_model_backward(mb->m, &t->batch, t->dr);
+                st = rmens_model_backward(mb->m, &t->batch, t->dr);
         }
         /* The ranks of a member agree before their collectives: one that failed must not
          * leave its partners waiting in the gradient reduction. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/fault.h"
 
 /* Elements per chunk of large 1-d datasets (256 KiB of int32). */
 #define H5_CHUNK 65536
@@ -530,9 +531,8 @@ rmens_status rmens_h5_reserve(const char *path, double bytes)
      * file systems) the latter would write zeros. There, the free space is checked
      * instead: no reservation, but a disk that is already full is still an error here
      * rather than a failed write inside HDF5. RMENS_FAULT_NOFALLOCATE=1 takes that path
-     * (tests/faults.sh). */
-    const char *nofa = getenv("RMENS_FAULT_NOFALLOCATE");
-    int rc = nofa && *nofa == '1' ? (errno = EOPNOTSUPP, -1) : fallocate(fd, 0, 0, (off_t)bytes), e = errno;
+     * (tests/faults.sh, base/fault.h). */
+    int rc = rmens_fault_nofallocate() ? (errno = EOPNOTSUPP, -1) : fallocate(fd, 0, 0, (off_t)bytes), e = errno;
     struct statvfs vfs;
     int have_vfs = rc != 0 && fstatvfs(fd, &vfs) == 0;
     close(fd);

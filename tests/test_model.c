@@ -221,7 +221,7 @@ static double c_step(rmens_model *m, const rmens_dataset *ds, int B, int share, 
     float dr[32];
     double loss = rmens_bt_loss(dr, rmens_model_rewards(m), b.margin, B, center, NULL);
     memcpy(r, rmens_model_rewards(m), (size_t)2 * B * sizeof *r);
-    rmens_model_backward(m, &b, dr);
+    ck_assert_int_eq(rmens_model_backward(m, &b, dr), RMENS_OK);
     if (ncut)
         *ncut = b.n_cut;
     rmens_batch_free(&b);
@@ -369,6 +369,11 @@ START_TEST(forward_only_identical)
                           m->compact_last);
             for (int s = 0; s < 10; s++)
                 ck_assert(isfinite(rf[s]));
+            /* No activations to go back through: an error, never an abort (the library
+             * exits nowhere). */
+            float dr[10] = {0};
+            ck_assert_int_eq(rmens_model_backward(m, &b, dr), RMENS_ERR_INTERNAL);
+            ck_assert_error_has("forward-only");
             rmens_batch_free(&b);
         }
         rmens_model_free(m);
