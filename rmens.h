@@ -23,7 +23,8 @@
  *
  * Conventions: names are rmens_<noun>_<verb>; structs are opaque unless they are
  * option or report records; functions return rmens_status and leave a message for
- * rmens_last_error(); nothing in the library prints, exits or aborts. Everything here
+ * rmens_last_error(), which names option fields as `field` (the struct member); nothing
+ * in the library prints, exits or aborts. Everything here
  * is serial and needs no MPI; the collective entry points (taking an MPI_Comm) are in
  * <rmens_mpi.h>. Only what is declared RMENS_API is exported. Enums only ever grow.
  */

@@ -33,13 +33,58 @@ int rmens_cli_rank(MPI_Comm comm)
     return r;
 }
 
+/* Library messages name option fields as `field` (the C name in the options struct);
+ * the program names its flags instead. Fields whose flag is not the field's name with
+ * '-' for '_': */
+static const struct {
+    const char *field, *flag;
+} field_flags[] = {
+    {"output", "out"}, {"val_output", "val-out"}, {"trap_fraction", "traps"}, {"model.n_ctx", "ctx"},
+    {"opt.lr", "lr"}, {"data_budget", "data-mem"},
+};
+
+/* msg with "set `f`" written "pass --flag" and any other "`f`" written "--flag". */
+static void name_flags(char *out, size_t size, const char *msg)
+{
+    size_t at = 0;
+    while (*msg && at + 1 < size) {
+        const char *end = msg[0] == '`' ? msg + 1 + strspn(msg + 1, "abcdefghijklmnopqrstuvwxyz0123456789_.") : NULL;
+        if (!end || *end != '`' || end - msg > 64 || end == msg + 1) {
+            if (strncmp(msg, "set `", 5) == 0 && msg[5 + strspn(msg + 5, "abcdefghijklmnopqrstuvwxyz0123456789_.")] == '`') {
+                at += (size_t)snprintf(out + at, size - at, "pass ");
+                msg += 4;
+                continue;
+            }
+            out[at++] = *msg++;
+            continue;
+        }
+        char field[72];
+        snprintf(field, sizeof field, "%.*s", (int)(end - msg - 1), msg + 1);
+        const char *flag = NULL;
+        for (size_t i = 0; i < sizeof field_flags / sizeof *field_flags; i++)
+            if (strcmp(field, field_flags[i].field) == 0)
+                flag = field_flags[i].flag;
+        if (!flag) {
+            for (char *c = field; *c; c++)
+                *c = *c == '_' ? '-' : *c;
+            flag = field;
+        }
+        at += (size_t)snprintf(out + at, size - at, "--%s", flag);
+        msg = end + 1;
+    }
+    out[at < size ? at : size - 1] = '\0';
+}
+
 int rmens_cli_report(MPI_Comm comm, const char *cmd, rmens_status st)
 {
     st = rmens_verdict(comm, st);
     if (st == RMENS_OK)
         return 0;
-    if (rmens_cli_rank(comm) == 0)
-        fprintf(stderr, "rmens %s: error: %s\n", cmd, rmens_last_error());
+    if (rmens_cli_rank(comm) == 0) {
+        char msg[8192];
+        name_flags(msg, sizeof msg, rmens_last_error());
+        fprintf(stderr, "rmens %s: error: %s\n", cmd, msg);
+    }
     return st == RMENS_ERR_ARG ? 2 : 1;
 }
 

@@ -242,9 +242,9 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
     rmens_status st = RMENS_OK;
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
-        st = rmens_fail(RMENS_ERR_ARG, "--lambda must be a non-negative number, got %g", o->lambda);
+        st = rmens_fail(RMENS_ERR_ARG, "`lambda` must be a non-negative number, got %g", o->lambda);
     else if (rank == 0 && o->json && !o->force && access(o->json, F_OK) == 0)
-        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", o->json);
+        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (set `force` to replace it)", o->json);
     RMENS_TRY(rmens_verdict(comm, st));
     rmens_dataset *ds = NULL, *ood = NULL;
     float *R = NULL, *Rood = NULL;

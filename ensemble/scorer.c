@@ -165,7 +165,7 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
         st = rmens_fail(RMENS_ERR_ARG, "the data has vocab_size %d but the model reads %d tokens",
                         rmens_dataset_vocab_size(ds), sc->e->cfg.vocab_size);
     if (st == RMENS_OK && normalize && !sc->e->has_stats)
-        st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (%s)", ckpt, sc->e->no_stats);
+        st = rmens_fail(RMENS_ERR_ARG, "`normalize` member: %s has no reward statistics (%s)", ckpt, sc->e->no_stats);
     if (st != RMENS_OK)
         rmens_fail_context(st, "%s: ", data);
     RMENS_TRY(rmens_verdict(comm, st));
@@ -251,9 +251,9 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
     rmens_status st = RMENS_OK;
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
-        st = rmens_fail(RMENS_ERR_ARG, "--lambda must be a non-negative number, got %g", o->lambda);
+        st = rmens_fail(RMENS_ERR_ARG, "`lambda` must be a non-negative number, got %g", o->lambda);
     else if (rank == 0 && !o->force && access(o->out, F_OK) == 0)
-        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", o->out);
+        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (set `force` to replace it)", o->out);
     RMENS_TRY(rmens_verdict(comm, st));
 
     rmens_dataset *ds = NULL;

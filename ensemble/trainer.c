@@ -359,16 +359,16 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     fill_header(t, &want);
     t->step = step;
     if (memcmp(&h->cfg, &want.cfg, sizeof want.cfg) != 0)
-        return rmens_fail(RMENS_ERR_ARG, "--resume: %s holds a model of n_ctx %d, n_layer %d, n_head %d, n_embd %d, "
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s holds a model of n_ctx %d, n_layer %d, n_head %d, n_embd %d, "
                           "vocab %d; the options ask for %d, %d, %d, %d, %d", t->o->out, h->cfg.n_ctx, h->cfg.n_layer,
                           h->cfg.n_head, h->cfg.n_embd, h->cfg.vocab_size, want.cfg.n_ctx, want.cfg.n_layer,
                           want.cfg.n_head, want.cfg.n_embd, want.cfg.vocab_size);
 #define SAME(f, fmt)                                                                                         \
     if (h->f != want.f)                                                                                      \
-        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained with " #f " = " fmt ", the options say " fmt \
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with " #f " = " fmt ", the options say " fmt \
                           " (resume with the original settings)", t->o->out, h->f, want.f);
     if (h->data_crc32 >= 0 && h->data_crc32 != want.data_crc32)
-        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained on other data (%s, fingerprint %08llx) than %s "
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on other data (%s, fingerprint %08llx) than %s "
                           "(fingerprint %08llx)", t->o->out, h->data, (unsigned long long)h->data_crc32, t->o->data,
                           (unsigned long long)want.data_crc32);
     SAME(member_offset, "%d") SAME(members, "%d") SAME(batch, "%d") SAME(warmup, "%d") SAME(share, "%d") SAME(total_steps, "%" PRId64) SAME(n_pairs, "%" PRId64)
@@ -377,7 +377,7 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     SAME(center, "%g")
 #undef SAME
     if (strcmp(h->tokenizer, want.tokenizer) != 0)
-        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
                           h->tokenizer, t->o->data, want.tokenizer);
     return RMENS_OK;
 }
@@ -420,7 +420,7 @@ static rmens_status setup_members(trainer *t, const rmens_model *init, const rme
             rmens_status st = rmens_checkpoint_read_member(o->out, mb->index, mb->m, mb->opt.m, mb->opt.v, counts,
                                                            rmens_dataset_count(t->train), NULL);
             if (st == RMENS_OK && memcmp(counts, mb->boot.counts, (size_t)mb->boot.n * sizeof *counts) != 0)
-                st = rmens_fail(RMENS_ERR_ARG, "--resume: member %d's bootstrap sample in %s differs from the one "
+                st = rmens_fail(RMENS_ERR_ARG, "`resume`: member %d's bootstrap sample in %s differs from the one "
                                 "(seed %llu) draws: another data file?", mb->index, o->out,
                                 (unsigned long long)o->seed);
             free(counts);
@@ -493,7 +493,7 @@ static rmens_status train_step(trainer *t, double *vals)
                                     member_id(t, mb), (long long)t->step + 1,
                                     isfinite(r[2 * i]) && isfinite(r[2 * i + 1]) ? "loss" : "reward",
                                     (long long)t->idx[lo + i], r[2 * i], r[2 * i + 1], t->batch.margin[i],
-                                    why[0] ? "; its weights are no longer finite: " : "; lower --lr or check the data",
+                                    why[0] ? "; its weights are no longer finite: " : "; lower `opt.lr` or check the data",
                                     why);
             }
             if (st == RMENS_OK && !isfinite(loss))
@@ -584,14 +584,14 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
     MPI_Comm_rank(comm, &rank);
 
     if (o->batch < 1)
-        st = rmens_fail(RMENS_ERR_ARG, "--batch must be at least 1");
+        st = rmens_fail(RMENS_ERR_ARG, "`batch` must be at least 1");
     else if (!o->out)
-        st = rmens_fail(RMENS_ERR_ARG, "--out is required");
+        st = rmens_fail(RMENS_ERR_ARG, "`out` is required");
     else if (!o->resume && !o->force && access(o->out, F_OK) == 0)
-        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --resume to continue it, or --force to replace it)",
+        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (set `resume` to continue it, or `force` to replace it)",
                         o->out);
     else if (o->resume && access(o->out, F_OK) != 0)
-        st = rmens_fail(RMENS_ERR_ARG, "--resume: %s does not exist: nothing to resume", o->out);
+        st = rmens_fail(RMENS_ERR_ARG, "`resume`: %s does not exist: nothing to resume", o->out);
     if ((st = rmens_verdict(comm, st)) != RMENS_OK)
         return st;
     if ((st = rmens_placement_init(&t->pl, comm, o->members)) != RMENS_OK)
@@ -608,12 +608,12 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         goto exit;
     }
     if (o->batch > rmens_dataset_count(t->train)) {
-        st = rmens_fail(RMENS_ERR_ARG, "--batch %d is larger than the data (%s holds %lld pairs)", o->batch, o->data,
+        st = rmens_fail(RMENS_ERR_ARG, "`batch` %d is larger than the data (%s holds %lld pairs)", o->batch, o->data,
                         (long long)rmens_dataset_count(t->train));
         goto exit;
     }
     if (t->pl.group_size > o->batch) {
-        st = rmens_fail(RMENS_ERR_ARG, "--batch %d is smaller than the %d ranks training each member", o->batch,
+        st = rmens_fail(RMENS_ERR_ARG, "`batch` %d is smaller than the %d ranks training each member", o->batch,
                         t->pl.group_size);
         goto exit;
     }
@@ -626,7 +626,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         st = rmens_model_load(&init, o->init, o->seed, &t->fresh_head);
         if (st == RMENS_OK && o->model.n_ctx && (o->model.n_ctx != init->cfg.n_ctx || o->model.n_layer != init->cfg.n_layer ||
                                                  o->model.n_head != init->cfg.n_head || o->model.n_embd != init->cfg.n_embd))
-            st = rmens_fail(RMENS_ERR_ARG, "--init %s has n_ctx %d, n_layer %d, n_head %d, n_embd %d; the model options "
+            st = rmens_fail(RMENS_ERR_ARG, "`init` %s has n_ctx %d, n_layer %d, n_head %d, n_embd %d; the model options "
                             "ask for %d, %d, %d, %d (drop them to use the file's)", o->init, init->cfg.n_ctx,
                             init->cfg.n_layer, init->cfg.n_head, init->cfg.n_embd, o->model.n_ctx, o->model.n_layer,
                             o->model.n_head, o->model.n_embd);
@@ -634,7 +634,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         char tok[32];
         if (st == RMENS_OK && (st = rmens_modelfile_tokenizer(o->init, tok, sizeof tok)) == RMENS_OK && tok[0] &&
             strcmp(tok, t->train->tokenizer) != 0)
-            st = rmens_fail(RMENS_ERR_ARG, "--init %s reads \"%s\" tokens, but %s was tokenized by \"%s\"", o->init, tok,
+            st = rmens_fail(RMENS_ERR_ARG, "`init` %s reads \"%s\" tokens, but %s was tokenized by \"%s\"", o->init, tok,
                             o->data, t->train->tokenizer);
         if ((st = rmens_verdict(comm, st)) != RMENS_OK)
             goto exit;
@@ -644,7 +644,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
     if (!init)
         t->cfg.vocab_size = rmens_dataset_vocab_size(t->train);
     if (t->cfg.vocab_size < rmens_dataset_vocab_size(t->train)) {
-        st = rmens_fail(RMENS_ERR_ARG, "--init %s has vocab_size %d, the data %s needs %d", o->init, t->cfg.vocab_size,
+        st = rmens_fail(RMENS_ERR_ARG, "`init` %s has vocab_size %d, the data %s needs %d", o->init, t->cfg.vocab_size,
                         o->data, rmens_dataset_vocab_size(t->train));
         goto exit;
     }
@@ -671,8 +671,8 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         const char *name = f ? o->val : o->data;
         if (long_prompt && !o->truncate_prompts)
             st = rmens_fail(RMENS_ERR_ARG, "%lld of %lld pairs in %s have a prompt longer than the context (n_ctx %d; the "
-                            "longest prompt has %lld tokens): the model would not see the whole prompt. Raise --ctx, "
-                            "or pass --truncate-prompts to cut them from the front anyway", (long long)long_prompt,
+                            "longest prompt has %lld tokens): the model would not see the whole prompt. Raise `model.n_ctx`, "
+                            "or set `truncate_prompts` to cut them from the front anyway", (long long)long_prompt,
                             (long long)rmens_dataset_count(ds), name, t->cfg.n_ctx, (long long)longest);
         else if (cut && rank == 0 && !o->quiet)
             printf("note: %lld of %lld pairs in %s are longer than the context (n_ctx %d) and are cut from the front; "

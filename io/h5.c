@@ -577,7 +577,7 @@ rmens_status rmens_h5_create_tmp(const char *path, int overwrite, double bytes, 
     rmens_h5_init();
     *file = -1;
     if (!overwrite && access(path, F_OK) == 0)
-        return rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", path);
+        return rmens_fail(RMENS_ERR_ARG, "%s already exists (set `force` to replace it)", path);
     snprintf(tmp, tmpsize, "%s.tmp.%ld", path, (long)getpid());
     /* The earliest file format: the 1.8 format's object headers would carry checksums,
      * but HDF5 1.10.8 leaks memory writing it (LeakSanitizer, every dataset created). */

@@ -79,7 +79,7 @@ static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
     if (st != RMENS_OK)
         goto exit;
     if (show >= ds->n) {
-        st = rmens_fail(RMENS_ERR_ARG, "%s: --show %lld is past the last record (%lld records)", path,
+        st = rmens_fail(RMENS_ERR_ARG, "%s: `show` %lld is past the last record (%lld records)", path,
                         (long long)show, (long long)ds->n);
         goto exit;
     }
@@ -214,7 +214,7 @@ static rmens_status info(FILE *f, const char *path, int64_t show)
     if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
         return describe_dataset(f, path, show);
     if (show >= 0 && (strcmp(kind, "model") == 0 || strcmp(kind, "ensemble") == 0))
-        return rmens_fail(RMENS_ERR_ARG, "%s: --show applies to pairs and responses files, this is a %s file", path, kind);
+        return rmens_fail(RMENS_ERR_ARG, "%s: `show` applies to pairs and responses files, this is a %s file", path, kind);
     if (strcmp(kind, "model") == 0)
         return describe_model(f, path);
     if (strcmp(kind, "ensemble") == 0)

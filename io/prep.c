@@ -178,7 +178,7 @@ static rmens_status render_hh(json_object *o, const char *where, rendered *r)
     size_t at = find_last(s[0], n[0], RMENS_ASSISTANT_HEADER);
     if (at == (size_t)-1)
         return rmens_fail(RMENS_ERR_INPUT, "%s: \"chosen\" has no \"\\n\\nAssistant:\" turn: not an "
-                          "HH-RLHF transcript (try --format prompt)", where);
+                          "HH-RLHF transcript (try `format` prompt)", where);
     r->prompt_len = at + strlen(RMENS_ASSISTANT_HEADER);
     if (n[1] < r->prompt_len || memcmp(s[0], s[1], r->prompt_len) != 0)
         r->skip = RMENS_SKIP_PROMPT_DIFFERS;
@@ -397,15 +397,15 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
 {
     memset(rep, 0, sizeof *rep);
     if (!o->input || !o->output)
-        return rmens_fail(RMENS_ERR_ARG, "prep needs an input file and --out");
+        return rmens_fail(RMENS_ERR_ARG, "prep needs an input file and `output`");
     if (o->val_output && (!(o->val_fraction > 0) || !(o->val_fraction < 1)))
-        return rmens_fail(RMENS_ERR_ARG, "--val-fraction must be in (0, 1), got %g", o->val_fraction);
+        return rmens_fail(RMENS_ERR_ARG, "`val_fraction` must be in (0, 1), got %g", o->val_fraction);
     if (o->val_output && strcmp(o->val_output, o->output) == 0)
-        return rmens_fail(RMENS_ERR_ARG, "--out and --val-out name the same file %s", o->output);
+        return rmens_fail(RMENS_ERR_ARG, "`output` and `val_output` name the same file %s", o->output);
     const char *outs[2] = {o->output, o->val_output};
     for (int k = 0; k < 2; k++)
         if (outs[k] && !o->overwrite && access(outs[k], F_OK) == 0)
-            return rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", outs[k]);
+            return rmens_fail(RMENS_ERR_ARG, "%s already exists (set `force` to replace it)", outs[k]);
 
     double t0 = now();
     rmens_status st = RMENS_OK;
@@ -462,7 +462,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
             rep->format = fmt;
         } else if (st == RMENS_OK && o->format == RMENS_PREP_AUTO && f != fmt) {
             st = rmens_fail(RMENS_ERR_INPUT, "%s: record looks like format \"%s\" but the file began "
-                            "as \"%s\" (pass --format to force one)", where,
+                            "as \"%s\" (set `format` to force one)", where,
                             rmens_prep_format_name(f), rmens_prep_format_name(fmt));
         }
         r.full[0].len = r.full[1].len = 0;
@@ -537,7 +537,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     }
     if (o->val_output && ds[1]->n == 0) {
         st = rmens_fail(RMENS_ERR_INPUT, "%s: the validation split is empty (%lld pairs, "
-                        "--val-fraction %g): nothing written", o->input, (long long)ds[0]->n,
+                        "`val_fraction` %g): nothing written", o->input, (long long)ds[0]->n,
                         o->val_fraction);
         goto exit;
     }

@@ -301,9 +301,9 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
     if ((unsigned)o->task > RMENS_TASK_STEPS)
         return rmens_fail(RMENS_ERR_ARG, "unknown task %d", (int)o->task);
     if (o->n < 1)
-        return rmens_fail(RMENS_ERR_ARG, "--n must be at least 1, got %lld", (long long)o->n);
+        return rmens_fail(RMENS_ERR_ARG, "`n` must be at least 1, got %lld", (long long)o->n);
     if (!(o->trap_fraction >= 0 && o->trap_fraction <= 1))
-        return rmens_fail(RMENS_ERR_ARG, "--traps must be in [0, 1], got %g", o->trap_fraction);
+        return rmens_fail(RMENS_ERR_ARG, "`trap_fraction` must be in [0, 1], got %g", o->trap_fraction);
     unsigned has = RMENS_HAS_GOLD | RMENS_HAS_PROMPT | (o->task == RMENS_TASK_STEPS ? RMENS_HAS_STEPS : 0);
     if (!o->responses)
         has |= RMENS_HAS_TRAP;

@@ -214,7 +214,7 @@ START_TEST(bad_options)
     rmens_synth_options_init(&o);
     o.n = 0;
     ck_assert_int_eq(rmens_synth(&o, &ds), RMENS_ERR_ARG);
-    ck_assert_error_has("--n");
+    ck_assert_error_has("`n`");
     rmens_synth_options_init(&o);
     o.trap_fraction = 1.5;
     ck_assert_int_eq(rmens_synth(&o, &ds), RMENS_ERR_ARG);
