@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/logistic.h"
 #include "comm/placement.h"
 #include "comm/verdict.h"
 #include "ensemble/metrics.h"
@@ -15,7 +16,6 @@
 
 #define ECE_BINS 15
 
-static double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 
 static json_object *num(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
 
@@ -68,7 +68,7 @@ static rmens_status report(const rmens_eval_options *o, const rmens_dataset *ds,
         double acc = 0, margin = 0;
         for (int64_t i = 0; i < n; i++) {
             double d = (double)W[i * K + k] - L[i * K + k];
-            p[i] = sigmoid(d);
+            p[i] = rmens_sigmoid(d);
             pe[i] += p[i] / K;
             acc += d > 0;
             margin += d;

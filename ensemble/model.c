@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/logistic.h"
 #include "base/rng.h"
 #include "ensemble/layers.h"
 
@@ -450,9 +451,8 @@ double rmens_bt_loss_part(float *drewards, const float *rewards, const float *ma
     for (int i = 0; i < B; i++) {
         double rw = rewards[2 * i], rl = rewards[2 * i + 1];
         double d = rw - rl - (margin ? margin[i] : 0.0);
-        /* -log sigmoid(d) = softplus(-d), computed without overflow */
-        loss += (d > 0 ? 0.0 : -d) + log1p(exp(-fabs(d)));
-        double sig = d >= 0 ? 1.0 / (1.0 + exp(-d)) : exp(d) / (1.0 + exp(d));
+        loss += rmens_softplus(-d);  /* -log sigmoid(d) */
+        double sig = rmens_sigmoid(d);
         double gd = (sig - 1.0) / norm;
         double gc = center != 0 ? 2.0 * center * (rw + rl) / norm : 0.0;
         if (center != 0)

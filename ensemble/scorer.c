@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "comm/moments.h"
 #include "comm/placement.h"
@@ -16,13 +17,6 @@
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/scorefile.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Members in a checkpoint (1 for a model file), and its step (-1 for a model file). */
 static rmens_status count_members(const char *path, int *K, int64_t *step)
@@ -261,7 +255,7 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     float *all = NULL;
     rmens_moments *mom = NULL;
     rmens_score_stats *stats = NULL;
-    double t0 = now();
+    double t0 = rmens_now();
     int64_t budget;
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK ||
         (st = rmens_dataset_read_comm(&ds, o->data, comm, budget)) != RMENS_OK)
@@ -285,7 +279,7 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     /* --per-member: the user asked for every reward, so gather them. */
     if (o->per_member && (st = gather_rewards(&sc, comm, rank, &all)) != RMENS_OK)
         goto exit;
-    double t_score = now() - t0;
+    double t_score = rmens_now() - t0;
     if (rank == 0) {
         stats = malloc((size_t)(S + 1) * sizeof *stats);
         if (!stats)

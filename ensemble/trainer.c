@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
+#include "base/logistic.h"
 #include "base/fault.h"
 #include "comm/moments.h"
 #include "comm/placement.h"
@@ -69,13 +71,6 @@ typedef struct {
     int64_t pairs_done;
 } trainer;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int is_root(const trainer *t) { return t->pl.rank == 0; }
 static int owner(const trainer *t) { return t->pl.group_rank == 0; }
 
@@ -130,7 +125,7 @@ static void pair_metrics(double *e, const float *r, const rmens_dataset *ds, con
     for (int64_t i = 0; i < n; i++) {
         double d = (double)r[2 * i] - r[2 * i + 1];
         double dm = d - margin_scale * rmens_dataset_margin(ds, idx[i]);
-        e[0] += (dm > 0 ? 0 : -dm) + log1p(exp(-fabs(dm)));
+        e[0] += rmens_softplus(-dm);  /* -log sigmoid(dm), as the loss */
         e[1] += d > 0;
         e[2] += d;
     }
@@ -171,7 +166,7 @@ static rmens_status evaluate(trainer *t, int final)
              * place: sample i reads position (2i + 1) noob / (2 cap) >= i. */
             const int64_t cap = o->oob_pairs;
             for (int64_t i = 0; i < cap; i++)
-                all[i] = all[(2 * i + 1) * noob / (2 * cap)];
+                all[i] = all[rmens_even_sample(i, noob, cap)];
             noob = cap;
         }
         if (noob > 0) {
@@ -190,7 +185,7 @@ static rmens_status evaluate(trainer *t, int final)
              * forward pass over all of it. */
             const int64_t ns = o->norm_pairs > 0 && o->norm_pairs < nt ? o->norm_pairs : nt;
             for (int64_t i = 0; i < ns; i++)
-                all[i] = ns == nt ? i : (2 * i + 1) * nt / (2 * ns);
+                all[i] = rmens_even_sample(i, nt, ns);
             if ((st = rewards_of(t, mb, t->train, all, ns, r)) != RMENS_OK)
                 break;
             double s = 0, s2 = 0;
@@ -343,11 +338,11 @@ static rmens_status save(trainer *t)
         member *mb = &t->mem[j];
         loc[n++] = (rmens_ckpt_member){mb->index, mb->m->params, mb->opt.m, mb->opt.v, mb->boot.counts};
     }
-    double t0 = now();
+    double t0 = rmens_now();
     rmens_status st = rmens_checkpoint_save(t->o->out, t->comm, &h, t->mattrs, loc, n);
     free(loc);
     if (st == RMENS_OK && is_root(t) && !t->o->quiet)
-        printf("saved %s at step %lld (%.2f s)\n", t->o->out, (long long)t->step, now() - t0);
+        printf("saved %s at step %lld (%.2f s)\n", t->o->out, (long long)t->step, rmens_now() - t0);
     return st;
 }
 
@@ -524,7 +519,7 @@ static void progress(trainer *t, const double *vals, int force)
 {
     const rmens_train_options *o = t->o;
     const int K = o->members;
-    double tnow = now();
+    double tnow = rmens_now();
     if (!is_root(t) || o->quiet || (!force && tnow - t->last_print < o->progress_seconds))
         return;
     t->last_print = tnow;
@@ -565,7 +560,7 @@ static void log_step(trainer *t, const double *vals)
     if (acc)
         json_object_object_add(j, "accuracy", darray(acc, K, 1));
     free(acc);
-    double el = now() - t->t0;
+    double el = rmens_now() - t->t0;
     json_object_object_add(j, "pairs_per_s", json_object_new_double((double)t->pairs_done / el));
     json_object_object_add(j, "elapsed_s", json_object_new_double(el));
     emit(t, j);
@@ -735,7 +730,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         fflush(stdout);
     }
 
-    t->t0 = t->last_print = now();
+    t->t0 = t->last_print = rmens_now();
     int stopped = 0;
     while (t->step < t->total) {
         for (int i = 0; i < 2 * o->members + 1; i++)

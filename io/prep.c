@@ -5,7 +5,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/rng.h"
 #include "io/dataset.h"
 #include "io/records.h"
@@ -373,23 +375,13 @@ static rmens_status read_margin(json_object *o, margin_kind mk, const char *fiel
 
 /* --------------------------------------------------------------------- run */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Which split a pair goes to: by a hash of its prompt, so pairs that share a prompt
  * never straddle train and validation. */
 static int to_val(const rendered *r, const rmens_prep_options *o)
 {
     if (!o->val_output)
         return 0;
-    uint64_t h = 0xcbf29ce484222325ull;  /* FNV-1a */
-    for (size_t i = 0; i < r->prompt_len; i++)
-        h = (h ^ (unsigned char)r->full[0].buf[i]) * 0x100000001b3ull;
-    uint64_t u = rmens_mix64(h ^ rmens_mix64(o->seed));
+    uint64_t u = rmens_mix64(rmens_fnv1a(r->full[0].buf, r->prompt_len) ^ rmens_mix64(o->seed));
     return (double)(u >> 11) * 0x1.0p-53 < o->val_fraction;
 }
 
@@ -407,7 +399,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
         if (outs[k] && !o->overwrite && access(outs[k], F_OK) == 0)
             return rmens_fail(RMENS_ERR_ARG, "%s already exists (set `force` to replace it)", outs[k]);
 
-    double t0 = now();
+    double t0 = rmens_now();
     rmens_status st = RMENS_OK;
     rmens_records *in = NULL;
     rmens_dataset *ds[2] = {NULL, NULL};
@@ -550,7 +542,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     rep->pairs_written = ds[0]->n;
     rep->val_pairs_written = ds[1] ? ds[1]->n : 0;
     st = rmens_dataset_stats_compute(ds[0], &rep->stats);
-    rep->seconds = now() - t0;
+    rep->seconds = rmens_now() - t0;
 exit:
     free(tok);
     rmens_text_free(&r.full[0]);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/rng.h"
 #include "io/dataset.h"
 #include "io/render.h"
@@ -289,10 +290,7 @@ static int step_ends(const char *resp, size_t rn, size_t base, const char *ans, 
 /* Train takes buckets 0-3 of a question hash, test bucket 4: disjoint for any seeds. */
 static int question_split(const char *q)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *q; q++)
-        h = (h ^ (unsigned char)*q) * 0x100000001b3ull;
-    return rmens_mix64(h) % 5 == 4 ? RMENS_SPLIT_TEST : RMENS_SPLIT_TRAIN;
+    return rmens_mix64(rmens_fnv1a(q, strlen(q))) % 5 == 4 ? RMENS_SPLIT_TEST : RMENS_SPLIT_TRAIN;
 }
 
 rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
