@@ -20,7 +20,7 @@ allowed() {
 }
 n=0
 for o in $(cd "$top_builddir" && find . -path '*/.libs/*.o' | sed 's|^\./||' | sort); do
-    name=$(echo "$o" | sed 's|/\.libs/|/|')
+    name=$(echo "$o" | sed 's|/\.libs/|/|; s|/librmens_la-|/|')  # per-target CFLAGS prefix object names
     n=$((n + 1))
     calls=$(nm -u "$top_builddir/$o" | awk '{print $NF}' | sed 's/@.*//' | grep -E "$FORBIDDEN" | tr '\n' ' ')
     if [ -n "$calls" ]; then
