@@ -13,6 +13,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_score(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_merge(int argc, char **argv, MPI_Comm comm);
+int rmens_cmd_serve(int argc, char **argv, MPI_Comm comm);
 
 /* Rank 0 of comm prints "rmens <cmd>: <message>" to stderr for a failed status;
  * returns the exit code for st (every rank returns the same). */

@@ -20,6 +20,7 @@ static const char usage[] =
     "  score   score responses or pairs with an ensemble: mean, min, variance, ...\n"
     "  eval    accuracy, calibration, uncertainty and bias probes of an ensemble on pairs\n"
     "  merge   join the one-member checkpoints of a job array into one ensemble\n"
+    "  serve   serve an ensemble's rewards and uncertainty over HTTP to RL jobs (OpenRLHF, ...)\n"
     "  info    describe and validate any rmens file\n"
     "  bench   measure training and scoring throughput of one reward model\n"
     "  version print the version\n"
@@ -177,6 +178,8 @@ int main(int argc, char **argv)
         rc = rmens_cmd_eval(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "merge") == 0)
         rc = rmens_cmd_merge(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "serve") == 0)
+        rc = rmens_cmd_serve(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "bench") == 0)
         rc = rmens_cmd_bench(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

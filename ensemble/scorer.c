@@ -18,8 +18,7 @@
 #include "io/dataset.h"
 #include "io/scorefile.h"
 
-/* Members in a checkpoint (1 for a model file), and its step (-1 for a model file). */
-static rmens_status count_members(const char *path, int *K, int64_t *step)
+rmens_status rmens_score_count_members(const char *path, int *K, int64_t *step)
 {
     rmens_ckpt_header h;
     rmens_status st = rmens_checkpoint_read_header(path, &h);
@@ -45,7 +44,7 @@ static rmens_status count_members(const char *path, int *K, int64_t *step)
     return RMENS_OK;
 }
 
-static uint32_t file_crc32(const char *path)
+uint32_t rmens_score_file_crc32(const char *path)
 {
     FILE *f = fopen(path, "rb");
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -136,7 +135,7 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
     memset(sc, 0, sizeof *sc);
     sc->pl.group = MPI_COMM_NULL;
     sc->step = -1;
-    rmens_status st = count_members(ckpt, &sc->K, &sc->step);
+    rmens_status st = rmens_score_count_members(ckpt, &sc->K, &sc->step);
     RMENS_TRY(rmens_verdict(comm, st));
     RMENS_TRY(rmens_placement_init(&sc->pl, comm, sc->K));
     st = rmens_ensemble_open_subset(&sc->e, ckpt, sc->pl.local, sc->pl.n_local);
@@ -289,7 +288,7 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
             stats[i] = (rmens_score_stats){(float)mom[i].mean, (float)mom[i].min, (float)mom[i].max, (float)var,
                                            (float)sqrt(var), (float)(mom[i].mean - o->lambda * var)};
         }
-        rmens_scorefile_info info = {o->ckpt, o->data, o->command, sc.step, file_crc32(o->ckpt), sc.K, o->lambda,
+        rmens_scorefile_info info = {o->ckpt, o->data, o->command, sc.step, rmens_score_file_crc32(o->ckpt), sc.K, o->lambda,
                                      o->normalize, sc.n_cut, sc.pairs, sc.n};
         if (st == RMENS_OK)
             st = rmens_scorefile_write(o->out, o->force, &info, stats, all);

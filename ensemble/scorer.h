@@ -22,4 +22,9 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm);
 rmens_status rmens_score_gather(const char *ckpt, const char *data, const rmens_dataset *ds, int normalize,
                                 MPI_Comm comm, float **rewards, int *K, int64_t *n_cut);
 
+/* Members in a checkpoint (1 for a model file), and its step (-1 for a model file). */
+rmens_status rmens_score_count_members(const char *path, int *K, int64_t *step);
+/* CRC-32 of a whole file (0 if it cannot be read): names the checkpoint scores came from. */
+uint32_t rmens_score_file_crc32(const char *path);
+
 #endif

@@ -195,17 +195,7 @@ static rmens_status render_prompt_string(json_object *o, const char *where, rend
     RMENS_TRY(get_string(o, "prompt", where, &p, &pn));
     RMENS_TRY(get_string(o, "chosen", where, &s[0], &n[0]));
     RMENS_TRY(get_string(o, "rejected", where, &s[1], &n[1]));
-    size_t hl = strlen(RMENS_HUMAN_HEADER), al = strlen(RMENS_ASSISTANT_HEADER);
-    int ok;
-    if (pn >= hl && memcmp(p, RMENS_HUMAN_HEADER, hl) == 0) {
-        /* Already an HH transcript (as TRL's HH conversion writes it): keep it verbatim. */
-        ok = !rmens_text_append(&P, p, pn);
-        if (ok && (pn < al || memcmp(p + pn - al, RMENS_ASSISTANT_HEADER, al) != 0))
-            ok = !rmens_text_append(&P, RMENS_ASSISTANT_HEADER, al);
-    } else {
-        ok = !rmens_render_turn(&P, RMENS_ROLE_HUMAN, p, pn) &&
-             !rmens_text_append(&P, RMENS_ASSISTANT_HEADER, al);
-    }
+    int ok = !rmens_render_prompt(&P, p, pn);
     for (int k = 0; ok && k < 2; k++)
         ok = !rmens_text_append(&r->full[k], P.buf, P.len) &&
              !rmens_render_content(&r->full[k], s[k], n[k]);

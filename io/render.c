@@ -68,3 +68,17 @@ int rmens_render_turn(rmens_text *t, rmens_role role, const char *content, size_
         return -1;
     return rmens_render_content(t, content, n);
 }
+
+int rmens_render_prompt(rmens_text *t, const char *p, size_t n)
+{
+    size_t hl = strlen(RMENS_HUMAN_HEADER), al = strlen(RMENS_ASSISTANT_HEADER);
+    if (n >= hl && memcmp(p, RMENS_HUMAN_HEADER, hl) == 0) {
+        if (rmens_text_append(t, p, n) != 0)
+            return -1;
+        if (n >= al && memcmp(p + n - al, RMENS_ASSISTANT_HEADER, al) == 0)
+            return 0;
+    } else if (rmens_render_turn(t, RMENS_ROLE_HUMAN, p, n) != 0) {
+        return -1;
+    }
+    return rmens_text_append(t, RMENS_ASSISTANT_HEADER, al);
+}

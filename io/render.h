@@ -31,5 +31,9 @@ int rmens_render_turn(rmens_text *t, rmens_role role, const char *content, size_
 /* Appends only the separator + content (the header is already there, as at the end of
  * a prompt that ends with "\n\nAssistant:"). */
 int rmens_render_content(rmens_text *t, const char *content, size_t n);
+/* Appends a prompt string and the assistant header: a human turn, or the string verbatim
+ * when it already is an HH transcript (begins "\n\nHuman:"; the header is added unless
+ * it ends with it), as TRL's HH conversion writes prompts. */
+int rmens_render_prompt(rmens_text *t, const char *p, size_t n);
 
 #endif

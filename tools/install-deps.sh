@@ -16,6 +16,8 @@ PACKAGES="
   clang llvm libclang-rt-14-dev valgrind git
   slurm-wlm munge libpmix-dev
 "
+# rmens serve: its HTTP server, and the load generator of its benchmark.
+PACKAGES="$PACKAGES libmicrohttpd-dev wrk"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086

@@ -14,7 +14,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-/tmp/rmens-fuzz}
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-targets="fuzz_prep fuzz_dataset fuzz_dataset_fields fuzz_checkpoint fuzz_checkpoint_fields"
+targets="fuzz_prep fuzz_dataset fuzz_dataset_fields fuzz_checkpoint fuzz_checkpoint_fields fuzz_request"
 
 export OMPI_CC=${CC_FUZZ:-clang}
 command -v "$OMPI_CC" >/dev/null || { echo "build.sh: $OMPI_CC not found (Debian: clang)" >&2; exit 1; }
@@ -33,8 +33,9 @@ if [ ! -f "$src/config.h" ]; then
         "$version" "$version" >"$out/include/config.h"
 fi
 
-# The library's C sources, as Makefile.am lists them (every = and += block, continuation lines joined).
-lib_sources=$(awk '/^librmens_la_SOURCES[[:space:]]*\+?=/ {on = 1} on {print; if (!/\\$/) on = 0}' "$src/Makefile.am" |
+# The library's C sources, as Makefile.am lists them (every = and += block, continuation
+# lines joined).
+lib_sources=$(awk '/^librmens_la_SOURCES[ \t]*\+?=/ { on = 1 } on { print; if (!/\\$/) on = 0 }' "$src/Makefile.am" |
               sed 's/\\//g' | tr -s '[:blank:]' '\n' | grep '\.c$')
 [ -n "$lib_sources" ] || { echo "build.sh: no librmens_la_SOURCES in $src/Makefile.am" >&2; exit 1; }
 
@@ -43,9 +44,11 @@ cflags=(-g -O1 -fno-omit-frame-pointer -std=gnu11
         -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wno-pass-failed
         -fopenmp-simd -fno-math-errno -fno-trapping-math
         -I"$src" -I"$out/include"
-        $(pkg-config --cflags "$hdf5") $(pkg-config --cflags openblas) $(pkg-config --cflags json-c))
+        $(pkg-config --cflags "$hdf5") $(pkg-config --cflags openblas) $(pkg-config --cflags json-c)
+        $(pkg-config --cflags libmicrohttpd))
 # shellcheck disable=SC2207
-libs=($(pkg-config --libs "$hdf5") $(pkg-config --libs openblas) -ljson-c -lz -lm -lpthread)
+libs=($(pkg-config --libs "$hdf5") $(pkg-config --libs openblas) -ljson-c -lz -lm -lpthread
+      $(pkg-config --libs libmicrohttpd))
 san_compile=("-fsanitize=fuzzer-no-link,address,undefined" -fno-sanitize-recover=undefined)
 san_fuzz=("-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
 san_replay=("-fsanitize=address,undefined" -fno-sanitize-recover=undefined)

@@ -1,0 +1,178 @@
+#include "serve/reply.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/moments.h"
+
+static const char *const reward_names[] = {"mean", "min", "uwo"};
+
+const char *rmens_reward_name(rmens_reward_kind k) { return reward_names[k]; }
+
+int rmens_reward_from_name(const char *s)
+{
+    for (int k = 0; k < 3; k++)
+        if (strcmp(s, reward_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+/* JSON has no NaN or Inf: a value that is not finite is null. */
+static json_object *num(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
+
+static char *take(json_object *o, size_t *len)
+{
+    char *out = NULL;
+    if (o) {
+        size_t n;
+        const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+        if (s && (out = malloc(n + 1))) {
+            memcpy(out, s, n + 1);
+            *len = n;
+        }
+    }
+    json_object_put(o);
+    return out;
+}
+
+char *rmens_reply_error(int code, const char *msg, size_t *len)
+{
+    json_object *o = json_object_new_object(), *e = json_object_new_object();
+    json_object_object_add(e, "code", json_object_new_int(code));
+    json_object_object_add(e, "message", json_object_new_string(msg));
+    json_object_object_add(o, "error", e);
+    return take(o, len);
+}
+
+/* The aggregates of one text's K rewards (as rmens score computes them). */
+typedef struct {
+    double mean, var, min, max, uwo, reward;
+} aggregate;
+
+static aggregate aggregate_of(const float *r, const rmens_reply_config *c)
+{
+    rmens_moments m;
+    rmens_moments_clear(&m, 1);
+    for (int k = 0; k < c->K; k++)
+        rmens_moments_add(&m, &r[k], 1);
+    aggregate a = {m.mean, rmens_moments_var(&m), m.min, m.max, 0, 0};
+    a.uwo = a.mean - c->lambda * a.var;
+    a.reward = c->reward == RMENS_REWARD_MIN ? a.min : c->reward == RMENS_REWARD_UWO ? a.uwo : a.mean;
+    /* Rounded to float as score files store them. */
+    a.mean = (float)a.mean, a.var = (float)a.var, a.uwo = (float)a.uwo, a.reward = (float)a.reward;
+    return a;
+}
+
+static void add_list(json_object *o, const char *key, const double *x, int64_t n)
+{
+    json_object *l = json_object_new_array_ext((int)n);
+    for (int64_t i = 0; i < n; i++)
+        json_object_array_add(l, num(x[i]));
+    json_object_object_add(o, key, l);
+}
+
+/* OpenRLHF's answer: rewards (the chosen aggregate), scores (the same: OpenRLHF filters
+ * dynamically by them) and extra_logs, which it logs per sample. */
+static json_object *get_reward_reply(const rmens_request *r, const aggregate *a)
+{
+    json_object *o = json_object_new_object(), *logs = json_object_new_object();
+    double *x = malloc((size_t)(r->n + 1) * sizeof *x);
+    if (!x || !o || !logs) {
+        free(x);
+        json_object_put(o);
+        json_object_put(logs);
+        return NULL;
+    }
+    static const char *const keys[] = {"rewards", "scores", "ens_mean", "ens_std", "ens_min", "ens_max"};
+    for (int k = 0; k < 6; k++) {
+        for (int64_t i = 0; i < r->n; i++) {
+            const aggregate *s = &a[i];
+            double v[6] = {s->reward, s->reward, s->mean, (float)sqrt(s->var), s->min, s->max};
+            x[i] = v[k];
+        }
+        add_list(k < 2 ? o : logs, keys[k], x, r->n);
+    }
+    json_object_object_add(o, "extra_logs", logs);
+    free(x);
+    return o;
+}
+
+/* P(a > b): each member's Bradley-Terry probability of its margin in its own scale; the
+ * ensemble's is their mean, its uncertainty their spread. */
+static json_object *pair_reply(const rmens_request *r, const float *rewards, const rmens_reply_config *c,
+                               int64_t q)
+{
+    const int64_t a = r->pairs[2 * q], b = r->pairs[2 * q + 1];
+    rmens_moments p, m;
+    rmens_moments_clear(&p, 1);
+    rmens_moments_clear(&m, 1);
+    for (int k = 0; k < c->K; k++) {
+        double d = (double)rewards[a * c->K + k] - rewards[b * c->K + k];
+        if (c->normalize)
+            d *= c->rstd[k];
+        float pk = (float)(1.0 / (1.0 + exp(-d))), dk = (float)d;
+        rmens_moments_add(&p, &pk, 1);
+        rmens_moments_add(&m, &dk, 1);
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "a", json_object_new_int64(a));
+    json_object_object_add(o, "b", json_object_new_int64(b));
+    json_object_object_add(o, "p", num(p.mean));
+    json_object_object_add(o, "p_std", num(sqrt(rmens_moments_var(&p))));
+    json_object_object_add(o, "p_min", num(p.min));
+    json_object_object_add(o, "p_max", num(p.max));
+    json_object_object_add(o, "margin_mean", num(m.mean));
+    json_object_object_add(o, "margin_std", num(sqrt(rmens_moments_var(&m))));
+    return o;
+}
+
+static json_object *rewards_reply(const rmens_request *r, const float *rewards, const unsigned char *cut,
+                                  const aggregate *ag, const rmens_reply_config *c)
+{
+    json_object *o = json_object_new_object(), *res = json_object_new_array_ext((int)r->n);
+    for (int64_t i = 0; i < r->n; i++) {
+        const aggregate *a = &ag[i];
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "reward", num(a->reward));
+        json_object_object_add(e, "mean", num(a->mean));
+        json_object_object_add(e, "std", num((float)sqrt(a->var)));
+        json_object_object_add(e, "var", num(a->var));
+        json_object_object_add(e, "min", num(a->min));
+        json_object_object_add(e, "max", num(a->max));
+        json_object_object_add(e, "uwo", num(a->uwo));
+        json_object_object_add(e, "tokens", json_object_new_int64(r->offsets[i + 1] - r->offsets[i]));
+        json_object_object_add(e, "truncated", json_object_new_boolean(cut && cut[i]));
+        if (r->per_member) {
+            json_object *pm = json_object_new_array_ext(c->K);
+            for (int k = 0; k < c->K; k++)
+                json_object_array_add(pm, num(rewards[i * c->K + k]));
+            json_object_object_add(e, "per_member", pm);
+        }
+        json_object_array_add(res, e);
+    }
+    json_object_object_add(o, "results", res);
+    if (r->n_pairs > 0) {
+        json_object *pl = json_object_new_array_ext((int)r->n_pairs);
+        for (int64_t q = 0; q < r->n_pairs; q++)
+            json_object_array_add(pl, pair_reply(r, rewards, c, q));
+        json_object_object_add(o, "pairs", pl);
+    }
+    json_object_object_add(o, "members", json_object_new_int(c->K));
+    json_object_object_add(o, "reward", json_object_new_string(rmens_reward_name(c->reward)));
+    return o;
+}
+
+char *rmens_reply_rewards(const rmens_request *r, const float *rewards, const unsigned char *cut,
+                          const rmens_reply_config *c, size_t *len)
+{
+    aggregate *ag = malloc((size_t)(r->n + 1) * sizeof *ag);
+    if (!ag)
+        return NULL;
+    for (int64_t i = 0; i < r->n; i++)
+        ag[i] = aggregate_of(rewards + i * c->K, c);
+    json_object *o = r->kind == RMENS_REQ_GET_REWARD ? get_reward_reply(r, ag) : rewards_reply(r, rewards, cut, ag, c);
+    free(ag);
+    return take(o, len);
+}

@@ -1,0 +1,263 @@
+#include "serve/request.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "io/render.h"
+#include "io/tokenizer.h"
+
+#define BAD(...) rmens_fail(RMENS_ERR_INPUT, __VA_ARGS__)
+
+static const char *type_name(json_object *o)
+{
+    return o ? json_type_to_name(json_object_get_type(o)) : "null";
+}
+
+void rmens_request_free(rmens_request *r)
+{
+    free(r->tokens);
+    free(r->offsets);
+    free(r->pairs);
+    memset(r, 0, sizeof *r);
+}
+
+/* Appends one rendered text's tokens (the byte tokenizer: bytes, then end-of-text). */
+static rmens_status add_text(rmens_request *r, int64_t i, const char *s, size_t n, const rmens_request_limits *lim,
+                             const char *what)
+{
+    int64_t len = (int64_t)n + 1;
+    if (lim->truncate_error && len > lim->n_ctx)
+        return BAD("%s[%lld]: %lld tokens, more than the model's context of %d (the server runs with "
+                   "--truncate error)", what, (long long)i, (long long)len, lim->n_ctx);
+    if (r->n_tokens + len > r->tok_room) {  /* doubling: many short texts cost linear time */
+        int64_t room = r->tok_room ? 2 * r->tok_room : 1024;
+        while (room < r->n_tokens + len)
+            room *= 2;
+        int32_t *t = realloc(r->tokens, (size_t)room * sizeof *t);
+        if (!t)
+            return rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld tokens", (long long)room);
+        r->tokens = t;
+        r->tok_room = room;
+    }
+    rmens_tokenize_bytes(r->tokens + r->n_tokens, s, n);
+    r->n_tokens += len;
+    r->offsets[i + 1] = r->n_tokens;
+    return RMENS_OK;
+}
+
+/* A list of n (1 <= n <= max_items) elements. */
+static rmens_status get_list(json_object *o, const char *key, json_object **list, size_t *n,
+                             const rmens_request_limits *lim)
+{
+    if (!json_object_object_get_ex(o, key, list))
+        return BAD("missing field \"%s\"", key);
+    if (!json_object_is_type(*list, json_type_array))
+        return BAD("\"%s\" is %s, expected a list", key, type_name(*list));
+    *n = json_object_array_length(*list);
+    if (*n == 0)
+        return BAD("\"%s\" is an empty list", key);
+    if ((int64_t)*n > lim->max_items)
+        return BAD("\"%s\" has %zu elements, more than the server's limit of %lld per request", key, *n,
+                   (long long)lim->max_items);
+    return RMENS_OK;
+}
+
+static rmens_status start(rmens_request *r, size_t n)
+{
+    r->n = (int64_t)n;
+    if (!(r->offsets = calloc(n + 1, sizeof *r->offsets)))
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    return RMENS_OK;
+}
+
+/* OpenRLHF: "query" holds whole rendered texts; "prompts" and "labels", when present,
+ * run parallel to it (OpenRLHF sends both; labels may be null). */
+static rmens_status parse_get_reward(rmens_request *r, json_object *o, const rmens_request_limits *lim)
+{
+    if (!json_object_is_type(o, json_type_object))
+        return BAD("the body is %s, expected an object {\"query\": [str, ...]}", type_name(o));
+    json_object *q, *side;
+    size_t n;
+    RMENS_TRY(get_list(o, "query", &q, &n, lim));
+    static const char *const parallel[] = {"prompts", "labels"};
+    for (int k = 0; k < 2; k++) {
+        if (!json_object_object_get_ex(o, parallel[k], &side) || !side)
+            continue;
+        if (!json_object_is_type(side, json_type_array))
+            return BAD("\"%s\" is %s, expected a list", parallel[k], type_name(side));
+        if (json_object_array_length(side) != n)
+            return BAD("\"%s\" has %zu elements but \"query\" has %zu", parallel[k], json_object_array_length(side),
+                       n);
+        for (size_t i = 0; k == 0 && i < n; i++) {
+            json_object *p = json_object_array_get_idx(side, i);
+            if (p && !json_object_is_type(p, json_type_string))
+                return BAD("prompts[%zu] is %s, expected a string", i, type_name(p));
+        }
+    }
+    RMENS_TRY(start(r, n));
+    for (size_t i = 0; i < n; i++) {
+        json_object *s = json_object_array_get_idx(q, i);
+        if (!json_object_is_type(s, json_type_string))
+            return BAD("query[%zu] is %s, expected a string", i, type_name(s));
+        RMENS_TRY(add_text(r, (int64_t)i, json_object_get_string(s), (size_t)json_object_get_string_len(s), lim,
+                           "query"));
+    }
+    return RMENS_OK;
+}
+
+static rmens_status get_string(json_object *o, const char *key, size_t i, const char *what, const char **s,
+                               size_t *n)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v))
+        return BAD("%s[%zu] lacks \"%s\"", what, i, key);
+    if (!json_object_is_type(v, json_type_string))
+        return BAD("%s[%zu].%s is %s, expected a string", what, i, key, type_name(v));
+    *s = json_object_get_string(v);
+    *n = (size_t)json_object_get_string_len(v);
+    return RMENS_OK;
+}
+
+/* One input rendered with the checkpoint's template (today the one template, io/render). */
+static rmens_status render_input(rmens_text *t, json_object *in, size_t i)
+{
+    const char *s, *p;
+    size_t n, pn;
+    json_object *msgs;
+    if (!json_object_is_type(in, json_type_object))
+        return BAD("inputs[%zu] is %s, expected an object with \"prompt\" and \"response\", or \"messages\"", i,
+                   type_name(in));
+    if (json_object_object_get_ex(in, "messages", &msgs)) {
+        if (!json_object_is_type(msgs, json_type_array) || json_object_array_length(msgs) == 0)
+            return BAD("inputs[%zu].messages is %s, expected a non-empty list of {\"role\", \"content\"}", i,
+                       json_object_is_type(msgs, json_type_array) ? "an empty list" : type_name(msgs));
+        size_t m = json_object_array_length(msgs);
+        int role = -1;
+        for (size_t k = 0; k < m; k++) {
+            json_object *msg = json_object_array_get_idx(msgs, k), *rv, *cv;
+            if (!json_object_is_type(msg, json_type_object) || !json_object_object_get_ex(msg, "role", &rv) ||
+                !json_object_object_get_ex(msg, "content", &cv) || !json_object_is_type(rv, json_type_string) ||
+                !json_object_is_type(cv, json_type_string))
+                return BAD("inputs[%zu].messages[%zu] is not {\"role\": str, \"content\": str}", i, k);
+            if ((role = rmens_role_from_name(json_object_get_string(rv))) < 0)
+                return BAD("inputs[%zu].messages[%zu] has unknown role \"%s\" (known: user, human, assistant, gpt, "
+                           "chatgpt, bot, model, bard, bing, system)", i, k, json_object_get_string(rv));
+            if (rmens_render_turn(t, (rmens_role)role, json_object_get_string(cv),
+                                  (size_t)json_object_get_string_len(cv)))
+                return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        }
+        if (role != RMENS_ROLE_ASSISTANT)
+            return BAD("inputs[%zu].messages must end with the assistant's response to be scored", i);
+        return RMENS_OK;
+    }
+    RMENS_TRY(get_string(in, "prompt", i, "inputs", &p, &pn));
+    RMENS_TRY(get_string(in, "response", i, "inputs", &s, &n));
+    if (rmens_render_prompt(t, p, pn) || rmens_render_content(t, s, n))
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    return RMENS_OK;
+}
+
+static rmens_status parse_pairs(rmens_request *r, json_object *pairs)
+{
+    if (!json_object_is_type(pairs, json_type_array))
+        return BAD("\"pairs\" is %s, expected a list of [a, b] index pairs", type_name(pairs));
+    size_t np = json_object_array_length(pairs);
+    if (!(r->pairs = malloc((np + 1) * 2 * sizeof *r->pairs)))
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < np; k++) {
+        json_object *p = json_object_array_get_idx(pairs, k);
+        if (!json_object_is_type(p, json_type_array) || json_object_array_length(p) != 2)
+            return BAD("pairs[%zu] is not a list of two input indices [a, b]", k);
+        for (int s = 0; s < 2; s++) {
+            json_object *v = json_object_array_get_idx(p, (size_t)s);
+            int64_t x = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+            if (!json_object_is_type(v, json_type_int) || x < 0 || x >= r->n)
+                return BAD("pairs[%zu][%d] is not an index into \"inputs\" (0 to %lld)", k, s, (long long)r->n - 1);
+            r->pairs[2 * k + (size_t)s] = x;
+        }
+        if (r->pairs[2 * k] == r->pairs[2 * k + 1])
+            return BAD("pairs[%zu] compares input %lld with itself", k, (long long)r->pairs[2 * k]);
+    }
+    r->n_pairs = (int64_t)np;
+    return RMENS_OK;
+}
+
+static rmens_status parse_rewards(rmens_request *r, json_object *o, const rmens_request_limits *lim)
+{
+    json_object *inputs = o, *v;
+    size_t n;
+    if (json_object_is_type(o, json_type_object)) {
+        RMENS_TRY(get_list(o, "inputs", &inputs, &n, lim));
+        if (json_object_object_get_ex(o, "per_member", &v)) {
+            if (!json_object_is_type(v, json_type_boolean))
+                return BAD("\"per_member\" is %s, expected true or false", type_name(v));
+            r->per_member = json_object_get_boolean(v);
+        }
+    } else if (json_object_is_type(o, json_type_array)) {
+        if ((n = json_object_array_length(o)) == 0)
+            return BAD("the body is an empty list");
+        if ((int64_t)n > lim->max_items)
+            return BAD("the body lists %zu inputs, more than the server's limit of %lld per request", n,
+                       (long long)lim->max_items);
+    } else {
+        return BAD("the body is %s, expected a list of inputs or {\"inputs\": [...]}", type_name(o));
+    }
+    RMENS_TRY(start(r, n));
+    rmens_text t = {0};
+    rmens_status st = RMENS_OK;
+    for (size_t i = 0; i < n && st == RMENS_OK; i++) {
+        t.len = 0;
+        if ((st = render_input(&t, json_object_array_get_idx(inputs, i), i)) == RMENS_OK)
+            st = add_text(r, (int64_t)i, t.buf ? t.buf : "", t.len, lim, "inputs");
+    }
+    rmens_text_free(&t);
+    if (st == RMENS_OK && o != inputs && json_object_object_get_ex(o, "pairs", &v))
+        st = parse_pairs(r, v);
+    return st;
+}
+
+rmens_status rmens_request_parse(rmens_request *r, rmens_request_kind kind, const char *body, size_t len,
+                                 const rmens_request_limits *lim)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    /* json-c would pass invalid UTF-8 through; a request must be valid JSON text. */
+    size_t ok = rmens_utf8_valid_prefix(body, len);
+    if (ok != len)
+        return BAD("the body is not valid UTF-8 (byte %zu)", ok);
+    if (len > 0x7fffffff)
+        return BAD("the body is larger than 2 GiB");
+    json_tokener *tok = json_tokener_new_ex(64);
+    if (!tok)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *o = json_tokener_parse_ex(tok, body, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue && len > 0) {
+        /* A bare number or literal ends only at a following character: say the text ended. */
+        o = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        end = len;
+    }
+    json_tokener_free(tok);
+    rmens_status st = RMENS_OK;
+    if (jerr == json_tokener_continue)
+        st = BAD("the body is not complete JSON (it ends after %zu bytes)", len);
+    else if (jerr != json_tokener_success)
+        st = BAD("the body is not JSON: %s at byte %zu", json_tokener_error_desc(jerr), end > 0 ? end - 1 : 0);
+    while (st == RMENS_OK && end < len && strchr(" \t\r\n", body[end]) && body[end])
+        end++;
+    if (st == RMENS_OK && end < len)
+        st = BAD("the body has more after its JSON value (byte %zu)", end);
+    if (st == RMENS_OK)
+        st = kind == RMENS_REQ_GET_REWARD ? parse_get_reward(r, o, lim) : parse_rewards(r, o, lim);
+    json_object_put(o);
+    if (st != RMENS_OK) {
+        rmens_request_free(r);
+        r->kind = kind;
+    }
+    return st;
+}

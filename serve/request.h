@@ -1,0 +1,38 @@
+/* A scoring request's body (docs/SERVE.md), parsed, validated, rendered and tokenized:
+ *   POST /get_reward  {"query": [str], "prompts": [str], "labels": [any]}  (OpenRLHF)
+ *   POST /v1/rewards  [{"prompt", "response"} | {"messages": [...]}] or
+ *                     {"inputs": [...], "per_member": bool, "pairs": [[a, b], ...]}
+ * Nothing in a request names a file: it carries texts and flags only. */
+#ifndef RMENS_SERVE_REQUEST_H
+#define RMENS_SERVE_REQUEST_H
+
+#include "rmens.h"
+
+typedef enum { RMENS_REQ_GET_REWARD = 0, RMENS_REQ_REWARDS = 1 } rmens_request_kind;
+
+typedef struct {
+    int n_ctx;           /* the model's context */
+    int truncate_error;  /* 1: a text longer than n_ctx tokens is refused; 0: cut from the left */
+    int64_t max_items;   /* texts per request */
+} rmens_request_limits;
+
+typedef struct {
+    rmens_request_kind kind;
+    int64_t n;         /* texts */
+    int64_t n_tokens;  /* tokens of all texts (end-of-text included) */
+    int64_t tok_room;  /* tokens the array holds */
+    int32_t *tokens;   /* [n_tokens]: every text's tokens, one after the other */
+    int64_t *offsets;  /* [n + 1] */
+    int per_member;    /* /v1/rewards: every member's reward in the answer */
+    int64_t n_pairs;
+    int64_t *pairs;    /* [n_pairs][2]: P(text a > text b) wanted */
+} rmens_request;
+
+/* Parses body[len] as a request of the given kind. A bad request returns RMENS_ERR_INPUT
+ * with a message saying which field is wrong and why (the caller answers 400); r is then
+ * empty. */
+rmens_status rmens_request_parse(rmens_request *r, rmens_request_kind kind, const char *body, size_t len,
+                                 const rmens_request_limits *lim);
+void rmens_request_free(rmens_request *r);
+
+#endif

@@ -1,0 +1,315 @@
+#include "serve/server.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/error.h"
+#include "comm/placement.h"
+#include "comm/sum.h"
+#include "comm/verdict.h"
+#include "ensemble/ensemble.h"
+#include "ensemble/scorer.h"
+#include "serve/batcher.h"
+#include "serve/http.h"
+
+enum { CMD_STOP = 0, CMD_SCORE = 1 };
+#define MAX_JOBS 4096  /* requests per batch */
+
+void rmens_serve_options_init(rmens_serve_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->host = "127.0.0.1";
+    o->port = 5000;
+    o->lambda = 0.5;
+    o->max_batch_tokens = 32768;
+    o->max_wait_s = 0.005;
+    o->max_body = 16u << 20;
+    o->max_queue = 1024;
+    o->max_items = 65536;
+    o->drain_s = 60;
+}
+
+/* What every rank holds while serving. */
+typedef struct {
+    const rmens_serve_options *o;
+    MPI_Comm comm;
+    int rank, K;
+    int64_t step;
+    rmens_placement pl;
+    rmens_ensemble *e;
+    float *mine, *all;  /* this rank's members' rewards [n][n_local]; every member's [n][K] */
+    int64_t room;       /* texts the two hold */
+    int32_t *tokens;    /* the batch, as broadcast */
+    int64_t *lens, tok_room, len_room;
+} server;
+
+static rmens_status grow(void **p, int64_t *room, int64_t need, size_t size)
+{
+    if (need <= *room)
+        return RMENS_OK;
+    void *q = realloc(*p, (size_t)need * size);
+    if (!q)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory for a batch of %lld", (long long)need);
+    *p = q;
+    *room = need;
+    return RMENS_OK;
+}
+
+/* The header's broadcast, polled with sleeps in between: an idle rank waits without
+ * spinning a core (Open MPI's blocking collectives busy-poll). */
+static rmens_status bcast_header(int64_t *hdr, server *s)
+{
+    MPI_Request rq;
+    RMENS_TRY(rmens_mpi_check(MPI_Ibcast(hdr, 3, MPI_INT64_T, 0, s->comm, &rq), "MPI_Ibcast"));
+    if (s->rank == 0)
+        return rmens_mpi_check(MPI_Wait(&rq, MPI_STATUS_IGNORE), "MPI_Wait");
+    long nap = 20000;  /* ns: short naps at first, up to 1 ms */
+    for (;;) {
+        int done = 0;
+        RMENS_TRY(rmens_mpi_check(MPI_Test(&rq, &done, MPI_STATUS_IGNORE), "MPI_Test"));
+        if (done)
+            return RMENS_OK;
+        struct timespec ts = {0, nap};
+        nanosleep(&ts, NULL);
+        nap = nap < 1000000 ? nap * 2 : 1000000;
+    }
+}
+
+/* Collective: every rank scores the batch of n texts (lens, tokens as broadcast) with its
+ * members (a member's ranks split the texts), and the rewards are summed onto rank 0's
+ * s->all [n][K] (disjoint parts: exact). */
+static rmens_status score_batch(server *s, int64_t n, int64_t ntok)
+{
+    rmens_status st = grow((void **)&s->lens, &s->len_room, n + 1, sizeof *s->lens);
+    if (st == RMENS_OK)
+        st = grow((void **)&s->tokens, &s->tok_room, ntok + 1, sizeof *s->tokens);
+    if (st == RMENS_OK && n > s->room) {
+        free(s->mine);
+        free(s->all);
+        s->mine = malloc((size_t)n * (s->pl.n_local + 1) * sizeof *s->mine);
+        s->all = malloc((size_t)n * s->K * sizeof *s->all);
+        s->room = s->mine && s->all ? n : 0;
+        if (!s->room)
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for a batch of %lld texts", (long long)n);
+    }
+    RMENS_TRY(rmens_verdict(s->comm, st));
+    RMENS_TRY(rmens_mpi_check(MPI_Bcast(s->lens, (int)n, MPI_INT64_T, 0, s->comm), "MPI_Bcast"));
+    RMENS_TRY(rmens_mpi_check(MPI_Bcast(s->tokens, (int)ntok, MPI_INT32_T, 0, s->comm), "MPI_Bcast"));
+    const int32_t **seqs = malloc((size_t)(n + 1) * sizeof *seqs);
+    if (!seqs)
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0, at = 0; seqs && i < n; at += s->lens[i], i++)
+        seqs[i] = s->tokens + at;
+    const int64_t lo = n * s->pl.group_rank / s->pl.group_size, hi = n * (s->pl.group_rank + 1) / s->pl.group_size;
+    if (st == RMENS_OK && hi > lo)
+        st = rmens_ensemble_score(s->e, seqs + lo, s->lens + lo, hi - lo, s->o->normalize, 0.0f, s->mine,
+                                  NULL, NULL);
+    free(seqs);
+    RMENS_TRY(rmens_verdict(s->comm, st));
+    memset(s->all, 0, (size_t)n * s->K * sizeof *s->all);
+    for (int64_t i = lo; i < hi; i++)
+        for (int j = 0; j < s->pl.n_local; j++)
+            s->all[i * s->K + s->pl.local[j]] = s->mine[(i - lo) * s->pl.n_local + j];
+    return rmens_sum_root(s->all, (size_t)(n * s->K), s->comm);
+}
+
+/* Rank 0: one batch of jobs broadcast, scored, and handed back. */
+static rmens_status run_batch(server *s, rmens_job **jobs, int nj, rmens_serve_report *rep)
+{
+    int64_t n = 0, ntok = 0;
+    for (int j = 0; j < nj; j++)
+        n += jobs[j]->req->n, ntok += jobs[j]->req->n_tokens;
+    int64_t hdr[3] = {CMD_SCORE, n, ntok};
+    RMENS_TRY(bcast_header(hdr, s));
+    rmens_status st = grow((void **)&s->lens, &s->len_room, n + 1, sizeof *s->lens);
+    if (st == RMENS_OK)
+        st = grow((void **)&s->tokens, &s->tok_room, ntok + 1, sizeof *s->tokens);
+    for (int j = 0, i = 0, at = 0; st == RMENS_OK && j < nj; j++) {
+        const rmens_request *r = jobs[j]->req;
+        memcpy(s->tokens + at, r->tokens, (size_t)r->n_tokens * sizeof *r->tokens);
+        at += (int)r->n_tokens;
+        for (int64_t q = 0; q < r->n; q++)
+            s->lens[i++] = r->offsets[q + 1] - r->offsets[q];
+    }
+    /* A failure here (memory) still takes part in the collective below, which fails. */
+    rmens_status sc = score_batch(s, n, ntok);
+    if (st == RMENS_OK)
+        st = sc;
+    const int n_ctx = s->e->cfg.n_ctx;
+    for (int64_t j = 0, base = 0; j < nj; j++) {
+        rmens_job *job = jobs[j];  /* after done(), the HTTP side may free it at once */
+        const int64_t jn = job->req->n;
+        if (st != RMENS_OK) {
+            job->failed = 1;
+            snprintf(job->err, sizeof job->err, "%s", rmens_last_error());
+        } else {
+            memcpy(job->rewards, s->all + base * s->K, (size_t)jn * s->K * sizeof *s->all);
+            for (int64_t q = 0; q < jn; q++)
+                job->cut[q] = s->lens[base + q] > n_ctx;
+        }
+        base += jn;
+        job->done(job);
+    }
+    rep->batches++;
+    rep->failed_batches += st != RMENS_OK;
+    rep->requests += nj;
+    rep->texts += n;
+    rep->tokens += ntok;
+    /* An MPI failure ends the service; a failed batch (its requests got 500) does not. */
+    return st == RMENS_ERR_MPI ? st : RMENS_OK;
+}
+
+/* The body of GET /v1/info. */
+static char *info_json(const server *s, int P)
+{
+    const rmens_serve_options *o = s->o;
+    const rmens_model_config *c = &s->e->cfg;
+    json_object *j = json_object_new_object(), *a = json_object_new_object();
+    const char *base = strrchr(o->ckpt, '/');
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08x", (unsigned)rmens_score_file_crc32(o->ckpt));
+    json_object_object_add(j, "members", json_object_new_int(s->K));
+    json_object_object_add(a, "type", json_object_new_string("gpt2"));
+    json_object_object_add(a, "n_layer", json_object_new_int(c->n_layer));
+    json_object_object_add(a, "n_head", json_object_new_int(c->n_head));
+    json_object_object_add(a, "n_embd", json_object_new_int(c->n_embd));
+    json_object_object_add(a, "n_ctx", json_object_new_int(c->n_ctx));
+    json_object_object_add(a, "vocab_size", json_object_new_int(c->vocab_size));
+    json_object_object_add(j, "architecture", a);
+    json_object_object_add(j, "tokenizer", json_object_new_string(s->e->tokenizer[0] ? s->e->tokenizer : "bytes"));
+    json_object_object_add(j, "template", json_object_new_string("hh"));
+    json_object_object_add(j, "checkpoint", json_object_new_string(base ? base + 1 : o->ckpt));
+    json_object_object_add(j, "checkpoint_step", json_object_new_int64(s->step));
+    json_object_object_add(j, "checkpoint_crc32", json_object_new_string(crc));
+    json_object_object_add(j, "normalize", json_object_new_string(o->normalize ? "member" : "none"));
+    json_object_object_add(j, "reward", json_object_new_string(rmens_reward_name(o->reward)));
+    json_object_object_add(j, "lambda", json_object_new_double(o->lambda));
+    json_object_object_add(j, "truncate", json_object_new_string(o->truncate_error ? "error" : "left"));
+    json_object_object_add(j, "max_batch_tokens", json_object_new_int64(o->max_batch_tokens));
+    json_object_object_add(j, "max_wait_ms", json_object_new_double(o->max_wait_s * 1e3));
+    json_object_object_add(j, "max_body", json_object_new_int64((int64_t)o->max_body));
+    json_object_object_add(j, "max_queue", json_object_new_int(o->max_queue));
+    json_object_object_add(j, "ranks", json_object_new_int(P));
+    json_object_object_add(j, "version", json_object_new_string(rmens_version_string()));
+    const char *t = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+    char *out = t ? strdup(t) : NULL;
+    json_object_put(j);
+    return out;
+}
+
+/* Rank 0's loop: batches until a stop is asked, then the requests in flight. */
+static rmens_status serve_root(server *s, rmens_batcher *b, rmens_http *h, rmens_serve_report *rep)
+{
+    rmens_job **jobs = malloc(MAX_JOBS * sizeof *jobs);
+    if (!jobs)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    rmens_status st = RMENS_OK;
+    double t_stop = 0;
+    int closed = 0;
+    for (;;) {
+        if (!t_stop && s->o->stop && *s->o->stop) {
+            rmens_http_quiesce(h);  /* no new connections, 503 to new requests */
+            t_stop = rmens_now();
+        }
+        /* Draining: once nothing is being received, or after drain_s, the queue takes no
+         * more and what it holds is scored without waiting. */
+        if (t_stop && !closed && (rmens_http_active(h) <= rmens_batcher_pending(b) ||
+                                  rmens_now() - t_stop > s->o->drain_s)) {
+            rmens_batcher_close(b);
+            closed = 1;
+        }
+        int nj = rmens_batcher_take(b, jobs, MAX_JOBS, 0.05);
+        if (nj > 0 && (st = run_batch(s, jobs, nj, rep)) != RMENS_OK)
+            break;
+        if (closed && nj == 0 && rmens_batcher_pending(b) == 0)
+            break;
+    }
+    free(jobs);
+    return st;
+}
+
+rmens_status rmens_serve(const rmens_serve_options *o, MPI_Comm comm, rmens_serve_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    server s = {0};
+    s.o = o;
+    s.comm = comm;
+    s.pl.group = MPI_COMM_NULL;
+    int P;
+    RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &s.rank), "MPI_Comm_rank"));
+    RMENS_TRY(rmens_mpi_check(MPI_Comm_size(comm, &P), "MPI_Comm_size"));
+    rmens_batcher *b = NULL;
+    rmens_http *h = NULL;
+    rmens_http_config hc = {0};
+    char *info = NULL;
+    double *rstd = NULL;
+    const double t0 = rmens_now();
+    rmens_status st = rmens_score_count_members(o->ckpt, &s.K, &s.step);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+        goto exit;
+    if ((st = rmens_placement_init(&s.pl, comm, s.K)) != RMENS_OK)
+        goto exit;
+    st = rmens_ensemble_open_subset(&s.e, o->ckpt, s.pl.local, s.pl.n_local);
+    if (st == RMENS_OK)
+        st = rmens_ensemble_set_batch_len(s.e, RMENS_SCORE_BATCH, 0);
+    if (st == RMENS_OK && s.e->tokenizer[0] && strcmp(s.e->tokenizer, "bytes") != 0)
+        st = rmens_fail(RMENS_ERR_ARG, "%s reads \"%s\" tokens; rmens serve knows only the byte tokenizer", o->ckpt,
+                        s.e->tokenizer);
+    if (st == RMENS_OK && s.e->cfg.vocab_size < RMENS_BYTES_VOCAB)
+        st = rmens_fail(RMENS_ERR_ARG, "%s reads %d token ids, fewer than the byte tokenizer's %d", o->ckpt,
+                        s.e->cfg.vocab_size, RMENS_BYTES_VOCAB);
+    if (st == RMENS_OK && o->normalize && !s.e->has_stats)
+        st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (%s)", o->ckpt, s.e->no_stats);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+        goto exit;
+    if (s.rank == 0) {
+        rstd = malloc((size_t)s.K * sizeof *rstd);
+        b = rmens_batcher_new(o->max_batch_tokens, o->max_wait_s, o->max_queue);
+        info = info_json(&s, P);
+        if (!rstd || !b || !info)
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        for (int k = 0; rstd && k < s.K; k++)
+            rstd[k] = s.e->rstd[k];
+        hc = (rmens_http_config){o->host, o->port, o->max_body, o->token,
+                                 {s.e->cfg.n_ctx, o->truncate_error, o->max_items},
+                                 {s.K, o->reward, o->lambda, o->normalize, rstd}, b, info};
+        if (st == RMENS_OK)
+            st = rmens_http_start(&h, &hc);
+    }
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+        goto exit;
+    if (s.rank == 0) {
+        if (o->ready)
+            o->ready(o->host, rmens_http_port(h), o->ready_arg);
+        st = serve_root(&s, b, h, rep);
+        int64_t hdr[3] = {CMD_STOP, 0, 0};
+        rmens_status sb = bcast_header(hdr, &s);
+        st = st == RMENS_OK ? sb : st;
+    } else {
+        for (;;) {
+            int64_t hdr[3];
+            if ((st = bcast_header(hdr, &s)) != RMENS_OK || hdr[0] == CMD_STOP)
+                break;
+            if ((st = score_batch(&s, hdr[1], hdr[2])) == RMENS_ERR_MPI)
+                break;
+            st = RMENS_OK;  /* a failed batch was answered 500 by rank 0 */
+        }
+    }
+    rep->seconds = rmens_now() - t0;
+exit:
+    rmens_http_stop(h);
+    rmens_batcher_free(b);
+    free(info);
+    free(rstd);
+    rmens_ensemble_close(s.e);
+    if (s.pl.local)
+        rmens_placement_free(&s.pl);
+    free(s.mine);
+    free(s.all);
+    free(s.tokens);
+    free(s.lens);
+    return st;
+}
