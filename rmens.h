@@ -78,6 +78,63 @@ RMENS_API size_t rmens_tokenize_bytes(int32_t *out, const char *text, size_t len
  * first end-of-text; returns the number written, or (size_t)-1 if an id is not a byte. */
 RMENS_API size_t rmens_detokenize_bytes(char *out, const int32_t *ids, size_t n);
 
+/* A tokenizer object: the byte tokenizer above, or a Hugging Face byte-level BPE
+ * (GPT-2, GPT-NeoX/Pythia, Llama 3, SmolLM2, Qwen2/2.5/3) read from a directory holding
+ * tokenizer.json (+ tokenizer_config.json) or GPT-2's vocab.json + merges.txt, or from
+ * one of those files. Ids equal Hugging Face tokenizers' (docs/TOKENIZERS.md says what is
+ * supported and what is refused by name). Encoding uses scratch space and a word cache
+ * inside the object: one thread at a time per tokenizer (load one per thread).
+ *
+ *     rmens_tokenizer *tk;
+ *     if (rmens_tokenizer_load(&tk, "Qwen3-0.6B/") != RMENS_OK) ...rmens_last_error()...
+ *     int32_t *ids; size_t n;
+ *     rmens_tokenizer_encode(tk, text, strlen(text), 0, &ids, &n);  // free(ids)
+ */
+typedef struct rmens_tokenizer rmens_tokenizer;
+
+RMENS_API rmens_status rmens_tokenizer_load(rmens_tokenizer **out, const char *path);
+RMENS_API rmens_status rmens_tokenizer_bytes(rmens_tokenizer **out);
+RMENS_API void rmens_tokenizer_free(rmens_tokenizer *t);
+
+/* Encoding flags. ADD_SPECIAL: the post-processor's tokens (Llama 3's BOS; the byte
+ * tokenizer's end-of-text), as HF's add_special_tokens=True. SPECIAL_AS_TEXT: special-
+ * token strings inside the text are ordinary text (HF's split_special_tokens=True);
+ * by default they become their special ids, as in Hugging Face. */
+#define RMENS_TOKENIZE_ADD_SPECIAL 1u
+#define RMENS_TOKENIZE_SPECIAL_AS_TEXT 2u
+/* Tokenizes text (valid UTF-8 for a BPE tokenizer); *ids is allocated (free()). */
+RMENS_API rmens_status rmens_tokenizer_encode(rmens_tokenizer *t, const char *text, size_t len, unsigned flags,
+                                    int32_t **ids, size_t *n);
+#define RMENS_DECODE_SKIP_SPECIAL 1u
+/* Text of ids, NUL-terminated, allocated (free()); invalid UTF-8 that a cut through a
+ * character leaves becomes U+FFFD, as in Hugging Face's decode. */
+RMENS_API rmens_status rmens_tokenizer_decode(const rmens_tokenizer *t, const int32_t *ids, size_t n,
+                                    unsigned flags, char **text, size_t *len);
+
+/* "bytes", or the name of the directory the tokenizer was read from. */
+RMENS_API const char *rmens_tokenizer_name(const rmens_tokenizer *t);
+/* Hex SHA-256 of tokenizer.json's bytes (of vocab.json's then merges.txt's for the
+ * pair); "" for the byte tokenizer. */
+RMENS_API const char *rmens_tokenizer_sha256(const rmens_tokenizer *t);
+/* One more than the largest id. */
+RMENS_API int32_t rmens_tokenizer_vocab_size(const rmens_tokenizer *t);
+/* Special ids from tokenizer_config.json (-1 when there is none). */
+RMENS_API int32_t rmens_tokenizer_bos_id(const rmens_tokenizer *t);
+RMENS_API int32_t rmens_tokenizer_eos_id(const rmens_tokenizer *t);
+RMENS_API int32_t rmens_tokenizer_pad_id(const rmens_tokenizer *t);
+/* The id of a token given as its text (an added token's content or a vocabulary
+ * token's bytes), or -1. */
+RMENS_API int32_t rmens_tokenizer_token_id(const rmens_tokenizer *t, const char *token);
+RMENS_API int rmens_tokenizer_is_special(const rmens_tokenizer *t, int32_t id);
+/* The token string of id as Hugging Face shows it (convert_ids_to_tokens: GPT-2's byte
+ * alphabet, "\u0120world"; an added token's content), NUL-terminated in buf of cap bytes;
+ * NULL when id is not a token or buf is too small. */
+RMENS_API const char *rmens_tokenizer_token(const rmens_tokenizer *t, int32_t id, char *buf, size_t cap);
+RMENS_API int rmens_tokenizer_is_bytes(const rmens_tokenizer *t);
+/* tokenizer_config.json's tokenizer_class and chat_template ("" / NULL when absent). */
+RMENS_API const char *rmens_tokenizer_class(const rmens_tokenizer *t);
+RMENS_API const char *rmens_tokenizer_chat_template(const rmens_tokenizer *t);
+
 /* --------------------------------------------------------------- dataset */
 
 /* A preference ("pairs") or single-response ("responses") data set: docs/FORMAT.md. */
@@ -184,9 +241,17 @@ RMENS_API void rmens_ensemble_member_stats(const rmens_ensemble *e, int k, doubl
 RMENS_API rmens_status rmens_ensemble_score(rmens_ensemble *e, const int32_t *const *seqs, const int64_t *lens,
                                   int64_t n, int normalize, float lambda, float *rewards,
                                   rmens_score_stats *stats, int64_t *n_cut);
-/* The same for one text (tokenized by the byte tokenizer, end-of-text appended). */
+/* The same for one text, tokenized by the checkpoint's tokenizer: the byte tokenizer
+ * (end-of-text appended), or the Hugging Face tokenizer given to
+ * rmens_ensemble_set_tokenizer (the text is the rendered conversation; the EOS id is
+ * appended unless its last token is already a special token such as <|im_end|>, as
+ * rmens prep does). A checkpoint trained on another tokenizer with none given is
+ * refused, never read as bytes. */
 RMENS_API rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size_t len, int normalize,
                                        float lambda, float *rewards, rmens_score_stats *stats);
+/* The tokenizer score_text uses (not owned; it must outlive e, and is used from e's
+ * calls only). Refused unless it is the checkpoint's: same name and SHA-256. */
+RMENS_API rmens_status rmens_ensemble_set_tokenizer(rmens_ensemble *e, rmens_tokenizer *tk);
 
 /* ------------------------------------------------------------------ prep */
 
@@ -209,6 +274,10 @@ typedef struct {
     int skip_bad;              /* 1: skip malformed records (counted) instead of failing */
     int64_t max_records;       /* stop after this many input records; <= 0: all */
     int overwrite;             /* 1: replace existing outputs */
+    const char *tokenizer;     /* NULL or "bytes": the byte tokenizer; else a Hugging Face
+                                * tokenizer directory or file (rmens_tokenizer_load) */
+    const char *template_name; /* NULL or "hh"; "chatml", "llama3", "plain", "auto"
+                                * (docs/TOKENIZERS.md) */
 } rmens_prep_options;
 
 /* Reasons a record is skipped; the list only grows. */

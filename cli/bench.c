@@ -78,6 +78,9 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
 
 int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm)
 {
+    for (int i = 1; i < argc; i++)  /* the tokenizer benchmark: cli/bench_tokenizer.c */
+        if (strcmp(argv[i], "--tokenizer") == 0 || strncmp(argv[i], "--tokenizer=", 12) == 0)
+            return rmens_cmd_bench_tokenizer(argc, argv, comm);
     static const struct option longopts[] = {
         {"layers", 1, 0, 'L'}, {"heads", 1, 0, 'H'}, {"embd", 1, 0, 'C'}, {"ctx", 1, 0, 'T'},
         {"batch", 1, 0, 'B'}, {"steps", 1, 0, 'S'}, {"threads", 1, 0, 'n'}, {"data", 1, 0, 'd'},

@@ -22,6 +22,7 @@ static const char usage[] =
     "  merge   join the one-member checkpoints of a job array into one ensemble\n"
     "  serve   serve an ensemble's rewards and uncertainty over HTTP to RL jobs (OpenRLHF, ...)\n"
     "  info    describe and validate any rmens file\n"
+    "  tokenize  text to ids and back with a Hugging Face tokenizer (tokenizer.json)\n"
     "  bench   measure training and scoring throughput of one reward model\n"
     "  version print the version\n"
     "\n"
@@ -178,6 +179,8 @@ int main(int argc, char **argv)
         rc = rmens_cmd_eval(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "merge") == 0)
         rc = rmens_cmd_merge(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "tokenize") == 0)
+        rc = rmens_cmd_tokenize(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "serve") == 0)
         rc = rmens_cmd_serve(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "bench") == 0)

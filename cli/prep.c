@@ -16,7 +16,8 @@ static const char help[] =
     "  messages  prompt/chosen/rejected as [{\"role\", \"content\"}] lists (TRL conversational;\n"
     "            without \"prompt\", the messages both sides share are the prompt)\n"
     "  sharegpt  {\"conversations\": [{\"from\", \"value\"}], \"chosen\": {...}, \"rejected\": {...}}\n"
-    "All are rendered with the HH template and tokenized by the byte tokenizer.\n"
+    "All are rendered with the HH template and tokenized by the byte tokenizer, unless\n"
+    "--tokenizer and --template say otherwise (docs/TOKENIZERS.md).\n"
     "\n"
     "options:\n"
     "  --out FILE            output pairs file (required)\n"
@@ -29,6 +30,10 @@ static const char help[] =
     "                        has it, else score_chosen - score_rejected if present)\n"
     "  --skip-bad            skip malformed records (counted) instead of stopping\n"
     "  --max-records N       read at most N records\n"
+    "  --tokenizer DIR|FILE  a Hugging Face tokenizer (tokenizer.json, or vocab.json +\n"
+    "                        merges.txt); each side is rendered and tokenized as one string\n"
+    "  --template NAME       hh (default), chatml, llama3, plain, or auto (from the\n"
+    "                        tokenizer's chat_template)\n"
     "  --force               replace existing output files\n"
     "  --quiet               print nothing but errors\n";
 
@@ -40,6 +45,7 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         {"format", required_argument, 0, 'F'},    {"margin-field", required_argument, 0, 'm'},
         {"skip-bad", no_argument, 0, 'b'},        {"max-records", required_argument, 0, 'n'},
         {"force", no_argument, 0, 'x'},           {"quiet", no_argument, 0, 'q'},
+        {"tokenizer", required_argument, 0, 'T'}, {"template", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     rmens_prep_options o;
     rmens_prep_options_init(&o);
@@ -80,6 +86,8 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
                 st = rmens_fail(RMENS_ERR_ARG, "--max-records: not a positive integer: '%s'", optarg);
             break;
         case 'x': o.overwrite = 1; break;
+        case 'T': o.tokenizer = optarg; break;
+        case 'P': o.template_name = optarg; break;
         case 'q': quiet = 1; break;
         case 'h':
             if (rank == 0)

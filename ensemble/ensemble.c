@@ -8,6 +8,7 @@
 #include "comm/moments.h"
 #include "io/checkpoint.h"
 #include "io/h5.h"
+#include "text/tokenizer.h"
 
 void rmens_ensemble_close(rmens_ensemble *e)
 {
@@ -53,7 +54,7 @@ rmens_status rmens_ensemble_has_stats(const char *path, int *has)
 {
     /* No member's weights are loaded: only the kind, the header and members' attributes. */
     *has = 0;
-    char kind[32], tok[32];
+    char kind[32], tok[128];
     rmens_ensemble *e = NULL;
     int none = 0;
     rmens_h5_lock();
@@ -68,7 +69,7 @@ rmens_status rmens_ensemble_has_stats(const char *path, int *has)
 static rmens_status open_subset(rmens_ensemble **out, const char *path, const int *want, int nwant)
 {
     *out = NULL;
-    char kind[32], tok[32];
+    char kind[32], tok[128];
     RMENS_TRY(read_kind(path, kind, sizeof kind, tok, sizeof tok));
     rmens_ensemble *e = calloc(1, sizeof *e);
     if (e)
@@ -275,6 +276,27 @@ rmens_status rmens_ensemble_score_pairs(rmens_ensemble *e, const rmens_dataset *
 rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size_t len, int normalize, float lambda,
                                        float *rewards, rmens_score_stats *stats)
 {
+    if (e->tk) {
+        rmens_ids ids = {0};
+        rmens_status st = rmens_tokenizer_encode_append(e->tk, text, len, 0, &ids);
+        int32_t eos = rmens_tokenizer_eos_id(e->tk);
+        if (st == RMENS_OK && (ids.n == 0 || !rmens_tokenizer_is_special(e->tk, ids.v[ids.n - 1]))) {
+            if (eos < 0)
+                st = rmens_fail(RMENS_ERR_ARG, "tokenizer %s has no EOS token to end the text with",
+                                rmens_tokenizer_name(e->tk));
+            else if (rmens_ids_push(&ids, eos))
+                st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        }
+        int64_t n = (int64_t)ids.n;
+        const int32_t *seq = ids.v;
+        if (st == RMENS_OK)
+            st = rmens_ensemble_score(e, &seq, &n, 1, normalize, lambda, rewards, stats, NULL);
+        rmens_ids_free(&ids);
+        return st;
+    }
+    if (e->tokenizer[0] && strcmp(e->tokenizer, "bytes") != 0)
+        return rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s: give it with rmens_ensemble_set_tokenizer "
+                          "(text is never read as bytes for it)", e->path, e->tokenizer);
     int32_t *tok = malloc((len + 1) * sizeof *tok);
     if (!tok)
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
@@ -283,4 +305,15 @@ rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size
     rmens_status st = rmens_ensemble_score(e, &seq, &n, 1, normalize, lambda, rewards, stats, NULL);
     free(tok);
     return st;
+}
+
+rmens_status rmens_ensemble_set_tokenizer(rmens_ensemble *e, rmens_tokenizer *tk)
+{
+    char id[RMENS_TOKENIZER_ID_LEN];
+    rmens_tokenizer_identity(tk, id, sizeof id);
+    const char *mine = e->tokenizer[0] ? e->tokenizer : "bytes";
+    if (strcmp(id, mine) != 0)
+        return rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s, not %s", e->path, mine, id);
+    e->tk = tk;
+    return RMENS_OK;
 }

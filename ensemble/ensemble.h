@@ -15,13 +15,14 @@ struct rmens_ensemble {
     rmens_model **m;         /* [nloc]; m[0] owns the activations the others borrow */
     double *rmean, *rstd;    /* [K] reward statistics over training data (0 / 1 for a model file) */
     int has_stats;
+    rmens_tokenizer *tk;     /* score_text's tokenizer (not owned), or NULL */
     char no_stats[160];      /* why has_stats is 0: ends "has no reward statistics (...)" */
     rmens_batch batch;
     int cap;                 /* sequences per forward pass (even) */
     float *buf;              /* [batch capacity * K] rewards of one batch */
     pthread_mutex_t lock;    /* one scoring call at a time: the activations are shared */
     char path[1024];
-    char tokenizer[32];      /* the checkpoint's tokenizer attribute, "" if it has none */
+    char tokenizer[128];     /* the checkpoint's tokenizer attribute, "" if it has none */
 };
 
 /* Opens only members idx[0..n) (all when idx is NULL): ranks of rmens score each load

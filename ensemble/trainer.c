@@ -626,7 +626,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
                             init->cfg.n_layer, init->cfg.n_head, init->cfg.n_embd, o->model.n_ctx, o->model.n_layer,
                             o->model.n_head, o->model.n_embd);
         /* A model that reads other tokens than the data's would train on noise. */
-        char tok[32];
+        char tok[128];
         if (st == RMENS_OK && (st = rmens_modelfile_tokenizer(o->init, tok, sizeof tok)) == RMENS_OK && tok[0] &&
             strcmp(tok, t->train->tokenizer) != 0)
             st = rmens_fail(RMENS_ERR_ARG, "`init` %s reads \"%s\" tokens, but %s was tokenized by \"%s\"", o->init, tok,

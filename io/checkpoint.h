@@ -28,7 +28,7 @@ typedef struct {
     int ensemble_size;   /* members of the whole ensemble the part belongs to */
     int64_t data_crc32;  /* fingerprint of the training pairs (tokens, offsets, prompts, margins) */
     double lr, min_lr_frac, beta1, beta2, eps, weight_decay, clip, margin_scale, center;
-    char tokenizer[32];  /* the training data's ("bytes" in files from before it was kept) */
+    char tokenizer[128];  /* the training data's ("bytes" in files from before it was kept) */
     char data[1024];
     char command[4096];
 } rmens_ckpt_header;

@@ -114,6 +114,7 @@ rmens_status rmens_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsign
     ds->vocab_size = vocab_size;
     ds->eot = eot;
     ds->seed = -1;
+    ds->bos = ds->pad = -1;
     ds->file = ds->side[0].dset = ds->side[1].dset = -1;
     snprintf(ds->tokenizer, sizeof ds->tokenizer, "%s", tokenizer);
     for (int s = 0; s < 2; s++) {
@@ -468,11 +469,22 @@ static rmens_status write_file(const rmens_dataset *ds, hid_t file)
 {
     RMENS_TRY(rmens_h5_attr_write_str(file, "rmens_format",
                                       ds->kind == RMENS_DATA_PAIRS ? "pairs" : "responses"));
-    RMENS_TRY(rmens_h5_attr_write_i64(file, "rmens_version", RMENS_FORMAT_VERSION));
+    /* Version 2 added the Hugging Face tokenizer's record; byte-tokenized files are the
+     * same in both and stay version 1 for older readers. */
+    int v2 = strcmp(ds->tokenizer, "bytes") != 0;
+    RMENS_TRY(rmens_h5_attr_write_i64(file, "rmens_version", v2 ? RMENS_DATA_VERSION : RMENS_FORMAT_VERSION));
     RMENS_TRY(rmens_h5_attr_write_i64(file, "vocab_size", ds->vocab_size));
     RMENS_TRY(rmens_h5_attr_write_i64(file, "eot_token", ds->eot));
     RMENS_TRY(rmens_h5_attr_write_str(file, "tokenizer", ds->tokenizer));
     RMENS_TRY(rmens_h5_attr_write_str(file, "created_by", "rmens " PACKAGE_VERSION));
+    if (v2 && ds->tokenizer_sha256[0])
+        RMENS_TRY(rmens_h5_attr_write_str(file, "tokenizer_sha256", ds->tokenizer_sha256));
+    if (v2 && ds->template_name[0])
+        RMENS_TRY(rmens_h5_attr_write_str(file, "template", ds->template_name));
+    if (v2 && ds->bos >= 0)
+        RMENS_TRY(rmens_h5_attr_write_i64(file, "bos_token", ds->bos));
+    if (v2 && ds->pad >= 0)
+        RMENS_TRY(rmens_h5_attr_write_i64(file, "pad_token", ds->pad));
     if (ds->task[0])
         RMENS_TRY(rmens_h5_attr_write_str(file, "task", ds->task));
     if (ds->source[0])
@@ -541,9 +553,9 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t
     else
         return rmens_fail(RMENS_ERR_FORMAT, "rmens_format is \"%s\", expected \"pairs\" or \"responses\"", fmt);
     RMENS_TRY(rmens_h5_attr_read_i64(file, "rmens_version", &version));
-    if (version < 1 || version > RMENS_FORMAT_VERSION)
+    if (version < 1 || version > RMENS_DATA_VERSION)
         return rmens_fail(RMENS_ERR_FORMAT, "rmens_version is %lld; this rmens reads versions 1 to %d",
-                          (long long)version, RMENS_FORMAT_VERSION);
+                          (long long)version, RMENS_DATA_VERSION);
     RMENS_TRY(rmens_h5_attr_read_i64(file, "vocab_size", &vocab));
     RMENS_TRY(rmens_h5_attr_read_i64(file, "eot_token", &eot));
     if (vocab < 1 || vocab > INT32_MAX || eot < 0 || eot >= vocab)
@@ -552,6 +564,22 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t
     ds->vocab_size = (int32_t)vocab;
     ds->eot = (int32_t)eot;
     RMENS_TRY(rmens_h5_attr_read_str(file, "tokenizer", ds->tokenizer, sizeof ds->tokenizer));
+    if (rmens_h5_has_attr(file, "tokenizer_sha256"))
+        RMENS_TRY(rmens_h5_attr_read_str(file, "tokenizer_sha256", ds->tokenizer_sha256, sizeof ds->tokenizer_sha256));
+    if (rmens_h5_has_attr(file, "template"))
+        RMENS_TRY(rmens_h5_attr_read_str(file, "template", ds->template_name, sizeof ds->template_name));
+    static const char *const ids[] = {"bos_token", "pad_token"};
+    int32_t *dst[] = {&ds->bos, &ds->pad};
+    for (int k = 0; k < 2; k++) {
+        int64_t v;
+        *dst[k] = -1;
+        if (!rmens_h5_has_attr(file, ids[k]))
+            continue;
+        RMENS_TRY(rmens_h5_attr_read_i64(file, ids[k], &v));
+        if (v < 0 || v >= vocab)
+            return rmens_fail(RMENS_ERR_FORMAT, "%s = %lld is not in [0, vocab_size)", ids[k], (long long)v);
+        *dst[k] = (int32_t)v;
+    }
     if (rmens_h5_has_attr(file, "task"))
         RMENS_TRY(rmens_h5_attr_read_str(file, "task", ds->task, sizeof ds->task));
     if (rmens_h5_has_attr(file, "source"))

@@ -8,6 +8,8 @@
 #include "rmens.h"
 
 #define RMENS_FORMAT_VERSION 1
+/* Data files recording a Hugging Face tokenizer (docs/FORMAT.md); readers take 1 and 2. */
+#define RMENS_DATA_VERSION 2
 
 /* Optional parts a dataset carries; chosen when it is created. */
 enum {
@@ -41,7 +43,9 @@ struct rmens_dataset {
     int64_t n;               /* records */
     int64_t cap;             /* builder capacity in records */
     int32_t vocab_size, eot;
-    char tokenizer[32];
+    char tokenizer[128];     /* "bytes" or name@sha256 (RMENS_TOKENIZER_ID_LEN) */
+    char tokenizer_sha256[65], template_name[16];  /* "" when not recorded */
+    int32_t bos, pad;        /* the tokenizer's special ids; -1 when none */
     char task[32];           /* synthetic task name, or "" */
     char source[1024];       /* where the records came from, or "" */
     int64_t seed;            /* generator seed of synthetic data; -1 if none */

@@ -12,7 +12,9 @@
 #include "io/dataset.h"
 #include "io/records.h"
 #include "io/render.h"
-#include "io/tokenizer.h"
+#include "text/template.h"
+#include "text/tokenizer.h"
+#include "text/utf8.h"
 
 void rmens_prep_options_init(rmens_prep_options *o)
 {
@@ -400,6 +402,24 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     margin_kind mk = MARGIN_NONE;
     const char *mfield = o->margin_field ? o->margin_field : "margin";
 
+    /* The tokenizer and template; the byte tokenizer with HH is the original path. */
+    rmens_tokenizer *tk = NULL;
+    rmens_template tpl = RMENS_TEMPLATE_HH;
+    int32_t end = RMENS_BYTES_EOT;
+    int append = 1, hf;
+    rmens_text txt = {0};
+    rmens_ids ids = {0};
+    char ident[RMENS_TOKENIZER_ID_LEN];
+    if (o->template_name && (int)(tpl = (rmens_template)rmens_template_from_name(o->template_name)) < 0)
+        st = rmens_fail(RMENS_ERR_ARG, "unknown template \"%s\" (hh, chatml, llama3, plain, auto)", o->template_name);
+    if (st == RMENS_OK)
+        st = !o->tokenizer || strcmp(o->tokenizer, "bytes") == 0 ? rmens_tokenizer_bytes(&tk)
+                                                                : rmens_tokenizer_load(&tk, o->tokenizer);
+    if (st == RMENS_OK)
+        st = rmens_template_resolve(&tpl, tk, &end, &append);
+    if (st != RMENS_OK)
+        goto exit;
+    hf = !rmens_tokenizer_is_bytes(tk) || tpl != RMENS_TEMPLATE_HH;
     if ((st = rmens_records_open(&in, o->input)) != RMENS_OK)
         goto exit;
     for (;;) {
@@ -436,10 +456,15 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
                 mk = MARGIN_SCORES;
             unsigned has = RMENS_HAS_SOURCE | (mk != MARGIN_NONE ? RMENS_HAS_MARGIN : 0);
             for (int k = 0; k < (o->val_output ? 2 : 1) && st == RMENS_OK; k++) {
-                st = rmens_dataset_new(&ds[k], RMENS_DATA_PAIRS, has, RMENS_BYTES_VOCAB,
-                                       RMENS_BYTES_EOT, "bytes");
-                if (st == RMENS_OK)
+                st = rmens_dataset_new(&ds[k], RMENS_DATA_PAIRS, has, rmens_tokenizer_vocab_size(tk), end,
+                                       rmens_tokenizer_identity(tk, ident, sizeof ident));
+                if (st == RMENS_OK) {
                     snprintf(ds[k]->source, sizeof ds[k]->source, "%s", o->input);
+                    snprintf(ds[k]->tokenizer_sha256, sizeof ds[k]->tokenizer_sha256, "%s", rmens_tokenizer_sha256(tk));
+                    snprintf(ds[k]->template_name, sizeof ds[k]->template_name, "%s", rmens_template_name(tpl));
+                    ds[k]->bos = rmens_tokenizer_bos_id(tk);
+                    ds[k]->pad = rmens_tokenizer_pad_id(tk);
+                }
             }
             rep->format = fmt;
         } else if (st == RMENS_OK && o->format == RMENS_PREP_AUTO && f != fmt) {
@@ -499,6 +524,35 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
         rr.tok[1] = tok + rr.len[0];
         rr.len[1] = (int64_t)rmens_tokenize_bytes(tok + rr.len[0], r.full[1].buf, r.full[1].len);
         rr.prompt_len = (int32_t)r.prompt_len;
+        if (hf) {
+            /* Each side rendered and tokenized as one string; the prompt is the longest
+             * common token prefix (BPE may merge across the text's prompt boundary). */
+            ids.n = 0;
+            for (int k = 0; k < 2 && st == RMENS_OK; k++) {
+                size_t at = ids.n;
+                st = rmens_template_tokenize(tpl, tk, end, append, r.full[k].buf, r.full[k].len, &txt, &ids);
+                rr.len[k] = (int64_t)(ids.n - at);
+            }
+            if (st != RMENS_OK) {
+                st = rmens_fail_context(st, "%s: ", where);
+                if (st == RMENS_ERR_INPUT && o->skip_bad) {
+                    rep->skipped[RMENS_SKIP_MALFORMED]++;
+                    st = RMENS_OK;
+                    continue;
+                }
+                break;
+            }
+            rr.tok[0] = ids.v;
+            rr.tok[1] = ids.v + rr.len[0];
+            int64_t p = 0;
+            while (p < rr.len[0] && p < rr.len[1] && rr.tok[0][p] == rr.tok[1][p])
+                p++;
+            if (p == rr.len[0] && p == rr.len[1]) {  /* texts that differ only in normalization */
+                rep->skipped[RMENS_SKIP_IDENTICAL]++;
+                continue;
+            }
+            rr.prompt_len = (int32_t)(p < rr.len[0] && p < rr.len[1] ? p : p - 1);
+        }
         rr.margin = margin;
         rr.source_record = rmens_records_index(in);
         if (r.prompt_len > INT32_MAX) {
@@ -535,6 +589,9 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     rep->seconds = rmens_now() - t0;
 exit:
     free(tok);
+    rmens_tokenizer_free(tk);
+    rmens_text_free(&txt);
+    rmens_ids_free(&ids);
     rmens_text_free(&r.full[0]);
     rmens_text_free(&r.full[1]);
     rmens_dataset_free(ds[0]);

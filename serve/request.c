@@ -6,7 +6,7 @@
 
 #include "base/error.h"
 #include "io/render.h"
-#include "io/tokenizer.h"
+#include "text/utf8.h"
 
 #define BAD(...) rmens_fail(RMENS_ERR_INPUT, __VA_ARGS__)
 

