@@ -1,6 +1,7 @@
 /* rmens: ensembles of reward models for RLHF, trained with MPI on HPC clusters.
  *
- * Usage (convert preference data, then read it back):
+ * Usage (convert preference data, then read it back; build with
+ * `cc app.c $(pkg-config --cflags --libs rmens)`, no MPI compiler needed):
  *
  *     #include <rmens.h>
  *
@@ -13,7 +14,7 @@
  *         fprintf(stderr, "%s\n", rmens_last_error());
  *
  *     rmens_dataset *ds;
- *     if (rmens_dataset_read(&ds, "train.h5", MPI_COMM_NULL) == RMENS_OK) {  // or a communicator
+ *     if (rmens_dataset_read(&ds, "train.h5") == RMENS_OK) {
  *         int64_t len;
  *         const int32_t *tok = rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, 0, &len);
  *         ...
@@ -22,14 +23,21 @@
  *
  * Conventions: names are rmens_<noun>_<verb>; structs are opaque unless they are
  * option or report records; functions return rmens_status and leave a message for
- * rmens_last_error(); nothing in the library prints, exits or aborts. Functions that
- * take an MPI_Comm are collective over it; pass MPI_COMM_NULL for serial use (MPI need
- * not be initialised then). Enums only ever grow.
+ * rmens_last_error(), which names option fields as `field` (the struct member); nothing
+ * in the library prints, exits or aborts. Everything here
+ * is serial and needs no MPI; the collective entry points (taking an MPI_Comm) are in
+ * <rmens_mpi.h>. Only what is declared RMENS_API is exported. Enums only ever grow.
  */
 #ifndef RMENS_H
 #define RMENS_H
 
-#include <mpi.h>
+/* Marks the library's exported symbols (it is built with -fvisibility=hidden). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define RMENS_API __attribute__((visibility("default")))
+#else
+#define RMENS_API
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,10 +61,10 @@ typedef enum {
     RMENS_ERR_INTERNAL = 9
 } rmens_status;
 
-const char *rmens_strerror(rmens_status code);
+RMENS_API const char *rmens_strerror(rmens_status code);
 /* The message of the calling thread's last failure: what went wrong and where. */
-const char *rmens_last_error(void);
-const char *rmens_version_string(void);
+RMENS_API const char *rmens_last_error(void);
+RMENS_API const char *rmens_version_string(void);
 
 /* ------------------------------------------------------------- tokenizer */
 
@@ -65,10 +73,10 @@ const char *rmens_version_string(void);
 #define RMENS_BYTES_EOT 256
 
 /* Writes len + 1 ids (the bytes, then end-of-text) to out; returns len + 1. */
-size_t rmens_tokenize_bytes(int32_t *out, const char *text, size_t len);
+RMENS_API size_t rmens_tokenize_bytes(int32_t *out, const char *text, size_t len);
 /* Writes the bytes of ids 0-255 to out (at most n bytes, no terminator), stopping at the
  * first end-of-text; returns the number written, or (size_t)-1 if an id is not a byte. */
-size_t rmens_detokenize_bytes(char *out, const int32_t *ids, size_t n);
+RMENS_API size_t rmens_detokenize_bytes(char *out, const int32_t *ids, size_t n);
 
 /* A tokenizer object: the byte tokenizer above, or a Hugging Face byte-level BPE
  * (GPT-2, GPT-NeoX/Pythia, Llama 3, SmolLM2, Qwen2/2.5/3) read from a directory holding
@@ -84,9 +92,9 @@ size_t rmens_detokenize_bytes(char *out, const int32_t *ids, size_t n);
  */
 typedef struct rmens_tokenizer rmens_tokenizer;
 
-rmens_status rmens_tokenizer_load(rmens_tokenizer **out, const char *path);
-rmens_status rmens_tokenizer_bytes(rmens_tokenizer **out);
-void rmens_tokenizer_free(rmens_tokenizer *t);
+RMENS_API rmens_status rmens_tokenizer_load(rmens_tokenizer **out, const char *path);
+RMENS_API rmens_status rmens_tokenizer_bytes(rmens_tokenizer **out);
+RMENS_API void rmens_tokenizer_free(rmens_tokenizer *t);
 
 /* Encoding flags. ADD_SPECIAL: the post-processor's tokens (Llama 3's BOS; the byte
  * tokenizer's end-of-text), as HF's add_special_tokens=True. SPECIAL_AS_TEXT: special-
@@ -95,37 +103,37 @@ void rmens_tokenizer_free(rmens_tokenizer *t);
 #define RMENS_TOKENIZE_ADD_SPECIAL 1u
 #define RMENS_TOKENIZE_SPECIAL_AS_TEXT 2u
 /* Tokenizes text (valid UTF-8 for a BPE tokenizer); *ids is allocated (free()). */
-rmens_status rmens_tokenizer_encode(rmens_tokenizer *t, const char *text, size_t len, unsigned flags,
+RMENS_API rmens_status rmens_tokenizer_encode(rmens_tokenizer *t, const char *text, size_t len, unsigned flags,
                                     int32_t **ids, size_t *n);
 #define RMENS_DECODE_SKIP_SPECIAL 1u
 /* Text of ids, NUL-terminated, allocated (free()); invalid UTF-8 that a cut through a
  * character leaves becomes U+FFFD, as in Hugging Face's decode. */
-rmens_status rmens_tokenizer_decode(const rmens_tokenizer *t, const int32_t *ids, size_t n,
+RMENS_API rmens_status rmens_tokenizer_decode(const rmens_tokenizer *t, const int32_t *ids, size_t n,
                                     unsigned flags, char **text, size_t *len);
 
 /* "bytes", or the name of the directory the tokenizer was read from. */
-const char *rmens_tokenizer_name(const rmens_tokenizer *t);
+RMENS_API const char *rmens_tokenizer_name(const rmens_tokenizer *t);
 /* Hex SHA-256 of tokenizer.json's bytes (of vocab.json's then merges.txt's for the
  * pair); "" for the byte tokenizer. */
-const char *rmens_tokenizer_sha256(const rmens_tokenizer *t);
+RMENS_API const char *rmens_tokenizer_sha256(const rmens_tokenizer *t);
 /* One more than the largest id. */
-int32_t rmens_tokenizer_vocab_size(const rmens_tokenizer *t);
+RMENS_API int32_t rmens_tokenizer_vocab_size(const rmens_tokenizer *t);
 /* Special ids from tokenizer_config.json (-1 when there is none). */
-int32_t rmens_tokenizer_bos_id(const rmens_tokenizer *t);
-int32_t rmens_tokenizer_eos_id(const rmens_tokenizer *t);
-int32_t rmens_tokenizer_pad_id(const rmens_tokenizer *t);
+RMENS_API int32_t rmens_tokenizer_bos_id(const rmens_tokenizer *t);
+RMENS_API int32_t rmens_tokenizer_eos_id(const rmens_tokenizer *t);
+RMENS_API int32_t rmens_tokenizer_pad_id(const rmens_tokenizer *t);
 /* The id of a token given as its text (an added token's content or a vocabulary
  * token's bytes), or -1. */
-int32_t rmens_tokenizer_token_id(const rmens_tokenizer *t, const char *token);
-int rmens_tokenizer_is_special(const rmens_tokenizer *t, int32_t id);
+RMENS_API int32_t rmens_tokenizer_token_id(const rmens_tokenizer *t, const char *token);
+RMENS_API int rmens_tokenizer_is_special(const rmens_tokenizer *t, int32_t id);
 /* The token string of id as Hugging Face shows it (convert_ids_to_tokens: GPT-2's byte
  * alphabet, "\u0120world"; an added token's content), NUL-terminated in buf of cap bytes;
  * NULL when id is not a token or buf is too small. */
-const char *rmens_tokenizer_token(const rmens_tokenizer *t, int32_t id, char *buf, size_t cap);
-int rmens_tokenizer_is_bytes(const rmens_tokenizer *t);
+RMENS_API const char *rmens_tokenizer_token(const rmens_tokenizer *t, int32_t id, char *buf, size_t cap);
+RMENS_API int rmens_tokenizer_is_bytes(const rmens_tokenizer *t);
 /* tokenizer_config.json's tokenizer_class and chat_template ("" / NULL when absent). */
-const char *rmens_tokenizer_class(const rmens_tokenizer *t);
-const char *rmens_tokenizer_chat_template(const rmens_tokenizer *t);
+RMENS_API const char *rmens_tokenizer_class(const rmens_tokenizer *t);
+RMENS_API const char *rmens_tokenizer_chat_template(const rmens_tokenizer *t);
 
 /* --------------------------------------------------------------- dataset */
 
@@ -141,40 +149,37 @@ typedef enum {
     RMENS_TRAP_CONFIDENCE = 3   /* the rejected response sounds more certain */
 } rmens_trap;
 
-/* Reads and validates a file. comm: MPI_COMM_NULL for a serial read, or a communicator
- * whose ranks all read the whole file through MPI-IO (collective; every rank gets the
- * same verdict). */
-rmens_status rmens_dataset_read(rmens_dataset **out, const char *path, MPI_Comm comm);
+/* Reads and validates a file (rmens_mpi.h: the same, collectively, through MPI-IO). */
+RMENS_API rmens_status rmens_dataset_read(rmens_dataset **out, const char *path);
 /* The same, within a memory budget: when the tokens would take more than max_bytes they
  * stay in the file and are read on demand, sequentially in large chunks or record by
- * record (max_bytes < 0: no limit; docs/RELIABILITY.md). A streamed data set is
- * validated in parts, one per rank of comm, and must not be used by two threads at once. */
-rmens_status rmens_dataset_read_bounded(rmens_dataset **out, const char *path, MPI_Comm comm,
-                                        int64_t max_bytes);
+ * record (max_bytes < 0: no limit; docs/RELIABILITY.md). A streamed data set must not be
+ * used by two threads at once. */
+RMENS_API rmens_status rmens_dataset_read_bounded(rmens_dataset **out, const char *path, int64_t max_bytes);
 /* 1 if the tokens are read on demand. */
-int rmens_dataset_streamed(const rmens_dataset *ds);
+RMENS_API int rmens_dataset_streamed(const rmens_dataset *ds);
 /* Writes to path + a temporary suffix, then renames: path is never left half-written. */
-rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path);
-void rmens_dataset_free(rmens_dataset *ds);
+RMENS_API rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path);
+RMENS_API void rmens_dataset_free(rmens_dataset *ds);
 
-rmens_data_kind rmens_dataset_kind(const rmens_dataset *ds);
-int64_t rmens_dataset_count(const rmens_dataset *ds);
-int32_t rmens_dataset_vocab_size(const rmens_dataset *ds);
+RMENS_API rmens_data_kind rmens_dataset_kind(const rmens_dataset *ds);
+RMENS_API int64_t rmens_dataset_count(const rmens_dataset *ds);
+RMENS_API int32_t rmens_dataset_vocab_size(const rmens_dataset *ds);
 /* Tokens of record i on one side (RMENS_SIDE_RESPONSE for a responses file). For a
  * streamed data set the pointer is valid until the next call for the same side, and a
  * failed read returns NULL with *len 0 and the message set (rmens_last_error). */
-const int32_t *rmens_dataset_seq(const rmens_dataset *ds, rmens_side side, int64_t i,
+RMENS_API const int32_t *rmens_dataset_seq(const rmens_dataset *ds, rmens_side side, int64_t i,
                                  int64_t *len);
 /* Length in tokens of record i on one side, without reading the tokens. */
-int64_t rmens_dataset_len(const rmens_dataset *ds, rmens_side side, int64_t i);
+RMENS_API int64_t rmens_dataset_len(const rmens_dataset *ds, rmens_side side, int64_t i);
 /* Shared leading tokens of pair i (the prompt); 0 when the file has none. */
-int32_t rmens_dataset_prompt_len(const rmens_dataset *ds, int64_t i);
+RMENS_API int32_t rmens_dataset_prompt_len(const rmens_dataset *ds, int64_t i);
 /* Which prompt response i answers (0-based; equal ids, equal prompt); -1 when the file
  * has no /prompt_id. */
-int64_t rmens_dataset_prompt_id(const rmens_dataset *ds, int64_t i);
+RMENS_API int64_t rmens_dataset_prompt_id(const rmens_dataset *ds, int64_t i);
 /* Preference strength of pair i; 0 when the file has no /margin. */
-float rmens_dataset_margin(const rmens_dataset *ds, int64_t i);
-int rmens_dataset_has_margin(const rmens_dataset *ds);
+RMENS_API float rmens_dataset_margin(const rmens_dataset *ds, int64_t i);
+RMENS_API int rmens_dataset_has_margin(const rmens_dataset *ds);
 
 typedef struct {
     int64_t n_records, n_sequences, n_tokens;
@@ -182,7 +187,7 @@ typedef struct {
     double prompt_frac;    /* mean over pairs of prompt_len / longer sequence */
     double chosen_longer;  /* fraction of pairs whose chosen sequence is the longer one */
 } rmens_dataset_stats;
-rmens_status rmens_dataset_stats_compute(const rmens_dataset *ds, rmens_dataset_stats *st);
+RMENS_API rmens_status rmens_dataset_stats_compute(const rmens_dataset *ds, rmens_dataset_stats *st);
 
 /* ----------------------------------------------------------------- model */
 
@@ -194,17 +199,17 @@ typedef struct {
 typedef struct rmens_model rmens_model;
 
 /* A freshly initialised model (GPT-2 initialisation, reproducible from seed). */
-rmens_status rmens_model_new(rmens_model **out, const rmens_model_config *cfg, uint64_t seed);
+RMENS_API rmens_status rmens_model_new(rmens_model **out, const rmens_model_config *cfg, uint64_t seed);
 /* Loads a "model" file; a file without score.weight (a language model) gets a fresh
  * head drawn from seed, and *fresh_head (if not NULL) is set to 1. */
-rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head);
+RMENS_API rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head);
 /* Writes a "model" file (temporary name, then rename). */
-rmens_status rmens_model_save(const rmens_model *m, const char *path);
-void rmens_model_free(rmens_model *m);
-const rmens_model_config *rmens_model_get_config(const rmens_model *m);
+RMENS_API rmens_status rmens_model_save(const rmens_model *m, const char *path);
+RMENS_API void rmens_model_free(rmens_model *m);
+RMENS_API const rmens_model_config *rmens_model_get_config(const rmens_model *m);
 /* Threads OpenBLAS uses for the products (the result is bit-identical for a given count). */
-void rmens_set_num_threads(int n);
-size_t rmens_model_num_params(const rmens_model *m);
+RMENS_API void rmens_set_num_threads(int n);
+RMENS_API size_t rmens_model_num_params(const rmens_model *m);
 
 /* --------------------------------------------------------------- scoring */
 
@@ -225,31 +230,31 @@ typedef struct {
     float uwo;  /* mean - lambda * var: uncertainty-weighted optimisation */
 } rmens_score_stats;
 
-rmens_status rmens_ensemble_open(rmens_ensemble **out, const char *path);
-void rmens_ensemble_close(rmens_ensemble *e);
-int rmens_ensemble_members(const rmens_ensemble *e);
-const rmens_model_config *rmens_ensemble_config(const rmens_ensemble *e);
+RMENS_API rmens_status rmens_ensemble_open(rmens_ensemble **out, const char *path);
+RMENS_API void rmens_ensemble_close(rmens_ensemble *e);
+RMENS_API int rmens_ensemble_members(const rmens_ensemble *e);
+RMENS_API const rmens_model_config *rmens_ensemble_config(const rmens_ensemble *e);
 /* Member k's reward mean and std over its training data, or an evenly spaced sample of
  * train --norm-pairs of its pairs (0 and 1 for a model file). */
-void rmens_ensemble_member_stats(const rmens_ensemble *e, int k, double *mean, double *std);
+RMENS_API void rmens_ensemble_member_stats(const rmens_ensemble *e, int k, double *mean, double *std);
 /* Scores n token sequences (prompt + response + end-of-text; longer than n_ctx: cut from
- * the front, counted in *n_cut if not NULL). prompt_lens may be NULL. normalize: each
+ * the front, counted in *n_cut if not NULL). normalize: each
  * member's rewards are first standardised by its training statistics. rewards: [n][K]
  * per member (or NULL); stats: [n] aggregates (or NULL). */
-rmens_status rmens_ensemble_score(rmens_ensemble *e, const int32_t *const *seqs, const int64_t *lens,
-                                  const int32_t *prompt_lens, int64_t n, int normalize, float lambda,
-                                  float *rewards, rmens_score_stats *stats, int64_t *n_cut);
+RMENS_API rmens_status rmens_ensemble_score(rmens_ensemble *e, const int32_t *const *seqs, const int64_t *lens,
+                                  int64_t n, int normalize, float lambda, float *rewards,
+                                  rmens_score_stats *stats, int64_t *n_cut);
 /* The same for one text, tokenized by the checkpoint's tokenizer: the byte tokenizer
  * (end-of-text appended), or the Hugging Face tokenizer given to
  * rmens_ensemble_set_tokenizer (the text is the rendered conversation; the EOS id is
  * appended unless its last token is already a special token such as <|im_end|>, as
  * rmens prep does). A checkpoint trained on another tokenizer with none given is
  * refused, never read as bytes. */
-rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size_t len, int normalize,
+RMENS_API rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size_t len, int normalize,
                                        float lambda, float *rewards, rmens_score_stats *stats);
 /* The tokenizer score_text uses (not owned; it must outlive e, and is used from e's
  * calls only). Refused unless it is the checkpoint's: same name and SHA-256. */
-rmens_status rmens_ensemble_set_tokenizer(rmens_ensemble *e, rmens_tokenizer *tk);
+RMENS_API rmens_status rmens_ensemble_set_tokenizer(rmens_ensemble *e, rmens_tokenizer *tk);
 
 /* ------------------------------------------------------------------ prep */
 
@@ -288,7 +293,7 @@ enum {
     RMENS_SKIP_MALFORMED,       /* malformed record, with skip_bad */
     RMENS_SKIP_NREASONS
 };
-const char *rmens_prep_skip_reason(int reason);
+RMENS_API const char *rmens_prep_skip_reason(int reason);
 
 typedef struct {
     rmens_prep_format format;          /* the detected format */
@@ -304,11 +309,11 @@ typedef struct {
     int64_t prompts_written;           /* responses: distinct prompts (pairs_written: responses) */
 } rmens_prep_report;
 
-void rmens_prep_options_init(rmens_prep_options *o);
-const char *rmens_prep_format_name(rmens_prep_format f);
-rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep);
+RMENS_API void rmens_prep_options_init(rmens_prep_options *o);
+RMENS_API const char *rmens_prep_format_name(rmens_prep_format f);
+RMENS_API rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep);
 /* Human-readable summary of a report (what rmens prep prints). */
-void rmens_prep_report_print(FILE *f, const rmens_prep_options *o, const rmens_prep_report *rep);
+RMENS_API void rmens_prep_report_print(FILE *f, const rmens_prep_options *o, const rmens_prep_report *rep);
 
 /* ----------------------------------------------------------------- synth */
 
@@ -330,18 +335,18 @@ typedef struct {
     int overwrite;
 } rmens_synth_options;
 
-void rmens_synth_options_init(rmens_synth_options *o);
-const char *rmens_task_name(rmens_task t);
-int rmens_task_from_name(const char *name);  /* -1 if unknown */
-rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out);
+RMENS_API void rmens_synth_options_init(rmens_synth_options *o);
+RMENS_API const char *rmens_task_name(rmens_task t);
+RMENS_API int rmens_task_from_name(const char *name);  /* -1 if unknown */
+RMENS_API rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out);
 /* Gold reward of a response text for a task's prompt text, in [0, 1]; -1 if unparsable. */
-double rmens_synth_gold(rmens_task task, const char *prompt, size_t plen, const char *resp,
+RMENS_API double rmens_synth_gold(rmens_task task, const char *prompt, size_t plen, const char *resp,
                         size_t rlen);
 
 /* ------------------------------------------------------------------ info */
 
 /* Prints a description of any rmens file; show >= 0 also decodes record `show`. */
-rmens_status rmens_info(FILE *f, const char *path, int64_t show);
+RMENS_API rmens_status rmens_info(FILE *f, const char *path, int64_t show);
 
 #ifdef __cplusplus
 }

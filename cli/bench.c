@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "base/rng.h"
 #include "cli/cli.h"
@@ -29,13 +30,6 @@ static const char help[] =
     "  --no-share   lay out both sequences of a pair whole (no shared-prompt saving)\n"
     "  --full-last  compute the last layer at every position (no reward-position saving)\n";
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Best sgemm rate over square sizes large enough to keep every thread busy, after a
  * warm-up call (thread start-up would otherwise count against the peak), in GFLOP/s. */
 static double sgemm_peak(void)
@@ -48,9 +42,9 @@ static double sgemm_peak(void)
             a[i] = b[i] = 0.001f * (float)(i % 1000);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         for (int rep = 0; rep < 3; rep++) {
-            double t0 = now();
+            double t0 = rmens_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-            double g = 2.0 * n * n * n / (now() - t0) / 1e9;
+            double g = 2.0 * n * n * n / (rmens_now() - t0) / 1e9;
             best = g > best ? g : best;
         }
         free(a), free(b), free(c);
@@ -161,7 +155,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
     if ((st = size_check(&cfg, L, H, C, T, B)) != RMENS_OK || (st = rmens_model_new(&m, &cfg, (uint64_t)seed)) != RMENS_OK)
         goto exit;
     m->compact_last = compact;
-    st = data ? rmens_dataset_read(&ds, data, MPI_COMM_NULL) : random_pairs(&ds, (int)B, (int)T, (uint64_t)seed);
+    st = data ? rmens_dataset_read(&ds, data) : random_pairs(&ds, (int)B, (int)T, (uint64_t)seed);
     if (st != RMENS_OK)
         goto exit;
     if (ds->vocab_size > cfg.vocab_size) {
@@ -195,16 +189,17 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
             idx[i] = next++ % n;
         if ((st = rmens_batch_build(&b, ds, idx, (int)B, share, 0.0f)) != RMENS_OK)
             goto exit;
-        double f0 = rmens_layers_flops, t0 = now();
+        double f0 = rmens_layers_flops(), t0 = rmens_now();
         rmens_model_zero_grad(m);
         if ((st = rmens_model_forward(m, &b)) != RMENS_OK)
             goto exit;
         loss = rmens_bt_loss(dr, rmens_model_rewards(m), b.margin, (int)B, 0.0f, NULL);
-        rmens_model_backward(m, &b, dr);
+        if ((st = rmens_model_backward(m, &b, dr)) != RMENS_OK)
+            goto exit;
         rmens_adamw_step(&opt, m);
         if (s > 0) {
-            t_train += now() - t0;
-            flops += rmens_layers_flops - f0;
+            t_train += rmens_now() - t0;
+            flops += rmens_layers_flops() - f0;
             rows += b.N;
             cut += b.n_cut;
         }
@@ -223,14 +218,14 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
             idx[i] = next++ % n;
         if ((st = rmens_batch_build(&b, ds, idx, (int)B, share, 0.0f)) != RMENS_OK)
             goto exit;
-        double t0 = now();
+        double t0 = rmens_now();
         if ((st = rmens_model_forward(m, &b)) != RMENS_OK)
             goto exit;
         if (s < 0) {
             next = 0;  /* the timed batches are the training ones */
             continue;
         }
-        t_score += now() - t0;
+        t_score += rmens_now() - t0;
     }
     /* Peak memory of the model's own work, read before the sgemm-peak buffers exist. */
     struct rusage ru;

@@ -3,7 +3,7 @@
 #ifndef RMENS_CLI_H
 #define RMENS_CLI_H
 
-#include "rmens.h"
+#include "rmens_mpi.h"
 
 int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_synth(int argc, char **argv, MPI_Comm comm);

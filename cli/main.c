@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "base/error.h"
+#include "base/fault.h"
 #include "comm/verdict.h"
 #include "ensemble/ensemble.h"
 
@@ -44,7 +45,7 @@ int rmens_cli_rank(MPI_Comm comm)
  * does not resolve (docs/RELIABILITY.md). */
 static int needs_mpi(const char *cmd)
 {
-    static const char *const serial[] = {"prep", "synth", "info", "tensorboard", "version", "--version",
+    static const char *const serial[] = {"prep", "synth", "info", "tokenize", "tensorboard", "version", "--version",
                                          "help", "--help", "-h", "", NULL};
     for (int i = 0; serial[i]; i++)
         if (strcmp(cmd, serial[i]) == 0)
@@ -52,13 +53,58 @@ static int needs_mpi(const char *cmd)
     return 1;
 }
 
+/* Library messages name option fields as `field` (the C name in the options struct);
+ * the program names its flags instead. Fields whose flag is not the field's name with
+ * '-' for '_': */
+static const struct {
+    const char *field, *flag;
+} field_flags[] = {
+    {"output", "out"}, {"val_output", "val-out"}, {"trap_fraction", "traps"}, {"model.n_ctx", "ctx"},
+    {"opt.lr", "lr"}, {"data_budget", "data-mem"},
+};
+
+/* msg with "set `f`" written "pass --flag" and any other "`f`" written "--flag". */
+static void name_flags(char *out, size_t size, const char *msg)
+{
+    size_t at = 0;
+    while (*msg && at + 1 < size) {
+        const char *end = msg[0] == '`' ? msg + 1 + strspn(msg + 1, "abcdefghijklmnopqrstuvwxyz0123456789_.") : NULL;
+        if (!end || *end != '`' || end - msg > 64 || end == msg + 1) {
+            if (strncmp(msg, "set `", 5) == 0 && msg[5 + strspn(msg + 5, "abcdefghijklmnopqrstuvwxyz0123456789_.")] == '`') {
+                at += (size_t)snprintf(out + at, size - at, "pass ");
+                msg += 4;
+                continue;
+            }
+            out[at++] = *msg++;
+            continue;
+        }
+        char field[72];
+        snprintf(field, sizeof field, "%.*s", (int)(end - msg - 1), msg + 1);
+        const char *flag = NULL;
+        for (size_t i = 0; i < sizeof field_flags / sizeof *field_flags; i++)
+            if (strcmp(field, field_flags[i].field) == 0)
+                flag = field_flags[i].flag;
+        if (!flag) {
+            for (char *c = field; *c; c++)
+                *c = *c == '_' ? '-' : *c;
+            flag = field;
+        }
+        at += (size_t)snprintf(out + at, size - at, "--%s", flag);
+        msg = end + 1;
+    }
+    out[at < size ? at : size - 1] = '\0';
+}
+
 int rmens_cli_report(MPI_Comm comm, const char *cmd, rmens_status st)
 {
     st = rmens_verdict(comm, st);
     if (st == RMENS_OK)
         return 0;
-    if (rmens_cli_rank(comm) == 0)
-        fprintf(stderr, "rmens %s: error: %s\n", cmd, rmens_last_error());
+    if (rmens_cli_rank(comm) == 0) {
+        char msg[8192];
+        name_flags(msg, sizeof msg, rmens_last_error());
+        fprintf(stderr, "rmens %s: error: %s\n", cmd, msg);
+    }
     return st == RMENS_ERR_ARG ? 2 : 1;
 }
 
@@ -147,16 +193,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "rmens: MPI_Init failed\n");
         return 1;
     }
-    /* Fault injection for the tests: RMENS_FAULT_FSIZE=BYTES limits the size of files this
-     * rank writes from here on, so writes fail as on a full disk. Set after MPI_Init,
-     * whose runtime files must not be limited. */
-    const char *fsize = getenv("RMENS_FAULT_FSIZE");
-    if (fsize && *fsize) {
-        struct rlimit lim;
-        getrlimit(RLIMIT_FSIZE, &lim);
-        lim.rlim_cur = (rlim_t)strtoull(fsize, NULL, 10);
-        setrlimit(RLIMIT_FSIZE, &lim);
-    }
+    /* Tests only (base/fault.h): RMENS_FAULT_FSIZE, after MPI_Init, whose runtime files
+     * must not be limited. */
+    rmens_fault_fsize();
     /* Library code returns MPI errors up the stack; only this level decides to exit. */
     if (mpi)
         MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);

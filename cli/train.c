@@ -117,13 +117,13 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         if (rmens_cli_int(optarg, &iv) || iv < (min) || iv > INT32_MAX)                                       \
             st = rmens_fail(RMENS_ERR_ARG, "--%s: expected an integer >= %d, got '%s'", longopts[li].name, (min), \
                             optarg);                                                                          \
-        dst = iv;                                                                                             \
+        dst = (__typeof__(dst))iv;                                                                            \
     } while (0)
 #define DBL_ARG(dst, ok)                                                                                      \
     do {                                                                                                      \
         if (rmens_cli_double(optarg, &dv) || !(ok))                                                           \
             st = rmens_fail(RMENS_ERR_ARG, "--%s: invalid value '%s'", longopts[li].name, optarg);            \
-        dst = dv;                                                                                             \
+        dst = (__typeof__(dst))dv;                                                                            \
     } while (0)
     while (st == RMENS_OK && (c = getopt_long(argc, argv, "", longopts, &li)) != -1) {
         switch (c) {

@@ -4,6 +4,8 @@
 #ifndef RMENS_COMM_MEMORY_H
 #define RMENS_COMM_MEMORY_H
 
+#include <mpi.h>
+
 #include "rmens.h"
 
 /* Bytes the node allows this process: the least of its physical memory, SLURM's

@@ -5,7 +5,7 @@
 #ifndef RMENS_COMM_MOMENTS_H
 #define RMENS_COMM_MOMENTS_H
 
-#include "rmens.h"
+#include "rmens_mpi.h"
 
 typedef struct {
     double count, mean, m2, min, max;

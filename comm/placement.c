@@ -16,7 +16,7 @@ rmens_status rmens_placement_init(rmens_placement *p, MPI_Comm world, int K)
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(world, &p->rank), "MPI_Comm_rank"));
     p->K = K;
     if (K < 1)
-        return rmens_fail(RMENS_ERR_ARG, "--members must be at least 1, got %d", K);
+        return rmens_fail(RMENS_ERR_ARG, "`members` must be at least 1, got %d", K);
     if (p->P > K && p->P % K != 0) {
         char works[160] = "";
         size_t at = 0;

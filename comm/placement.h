@@ -6,7 +6,7 @@
 #ifndef RMENS_COMM_PLACEMENT_H
 #define RMENS_COMM_PLACEMENT_H
 
-#include "rmens.h"
+#include "rmens_mpi.h"
 
 typedef struct {
     int P, K, rank;

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "rmens.h"
+#include "rmens_mpi.h"
 
 /* Collective: replaces buf[n] on every rank by the sum over comm, bit-identical on every
  * rank (a reduction to rank 0, then a broadcast: an allreduce may round differently on

@@ -4,7 +4,7 @@
 #ifndef RMENS_COMM_VERDICT_H
 #define RMENS_COMM_VERDICT_H
 
-#include "rmens.h"
+#include "rmens_mpi.h"
 
 /* If rc is not MPI_SUCCESS, records "<what>: <MPI error string>" and returns
  * RMENS_ERR_MPI; else RMENS_OK. Needs MPI_ERRORS_RETURN on the communicator. */

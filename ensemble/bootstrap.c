@@ -14,7 +14,7 @@ rmens_status rmens_bootstrap_init(rmens_bootstrap *b, int64_t n, double fraction
         return rmens_fail(RMENS_ERR_ARG, "bootstrap of an empty data set");
     int64_t draws = fraction < 0 ? n : (int64_t)llround(fraction * (double)n);
     if (draws < 1)
-        return rmens_fail(RMENS_ERR_ARG, "--bootstrap %g of %lld pairs draws nothing", fraction, (long long)n);
+        return rmens_fail(RMENS_ERR_ARG, "`bootstrap` %g of %lld pairs draws nothing", fraction, (long long)n);
     b->n = n;
     b->n_sample = draws;
     b->seed = seed;

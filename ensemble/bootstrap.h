@@ -38,4 +38,8 @@ void rmens_bootstrap_batch(rmens_bootstrap *b, int64_t step, int B, int64_t *idx
 /* Pairs never drawn (out of bag), in increasing order; returns how many. */
 int64_t rmens_bootstrap_oob(const rmens_bootstrap *b, int64_t *out);
 
+/* Sample i of k evenly spaced among n items (k <= n): item (2i + 1) n / (2k), the
+ * middle of the i-th of k equal parts; i itself when k == n, and never below i. */
+static inline int64_t rmens_even_sample(int64_t i, int64_t n, int64_t k) { return (2 * i + 1) * n / (2 * k); }
+
 #endif

@@ -11,10 +11,6 @@
 #include "io/pin.h"
 #include "text/tokenizer.h"
 
-/* Debian's HDF5 is not built thread-safe: opening and closing (the only HDF5 work here)
- * take one process-wide lock, so threads may each open their own ensemble. */
-static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
-
 void rmens_ensemble_close(rmens_ensemble *e)
 {
     if (!e)
@@ -52,10 +48,7 @@ static rmens_status open_subset(rmens_ensemble **out, const char *path, const in
 
 rmens_status rmens_ensemble_open_subset(rmens_ensemble **out, const char *path, const int *want, int nwant)
 {
-    pthread_mutex_lock(&h5_lock);
-    rmens_status st = open_subset(out, path, want, nwant);
-    pthread_mutex_unlock(&h5_lock);
-    return st;
+    RMENS_H5_LOCKED(open_subset(out, path, want, nwant));
 }
 
 rmens_status rmens_ensemble_has_stats(const char *path, int *has)
@@ -65,11 +58,11 @@ rmens_status rmens_ensemble_has_stats(const char *path, int *has)
     char kind[32], tok[128];
     rmens_ensemble *e = NULL;
     int none = 0;
-    pthread_mutex_lock(&h5_lock);
+    rmens_h5_lock();
     rmens_status st = read_kind(path, kind, sizeof kind, tok, sizeof tok);
     if (st == RMENS_OK && strcmp(kind, "ensemble") == 0 && (st = open_subset(&e, path, &none, 0)) == RMENS_OK)
         *has = e->has_stats;
-    pthread_mutex_unlock(&h5_lock);
+    rmens_h5_unlock();
     rmens_ensemble_close(e);
     return st;
 }
@@ -218,7 +211,7 @@ void rmens_ensemble_member_stats(const rmens_ensemble *e, int k, double *mean, d
 }
 
 static rmens_status score_locked(rmens_ensemble *e, const int32_t *const *seqs, const int64_t *lens,
-                                 const int32_t *prompt_lens, int64_t n, int normalize, float lambda, float *rewards,
+                                 int64_t n, int normalize, float lambda, float *rewards,
                                  rmens_score_stats *stats, int64_t *n_cut)
 {
     if (normalize && !e->has_stats)
@@ -228,9 +221,6 @@ static rmens_status score_locked(rmens_ensemble *e, const int32_t *const *seqs, 
     for (int64_t i = 0; i < n; i++) {
         if (lens[i] < 1)
             return rmens_fail(RMENS_ERR_ARG, "sequence %lld is empty", (long long)i);
-        if (prompt_lens && (prompt_lens[i] < 0 || prompt_lens[i] >= lens[i]))
-            return rmens_fail(RMENS_ERR_ARG, "sequence %lld: prompt length %d not in [0, %lld)", (long long)i,
-                              prompt_lens[i], (long long)lens[i]);
         for (int64_t t = 0; t < lens[i]; t++)
             if (seqs[i][t] < 0 || seqs[i][t] >= e->cfg.vocab_size)
                 return rmens_fail(RMENS_ERR_ARG, "sequence %lld: token %d at %lld is outside the model's vocabulary "
@@ -271,11 +261,11 @@ static rmens_status score_locked(rmens_ensemble *e, const int32_t *const *seqs, 
 }
 
 rmens_status rmens_ensemble_score(rmens_ensemble *e, const int32_t *const *seqs, const int64_t *lens,
-                                  const int32_t *prompt_lens, int64_t n, int normalize, float lambda, float *rewards,
+                                  int64_t n, int normalize, float lambda, float *rewards,
                                   rmens_score_stats *stats, int64_t *n_cut)
 {
     pthread_mutex_lock(&e->lock);
-    rmens_status st = score_locked(e, seqs, lens, prompt_lens, n, normalize, lambda, rewards, stats, n_cut);
+    rmens_status st = score_locked(e, seqs, lens, n, normalize, lambda, rewards, stats, n_cut);
     pthread_mutex_unlock(&e->lock);
     return st;
 }
@@ -325,7 +315,7 @@ rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size
         int64_t n = (int64_t)ids.n;
         const int32_t *seq = ids.v;
         if (st == RMENS_OK)
-            st = rmens_ensemble_score(e, &seq, &n, NULL, 1, normalize, lambda, rewards, stats, NULL);
+            st = rmens_ensemble_score(e, &seq, &n, 1, normalize, lambda, rewards, stats, NULL);
         rmens_ids_free(&ids);
         return st;
     }
@@ -337,7 +327,7 @@ rmens_status rmens_ensemble_score_text(rmens_ensemble *e, const char *text, size
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     int64_t n = (int64_t)rmens_tokenize_bytes(tok, text, len);
     const int32_t *seq = tok;
-    rmens_status st = rmens_ensemble_score(e, &seq, &n, NULL, 1, normalize, lambda, rewards, stats, NULL);
+    rmens_status st = rmens_ensemble_score(e, &seq, &n, 1, normalize, lambda, rewards, stats, NULL);
     free(tok);
     return st;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/logistic.h"
 #include "comm/placement.h"
 #include "comm/verdict.h"
 #include "ensemble/metrics.h"
@@ -16,7 +17,6 @@
 
 #define ECE_BINS 15
 
-static double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 
 static json_object *num(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
 
@@ -32,24 +32,29 @@ static void seq_std(const float *R, int64_t S, int K, double *out)
     for (int64_t i = 0; i < S; i++) {
         double m = 0, v = 0;
         for (int k = 0; k < K; k++)
-            m += R[i * K + k] / K;
+            m += R[i * K + k] / (float)K;
         for (int k = 0; k < K; k++)
             v += (R[i * K + k] - m) * (R[i * K + k] - m) / K;
         out[i] = sqrt(v);
     }
 }
 
-static json_object *report(const rmens_eval_options *o, const rmens_dataset *ds, const float *R, int K,
-                           const float *Rood, int64_t Sood, int64_t n_cut, FILE *out)
+/* The table to out and the JSON report to *json; out of memory, no report at all (never
+ * a partial one passed off as complete). */
+static rmens_status report(const rmens_eval_options *o, const rmens_dataset *ds, const float *R, int K,
+                           const float *Rood, int64_t Sood, int64_t n_cut, FILE *out, json_object **json)
 {
+    rmens_status st = RMENS_OK;
     const int64_t n = rmens_dataset_count(ds);
     const float *W = R, *L = R + (size_t)n * K;  /* chosen rows, then rejected rows */
     double *p = malloc((size_t)n * sizeof *p), *pe = calloc((size_t)n, sizeof *pe);
     double *u = malloc((size_t)n * sizeof *u), *mw = malloc((size_t)n * sizeof *mw), *ml = malloc((size_t)n * sizeof *ml);
     int *wrong = malloc((size_t)n * sizeof *wrong), *right = malloc((size_t)n * sizeof *right);
     json_object *j = json_object_new_object(), *members = json_object_new_array();
-    if (!p || !pe || !u || !mw || !ml || !wrong || !right)
+    if (!p || !pe || !u || !mw || !ml || !wrong || !right || !j || !members) {
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for the evaluation of %lld pairs", (long long)n);
         goto exit;
+    }
     json_object_object_add(j, "checkpoint", json_object_new_string(o->ckpt));
     json_object_object_add(j, "data", json_object_new_string(o->data));
     json_object_object_add(j, "pairs", json_object_new_int64(n));
@@ -64,7 +69,7 @@ static json_object *report(const rmens_eval_options *o, const rmens_dataset *ds,
         double acc = 0, margin = 0;
         for (int64_t i = 0; i < n; i++) {
             double d = (double)W[i * K + k] - L[i * K + k];
-            p[i] = sigmoid(d);
+            p[i] = rmens_sigmoid(d);
             pe[i] += p[i] / K;
             acc += d > 0;
             margin += d;
@@ -82,6 +87,7 @@ static json_object *report(const rmens_eval_options *o, const rmens_dataset *ds,
         json_object_array_add(members, m);
     }
     json_object_object_add(j, "members", members);
+    members = NULL;  /* j owns it */
     /* Ensemble decisions: mean, worst case (min), uncertainty-weighted (mean - lambda var). */
     double acc_mean = 0, acc_min = 0, acc_uwo = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -214,12 +220,21 @@ static json_object *report(const rmens_eval_options *o, const rmens_dataset *ds,
             json_object_object_add(od, "auroc", num(au));
             json_object_object_add(j, "ood", od);
         }
+        if (!a || !lab)
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for the out-of-distribution comparison (%lld sequences)",
+                            (long long)(2 * n + Sood));
         free(a);
         free(lab);
     }
 exit:
     free(p), free(pe), free(u), free(mw), free(ml), free(wrong), free(right);
-    return j;
+    json_object_put(members);
+    if (st != RMENS_OK) {
+        json_object_put(j);
+        j = NULL;
+    }
+    *json = j;
+    return st;
 }
 
 rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
@@ -228,7 +243,7 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
     rmens_status st = RMENS_OK;
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
-        st = rmens_fail(RMENS_ERR_ARG, "--lambda must be a non-negative number, got %g", o->lambda);
+        st = rmens_fail(RMENS_ERR_ARG, "`lambda` must be a non-negative number, got %g", o->lambda);
     else if (rank == 0)
         st = rmens_output_check((rmens_file_use[]){{"--ckpt", o->ckpt, 0}, {"--data", o->data, 0}, {"--ood", o->ood, 0}},
                                 3, &(rmens_file_use){"--json", o->json, o->force}, 1);
@@ -239,7 +254,7 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     int64_t n_cut = 0, c2 = 0, budget;
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK)
         goto exit;
-    if ((st = rmens_dataset_read_bounded(&ds, o->data, comm, budget)) != RMENS_OK)
+    if ((st = rmens_dataset_read_comm(&ds, o->data, comm, budget)) != RMENS_OK)
         goto exit;
     if (rmens_dataset_kind(ds) != RMENS_DATA_PAIRS) {
         st = rmens_fail(RMENS_ERR_ARG, "%s is a responses file; eval needs pairs", o->data);
@@ -248,7 +263,7 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     if ((st = rmens_score_gather(o->ckpt, o->data, ds, o->normalize, comm, &R, &K, &n_cut)) != RMENS_OK)
         goto exit;
     if (o->ood) {
-        if ((st = rmens_dataset_read_bounded(&ood, o->ood, comm, budget)) != RMENS_OK)
+        if ((st = rmens_dataset_read_comm(&ood, o->ood, comm, budget)) != RMENS_OK)
             goto exit;
         if ((st = rmens_score_gather(o->ckpt, o->ood, ood, o->normalize, comm, &Rood, &Kood, &c2)) != RMENS_OK)
             goto exit;
@@ -256,10 +271,11 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     if (rank == 0) {
         int64_t Sood = ood ? rmens_dataset_count(ood) * (rmens_dataset_kind(ood) == RMENS_DATA_PAIRS ? 2 : 1) : 0;
         FILE *table = o->quiet ? fopen("/dev/null", "w") : stdout;
-        json_object *j = report(o, ds, R, K, Rood, Sood, n_cut, table ? table : stdout);
+        json_object *j = NULL;
+        st = report(o, ds, R, K, Rood, Sood, n_cut, table ? table : stdout, &j);
         if (table && table != stdout)
             fclose(table);
-        if (o->json) {
+        if (st == RMENS_OK && o->json) {
             char tmp[4200];
             snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->json, (long)getpid());
             FILE *f = fopen(tmp, "w");

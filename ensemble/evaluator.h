@@ -3,7 +3,7 @@
 #ifndef RMENS_ENSEMBLE_EVALUATOR_H
 #define RMENS_ENSEMBLE_EVALUATOR_H
 
-#include "rmens.h"
+#include "rmens_mpi.h"
 
 typedef struct {
     const char *ckpt, *data, *ood, *json;

@@ -6,7 +6,9 @@
 
 #define LN_EPS 1e-5f
 
-double rmens_layers_flops = 0;
+/* Per thread: threads scoring their own ensembles must not share a counter. */
+static _Thread_local double flops;
+double rmens_layers_flops(void) { return flops; }
 
 void rmens_set_num_threads(int n) { openblas_set_num_threads(n); }
 
@@ -14,20 +16,20 @@ void rmens_set_num_threads(int n) { openblas_set_num_threads(n); }
 static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc)
 {
-    rmens_layers_flops += 2.0 * M * N * K;
+    flops += 2.0 * M * N * K;
     cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void sgemv(CBLAS_TRANSPOSE t, int M, int N, float alpha, const float *A, int lda, const float *x, float beta,
                   float *y)
 {
-    rmens_layers_flops += 2.0 * M * N;
+    flops += 2.0 * M * N;
     cblas_sgemv(CblasRowMajor, t, M, N, alpha, A, lda, x, 1, beta, y, 1);
 }
 
 static void sger(int M, int N, const float *x, const float *y, float *A, int lda)
 {
-    rmens_layers_flops += 2.0 * M * N;
+    flops += 2.0 * M * N;
     cblas_sger(CblasRowMajor, M, N, 1.0f, x, 1, y, 1, A, lda);
 }
 

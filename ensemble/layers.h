@@ -104,7 +104,8 @@ void attention_last_backward(float *dq,                            /* [S, C] */
 /* Query rows per tile of a causal block: work on the masked half is at most one tile. */
 #define RMENS_ATT_QB 64
 
-/* Floating-point operations of every product issued so far (for rmens bench). */
-extern double rmens_layers_flops;
+/* Floating-point operations of every product the calling thread issued so far (for
+ * rmens bench). */
+double rmens_layers_flops(void);
 
 #endif

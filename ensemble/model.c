@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/logistic.h"
 #include "base/rng.h"
 #include "ensemble/layers.h"
 
@@ -365,15 +366,13 @@ static void block_tail_backward(rmens_model *m, int l, int rows, float *dres, fl
                     dres, C, atty, C, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * C), C, rows, C, C);
 }
 
-void rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *drewards)
+rmens_status rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *drewards)
 {
     const int L = m->cfg.n_layer, C = m->cfg.n_embd, NH = m->cfg.n_head, N = b->N, S = b->S;
     const size_t nc = (size_t)m->cap_rows * C, NC = (size_t)N * C;
     float **t = m->t, **g = m->g;
-    if (m->fwd_only) {  /* a scoring reservation kept no activations to go back through */
-        fprintf(stderr, "rmens: internal error: backward after a forward-only reservation\n");
-        abort();
-    }
+    if (m->fwd_only)  /* a scoring reservation kept no activations to go back through */
+        return rmens_fail(RMENS_ERR_INTERNAL, "backward pass after a forward-only (scoring) reservation");
 
     /* score head and final LayerNorm at the S reward rows */
     memset(m->dlastC, 0, (size_t)S * C * sizeof(float));
@@ -446,6 +445,7 @@ void rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *dre
                            LAYER(m->ln1_rstd, l, m->cap_rows), N, C);
     }
     encoder_backward(g[RMENS_T_WTE], g[RMENS_T_WPE], m->dres, b->tokens, b->pos, N, C);
+    return RMENS_OK;
 }
 
 /* ---------------------------------------------------------------- loss */
@@ -464,9 +464,8 @@ double rmens_bt_loss_part(float *drewards, const float *rewards, const float *ma
     for (int i = 0; i < B; i++) {
         double rw = rewards[2 * i], rl = rewards[2 * i + 1];
         double d = rw - rl - (margin ? margin[i] : 0.0);
-        /* -log sigmoid(d) = softplus(-d), computed without overflow */
-        loss += (d > 0 ? 0.0 : -d) + log1p(exp(-fabs(d)));
-        double sig = d >= 0 ? 1.0 / (1.0 + exp(-d)) : exp(d) / (1.0 + exp(d));
+        loss += rmens_softplus(-d);  /* -log sigmoid(d) */
+        double sig = rmens_sigmoid(d);
         double gd = (sig - 1.0) / norm;
         double gc = center != 0 ? 2.0 * center * (rw + rl) / norm : 0.0;
         if (center != 0)

@@ -67,7 +67,7 @@ rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len)
 /* For scoring only: keeps one layer's activations at a time (two residual streams) and
  * no backward buffers: roughly 1/n_layer of the per-layer part (11.5x less at GPT-2
  * small size, less for shallow models); rmens_model_backward must not be called (it
- * aborts). Rewards are bit-identical to those of a training reservation. */
+ * fails). Rewards are bit-identical to those of a training reservation. */
 rmens_status rmens_model_reserve_forward(rmens_model *m, int max_pairs, int max_len);
 /* Bytes the reservation above (fwd_only 1) or rmens_model_reserve_len (0) would take. */
 double rmens_model_acts_bytes(const rmens_model_config *cfg, int max_pairs, int max_len, int fwd_only);
@@ -75,8 +75,9 @@ double rmens_model_acts_bytes(const rmens_model_config *cfg, int max_pairs, int 
 /* rewards[S] for the batch's sequences. */
 rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b);
 const float *rmens_model_rewards(const rmens_model *m);
-/* Accumulates into m->grads the gradient for drewards[S] = dLoss/dreward (after forward). */
-void rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *drewards);
+/* Accumulates into m->grads the gradient for drewards[S] = dLoss/dreward (after forward);
+ * RMENS_ERR_INTERNAL after a forward-only reservation. */
+rmens_status rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *drewards);
 void rmens_model_zero_grad(rmens_model *m);
 
 /* Bradley-Terry loss over the batch: mean of -log sigmoid(r_w - r_l - margin) plus

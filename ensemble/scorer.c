@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "comm/moments.h"
 #include "comm/placement.h"
@@ -18,13 +19,6 @@
 #include "io/output.h"
 #include "io/pin.h"
 #include "io/scorefile.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 rmens_status rmens_score_count_members(const char *path, int *K, int64_t *step)
 {
@@ -144,7 +138,7 @@ static rmens_status score_responses(scoring *sc, const rmens_dataset *ds, int no
             at += lens[i];
         }
         if (st == RMENS_OK)
-            st = rmens_ensemble_score(sc->e, seqs, lens, NULL, n, normalize, 0.0f,
+            st = rmens_ensemble_score(sc->e, seqs, lens, n, normalize, 0.0f,
                                       sc->mine + (u0 - sc->lo) * sc->pl.n_local, NULL, NULL);
     }
     free(arena);
@@ -194,7 +188,7 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
         st = rmens_fail(RMENS_ERR_ARG, "the data ends sequences with token %d but %s was trained with end-of-text %d",
                         ds->eot, ckpt, sc->e->eot);
     if (st == RMENS_OK && normalize && !sc->e->has_stats)
-        st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (%s)", ckpt, sc->e->no_stats);
+        st = rmens_fail(RMENS_ERR_ARG, "`normalize` member: %s has no reward statistics (%s)", ckpt, sc->e->no_stats);
     if (st != RMENS_OK)
         rmens_fail_context(st, "%s: ", data);
     RMENS_TRY(rmens_verdict(comm, st));
@@ -280,7 +274,7 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
     rmens_status st = RMENS_OK;
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
-        st = rmens_fail(RMENS_ERR_ARG, "--lambda must be a non-negative number, got %g", o->lambda);
+        st = rmens_fail(RMENS_ERR_ARG, "`lambda` must be a non-negative number, got %g", o->lambda);
     else if (rank == 0)
         st = rmens_output_check((rmens_file_use[]){{"--ckpt", o->ckpt, 0}, {"--data", o->data, 0}}, 2,
                                 &(rmens_file_use){"--out", o->out, o->force}, 1);
@@ -291,10 +285,10 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     float *all = NULL;
     rmens_moments *mom = NULL;
     rmens_score_stats *stats = NULL;
-    double t0 = now();
+    double t0 = rmens_now();
     int64_t budget;
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK ||
-        (st = rmens_dataset_read_bounded(&ds, o->data, comm, budget)) != RMENS_OK)
+        (st = rmens_dataset_read_comm(&ds, o->data, comm, budget)) != RMENS_OK)
         goto exit;
     if ((st = score_local(o->ckpt, o->data, ds, o->normalize, o->batch, comm, &sc)) != RMENS_OK)
         goto exit;
@@ -315,7 +309,7 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
     /* --per-member: the user asked for every reward, so gather them. */
     if (o->per_member && (st = gather_rewards(&sc, comm, rank, &all)) != RMENS_OK)
         goto exit;
-    double t_score = now() - t0;
+    double t_score = rmens_now() - t0;
     if (rank == 0) {
         stats = malloc((size_t)(S + 1) * sizeof *stats);
         if (!stats)

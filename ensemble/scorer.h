@@ -4,7 +4,7 @@
 #ifndef RMENS_ENSEMBLE_SCORER_H
 #define RMENS_ENSEMBLE_SCORER_H
 
-#include "rmens.h"
+#include "rmens_mpi.h"
 
 typedef struct {
     const char *ckpt, *data, *out, *command;

@@ -8,8 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "comm/memory.h"
+#include "base/logistic.h"
+#include "base/fault.h"
 #include "comm/moments.h"
 #include "comm/placement.h"
 #include "comm/sum.h"
@@ -76,13 +79,6 @@ typedef struct {
     int bad;                 /* evaluations since best_mean last fell */
 } trainer;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int is_root(const trainer *t) { return t->pl.rank == 0; }
 static int owner(const trainer *t) { return t->pl.group_rank == 0; }
 
@@ -137,7 +133,7 @@ static void pair_metrics(double *e, const float *r, const rmens_dataset *ds, con
     for (int64_t i = 0; i < n; i++) {
         double d = (double)r[2 * i] - r[2 * i + 1];
         double dm = d - margin_scale * rmens_dataset_margin(ds, idx[i]);
-        e[0] += (dm > 0 ? 0 : -dm) + log1p(exp(-fabs(dm)));
+        e[0] += rmens_softplus(-dm);  /* -log sigmoid(dm), as the loss */
         e[1] += d > 0;
         e[2] += d;
     }
@@ -178,7 +174,7 @@ static rmens_status evaluate(trainer *t, int final)
              * place: sample i reads position (2i + 1) noob / (2 cap) >= i. */
             const int64_t cap = o->oob_pairs;
             for (int64_t i = 0; i < cap; i++)
-                all[i] = all[(2 * i + 1) * noob / (2 * cap)];
+                all[i] = all[rmens_even_sample(i, noob, cap)];
             noob = cap;
         }
         if (noob > 0) {
@@ -197,7 +193,7 @@ static rmens_status evaluate(trainer *t, int final)
              * forward pass over all of it. */
             const int64_t ns = o->norm_pairs > 0 && o->norm_pairs < nt ? o->norm_pairs : nt;
             for (int64_t i = 0; i < ns; i++)
-                all[i] = ns == nt ? i : (2 * i + 1) * nt / (2 * ns);
+                all[i] = rmens_even_sample(i, nt, ns);
             if ((st = rewards_of(t, mb, t->train, all, ns, r)) != RMENS_OK)
                 break;
             double s = 0, s2 = 0;
@@ -411,11 +407,11 @@ static rmens_status save(trainer *t)
         member *mb = &t->mem[j];
         loc[n++] = (rmens_ckpt_member){mb->index, mb->m->params, mb->opt.m, mb->opt.v, mb->boot.counts};
     }
-    double t0 = now();
+    double t0 = rmens_now();
     rmens_status st = rmens_checkpoint_save(t->o->out, t->comm, &h, t->mattrs, loc, n);
     free(loc);
     if (st == RMENS_OK && is_root(t) && !t->o->quiet)
-        printf("saved %s at step %lld (%.2f s)\n", t->o->out, (long long)t->step, now() - t0);
+        printf("saved %s at step %lld (%.2f s)\n", t->o->out, (long long)t->step, rmens_now() - t0);
     return st;
 }
 
@@ -427,16 +423,16 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     fill_header(t, &want);
     t->step = step;
     if (memcmp(&h->cfg, &want.cfg, sizeof want.cfg) != 0)
-        return rmens_fail(RMENS_ERR_ARG, "--resume: %s holds a model of n_ctx %d, n_layer %d, n_head %d, n_embd %d, "
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s holds a model of n_ctx %d, n_layer %d, n_head %d, n_embd %d, "
                           "vocab %d; the options ask for %d, %d, %d, %d, %d", t->o->out, h->cfg.n_ctx, h->cfg.n_layer,
                           h->cfg.n_head, h->cfg.n_embd, h->cfg.vocab_size, want.cfg.n_ctx, want.cfg.n_layer,
                           want.cfg.n_head, want.cfg.n_embd, want.cfg.vocab_size);
 #define SAME(f, fmt)                                                                                         \
     if (h->f != want.f)                                                                                      \
-        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained with " #f " = " fmt ", the options say " fmt \
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with " #f " = " fmt ", the options say " fmt \
                           " (resume with the original settings)", t->o->out, h->f, want.f);
     if (h->data_crc32 >= 0 && h->data_crc32 != want.data_crc32)
-        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained on other data (%s, fingerprint %08llx) than %s "
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on other data (%s, fingerprint %08llx) than %s "
                           "(fingerprint %08llx)", t->o->out, h->data, (unsigned long long)h->data_crc32, t->o->data,
                           (unsigned long long)want.data_crc32);
     SAME(member_offset, "%d") SAME(members, "%d") SAME(batch, "%d") SAME(warmup, "%d") SAME(share, "%d") SAME(total_steps, "%" PRId64) SAME(n_pairs, "%" PRId64)
@@ -445,7 +441,7 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     SAME(center, "%g")
 #undef SAME
     if (strcmp(h->tokenizer, want.tokenizer) != 0)
-        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
                           h->tokenizer, t->o->data, want.tokenizer);
     if (h->eot_token >= 0 && h->eot_token != want.eot_token)
         return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained with end-of-text token %lld, %s has %lld", t->o->out,
@@ -491,7 +487,7 @@ static rmens_status setup_members(trainer *t, const rmens_model *init, const rme
             rmens_status st = rmens_checkpoint_read_member(o->out, mb->index, mb->m, mb->opt.m, mb->opt.v, counts,
                                                            rmens_dataset_count(t->train), NULL);
             if (st == RMENS_OK && memcmp(counts, mb->boot.counts, (size_t)mb->boot.n * sizeof *counts) != 0)
-                st = rmens_fail(RMENS_ERR_ARG, "--resume: member %d's bootstrap sample in %s differs from the one "
+                st = rmens_fail(RMENS_ERR_ARG, "`resume`: member %d's bootstrap sample in %s differs from the one "
                                 "(seed %llu) draws: another data file?", mb->index, o->out,
                                 (unsigned long long)o->seed);
             free(counts);
@@ -520,19 +516,17 @@ static void weights_note(const member *mb, char *buf, size_t n)
     free(crcs);
 }
 
-/* Fault injection for the tests (io/checkpoint.c has RMENS_FAULT_SAVE): RMENS_FAULT_NAN
- * ="k:s" sets one parameter of member k (of the whole ensemble) to NaN right after the
- * optimizer update of step s (1-based, as printed), on every rank holding the member: the
- * first weight of the score head, which every reward reads, so the next step's loss is
- * not finite; "k:s:i" picks flat parameter i instead (0: a row of the token embedding
- * that byte data never reads, which no forward pass reveals: only the save guard). */
+/* Tests only (base/fault.h): RMENS_FAULT_NAN="k:s" sets one parameter of member k (of the
+ * whole ensemble) to NaN right after the optimizer update of step s, on every rank
+ * holding the member: the first weight of the score head, which every reward reads, so
+ * the next step's loss is not finite; "k:s:i" picks flat parameter i instead (0: a row of
+ * the token embedding that byte data never reads, which no forward pass reveals: only
+ * the save guard). */
 static void fault_nan(const trainer *t, member *mb)
 {
-    const char *f = getenv("RMENS_FAULT_NAN");
-    long long k, s, i = -1;
-    if (!f || sscanf(f, "%lld:%lld:%lld", &k, &s, &i) < 2 || k != member_id(t, mb) || s != t->step + 1)
-        return;
-    mb->m->params[i >= 0 && (size_t)i < mb->m->nparams ? (size_t)i : mb->m->off[RMENS_T_SCOREW]] = NAN;
+    int64_t i = rmens_fault_nan(member_id(t, mb), t->step + 1, mb->m->nparams, mb->m->off[RMENS_T_SCOREW]);
+    if (i >= 0)
+        mb->m->params[i] = NAN;
 }
 
 static rmens_status train_step(trainer *t, double *vals)
@@ -566,14 +560,14 @@ static rmens_status train_step(trainer *t, double *vals)
                                     member_id(t, mb), (long long)t->step + 1,
                                     isfinite(r[2 * i]) && isfinite(r[2 * i + 1]) ? "loss" : "reward",
                                     (long long)t->idx[lo + i], r[2 * i], r[2 * i + 1], t->batch.margin[i],
-                                    why[0] ? "; its weights are no longer finite: " : "; lower --lr or check the data",
+                                    why[0] ? "; its weights are no longer finite: " : "; lower `opt.lr` or check the data",
                                     why);
             }
             if (st == RMENS_OK && !isfinite(loss))
                 st = rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: the loss is not finite (%s)", member_id(t, mb),
                                 (long long)t->step + 1, why[0] ? why : "centering term overflow?");
             if (st == RMENS_OK)
-                rmens_model_backward(mb->m, &t->batch, t->dr);
+                st = rmens_model_backward(mb->m, &t->batch, t->dr);
         }
         /* The ranks of a member agree before their collectives: one that failed must not
          * leave its partners waiting in the gradient reduction. */
@@ -597,7 +591,7 @@ static void progress(trainer *t, const double *vals, int force)
 {
     const rmens_train_options *o = t->o;
     const int K = o->members;
-    double tnow = now();
+    double tnow = rmens_now();
     if (!is_root(t) || o->quiet || (!force && tnow - t->last_print < o->progress_seconds))
         return;
     t->last_print = tnow;
@@ -638,7 +632,7 @@ static void log_step(trainer *t, const double *vals)
     if (acc)
         json_object_object_add(j, "accuracy", darray(acc, K, 1));
     free(acc);
-    double el = now() - t->t0;
+    double el = rmens_now() - t->t0;
     json_object_object_add(j, "pairs_per_s", json_object_new_double((double)t->pairs_done / el));
     json_object_object_add(j, "elapsed_s", json_object_new_double(el));
     emit(t, j);
@@ -693,17 +687,17 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
     MPI_Comm_rank(comm, &rank);
 
     if (o->batch < 1)
-        st = rmens_fail(RMENS_ERR_ARG, "--batch must be at least 1");
+        st = rmens_fail(RMENS_ERR_ARG, "`batch` must be at least 1");
     else if (!o->out)
-        st = rmens_fail(RMENS_ERR_ARG, "--out is required");
+        st = rmens_fail(RMENS_ERR_ARG, "`out` is required");
     else if ((o->keep_best || o->patience > 0) && (!o->val || o->eval_every <= 0))
-        st = rmens_fail(RMENS_ERR_ARG, "--%s needs --val and --eval-every N > 0: it follows the validation loss",
-                        o->keep_best ? "keep-best" : "patience");
+        st = rmens_fail(RMENS_ERR_ARG, "`%s` needs `val` and `eval_every` > 0: it follows the validation loss",
+                        o->keep_best ? "keep_best" : "patience");
     else if (!o->resume && !o->force && access(o->out, F_OK) == 0)
-        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --resume to continue it, or --force to replace it)",
+        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (set `resume` to continue it, or `force` to replace it)",
                         o->out);
     else if (o->resume && access(o->out, F_OK) != 0)
-        st = rmens_fail(RMENS_ERR_ARG, "--resume: %s does not exist: nothing to resume", o->out);
+        st = rmens_fail(RMENS_ERR_ARG, "`resume`: %s does not exist: nothing to resume", o->out);
     else if (rank == 0)
         st = claim_outputs(o, &lock);
     if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
@@ -715,21 +709,21 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
     int64_t budget;
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK)
         goto exit;
-    if ((st = rmens_dataset_read_bounded(&t->train, o->data, comm, budget)) != RMENS_OK)
+    if ((st = rmens_dataset_read_comm(&t->train, o->data, comm, budget)) != RMENS_OK)
         goto exit;
-    if (o->val && (st = rmens_dataset_read_bounded(&t->val, o->val, comm, budget)) != RMENS_OK)
+    if (o->val && (st = rmens_dataset_read_comm(&t->val, o->val, comm, budget)) != RMENS_OK)
         goto exit;
     if (rmens_dataset_kind(t->train) != RMENS_DATA_PAIRS) {
         st = rmens_fail(RMENS_ERR_ARG, "%s is a responses file; training needs pairs", o->data);
         goto exit;
     }
     if (o->batch > rmens_dataset_count(t->train)) {
-        st = rmens_fail(RMENS_ERR_ARG, "--batch %d is larger than the data (%s holds %lld pairs)", o->batch, o->data,
+        st = rmens_fail(RMENS_ERR_ARG, "`batch` %d is larger than the data (%s holds %lld pairs)", o->batch, o->data,
                         (long long)rmens_dataset_count(t->train));
         goto exit;
     }
     if (t->pl.group_size > o->batch) {
-        st = rmens_fail(RMENS_ERR_ARG, "--batch %d is smaller than the %d ranks training each member", o->batch,
+        st = rmens_fail(RMENS_ERR_ARG, "`batch` %d is smaller than the %d ranks training each member", o->batch,
                         t->pl.group_size);
         goto exit;
     }
@@ -747,7 +741,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         st = rmens_model_load(&init, o->init, o->seed, &t->fresh_head);
         if (st == RMENS_OK && o->model.n_ctx && (o->model.n_ctx != init->cfg.n_ctx || o->model.n_layer != init->cfg.n_layer ||
                                                  o->model.n_head != init->cfg.n_head || o->model.n_embd != init->cfg.n_embd))
-            st = rmens_fail(RMENS_ERR_ARG, "--init %s has n_ctx %d, n_layer %d, n_head %d, n_embd %d; the model options "
+            st = rmens_fail(RMENS_ERR_ARG, "`init` %s has n_ctx %d, n_layer %d, n_head %d, n_embd %d; the model options "
                             "ask for %d, %d, %d, %d (drop them to use the file's)", o->init, init->cfg.n_ctx,
                             init->cfg.n_layer, init->cfg.n_head, init->cfg.n_embd, o->model.n_ctx, o->model.n_layer,
                             o->model.n_head, o->model.n_embd);
@@ -755,7 +749,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         char tok[128];
         if (st == RMENS_OK && (st = rmens_modelfile_tokenizer(o->init, tok, sizeof tok)) == RMENS_OK && tok[0] &&
             strcmp(tok, t->train->tokenizer) != 0)
-            st = rmens_fail(RMENS_ERR_ARG, "--init %s reads \"%s\" tokens, but %s was tokenized by \"%s\"", o->init, tok,
+            st = rmens_fail(RMENS_ERR_ARG, "`init` %s reads \"%s\" tokens, but %s was tokenized by \"%s\"", o->init, tok,
                             o->data, t->train->tokenizer);
         if ((st = rmens_verdict(comm, st)) != RMENS_OK)
             goto exit;
@@ -765,7 +759,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
     if (!init)
         t->cfg.vocab_size = rmens_dataset_vocab_size(t->train);
     if (t->cfg.vocab_size < rmens_dataset_vocab_size(t->train)) {
-        st = rmens_fail(RMENS_ERR_ARG, "--init %s has vocab_size %d, the data %s needs %d", o->init, t->cfg.vocab_size,
+        st = rmens_fail(RMENS_ERR_ARG, "`init` %s has vocab_size %d, the data %s needs %d", o->init, t->cfg.vocab_size,
                         o->data, rmens_dataset_vocab_size(t->train));
         goto exit;
     }
@@ -792,8 +786,8 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         const char *name = f ? o->val : o->data;
         if (long_prompt && !o->truncate_prompts)
             st = rmens_fail(RMENS_ERR_ARG, "%lld of %lld pairs in %s have a prompt longer than the context (n_ctx %d; the "
-                            "longest prompt has %lld tokens): the model would not see the whole prompt. Raise --ctx, "
-                            "or pass --truncate-prompts to cut them from the front anyway", (long long)long_prompt,
+                            "longest prompt has %lld tokens): the model would not see the whole prompt. Raise `model.n_ctx`, "
+                            "or set `truncate_prompts` to cut them from the front anyway", (long long)long_prompt,
                             (long long)rmens_dataset_count(ds), name, t->cfg.n_ctx, (long long)longest);
         else if (cut && rank == 0 && !o->quiet)
             printf("note: %lld of %lld pairs in %s are longer than the context (n_ctx %d) and are cut from the front; "
@@ -856,7 +850,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         fflush(stdout);
     }
 
-    t->t0 = t->last_print = now();
+    t->t0 = t->last_print = rmens_now();
     int stopped = 0, early = 0;
     while (t->step < t->total) {
         for (int i = 0; i < 2 * o->members + 1; i++)

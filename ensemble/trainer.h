@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "ensemble/adamw.h"
+#include "rmens_mpi.h"
 
 typedef struct {
     const char *data, *val, *out, *init, *metrics;

@@ -7,8 +7,8 @@
  * standing for a newline so a multi-turn transcript fits on a line. For each line it
  * prints the ensemble's mean, std, min and mean - lambda var, then every member's reward.
  *
- * Build outside the tree: mpicc score_text.c -o score_text $(pkg-config --cflags --libs
- * hdf5-openmpi) -lrmens */
+ * Build outside the tree, with any C compiler (no MPI needed):
+ *     cc score_text.c -o score_text $(pkg-config --cflags --libs rmens) */
 #include <rmens.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/fault.h"
 #include "comm/verdict.h"
 #include "ensemble/bootstrap.h"
 #include "io/checksum.h"
@@ -149,20 +150,6 @@ static rmens_status fill_local(hid_t f, const rmens_ckpt_header *h, const rmens_
     return RMENS_OK;
 }
 
-/* Fault injection for the tests: RMENS_FAULT_SAVE="R:N" makes rank R die (exit 9) in the
- * middle of its N-th save of this process, after its data went into the temporary file.
- * (RMENS_FAULT_NAN="k:s", in ensemble/trainer.c, puts a NaN into member k's weights after
- * step s, which the seal in rmens_checkpoint_save must refuse to write.) */
-static void fault_point(int rank)
-{
-    static int saves = 0;
-    const char *f = getenv("RMENS_FAULT_SAVE");
-    int r, n;
-    saves++;
-    if (f && sscanf(f, "%d:%d", &r, &n) == 2 && r == rank && n == saves)
-        _exit(9);
-}
-
 rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_ckpt_header *h, const double *attrs,
                                    const rmens_ckpt_member *local, int n_local)
 {
@@ -224,7 +211,7 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
     st = rmens_verdict(comm, st);
     if (st == RMENS_OK)
         st = fill_local(file, h, local, n_local);
-    fault_point(rank);
+    rmens_fault_save(rank);  /* tests only (base/fault.h) */
     if (file >= 0 && H5Fclose(file) < 0 && st == RMENS_OK)
         st = rmens_h5_fail("%s: cannot finish writing", tmp);
     rmens_h5_close(fapl);

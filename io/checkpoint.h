@@ -7,6 +7,7 @@
 #define RMENS_IO_CHECKPOINT_H
 
 #include "ensemble/model.h"
+#include "rmens_mpi.h"
 
 /* Per-member numbers kept as attributes, in this order. */
 enum {

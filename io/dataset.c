@@ -70,6 +70,12 @@ static void **field_slot(rmens_dataset *ds, const field *f, int s)
     return (void **)(base + f->off);
 }
 
+static const void *field_data(const rmens_dataset *ds, const field *f, int s)
+{
+    const char *base = f->side < 0 ? (const char *)ds : (const char *)&ds->side[s];
+    return *(void *const *)(base + f->off);
+}
+
 static int field_present(const rmens_dataset *ds, const field *f)
 {
     if (f->flag == 0)
@@ -205,11 +211,13 @@ void rmens_dataset_free(rmens_dataset *ds)
     for (size_t k = 0; k < NFIELDS; k++)
         for (int s = 0; s < (fields[k].side < 0 ? 1 : 2); s++)
             free(*field_slot(ds, &fields[k], s));
+    rmens_h5_lock();
     for (int s = 0; s < 2; s++) {
         rmens_h5_close(ds->side[s].dset);
         free(ds->side[s].win);
     }
     rmens_h5_close(ds->file);
+    rmens_h5_unlock();
     free(ds);
 }
 
@@ -230,7 +238,7 @@ int rmens_dataset_streamed(const rmens_dataset *ds) { return ds->streamed; }
  * (validation, scoring in order) reads ahead; a jump (a bootstrap batch) reads exactly. */
 static const int32_t *tokens_at(const rmens_dataset *ds, int s, int64_t a, int64_t b)
 {
-    rmens_seqs *q = (rmens_seqs *)&ds->side[s];
+    rmens_seqs *q = (rmens_seqs *)(uintptr_t)&ds->side[s];
     if (!ds->streamed)
         return q->tokens + a;
     if (a >= q->win_lo && b <= q->win_lo + q->win_n)
@@ -255,7 +263,10 @@ static const int32_t *tokens_at(const rmens_dataset *ds, int s, int64_t a, int64
         q->win_cap = n;
     }
     q->win_n = 0;
-    if (rmens_h5_read_range(q->dset, H5T_NATIVE_INT32, H5P_DEFAULT, a, n, q->win) != RMENS_OK) {
+    rmens_h5_lock();
+    rmens_status st = rmens_h5_read_range(q->dset, H5T_NATIVE_INT32, H5P_DEFAULT, a, n, q->win);
+    rmens_h5_unlock();
+    if (st != RMENS_OK) {
         rmens_fail_context(RMENS_ERR_HDF5, "/%s/tokens: ", side_group(ds, s));
         return NULL;
     }
@@ -503,7 +514,7 @@ static rmens_status write_file(const rmens_dataset *ds, hid_t file)
             else
                 snprintf(path, sizeof path, "/%s/%s", side_group(ds, s), f->name);
             RMENS_TRY(rmens_h5_write_1d(file, path, ftype_file(f->type), ftype_mem(f->type),
-                                        *field_slot((rmens_dataset *)ds, f, s), field_len(ds, f, s)));
+                                        field_data(ds, f, s), field_len(ds, f, s)));
         }
     }
     if (ds->has & RMENS_HAS_TRAP) {
@@ -536,12 +547,14 @@ rmens_status rmens_dataset_build(const rmens_dataset *ds, const char *path, hid_
     return RMENS_OK;
 }
 
-rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path)
+static rmens_status dataset_write(const rmens_dataset *ds, const char *path)
 {
     hid_t file;
     RMENS_TRY(rmens_dataset_build(ds, path, &file));
     return rmens_stage_finish(&file, &path, 1);
 }
+
+rmens_status rmens_dataset_write(const rmens_dataset *ds, const char *path) { RMENS_H5_LOCKED(dataset_write(ds, path)); }
 
 /* ---------------------------------------------------------------- reader */
 
@@ -692,7 +705,7 @@ static rmens_status open_streamed(rmens_dataset *ds, const char *path)
     return RMENS_OK;
 }
 
-rmens_status rmens_dataset_read_bounded(rmens_dataset **out, const char *path, MPI_Comm comm, int64_t max_bytes)
+static rmens_status dataset_read(rmens_dataset **out, const char *path, MPI_Comm comm, int64_t max_bytes)
 {
     rmens_h5_init();
     *out = NULL;
@@ -750,9 +763,19 @@ exit:
     return RMENS_OK;
 }
 
-rmens_status rmens_dataset_read(rmens_dataset **out, const char *path, MPI_Comm comm)
+rmens_status rmens_dataset_read_comm(rmens_dataset **out, const char *path, MPI_Comm comm, int64_t max_bytes)
 {
-    return rmens_dataset_read_bounded(out, path, comm, -1);
+    RMENS_H5_LOCKED(dataset_read(out, path, comm, max_bytes));
+}
+
+rmens_status rmens_dataset_read_bounded(rmens_dataset **out, const char *path, int64_t max_bytes)
+{
+    return rmens_dataset_read_comm(out, path, MPI_COMM_NULL, max_bytes);
+}
+
+rmens_status rmens_dataset_read(rmens_dataset **out, const char *path)
+{
+    return rmens_dataset_read_comm(out, path, MPI_COMM_NULL, -1);
 }
 
 /* ----------------------------------------------------------------- stats */

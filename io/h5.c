@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/fault.h"
 
 /* Elements per chunk of large 1-d datasets (256 KiB of int32). */
 #define H5_CHUNK 65536
@@ -46,6 +47,23 @@ static int before(const struct timespec *a, const struct timespec *b)
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 void rmens_h5_init(void) { pthread_once(&h5_once, h5_init_once); }
+
+static pthread_mutex_t h5_lock;
+static pthread_once_t h5_lock_once = PTHREAD_ONCE_INIT;
+static void h5_lock_init(void)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&h5_lock, &a);
+    pthread_mutexattr_destroy(&a);
+}
+void rmens_h5_lock(void)
+{
+    pthread_once(&h5_lock_once, h5_lock_init);
+    pthread_mutex_lock(&h5_lock);
+}
+void rmens_h5_unlock(void) { pthread_mutex_unlock(&h5_lock); }
 
 static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
 {
@@ -513,9 +531,8 @@ rmens_status rmens_h5_reserve(const char *path, double bytes)
      * file systems) the latter would write zeros. There, the free space is checked
      * instead: no reservation, but a disk that is already full is still an error here
      * rather than a failed write inside HDF5. RMENS_FAULT_NOFALLOCATE=1 takes that path
-     * (tests/faults.sh). */
-    const char *nofa = getenv("RMENS_FAULT_NOFALLOCATE");
-    int rc = nofa && *nofa == '1' ? (errno = EOPNOTSUPP, -1) : fallocate(fd, 0, 0, (off_t)bytes), e = errno;
+     * (tests/faults.sh, base/fault.h). */
+    int rc = rmens_fault_nofallocate() ? (errno = EOPNOTSUPP, -1) : fallocate(fd, 0, 0, (off_t)bytes), e = errno;
     struct statvfs vfs;
     int have_vfs = rc != 0 && fstatvfs(fd, &vfs) == 0;
     close(fd);
@@ -560,7 +577,7 @@ rmens_status rmens_h5_create_tmp(const char *path, int overwrite, double bytes, 
     rmens_h5_init();
     *file = -1;
     if (!overwrite && access(path, F_OK) == 0)
-        return rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", path);
+        return rmens_fail(RMENS_ERR_ARG, "%s already exists (set `force` to replace it)", path);
     snprintf(tmp, tmpsize, "%s.tmp.%ld", path, (long)getpid());
     /* The earliest file format: the 1.8 format's object headers would carry checksums,
      * but HDF5 1.10.8 leaks memory writing it (LeakSanitizer, every dataset created). */

@@ -11,6 +11,20 @@
 /* Turns off HDF5's automatic error printing, once per process. */
 void rmens_h5_init(void);
 
+/* HDF5 as Debian builds it is not thread-safe: every library entry point that calls it
+ * (reading or writing any rmens file, a streamed data set's reads and its close) holds
+ * this one process-wide lock, recursive so entry points may call each other. */
+void rmens_h5_lock(void);
+void rmens_h5_unlock(void);
+/* Returns `call` (an rmens_status expression) evaluated under the lock. */
+#define RMENS_H5_LOCKED(call)                  \
+    do {                                       \
+        rmens_h5_lock();                       \
+        rmens_status locked_st_ = (call);      \
+        rmens_h5_unlock();                     \
+        return locked_st_;                     \
+    } while (0)
+
 /* Records "what: <innermost HDF5 message>" and returns RMENS_ERR_HDF5. */
 rmens_status rmens_h5_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -99,13 +99,13 @@ static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
     rmens_dataset *ds;
     int64_t budget;  /* a large file is validated in chunks, like training reads it */
     RMENS_TRY(rmens_data_budget(MPI_COMM_NULL, 0, &budget));
-    RMENS_TRY(rmens_dataset_read_bounded(&ds, path, MPI_COMM_NULL, budget));
+    RMENS_TRY(rmens_dataset_read_bounded(&ds, path, budget));
     rmens_dataset_stats s;
     rmens_status st = rmens_dataset_stats_compute(ds, &s);
     if (st != RMENS_OK)
         goto exit;
     if (show >= ds->n) {
-        st = rmens_fail(RMENS_ERR_ARG, "%s: --show %lld is past the last record (%lld records)", path,
+        st = rmens_fail(RMENS_ERR_ARG, "%s: `show` %lld is past the last record (%lld records)", path,
                         (long long)show, (long long)ds->n);
         goto exit;
     }
@@ -331,7 +331,7 @@ exit:
     return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
 }
 
-rmens_status rmens_info(FILE *f, const char *path, int64_t show)
+static rmens_status info(FILE *f, const char *path, int64_t show)
 {
     rmens_h5_init();
     char kind[64] = "";
@@ -350,7 +350,7 @@ rmens_status rmens_info(FILE *f, const char *path, int64_t show)
     if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
         return describe_dataset(f, path, show);
     if (show >= 0 && (strcmp(kind, "model") == 0 || strcmp(kind, "ensemble") == 0))
-        return rmens_fail(RMENS_ERR_ARG, "%s: --show applies to pairs and responses files, this is a %s file", path, kind);
+        return rmens_fail(RMENS_ERR_ARG, "%s: `show` applies to pairs and responses files, this is a %s file", path, kind);
     if (strcmp(kind, "model") == 0)
         return describe_model(f, path);
     if (strcmp(kind, "ensemble") == 0)
@@ -358,3 +358,5 @@ rmens_status rmens_info(FILE *f, const char *path, int64_t show)
     return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "
                       "responses, model, ensemble, scores)", path, kind);
 }
+
+rmens_status rmens_info(FILE *f, const char *path, int64_t show) { RMENS_H5_LOCKED(info(f, path, show)); }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,18 +108,18 @@ int rmens_modelfile_ntensors(const rmens_model_config *cfg)
 rmens_status rmens_modelfile_seal_flat(const char *group, const rmens_model_config *cfg, const float *base,
                                        uint32_t *crcs)
 {
-    return flat(-1, group, cfg, (float *)base, FLAT_SEAL, crcs, 0);  /* read only in this mode */
+    return flat(-1, group, cfg, (float *)(uintptr_t)base, FLAT_SEAL, crcs, 0);  /* read only in this mode */
 }
 
 rmens_status rmens_modelfile_write_flat(hid_t loc, const char *group, const rmens_model_config *cfg,
                                         const float *base, const uint32_t *crcs)
 {
-    return flat(loc, group, cfg, (float *)base, FLAT_CREATE, (uint32_t *)crcs, 0);  /* read only in this mode */
+    return flat(loc, group, cfg, (float *)(uintptr_t)base, FLAT_CREATE, (uint32_t *)(uintptr_t)crcs, 0);  /* read only in this mode */
 }
 
 rmens_status rmens_modelfile_fill_flat(hid_t loc, const char *group, const rmens_model_config *cfg, const float *base)
 {
-    return flat(loc, group, cfg, (float *)base, FLAT_FILL, NULL, 0);  /* read only in this mode */
+    return flat(loc, group, cfg, (float *)(uintptr_t)base, FLAT_FILL, NULL, 0);  /* read only in this mode */
 }
 
 rmens_status rmens_modelfile_read_flat(hid_t loc, const char *group, const rmens_model_config *cfg, float *base,
@@ -166,7 +167,7 @@ rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_mo
     return RMENS_OK;
 }
 
-rmens_status rmens_model_save(const rmens_model *m, const char *path)
+static rmens_status model_save(const rmens_model *m, const char *path)
 {
     char tmp[4200];
     hid_t file = -1;
@@ -190,7 +191,9 @@ rmens_status rmens_model_save(const rmens_model *m, const char *path)
     return rmens_h5_commit(file, tmp, path);
 }
 
-rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head)
+rmens_status rmens_model_save(const rmens_model *m, const char *path) { RMENS_H5_LOCKED(model_save(m, path)); }
+
+static rmens_status model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head)
 {
     rmens_h5_init();
     *out = NULL;
@@ -246,4 +249,9 @@ exit:
     }
     *out = m;
     return RMENS_OK;
+}
+
+rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head)
+{
+    RMENS_H5_LOCKED(model_load(out, path, seed, fresh_head));
 }

@@ -9,6 +9,8 @@
 
 #include <sys/stat.h>
 
+#include <mpi.h>
+
 #include "rmens.h"
 
 /* Times a reader reads again before giving up on a file replaced faster than it reads. */

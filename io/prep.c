@@ -5,7 +5,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/rng.h"
 #include "io/dataset.h"
 #include "io/prep_json.h"
@@ -186,7 +188,7 @@ static rmens_status render_hh(json_object *o, const char *where, rendered *r)
     size_t at = find_last(s[0], n[0], RMENS_ASSISTANT_HEADER);
     if (at == (size_t)-1)
         return rmens_fail(RMENS_ERR_INPUT, "%s: \"chosen\" has no \"\\n\\nAssistant:\" turn: not an "
-                          "HH-RLHF transcript (try --format prompt)", where);
+                          "HH-RLHF transcript (try `format` prompt)", where);
     r->prompt_len = at + strlen(RMENS_ASSISTANT_HEADER);
     if (n[1] < r->prompt_len || memcmp(s[0], s[1], r->prompt_len) != 0)
         r->skip = RMENS_SKIP_PROMPT_DIFFERS;
@@ -374,23 +376,13 @@ static rmens_status read_margin(json_object *o, margin_kind mk, const char *fiel
 
 /* --------------------------------------------------------------------- run */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Which split a pair goes to: by a hash of its prompt, so pairs that share a prompt
  * never straddle train and validation. */
 static int to_val(const rendered *r, const rmens_prep_options *o)
 {
     if (!o->val_output)
         return 0;
-    uint64_t h = 0xcbf29ce484222325ull;  /* FNV-1a */
-    for (size_t i = 0; i < r->prompt_len; i++)
-        h = (h ^ (unsigned char)r->full[0].buf[i]) * 0x100000001b3ull;
-    uint64_t u = rmens_mix64(h ^ rmens_mix64(o->seed));
+    uint64_t u = rmens_mix64(rmens_fnv1a(r->full[0].buf, r->prompt_len) ^ rmens_mix64(o->seed));
     return (double)(u >> 11) * 0x1.0p-53 < o->val_fraction;
 }
 
@@ -421,14 +413,14 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
         return rmens_prep_responses(o, rep);
     memset(rep, 0, sizeof *rep);
     if (!o->input || !o->output)
-        return rmens_fail(RMENS_ERR_ARG, "prep needs an input file and --out");
+        return rmens_fail(RMENS_ERR_ARG, "prep needs an input file and `output`");
     if (o->val_output && (!(o->val_fraction > 0) || !(o->val_fraction < 1)))
-        return rmens_fail(RMENS_ERR_ARG, "--val-fraction must be in (0, 1), got %g", o->val_fraction);
+        return rmens_fail(RMENS_ERR_ARG, "`val_fraction` must be in (0, 1), got %g", o->val_fraction);
     const rmens_file_use inputs[] = {{"input", o->input, 0}};
     const rmens_file_use outs[] = {{"--out", o->output, o->overwrite}, {"--val-out", o->val_output, o->overwrite}};
     RMENS_TRY(rmens_output_check(inputs, 1, outs, 2));
 
-    double t0 = now();
+    double t0 = rmens_now();
     rmens_status st = RMENS_OK;
     rmens_records *in = NULL;
     rmens_dataset *ds[2] = {NULL, NULL};
@@ -498,7 +490,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
             rep->format = fmt;
         } else if (st == RMENS_OK && o->format == RMENS_PREP_AUTO && f != fmt) {
             st = rmens_fail(RMENS_ERR_INPUT, "%s: record looks like format \"%s\" but the file began "
-                            "as \"%s\" (pass --format to force one)", where,
+                            "as \"%s\" (set `format` to force one)", where,
                             rmens_prep_format_name(f), rmens_prep_format_name(fmt));
         }
         r.full[0].len = r.full[1].len = 0;
@@ -603,7 +595,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     }
     if (o->val_output && ds[1]->n == 0) {
         st = rmens_fail(RMENS_ERR_INPUT, "%s: the validation split is empty (%lld pairs, "
-                        "--val-fraction %g): nothing written", o->input, (long long)ds[0]->n,
+                        "`val_fraction` %g): nothing written", o->input, (long long)ds[0]->n,
                         o->val_fraction);
         goto exit;
     }
@@ -624,7 +616,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     rep->pairs_written = ds[0]->n;
     rep->val_pairs_written = ds[1] ? ds[1]->n : 0;
     st = rmens_dataset_stats_compute(ds[0], &rep->stats);
-    rep->seconds = now() - t0;
+    rep->seconds = rmens_now() - t0;
 exit:
     free(tok);
     rmens_tokenizer_free(tk);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/rng.h"
 #include "comm/memory.h"
 #include "io/dataset.h"
@@ -290,10 +291,7 @@ static int step_ends(const char *resp, size_t rn, size_t base, const char *ans, 
 /* Train takes buckets 0-3 of a question hash, test bucket 4: disjoint for any seeds. */
 static int question_split(const char *q)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *q; q++)
-        h = (h ^ (unsigned char)*q) * 0x100000001b3ull;
-    return rmens_mix64(h) % 5 == 4 ? RMENS_SPLIT_TEST : RMENS_SPLIT_TRAIN;
+    return rmens_mix64(rmens_fnv1a(q, strlen(q))) % 5 == 4 ? RMENS_SPLIT_TEST : RMENS_SPLIT_TRAIN;
 }
 
 /* After the first SYNTH_SAMPLE pairs: the whole set, at their size each, and its
@@ -317,9 +315,9 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
     if ((unsigned)o->task > RMENS_TASK_STEPS)
         return rmens_fail(RMENS_ERR_ARG, "unknown task %d", (int)o->task);
     if (o->n < 1)
-        return rmens_fail(RMENS_ERR_ARG, "--n must be at least 1, got %lld", (long long)o->n);
+        return rmens_fail(RMENS_ERR_ARG, "`n` must be at least 1, got %lld", (long long)o->n);
     if (!(o->trap_fraction >= 0 && o->trap_fraction <= 1))
-        return rmens_fail(RMENS_ERR_ARG, "--traps must be in [0, 1], got %g", o->trap_fraction);
+        return rmens_fail(RMENS_ERR_ARG, "`trap_fraction` must be in [0, 1], got %g", o->trap_fraction);
     unsigned has = RMENS_HAS_GOLD | RMENS_HAS_PROMPT | (o->task == RMENS_TASK_STEPS ? RMENS_HAS_STEPS : 0);
     if (!o->responses)
         has |= RMENS_HAS_TRAP;

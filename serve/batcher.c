@@ -13,13 +13,6 @@ struct rmens_batcher {
     double max_wait;
 };
 
-double rmens_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 rmens_batcher *rmens_batcher_new(int64_t max_tokens, double max_wait_s, int max_queue)
 {
     rmens_batcher *b = calloc(1, sizeof *b);

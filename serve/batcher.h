@@ -5,6 +5,7 @@
 #ifndef RMENS_SERVE_BATCHER_H
 #define RMENS_SERVE_BATCHER_H
 
+#include "base/clock.h"
 #include <stdint.h>
 
 #include "serve/request.h"
@@ -37,6 +38,5 @@ int rmens_batcher_take(rmens_batcher *b, rmens_job **jobs, int max_jobs, double 
 int rmens_batcher_pending(rmens_batcher *b);
 /* No more submissions; the queued ones are still taken, without waiting for more. */
 void rmens_batcher_close(rmens_batcher *b);
-double rmens_now(void);
 
 #endif

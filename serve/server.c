@@ -105,7 +105,7 @@ static rmens_status score_batch(server *s, int64_t n, int64_t ntok)
         seqs[i] = s->tokens + at;
     const int64_t lo = n * s->pl.group_rank / s->pl.group_size, hi = n * (s->pl.group_rank + 1) / s->pl.group_size;
     if (st == RMENS_OK && hi > lo)
-        st = rmens_ensemble_score(s->e, seqs + lo, s->lens + lo, NULL, hi - lo, s->o->normalize, 0.0f, s->mine,
+        st = rmens_ensemble_score(s->e, seqs + lo, s->lens + lo, hi - lo, s->o->normalize, 0.0f, s->mine,
                                   NULL, NULL);
     free(seqs);
     RMENS_TRY(rmens_verdict(s->comm, st));

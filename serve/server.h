@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include "rmens_mpi.h"
 #include "serve/reply.h"
 
 typedef struct {

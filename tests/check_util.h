@@ -63,4 +63,13 @@ static inline void test_dir_cleanup(void)
         fprintf(stderr, "warning: could not remove %s\n", test_dir());
 }
 
+/* The suites of tests/test_unit (one per library noun). */
+Suite *tokenizer_suite(void);
+Suite *dataset_suite(void);
+Suite *prep_suite(void);
+Suite *synth_suite(void);
+Suite *model_suite(void);
+Suite *bootstrap_suite(void);
+Suite *metrics_suite(void);
+
 #endif

@@ -11,6 +11,7 @@
 #     with a smaller peak memory.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
+need_faults
 need_python h5py
 need_python numpy
 CMP="$PY $top_srcdir/tests/compare_ckpt.py"

@@ -7,6 +7,7 @@
 # from it gives the uninterrupted result; checkpoints without checksums still load.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
+need_faults
 need_python h5py
 CMP="$PY $top_srcdir/tests/compare_ckpt.py"
 export RMENS_FAULT_NAN=  # set per run below

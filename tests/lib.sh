@@ -24,6 +24,15 @@ skip() {
 # The shared data may be absent anywhere (docs: ../shared/data/SOURCES.md): always a skip.
 need_shared() { [ -r "$SHARED/$1" ] || { echo "SKIP: $SHARED/$1 is absent"; exit 77; }; }
 need_python() { "$PY" -c "import $1" 2>/dev/null || skip "$PY cannot import $1"; }
+# The RMENS_FAULT_* hooks exist only in a build configured with --enable-fault-injection
+# (base/fault.h); CI's builds have them.
+have_faults() { grep -q "^#define RMENS_FAULT_INJECTION 1" "$top_builddir/config.h" 2>/dev/null; }
+need_faults() { have_faults || skip "this build has no fault injection (configure --enable-fault-injection)"; }
+# The Check programs exist only when configure found Check.
+need_check_tests() {
+    [ -x "$top_builddir/tests/test_unit" ] ||
+        skip "Check (>= 0.11) was not found at configure time (Debian: check): the unit tests were not built"
+}
 mpirun_np() { np=$1; shift; "$MPIEXEC" -n "$np" --oversubscribe "$@"; }
 # The npm tokenizer references (tools/install-test-fixtures.sh): FIX and NODE_PATH set,
 # or a skip.

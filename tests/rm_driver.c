@@ -65,7 +65,7 @@ int main(int argc, char **argv)
     rmens_dataset *ds;
     if (rmens_model_load(&m, argv[optind], 1, NULL) != RMENS_OK)
         die("load model");
-    if (rmens_dataset_read(&ds, argv[optind + 1], MPI_COMM_NULL) != RMENS_OK)
+    if (rmens_dataset_read(&ds, argv[optind + 1]) != RMENS_OK)
         die("read pairs");
     if (B > rmens_dataset_count(ds))
         B = (int)rmens_dataset_count(ds);
@@ -83,7 +83,8 @@ int main(int argc, char **argv)
         die("forward");
     memcpy(r0, rmens_model_rewards(m), (size_t)2 * B * sizeof *r0);
     double loss0 = rmens_bt_loss(dr, r0, b.margin, B, center, NULL);
-    rmens_model_backward(m, &b, dr);
+    if (rmens_model_backward(m, &b, dr) != RMENS_OK)
+        die("backward");
 
     char tmp[4200];
     hid_t f;
@@ -104,7 +105,8 @@ int main(int argc, char **argv)
         if (rmens_model_forward(m, &b) != RMENS_OK)
             die("forward");
         losses[k] = rmens_bt_loss(dr, rmens_model_rewards(m), b.margin, B, center, NULL);
-        rmens_model_backward(m, &b, dr);
+        if (rmens_model_backward(m, &b, dr) != RMENS_OK)
+            die("backward");
         norms[k] = rmens_adamw_step(&opt, m);
     }
     if (rmens_h5_write_1d(f, "/losses", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, losses, steps) != RMENS_OK ||

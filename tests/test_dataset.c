@@ -86,7 +86,7 @@ START_TEST(write_read_round_trip)
     snprintf(ds->source, sizeof ds->source, "unit test");
     ck_assert_int_eq(rmens_dataset_write(ds, path), RMENS_OK);
     rmens_dataset *back;
-    ck_assert_msg(rmens_dataset_read(&back, path, MPI_COMM_NULL) == RMENS_OK, "%s", rmens_last_error());
+    ck_assert_msg(rmens_dataset_read(&back, path) == RMENS_OK, "%s", rmens_last_error());
     ck_assert_int_eq(back->kind, RMENS_DATA_PAIRS);
     ck_assert_uint_eq(back->has, ds->has);
     ck_assert_int_eq(back->n, 3);
@@ -192,7 +192,7 @@ static hid_t open_rw(const char *path)
 static void expect_read_error(const char *path, rmens_status code, const char *what)
 {
     rmens_dataset *ds = (rmens_dataset *)0x1;
-    rmens_status st = rmens_dataset_read(&ds, path, MPI_COMM_NULL);
+    rmens_status st = rmens_dataset_read(&ds, path);
     ck_assert_msg(st == code, "want status %d, got %d: %s", code, st, rmens_last_error());
     ck_assert_ptr_null(ds);
     ck_assert_error_has(path);
@@ -286,7 +286,7 @@ START_TEST(not_hdf5_truncated_missing)
     for (size_t cut = n / 2; cut >= 512; cut /= 2) {
         write_bytes(trunc, buf, cut);
         rmens_dataset *ds;
-        ck_assert_int_ne(rmens_dataset_read(&ds, trunc, MPI_COMM_NULL), RMENS_OK);
+        ck_assert_int_ne(rmens_dataset_read(&ds, trunc), RMENS_OK);
         ck_assert_error_has(trunc);
     }
     /* A flipped byte in the middle of the data: an error or a valid file, never a crash. */
@@ -296,7 +296,7 @@ START_TEST(not_hdf5_truncated_missing)
         copy[at] ^= 0x5a;
         write_bytes(trunc, copy, n);
         rmens_dataset *ds = NULL;
-        if (rmens_dataset_read(&ds, trunc, MPI_COMM_NULL) == RMENS_OK)
+        if (rmens_dataset_read(&ds, trunc) == RMENS_OK)
             ck_assert_int_eq(rmens_dataset_validate(ds), RMENS_OK);
         rmens_dataset_free(ds);
     }

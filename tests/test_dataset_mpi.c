@@ -53,8 +53,8 @@ START_TEST(collective_read_matches_serial)
     char path[600];
     path_of(path, sizeof path, "synth.h5");
     rmens_dataset *par = NULL, *ser = NULL;
-    rmens_status a = rmens_dataset_read(&par, path, MPI_COMM_WORLD);
-    rmens_status b = rmens_dataset_read(&ser, path, MPI_COMM_NULL);
+    rmens_status a = rmens_dataset_read_comm(&par, path, MPI_COMM_WORLD, -1);
+    rmens_status b = rmens_dataset_read(&ser, path);
     uint64_t hp = a == RMENS_OK ? dataset_hash(par) : 1, hs = b == RMENS_OK ? dataset_hash(ser) : 2;
     int agree = same_everywhere(MPI_COMM_WORLD, hp);
     ck_assert_msg(a == RMENS_OK, "collective read: %s", rmens_last_error());
@@ -76,7 +76,7 @@ START_TEST(subcommunicators_read_independently)
     char path[600];
     path_of(path, sizeof path, "synth.h5");
     rmens_dataset *ds = NULL;
-    rmens_status st = rmens_dataset_read(&ds, path, half);
+    rmens_status st = rmens_dataset_read_comm(&ds, path, half, -1);
     uint64_t h = st == RMENS_OK ? dataset_hash(ds) : (uint64_t)rank;
     int agree = same_everywhere(MPI_COMM_WORLD, h);
     MPI_Comm_free(&half);
@@ -95,7 +95,7 @@ START_TEST(bad_file_fails_on_every_rank)
         char path[600];
         path_of(path, sizeof path, names[k]);
         rmens_dataset *ds = (rmens_dataset *)0x1;
-        rmens_status st = rmens_dataset_read(&ds, path, MPI_COMM_WORLD);
+        rmens_status st = rmens_dataset_read_comm(&ds, path, MPI_COMM_WORLD, -1);
         const char *msg = rmens_last_error();
         int agree = same_everywhere(MPI_COMM_WORLD, fnv(msg, strlen(msg), 7)) &&
                     same_everywhere(MPI_COMM_WORLD, (uint64_t)st);

@@ -221,7 +221,7 @@ static double c_step(rmens_model *m, const rmens_dataset *ds, int B, int share, 
     float dr[32];
     double loss = rmens_bt_loss(dr, rmens_model_rewards(m), b.margin, B, center, NULL);
     memcpy(r, rmens_model_rewards(m), (size_t)2 * B * sizeof *r);
-    rmens_model_backward(m, &b, dr);
+    ck_assert_int_eq(rmens_model_backward(m, &b, dr), RMENS_OK);
     if (ncut)
         *ncut = b.n_cut;
     rmens_batch_free(&b);
@@ -369,6 +369,11 @@ START_TEST(forward_only_identical)
                           m->compact_last);
             for (int s = 0; s < 10; s++)
                 ck_assert(isfinite(rf[s]));
+            /* No activations to go back through: an error, never an abort (the library
+             * exits nowhere). */
+            float dr[10] = {0};
+            ck_assert_int_eq(rmens_model_backward(m, &b, dr), RMENS_ERR_INTERNAL);
+            ck_assert_error_has("forward-only");
             rmens_batch_free(&b);
         }
         rmens_model_free(m);
@@ -648,9 +653,9 @@ START_TEST(gpt2_init_statistics)
         s += m->t[RMENS_T_FCW][i], s2 += (double)m->t[RMENS_T_FCW][i] * m->t[RMENS_T_FCW][i];
     for (int64_t i = 0; i < np; i++)
         p2 += (double)m->t[RMENS_T_FCPROJW][i] * m->t[RMENS_T_FCPROJW][i];
-    ck_assert_double_eq_tol(s / n, 0.0, 0.001);
-    ck_assert_double_eq_tol(sqrt(s2 / n), 0.02, 0.0005);
-    ck_assert_double_eq_tol(sqrt(p2 / np), 0.02 / sqrt(8.0), 0.0003);
+    ck_assert_double_eq_tol(s / (double)n, 0.0, 0.001);
+    ck_assert_double_eq_tol(sqrt(s2 / (double)n), 0.02, 0.0005);
+    ck_assert_double_eq_tol(sqrt(p2 / (double)np), 0.02 / sqrt(8.0), 0.0003);
     ck_assert_float_eq(m->t[RMENS_T_LN1W][5], 1.0f);
     ck_assert_float_eq(m->t[RMENS_T_QKVB][5], 0.0f);
     rmens_model *same;

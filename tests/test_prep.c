@@ -39,7 +39,7 @@ static rmens_dataset *run_prep(const char *name, const char *content, rmens_prep
     o.overwrite = 1;
     ck_assert_msg(rmens_prep(&o, rep) == RMENS_OK, "%s", rmens_last_error());
     rmens_dataset *ds;
-    ck_assert_msg(rmens_dataset_read(&ds, out, MPI_COMM_NULL) == RMENS_OK, "%s", rmens_last_error());
+    ck_assert_msg(rmens_dataset_read(&ds, out) == RMENS_OK, "%s", rmens_last_error());
     return ds;
 }
 
@@ -172,7 +172,7 @@ START_TEST(format_sharegpt_array_and_gzip)
     o.output = out;
     ck_assert_msg(rmens_prep(&o, &rep) == RMENS_OK, "%s", rmens_last_error());
     ck_assert_int_eq(rep.input_bytes, (int64_t)strlen(json));
-    ck_assert_int_eq(rmens_dataset_read(&ds, out, MPI_COMM_NULL), RMENS_OK);
+    ck_assert_int_eq(rmens_dataset_read(&ds, out), RMENS_OK);
     check_pairs(ds, w, 2);
     rmens_dataset_free(ds);
 }
@@ -385,8 +385,8 @@ START_TEST(validation_split)
     ck_assert_int_gt(rep.val_pairs_written, 20);
     ck_assert_int_lt(rep.val_pairs_written, 120);
     rmens_dataset *a, *b;
-    ck_assert_int_eq(rmens_dataset_read(&a, out, MPI_COMM_NULL), RMENS_OK);
-    ck_assert_int_eq(rmens_dataset_read(&b, val, MPI_COMM_NULL), RMENS_OK);
+    ck_assert_int_eq(rmens_dataset_read(&a, out), RMENS_OK);
+    ck_assert_int_eq(rmens_dataset_read(&b, val), RMENS_OK);
     int seen[40] = {0};
     for (int k = 0; k < 2; k++) {
         rmens_dataset *d = k ? b : a;

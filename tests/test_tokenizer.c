@@ -72,7 +72,7 @@ START_TEST(rng_uniform)
         cnt[rmens_rng_below(&g, 16)]++;
     double chi = 0;
     for (int k = 0; k < 16; k++)
-        chi += (cnt[k] - 10000.0) * (cnt[k] - 10000.0) / 10000.0;
+        chi += ((double)cnt[k] - 10000.0) * ((double)cnt[k] - 10000.0) / 10000.0;
     ck_assert_double_lt(chi, 55.0);
     double u = 0;
     for (int i = 0; i < 100000; i++) {

@@ -1,13 +1,6 @@
 /* Serial unit tests (Check, forking): one suite per library noun. */
 #include "tests/check_util.h"
 
-Suite *tokenizer_suite(void);
-Suite *dataset_suite(void);
-Suite *prep_suite(void);
-Suite *synth_suite(void);
-Suite *model_suite(void);
-Suite *bootstrap_suite(void);
-Suite *metrics_suite(void);
 
 int main(void)
 {

@@ -23,12 +23,12 @@ int main(int argc, char **argv)
     rmens_dataset *ds;
     if (rmens_ensemble_open(&e, argv[1]) != RMENS_OK)
         return die("open");
-    if (rmens_dataset_read(&ds, argv[2], MPI_COMM_NULL) != RMENS_OK)
+    if (rmens_dataset_read(&ds, argv[2]) != RMENS_OK)
         return die("read");
     int64_t len;
     const int32_t *seq = rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, 0, &len);
     rmens_score_stats direct, text;
-    if (rmens_ensemble_score(e, &seq, &len, NULL, 1, 0, 0.5f, NULL, &direct, NULL) != RMENS_OK)
+    if (rmens_ensemble_score(e, &seq, &len, 1, 0, 0.5f, NULL, &direct, NULL) != RMENS_OK)
         return die("score");
     if (argc < 4) {
         if (rmens_ensemble_score_text(e, "hello", 5, 0, 0.5f, NULL, &text) == RMENS_OK) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#define ZLIB_CONST
 #include <zlib.h>
 
 #include "io/dataset.h"
@@ -34,7 +35,7 @@ static void gzip_bytes(const uint8_t *src, size_t len, uint8_t **out, size_t *n)
     *out = malloc(cap);
     if (!*out)
         fuzz_fail("out of memory");
-    z.next_in = (Bytef *)src;
+    z.next_in = (z_const Bytef *)src;
     z.avail_in = (uInt)len;
     z.next_out = *out;
     z.avail_out = (uInt)cap;
@@ -48,7 +49,7 @@ static void check_output(const char *path, int64_t want, const char *what)
 {
     rmens_dataset *ds = NULL;
     fuzz_h5_mark();
-    rmens_status st = rmens_dataset_read(&ds, path, MPI_COMM_NULL);
+    rmens_status st = rmens_dataset_read(&ds, path);
     fuzz_h5_check_closed("rmens_dataset_read of prep's output");
     if (st != RMENS_OK)
         fuzz_fail("prep wrote %s, which the reader rejects: %s", what, rmens_last_error());

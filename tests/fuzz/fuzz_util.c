@@ -316,7 +316,7 @@ void fuzz_h5_check_closed(const char *what)
 
 /* ------------------------------------------ HDF5 writers that may break rules */
 
-static void h5_check(herr_t rc, const char *what, const char *name)
+static void h5_check(int64_t rc, const char *what, const char *name)
 {
     if (rc < 0) {
         H5Eprint2(H5E_DEFAULT, stderr);
@@ -620,7 +620,7 @@ void fuzz_round_trip(const rmens_dataset *ds)
     if (st != RMENS_OK)
         fuzz_fail("an accepted file cannot be written back: %s", rmens_last_error());
     rmens_dataset *again = NULL;
-    st = rmens_dataset_read(&again, back, MPI_COMM_NULL);
+    st = rmens_dataset_read(&again, back);
     if (st != RMENS_OK)
         fuzz_fail("a file written by rmens_dataset_write is rejected: %s", rmens_last_error());
     compare(ds, again);
@@ -657,9 +657,9 @@ rmens_status fuzz_check_dataset_file(const char *path, int show_last)
 {
     rmens_dataset *ds = NULL, *sd = NULL;
     fuzz_h5_mark();
-    rmens_status st = rmens_dataset_read(&ds, path, MPI_COMM_NULL);
+    rmens_status st = rmens_dataset_read(&ds, path);
     fuzz_check_status(st, "rmens_dataset_read");
-    rmens_status sst = rmens_dataset_read_bounded(&sd, path, MPI_COMM_NULL, 0);
+    rmens_status sst = rmens_dataset_read_bounded(&sd, path, 0);
     fuzz_check_status(sst, "rmens_dataset_read_bounded");
     if ((st == RMENS_OK) != (sst == RMENS_OK))
         fuzz_fail("whole read: %s; streamed read (budget 0): %s", st == RMENS_OK ? "accepted" : "rejected",
@@ -727,11 +727,10 @@ static void score_some(rmens_ensemble *e, const char *what)
     for (int64_t i = 0; i < lens[1]; i++)
         s1[i] = (int32_t)((i * 13 + 1) % c->vocab_size);
     const int32_t *seqs[2] = {s0, s1};
-    int32_t prompts[2] = {2, 0};
     rmens_score_stats stats[2];
     for (int normalize = 0; normalize < 2; normalize++) {
         int64_t cut = 0;
-        rmens_status st = rmens_ensemble_score(e, seqs, lens, normalize ? prompts : NULL, 2, normalize, 0.5f,
+        rmens_status st = rmens_ensemble_score(e, seqs, lens, 2, normalize, 0.5f,
                                                rewards, stats, &cut);
         fuzz_check_status(st, "rmens_ensemble_score");
         if (st == RMENS_OK && cut != 1)
