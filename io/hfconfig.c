@@ -10,18 +10,18 @@
 
 /* The families, with transformers' class defaults for the fields they may omit. */
 static const struct {
-    const char *model_type, *prefix;
+    const char *model_type, *prefix, *backbone;
     rmens_hf_family family;
     double eps;
     const char *act;
     int tie, attention_bias, mlp_bias, parallel_residual;
     double partial_rotary;
 } families[] = {
-    {"gpt2", "GPT2", RMENS_HF_GPT2, 1e-5, "gelu_new", 1, 1, 1, 0, 0.0},
-    {"llama", "Llama", RMENS_HF_LLAMA, 1e-6, "silu", 0, 0, 0, 0, 1.0},
-    {"qwen2", "Qwen2", RMENS_HF_QWEN2, 1e-6, "silu", 0, 1, 0, 0, 1.0},
-    {"qwen3", "Qwen3", RMENS_HF_QWEN3, 1e-6, "silu", 0, 0, 0, 0, 1.0},
-    {"gpt_neox", "GPTNeoX", RMENS_HF_GPTNEOX, 1e-5, "gelu", 0, 1, 1, 1, 0.25},
+    {"gpt2", "GPT2", "transformer.", RMENS_HF_GPT2, 1e-5, "gelu_new", 1, 1, 1, 0, 0.0},
+    {"llama", "Llama", "model.", RMENS_HF_LLAMA, 1e-6, "silu", 0, 0, 0, 0, 1.0},
+    {"qwen2", "Qwen2", "model.", RMENS_HF_QWEN2, 1e-6, "silu", 0, 1, 0, 0, 1.0},
+    {"qwen3", "Qwen3", "model.", RMENS_HF_QWEN3, 1e-6, "silu", 0, 0, 0, 0, 1.0},
+    {"gpt_neox", "GPTNeoX", "gpt_neox.", RMENS_HF_GPTNEOX, 1e-5, "gelu", 0, 1, 1, 1, 0.25},
 };
 #define NFAMILIES (sizeof families / sizeof *families)
 
@@ -44,6 +44,14 @@ const char *rmens_hf_family_name(rmens_hf_family f)
         if (families[i].family == f)
             return families[i].model_type;
     return "?";
+}
+
+const char *rmens_hf_backbone_prefix(rmens_hf_family f)
+{
+    for (size_t i = 0; i < NFAMILIES; i++)
+        if (families[i].family == f)
+            return families[i].backbone;
+    return "";
 }
 
 /* Field access naming the file and the field in every message. */

@@ -70,5 +70,11 @@ rmens_status rmens_hfconfig_read(const char *path, rmens_hf_config *c);
 rmens_status rmens_hfconfig_parse(const char *file, const char *text, size_t len, rmens_hf_config *c);
 
 const char *rmens_hf_family_name(rmens_hf_family f);
+/* The state-dict prefix of the backbone's tensors in <Family>ForCausalLM and
+ * <Family>ForSequenceClassification checkpoints: "transformer." (GPT-2), "model." (Llama,
+ * Qwen2, Qwen3), "gpt_neox." (GPT-NeoX). A bare <Family>Model checkpoint (GPT-2 on the
+ * Hub) has none. The heads are outside it: lm_head.weight (GPT-NeoX: embed_out.weight,
+ * absent when tied) and score.weight [num_labels, hidden_size] (no bias). */
+const char *rmens_hf_backbone_prefix(rmens_hf_family f);
 
 #endif

@@ -532,7 +532,8 @@ def expected_config(c):
          "eos_token_id": eos[0] if eos else -1,
          "pad_token_id": c.get("pad_token_id") if c.get("pad_token_id") is not None else -1,
          "num_labels": len(c["id2label"]) if "id2label" in c else c.get("num_labels", 2),
-         "eos_token_ids": ",".join(str(x) for x in eos)}
+         "eos_token_ids": ",".join(str(x) for x in eos),
+         "backbone_prefix": {"gpt2": "transformer.", "gpt_neox": "gpt_neox."}.get(mt, "model.")}
     return e
 
 
@@ -547,6 +548,12 @@ def check_config(d, out):
         ok = float(g) == float(v) if isinstance(v, float) else g == str(v)
         if not ok:
             sys.exit(f"FAIL: {d}/config.json: {k} read as {g}, expected {v}")
+    name = os.path.basename(os.path.normpath(d))
+    if name in FIXTURES:  # the fixture's backbone tensors are under that prefix, the heads outside it
+        heads = {"score.weight", "lm_head.weight", "embed_out.weight"}
+        for n in (e[0] for e in config_of(name, False)[1]):
+            if (n in heads) == n.startswith(want["backbone_prefix"]):
+                sys.exit(f"FAIL: {d}: tensor {n} and the backbone prefix {want['backbone_prefix']} disagree")
     print(f"ok: {os.path.basename(os.path.normpath(d))}/config.json: {len(want)} fields")
 
 

@@ -103,7 +103,7 @@ static int config(const char *path)
            (long long)c.bos_token_id, (long long)c.eos_token_id, (long long)c.pad_token_id, (long long)c.num_labels);
     for (int i = 0; i < c.n_eos; i++)
         printf("%s%lld", i ? "," : "", (long long)c.eos_token_ids[i]);
-    printf("\n");
+    printf("\nbackbone_prefix=%s\n", rmens_hf_backbone_prefix(c.family));
     return 0;
 }
 
