@@ -71,5 +71,6 @@ Suite *synth_suite(void);
 Suite *model_suite(void);
 Suite *bootstrap_suite(void);
 Suite *metrics_suite(void);
+Suite *results_suite(void);
 
 #endif
