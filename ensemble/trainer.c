@@ -316,6 +316,7 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     h->center = o->center;
     snprintf(h->tokenizer, sizeof h->tokenizer, "%s", t->train->tokenizer);
     h->eot_token = t->train->eot;
+    snprintf(h->template_name, sizeof h->template_name, "%s", t->train->template_name);
     snprintf(h->data, sizeof h->data, "%s", o->data);
     snprintf(h->command, sizeof h->command, "%s", o->command ? o->command : "");
 }
