@@ -410,29 +410,28 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     t->step = h->step;
     fill_header(t, &want);
     t->step = step;
-    if (memcmp(&h->cfg, &want.cfg, sizeof want.cfg) != 0)
+    static const char *const model[] = {"vocab_size", "n_ctx", "n_layer", "n_head", "n_embd", NULL};
+    /* what a resume may change, or what is checked with its own message */
+    static const char *const apart[] = {"vocab_size", "n_ctx", "n_layer", "n_head", "n_embd", "step", "ensemble_size",
+                                        "data_crc32", "tokenizer", "eot_token", "template_name", "data", "command", NULL};
+    rmens_hdiff d;
+    if (rmens_ckpt_header_differ(h, &want, model, 1, &d))
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s holds a model of n_ctx %d, n_layer %d, n_head %d, n_embd %d, "
                           "vocab %d; the options ask for %d, %d, %d, %d, %d", t->o->out, h->cfg.n_ctx, h->cfg.n_layer,
                           h->cfg.n_head, h->cfg.n_embd, h->cfg.vocab_size, want.cfg.n_ctx, want.cfg.n_layer,
                           want.cfg.n_head, want.cfg.n_embd, want.cfg.vocab_size);
-#define SAME(f, fmt)                                                                                         \
-    if (h->f != want.f)                                                                                      \
-        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with " #f " = " fmt ", the options say " fmt \
-                          " (resume with the original settings)", t->o->out, h->f, want.f);
     if (h->data_crc32 >= 0 && h->data_crc32 != want.data_crc32)
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on other data (%s, fingerprint %08llx) than %s "
                           "(fingerprint %08llx)", t->o->out, h->data, (unsigned long long)h->data_crc32, t->o->data,
                           (unsigned long long)want.data_crc32);
-    SAME(member_offset, "%d") SAME(members, "%d") SAME(batch, "%d") SAME(warmup, "%d") SAME(share, "%d") SAME(total_steps, "%" PRId64) SAME(n_pairs, "%" PRId64)
-    SAME(seed, "%" PRIu64) SAME(bootstrap, "%g") SAME(lr, "%g") SAME(min_lr_frac, "%g") SAME(beta1, "%g")
-    SAME(beta2, "%g") SAME(eps, "%g") SAME(weight_decay, "%g") SAME(clip, "%g") SAME(margin_scale, "%g")
-    SAME(center, "%g")
-#undef SAME
+    if (rmens_ckpt_header_differ(h, &want, apart, 0, &d))
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with %s = %s, the options say %s (resume with the "
+                          "original settings)", t->o->out, d.field, d.a, d.b);
     if (strcmp(h->tokenizer, want.tokenizer) != 0)
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
                           h->tokenizer, t->o->data, want.tokenizer);
     if (h->eot_token >= 0 && h->eot_token != want.eot_token)
-        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained with end-of-text token %lld, %s has %lld", t->o->out,
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with end-of-text token %lld, %s has %lld", t->o->out,
                           (long long)h->eot_token, t->o->data, (long long)want.eot_token);
     return RMENS_OK;
 }
