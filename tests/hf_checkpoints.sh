@@ -31,7 +31,22 @@ for dt in F32 BF16; do
         echo "written $out $TMP/fx/$d $dt" >>"$TMP/checks"
     done
 done
+# a reward model's config.json on each backbone, read back by both sides
+for d in gpt2 smollm2 qwen25 qwen3 pythia llama32 neox_new; do
+    mkdir "$TMP/rm-$d"
+    pad=7
+    "$TOOL" rmconfig "$TMP/fx/$d" "$TMP/rm-$d/config.json" "$pad" float32 || fail "hf_tool rmconfig $d"
+    "$TOOL" config "$TMP/rm-$d" >"$TMP/rm-$d.cfg" || fail "hf_tool config on the reward model's config of $d"
+    grep -qx "sequence_classification=1" "$TMP/rm-$d.cfg" && grep -qx "num_labels=1" "$TMP/rm-$d.cfg" &&
+        grep -qx "pad_token_id=$pad" "$TMP/rm-$d.cfg" || fail "$d: the reward model's config reads wrong"
+    echo "rmconfig $TMP/fx/$d $TMP/rm-$d/config.json $pad float32" >>"$TMP/checks"
+    echo "config $TMP/rm-$d $TMP/rm-$d.cfg" >>"$TMP/checks"
+done
+"$TOOL" rmconfig "$TMP/fx/qwen3" "$TMP/rm-bad.json" 1100 float32 2>"$TMP/err" && fail "a pad id past the vocabulary was written"
+grep -q "pad_token_id 1100" "$TMP/err" || fail "the pad id's message: $(cat "$TMP/err")"
+[ -e "$TMP/rm-bad.json" ] && fail "a refused config was written"
 ls "$TMP"/out-*.tmp.* 2>/dev/null && fail "a temporary file was left"
+ls "$TMP"/rm-*/*.tmp.* 2>/dev/null && fail "a temporary file was left"
 "$PY" "$FIX" check "$TMP/checks" || fail "rmens and the Python side disagree"
 
 # broken inputs: a non-zero status and a message naming the file and the tensor or field

@@ -17,6 +17,7 @@ model.safetensors.index.json ({"metadata": {"total_size"}, "weight_map"}).
     config DIR OUT            hf_tool config's fields against config.json
     written FILE DIR DTYPE    the file rmens wrote, parsed here with numpy, against DIR's
                               values (BF16: torch's round-to-nearest-even of them)
+    rmconfig SRC OUT PAD DTYPE  the reward model's config.json rmens wrote from SRC's
 Values are regenerated from each fixture's seed, so nothing large is kept twice. The
 vocabularies of GPT-2, Qwen and Pythia shapes are cut (to about 1000 rows: their token
 ids with them) unless --full-vocab; SmolLM2's is whole (49152)."""
@@ -493,6 +494,21 @@ def check_written(path, d, dtype):
     print(f"ok: {os.path.basename(path)}: {len(got)} tensors, {count} values as written ({dtype})")
 
 
+def check_rmconfig(src, out, pad, dtype):
+    """Every field of the backbone's config kept; the head's fields as transformers'
+    <Family>ForSequenceClassification with one label reads them."""
+    a = json.load(open(os.path.join(src, "config.json")))
+    b = json.load(open(out))
+    family = {"gpt2": "GPT2", "llama": "Llama", "qwen2": "Qwen2", "qwen3": "Qwen3", "gpt_neox": "GPTNeoX"}[a["model_type"]]
+    want = dict(a, architectures=[family + "ForSequenceClassification"], id2label={"0": "LABEL_0"},
+                label2id={"LABEL_0": 0}, pad_token_id=int(pad), torch_dtype=dtype)
+    want.pop("num_labels", None)
+    if b != want:
+        diff = sorted(k for k in set(a) | set(b) | set(want) if b.get(k, "absent") != want.get(k, "absent"))
+        sys.exit(f"FAIL: {out}: fields {diff} differ from what {src}/config.json implies")
+    print(f"ok: {out}: the reward model's config ({len(b)} fields)")
+
+
 def expected_config(c):
     """What rmens must read from config dict c, derived here from transformers' semantics."""
     mt = c["model_type"]
@@ -641,7 +657,7 @@ def main(argv):
     elif cmd == "seeds":
         fuzz_seeds(argv[2])
     elif cmd == "check":
-        checks = {"dump": check_dump, "config": check_config, "written": check_written}
+        checks = {"dump": check_dump, "config": check_config, "written": check_written, "rmconfig": check_rmconfig}
         for line in open(argv[2]).read().splitlines():
             what, *args = line.split()
             checks[what](*args)

@@ -6,6 +6,7 @@
  *   hf_tool read PATH NAME D0 D1..  reads one tensor expecting that shape
  *   hf_tool config PATH             the config.json record, one field a line
  *   hf_tool write PATH OUT F32|BF16 every readable tensor written to one safetensors file
+ *   hf_tool rmconfig DIR OUT PAD DTYPE  config.json for a reward model on DIR's backbone
  * Errors: "hf_tool: message" on stderr, exit status 1. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,22 @@ static int write_copy(const char *path, const char *out, const char *dtype)
     return rc;
 }
 
+static int rmconfig(const char *dir, const char *out, const char *pad, const char *dtype)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "rb");
+    static char text[1 << 20];
+    size_t n = f ? fread(text, 1, sizeof text, f) : 0;
+    if (f)
+        fclose(f);
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    return rmens_hfconfig_write_rm(out, path, text, n, atoll(pad), dtype) != RMENS_OK ? die() : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 2 ? argv[1] : "";
@@ -149,6 +166,8 @@ int main(int argc, char **argv)
         return config(argv[2]);
     if (strcmp(cmd, "write") == 0 && argc == 5)
         return write_copy(argv[2], argv[3], argv[4]);
-    fprintf(stderr, "usage: hf_tool list|dump|read|config|write ... (see tests/hf_tool.c)\n");
+    if (strcmp(cmd, "rmconfig") == 0 && argc == 6)
+        return rmconfig(argv[2], argv[3], argv[4], argv[5]);
+    fprintf(stderr, "usage: hf_tool list|dump|read|config|write|rmconfig ... (see tests/hf_tool.c)\n");
     return 2;
 }
