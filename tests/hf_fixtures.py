@@ -91,6 +91,16 @@ def gpt2(v):
     return cfg, shapes
 
 
+def gpt2_hub(v):
+    """GPT-2 as the Hub stores it: GPT2LMHeadModel saved from the bare GPT2Model (no
+    "transformer." prefix, no head: lm_head is tied to wte)."""
+    cfg, shapes = gpt2(v)
+    for k in ("id2label", "label2id", "pad_token_id"):
+        cfg.pop(k)
+    cfg["architectures"] = ["GPT2LMHeadModel"]
+    return cfg, [(n[len("transformer."):], s) for n, s in shapes if n.startswith("transformer.")]
+
+
 def llama_layers(h, inter, q, kv, prefix="model.", bias=False, qk_norm=False, hd=None):
     shapes = []
     for i in range(2):
@@ -175,6 +185,7 @@ def pythia(v):
 # name: (builder, dtype, shards, seed, vocab when cut)
 FIXTURES = {
     "gpt2": (gpt2, "F32", 1, 11, 1000),
+    "gpt2_hub": (gpt2_hub, "F32", 1, 11, 1000),
     "smollm2": (smollm2, "BF16", 2, 12, None),
     "qwen25": (qwen25, "F16", 3, 13, 1200),
     "qwen3": (qwen3, "BF16", 1, 14, 1100),
@@ -565,7 +576,7 @@ def check_config(d, out):
         if not ok:
             sys.exit(f"FAIL: {d}/config.json: {k} read as {g}, expected {v}")
     name = os.path.basename(os.path.normpath(d))
-    if name in FIXTURES:  # the fixture's backbone tensors are under that prefix, the heads outside it
+    if name in FIXTURES and not name.endswith("_hub"):  # backbone under the prefix, heads outside it
         heads = {"score.weight", "lm_head.weight", "embed_out.weight"}
         for n in (e[0] for e in config_of(name, False)[1]):
             if (n in heads) == n.startswith(want["backbone_prefix"]):
