@@ -415,6 +415,10 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     static const char *const apart[] = {"vocab_size", "n_ctx", "n_layer", "n_head", "n_embd", "step", "ensemble_size",
                                         "data_crc32", "tokenizer", "eot_token", "template_name", "data", "command", NULL};
     rmens_hdiff d;
+    /* The tokenizer first: another one also changes the vocabulary, and is the cause. */
+    if (strcmp(h->tokenizer, want.tokenizer) != 0)
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
+                          h->tokenizer, t->o->data, want.tokenizer);
     if (rmens_ckpt_header_differ(h, &want, model, 1, &d))
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s holds a model of n_ctx %d, n_layer %d, n_head %d, n_embd %d, "
                           "vocab %d; the options ask for %d, %d, %d, %d, %d", t->o->out, h->cfg.n_ctx, h->cfg.n_layer,
@@ -427,9 +431,6 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     if (rmens_ckpt_header_differ(h, &want, apart, 0, &d))
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with %s = %s, the options say %s (resume with the "
                           "original settings)", t->o->out, d.field, d.a, d.b);
-    if (strcmp(h->tokenizer, want.tokenizer) != 0)
-        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
-                          h->tokenizer, t->o->data, want.tokenizer);
     if (h->eot_token >= 0 && h->eot_token != want.eot_token)
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with end-of-text token %lld, %s has %lld", t->o->out,
                           (long long)h->eot_token, t->o->data, (long long)want.eot_token);

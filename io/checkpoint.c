@@ -436,6 +436,9 @@ rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, i
         else if (x->step != x->total_steps)
             st = rmens_fail(RMENS_ERR_ARG, "%s is unfinished (step %lld of %lld): resume it first", parts[i],
                             (long long)x->step, (long long)x->total_steps);
+        else if (i > 0 && strcmp(h.tokenizer, h0.tokenizer) != 0)
+            st = rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s but %s on %s: parts of one ensemble read "
+                            "the same tokens", parts[i], h.tokenizer, parts[0], h0.tokenizer);
         else if (i > 0) {
             /* Everything that defines the run must agree; only the member (and where the
              * data was read from, and the command) differs. */

@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "io/jsonfile.h"
+#include "io/stage.h"
 
 /* The families, with transformers' class defaults for the fields they may omit. */
 static const struct {
@@ -393,6 +394,55 @@ rmens_status rmens_hfconfig_read(const char *path, rmens_hf_config *h)
     json_object *root = NULL;
     RMENS_TRY(rmens_json_read(file, 16 << 20, &root));
     rmens_status s = parse_root(file, root, h);
+    json_object_put(root);
+    return s;
+}
+
+typedef struct {
+    const char *text;
+    size_t len;
+} text_out;
+
+static rmens_status fill_text(int fd, const char *tmp, void *arg)
+{
+    const text_out *t = arg;
+    RMENS_TRY(rmens_stage_write_all(fd, tmp, t->text, t->len));
+    return rmens_stage_write_all(fd, tmp, "\n", 1);
+}
+
+rmens_status rmens_hfconfig_write_rm(const char *path, const char *src_name, const char *src, size_t len,
+                                     int64_t pad_token_id, const char *torch_dtype)
+{
+    rmens_hf_config h;
+    RMENS_TRY(rmens_hfconfig_parse(src_name, src, len, &h));
+    if (pad_token_id < 0 || pad_token_id >= h.vocab_size)
+        return rmens_fail(RMENS_ERR_ARG, "%s: pad_token_id %lld is not a token id below vocab_size = %lld", path,
+                          (long long)pad_token_id, (long long)h.vocab_size);
+    json_object *root = NULL;
+    RMENS_TRY(rmens_json_parse(src_name, "file", src, len, &root));
+    char arch[96];
+    size_t fam = 0;
+    while (families[fam].family != h.family)
+        fam++;
+    snprintf(arch, sizeof arch, "%sForSequenceClassification", families[fam].prefix);
+    json_object *archs = json_object_new_array(), *id2label = json_object_new_object(),
+                *label2id = json_object_new_object();
+    json_object_array_add(archs, json_object_new_string(arch));
+    json_object_object_add(id2label, "0", json_object_new_string("LABEL_0"));
+    json_object_object_add(label2id, "LABEL_0", json_object_new_int(0));
+    json_object_object_add(root, "architectures", archs);
+    json_object_object_add(root, "id2label", id2label);
+    json_object_object_add(root, "label2id", label2id);
+    json_object_object_del(root, "num_labels");
+    json_object_object_add(root, "pad_token_id", json_object_new_int64(pad_token_id));
+    if (torch_dtype)
+        json_object_object_add(root, "torch_dtype", json_object_new_string(torch_dtype));
+    size_t n = 0;
+    const char *text = json_object_to_json_string_length(
+        root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    text_out t = {text, n};
+    rmens_status s = text ? rmens_stage_stream(path, (double)n + 1, fill_text, &t)
+                          : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     json_object_put(root);
     return s;
 }

@@ -70,6 +70,17 @@ rmens_status rmens_hfconfig_read(const char *path, rmens_hf_config *c);
 rmens_status rmens_hfconfig_parse(const char *file, const char *text, size_t len, rmens_hf_config *c);
 
 const char *rmens_hf_family_name(rmens_hf_family f);
+
+/* Writes config.json at path for a reward model on the backbone src[0..len) describes (a
+ * config.json text rmens_hfconfig_parse accepts; src_name names it in messages): every
+ * field of src kept, so that transformers rebuilds the same backbone, except
+ * architectures = ["<Family>ForSequenceClassification"], id2label {"0": "LABEL_0"} and
+ * label2id (one label; num_labels dropped), pad_token_id (an id below vocab_size: the
+ * classification head reads the last token that is not pad_token_id) and, when not
+ * NULL, torch_dtype ("float32", "bfloat16": what the weights are stored as). Written to
+ * "<path>.tmp.<pid>" and renamed. */
+rmens_status rmens_hfconfig_write_rm(const char *path, const char *src_name, const char *src, size_t len,
+                                     int64_t pad_token_id, const char *torch_dtype);
 /* The state-dict prefix of the backbone's tensors in <Family>ForCausalLM and
  * <Family>ForSequenceClassification checkpoints: "transformer." (GPT-2), "model." (Llama,
  * Qwen2, Qwen3), "gpt_neox." (GPT-NeoX). A bare <Family>Model checkpoint (GPT-2 on the

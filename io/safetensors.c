@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "base/error.h"
-#include "io/h5.h"
 #include "io/jsonfile.h"
+#include "io/stage.h"
 
 /* The dtypes of the format (safetensors' Dtype), with their size in bits. */
 static const struct {
@@ -514,21 +514,6 @@ rmens_status rmens_safetensors_read(const rmens_safetensors *st, const char *nam
 
 /* ------------------------------------------------------------ writing */
 
-static rmens_status write_all(int fd, const char *tmp, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return rmens_fail(RMENS_ERR_IO, "cannot write %s: %s", tmp, w < 0 ? strerror(errno) : "short write");
-        p += w;
-        n -= (size_t)w;
-    }
-    return RMENS_OK;
-}
-
 /* The JSON header, padded with spaces to a multiple of 8 bytes (as the reference
  * writer), and the data section's size. */
 static rmens_status build_header(const rmens_st_out *tensors, int64_t n, rmens_st_dtype dtype,
@@ -597,56 +582,56 @@ static rmens_status build_header(const rmens_st_out *tensors, int64_t n, rmens_s
     return s;
 }
 
-rmens_status rmens_safetensors_write(const char *path, const rmens_st_out *tensors, int64_t n,
-                                     rmens_st_dtype dtype, const char *const *meta, int nmeta)
+typedef struct {
+    const char *header;
+    size_t hlen;
+    const rmens_st_out *tensors;
+    int64_t n;
+    rmens_st_dtype dtype;
+} st_writing;
+
+static rmens_status fill(int fd, const char *tmp, void *arg)
 {
-    char *header = NULL, tmp[4200];
-    size_t hlen = 0;
-    uint64_t data = 0;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return rmens_fail(RMENS_ERR_ARG, "%s: path too long", path);
-    RMENS_TRY(build_header(tensors, n, dtype, meta, nmeta, &header, &hlen, &data));
-    double total = 8.0 + (double)hlen + (double)data;
-    rmens_status s = rmens_h5_reserve(tmp, total);
-    int fd = s == RMENS_OK ? open(tmp, O_WRONLY) : -1;
-    if (s == RMENS_OK && fd < 0)
-        s = rmens_fail(RMENS_ERR_IO, "cannot open %s: %s", tmp, strerror(errno));
+    const st_writing *w = arg;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++)
-        len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-    if (s == RMENS_OK && (s = write_all(fd, tmp, len8, 8)) == RMENS_OK)
-        s = write_all(fd, tmp, header, hlen);
+        len8[i] = (unsigned char)((uint64_t)w->hlen >> (8 * i));
+    RMENS_TRY(rmens_stage_write_all(fd, tmp, len8, 8));
+    RMENS_TRY(rmens_stage_write_all(fd, tmp, w->header, w->hlen));
     enum { CHUNK = 1 << 18 };
-    uint16_t *buf = dtype == RMENS_ST_BF16 && s == RMENS_OK ? malloc(CHUNK * sizeof *buf) : NULL;
-    if (dtype == RMENS_ST_BF16 && s == RMENS_OK && !buf)
-        s = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < n && s == RMENS_OK; i++) {
+    uint16_t *buf = w->dtype == RMENS_ST_BF16 ? malloc(CHUNK * sizeof *buf) : NULL;
+    if (w->dtype == RMENS_ST_BF16 && !buf)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    rmens_status s = RMENS_OK;
+    for (int64_t i = 0; i < w->n && s == RMENS_OK; i++) {
+        const rmens_st_out *t = &w->tensors[i];
         int64_t count = 1;
-        for (int d = 0; d < tensors[i].rank; d++)
-            count *= tensors[i].shape[d];
-        if (dtype == RMENS_ST_F32) {
-            s = write_all(fd, tmp, tensors[i].data, (size_t)count * sizeof(float));
+        for (int d = 0; d < t->rank; d++)
+            count *= t->shape[d];
+        if (w->dtype == RMENS_ST_F32) {  /* little-endian, as the format */
+            s = rmens_stage_write_all(fd, tmp, t->data, (size_t)count * sizeof(float));
             continue;
         }
         for (int64_t at = 0; at < count && s == RMENS_OK; at += CHUNK) {
             int64_t k = count - at < CHUNK ? count - at : CHUNK;
-            for (int64_t j = 0; j < k; j++)  /* little-endian, as the format */
-                buf[j] = rmens_f32_to_bf16(tensors[i].data[at + j]);
-            s = write_all(fd, tmp, buf, (size_t)k * sizeof *buf);
+            for (int64_t j = 0; j < k; j++)
+                buf[j] = rmens_f32_to_bf16(t->data[at + j]);
+            s = rmens_stage_write_all(fd, tmp, buf, (size_t)k * sizeof *buf);
         }
     }
     free(buf);
+    return s;
+}
+
+rmens_status rmens_safetensors_write(const char *path, const rmens_st_out *tensors, int64_t n,
+                                     rmens_st_dtype dtype, const char *const *meta, int nmeta)
+{
+    st_writing w = {NULL, 0, tensors, n, dtype};
+    uint64_t data = 0;
+    char *header = NULL;
+    RMENS_TRY(build_header(tensors, n, dtype, meta, nmeta, &header, &w.hlen, &data));
+    w.header = header;
+    rmens_status s = rmens_stage_stream(path, 8.0 + (double)w.hlen + (double)data, fill, &w);
     free(header);
-    if (s == RMENS_OK && (ftruncate(fd, (off_t)total) != 0 || fdatasync(fd) != 0))
-        s = rmens_fail(RMENS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    if (fd >= 0 && close(fd) != 0 && s == RMENS_OK)
-        s = rmens_fail(RMENS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    if (s == RMENS_OK && rename(tmp, path) != 0)
-        s = rmens_fail(RMENS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (s != RMENS_OK) {
-        remove(tmp);
-        return s;
-    }
-    rmens_h5_sweep_stale(path);
-    return RMENS_OK;
+    return s;
 }

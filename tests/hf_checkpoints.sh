@@ -14,14 +14,27 @@ FIX="$top_srcdir/tests/hf_fixtures.py"
 
 "$PY" "$FIX" write "$TMP/fx" || fail "writing the fixtures"
 : >"$TMP/checks"
-for d in gpt2 smollm2 qwen25 qwen3 pythia special.safetensors; do
+for d in gpt2 gpt2_hub smollm2 qwen25 qwen3 pythia special.safetensors; do
     "$TOOL" dump "$TMP/fx/$d" "$TMP/$d.dump" >"$TMP/$d.list" || fail "hf_tool dump $d"
     echo "dump $TMP/fx/$d $TMP/$d.list $TMP/$d.dump" >>"$TMP/checks"
 done
-for d in gpt2 smollm2 qwen25 qwen3 pythia llama32 llama_bare neox_new; do
+for d in gpt2 gpt2_hub smollm2 qwen25 qwen3 pythia llama32 llama_bare neox_new; do
     "$TOOL" config "$TMP/fx/$d" >"$TMP/$d.cfg" || fail "hf_tool config $d"
     echo "config $TMP/fx/$d $TMP/$d.cfg" >>"$TMP/checks"
 done
+# tensors by canonical name (io/hfdir): the Hub's bare GPT-2 gives the values of the
+# same weights saved with the "transformer." prefix; its head is absent
+cut -f1 "$TMP/gpt2.list" | grep -v '^#' | grep -v '^score.weight$' >"$TMP/names"
+"$TOOL" hfdump "$TMP/fx/gpt2" "$TMP/canon-prefixed" <"$TMP/names" >"$TMP/out" || fail "hfdump gpt2"
+"$TOOL" hfdump "$TMP/fx/gpt2_hub" "$TMP/canon-bare" <"$TMP/names" >"$TMP/out" || fail "hfdump gpt2_hub"
+[ -s "$TMP/canon-bare" ] && cmp -s "$TMP/canon-prefixed" "$TMP/canon-bare" || fail "canonical names read different tensors"
+echo score.weight | "$TOOL" hfdump "$TMP/fx/gpt2_hub" "$TMP/canon-head" >"$TMP/out" || fail "hfdump score.weight"
+grep -q "^absent score.weight" "$TMP/out" && grep -q "no tensor score.weight" "$TMP/out" || fail "the head of a bare GPT-2: $(cat "$TMP/out")"
+echo transformer.h.9.ln_1.weight | "$TOOL" hfdump "$TMP/fx/gpt2_hub" "$TMP/canon-head" >"$TMP/out" || fail "hfdump h.9"
+grep -q "no tensor transformer.h.9.ln_1.weight (as the checkpoint stores the bare backbone: h.9.ln_1.weight)" "$TMP/out" ||
+    fail "a tensor absent from a bare checkpoint: $(cat "$TMP/out")"
+echo "ok: canonical names over prefixed and bare checkpoints"
+
 # the writer, F32 and BF16: read back by the Python parser, and by rmens again
 for dt in F32 BF16; do
     for d in qwen25 special.safetensors; do
@@ -31,7 +44,22 @@ for dt in F32 BF16; do
         echo "written $out $TMP/fx/$d $dt" >>"$TMP/checks"
     done
 done
+# a reward model's config.json on each backbone, read back by both sides
+for d in gpt2 smollm2 qwen25 qwen3 pythia llama32 neox_new; do
+    mkdir "$TMP/rm-$d"
+    pad=7
+    "$TOOL" rmconfig "$TMP/fx/$d" "$TMP/rm-$d/config.json" "$pad" float32 || fail "hf_tool rmconfig $d"
+    "$TOOL" config "$TMP/rm-$d" >"$TMP/rm-$d.cfg" || fail "hf_tool config on the reward model's config of $d"
+    grep -qx "sequence_classification=1" "$TMP/rm-$d.cfg" && grep -qx "num_labels=1" "$TMP/rm-$d.cfg" &&
+        grep -qx "pad_token_id=$pad" "$TMP/rm-$d.cfg" || fail "$d: the reward model's config reads wrong"
+    echo "rmconfig $TMP/fx/$d $TMP/rm-$d/config.json $pad float32" >>"$TMP/checks"
+    echo "config $TMP/rm-$d $TMP/rm-$d.cfg" >>"$TMP/checks"
+done
+"$TOOL" rmconfig "$TMP/fx/qwen3" "$TMP/rm-bad.json" 1100 float32 2>"$TMP/err" && fail "a pad id past the vocabulary was written"
+grep -q "pad_token_id 1100" "$TMP/err" || fail "the pad id's message: $(cat "$TMP/err")"
+[ -e "$TMP/rm-bad.json" ] && fail "a refused config was written"
 ls "$TMP"/out-*.tmp.* 2>/dev/null && fail "a temporary file was left"
+ls "$TMP"/rm-*/*.tmp.* 2>/dev/null && fail "a temporary file was left"
 "$PY" "$FIX" check "$TMP/checks" || fail "rmens and the Python side disagree"
 
 # broken inputs: a non-zero status and a message naming the file and the tensor or field

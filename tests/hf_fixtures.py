@@ -17,6 +17,7 @@ model.safetensors.index.json ({"metadata": {"total_size"}, "weight_map"}).
     config DIR OUT            hf_tool config's fields against config.json
     written FILE DIR DTYPE    the file rmens wrote, parsed here with numpy, against DIR's
                               values (BF16: torch's round-to-nearest-even of them)
+    rmconfig SRC OUT PAD DTYPE  the reward model's config.json rmens wrote from SRC's
 Values are regenerated from each fixture's seed, so nothing large is kept twice. The
 vocabularies of GPT-2, Qwen and Pythia shapes are cut (to about 1000 rows: their token
 ids with them) unless --full-vocab; SmolLM2's is whole (49152)."""
@@ -88,6 +89,16 @@ def gpt2(v):
                    (p + "mlp.c_proj.weight", [4 * h, h]), (p + "mlp.c_proj.bias", [h])]
     shapes += [("transformer.ln_f.weight", [h]), ("transformer.ln_f.bias", [h]), ("score.weight", [1, h])]
     return cfg, shapes
+
+
+def gpt2_hub(v):
+    """GPT-2 as the Hub stores it: GPT2LMHeadModel saved from the bare GPT2Model (no
+    "transformer." prefix, no head: lm_head is tied to wte)."""
+    cfg, shapes = gpt2(v)
+    for k in ("id2label", "label2id", "pad_token_id"):
+        cfg.pop(k)
+    cfg["architectures"] = ["GPT2LMHeadModel"]
+    return cfg, [(n[len("transformer."):], s) for n, s in shapes if n.startswith("transformer.")]
 
 
 def llama_layers(h, inter, q, kv, prefix="model.", bias=False, qk_norm=False, hd=None):
@@ -174,6 +185,7 @@ def pythia(v):
 # name: (builder, dtype, shards, seed, vocab when cut)
 FIXTURES = {
     "gpt2": (gpt2, "F32", 1, 11, 1000),
+    "gpt2_hub": (gpt2_hub, "F32", 1, 11, 1000),
     "smollm2": (smollm2, "BF16", 2, 12, None),
     "qwen25": (qwen25, "F16", 3, 13, 1200),
     "qwen3": (qwen3, "BF16", 1, 14, 1100),
@@ -493,6 +505,21 @@ def check_written(path, d, dtype):
     print(f"ok: {os.path.basename(path)}: {len(got)} tensors, {count} values as written ({dtype})")
 
 
+def check_rmconfig(src, out, pad, dtype):
+    """Every field of the backbone's config kept; the head's fields as transformers'
+    <Family>ForSequenceClassification with one label reads them."""
+    a = json.load(open(os.path.join(src, "config.json")))
+    b = json.load(open(out))
+    family = {"gpt2": "GPT2", "llama": "Llama", "qwen2": "Qwen2", "qwen3": "Qwen3", "gpt_neox": "GPTNeoX"}[a["model_type"]]
+    want = dict(a, architectures=[family + "ForSequenceClassification"], id2label={"0": "LABEL_0"},
+                label2id={"LABEL_0": 0}, pad_token_id=int(pad), torch_dtype=dtype)
+    want.pop("num_labels", None)
+    if b != want:
+        diff = sorted(k for k in set(a) | set(b) | set(want) if b.get(k, "absent") != want.get(k, "absent"))
+        sys.exit(f"FAIL: {out}: fields {diff} differ from what {src}/config.json implies")
+    print(f"ok: {out}: the reward model's config ({len(b)} fields)")
+
+
 def expected_config(c):
     """What rmens must read from config dict c, derived here from transformers' semantics."""
     mt = c["model_type"]
@@ -549,7 +576,7 @@ def check_config(d, out):
         if not ok:
             sys.exit(f"FAIL: {d}/config.json: {k} read as {g}, expected {v}")
     name = os.path.basename(os.path.normpath(d))
-    if name in FIXTURES:  # the fixture's backbone tensors are under that prefix, the heads outside it
+    if name in FIXTURES and not name.endswith("_hub"):  # backbone under the prefix, heads outside it
         heads = {"score.weight", "lm_head.weight", "embed_out.weight"}
         for n in (e[0] for e in config_of(name, False)[1]):
             if (n in heads) == n.startswith(want["backbone_prefix"]):
@@ -641,7 +668,7 @@ def main(argv):
     elif cmd == "seeds":
         fuzz_seeds(argv[2])
     elif cmd == "check":
-        checks = {"dump": check_dump, "config": check_config, "written": check_written}
+        checks = {"dump": check_dump, "config": check_config, "written": check_written, "rmconfig": check_rmconfig}
         for line in open(argv[2]).read().splitlines():
             what, *args = line.split()
             checks[what](*args)

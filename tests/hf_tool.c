@@ -6,6 +6,9 @@
  *   hf_tool read PATH NAME D0 D1..  reads one tensor expecting that shape
  *   hf_tool config PATH             the config.json record, one field a line
  *   hf_tool write PATH OUT F32|BF16 every readable tensor written to one safetensors file
+ *   hf_tool rmconfig DIR OUT PAD DTYPE  config.json for a reward model on DIR's backbone
+ *   hf_tool hfdump DIR OUT < NAMES  tensors by canonical name (io/hfdir.h), as float32;
+ *                                   prints "absent NAME" for those not there
  * Errors: "hf_tool: message" on stderr, exit status 1. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #include "base/error.h"
 #include "io/hfconfig.h"
+#include "io/hfdir.h"
 #include "io/safetensors.h"
 
 static int die(void)
@@ -136,6 +140,54 @@ static int write_copy(const char *path, const char *out, const char *dtype)
     return rc;
 }
 
+static int rmconfig(const char *dir, const char *out, const char *pad, const char *dtype)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "rb");
+    static char text[1 << 20];
+    size_t n = f ? fread(text, 1, sizeof text, f) : 0;
+    if (f)
+        fclose(f);
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    return rmens_hfconfig_write_rm(out, path, text, n, atoll(pad), dtype) != RMENS_OK ? die() : 0;
+}
+
+static int hfdump(const char *dir, const char *dump)
+{
+    rmens_hfdir *d;
+    if (rmens_hfdir_open(&d, dir) != RMENS_OK)
+        return die();
+    FILE *out = fopen(dump, "wb");
+    char name[1024];
+    int rc = out ? 0 : 1;
+    while (rc == 0 && fgets(name, sizeof name, stdin)) {
+        name[strcspn(name, "\n")] = 0;
+        const rmens_st_tensor *t = rmens_hfdir_find(d, name);
+        if (!t) {
+            printf("absent %s\n", name);
+            if (rmens_hfdir_read(d, name, 0, NULL, NULL) == RMENS_OK)
+                rc = 1;
+            else
+                printf("%s\n", rmens_last_error());
+            continue;
+        }
+        float *buf = malloc((size_t)(t->count ? t->count : 1) * sizeof *buf);
+        if (rmens_hfdir_read(d, name, t->rank, t->shape, buf) != RMENS_OK)
+            rc = die();
+        else if (fwrite(buf, sizeof *buf, (size_t)t->count, out) != (size_t)t->count)
+            rc = 1;
+        free(buf);
+    }
+    if (out && fclose(out) != 0)
+        rc = 1;
+    rmens_hfdir_close(d);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 2 ? argv[1] : "";
@@ -149,6 +201,10 @@ int main(int argc, char **argv)
         return config(argv[2]);
     if (strcmp(cmd, "write") == 0 && argc == 5)
         return write_copy(argv[2], argv[3], argv[4]);
-    fprintf(stderr, "usage: hf_tool list|dump|read|config|write ... (see tests/hf_tool.c)\n");
+    if (strcmp(cmd, "hfdump") == 0 && argc == 4)
+        return hfdump(argv[2], argv[3]);
+    if (strcmp(cmd, "rmconfig") == 0 && argc == 6)
+        return rmconfig(argv[2], argv[3], argv[4], argv[5]);
+    fprintf(stderr, "usage: hf_tool list|dump|read|config|write|rmconfig ... (see tests/hf_tool.c)\n");
     return 2;
 }
