@@ -243,8 +243,8 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_r
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
         st = rmens_fail(RMENS_ERR_ARG, "`lambda` must be a non-negative number, got %g", o->lambda);
     else if (rank == 0)
-        st = rmens_output_check((rmens_file_use[]){{"--ckpt", o->ckpt, 0}, {"--data", o->data, 0}, {"--ood", o->ood, 0}},
-                                3, &(rmens_file_use){"--json", o->json, o->force}, 1);
+        st = rmens_output_check((rmens_file_use[]){{"`ckpt`", o->ckpt, 0}, {"`data`", o->data, 0}, {"`ood`", o->ood, 0}},
+                                3, &(rmens_file_use){"`json`", o->json, o->force}, 1);
     RMENS_TRY(rmens_verdict(comm, st));
     rmens_dataset *ds = NULL, *ood = NULL;
     float *R = NULL, *Rood = NULL;

@@ -336,7 +336,7 @@ static rmens_status track_best(trainer *t, int *stop)
         t->best_step = calloc((size_t)K, sizeof *t->best_step);
         t->best = calloc((size_t)t->pl.n_local + 1, sizeof *t->best);
         if (!t->best_loss || !t->best_step || !t->best)
-            return rmens_fail(RMENS_ERR_NOMEM, "out of memory for --keep-best");
+            return rmens_fail(RMENS_ERR_NOMEM, "out of memory for `keep_best`");
         for (int k = 0; k < K; k++)
             t->best_loss[k] = INFINITY;
         t->best_mean = INFINITY;
@@ -350,7 +350,7 @@ static rmens_status track_best(trainer *t, int *stop)
         if (!(l < t->best_loss[mb->index]))
             continue;
         if (!t->best[j] && !(t->best[j] = malloc(mb->m->nparams * sizeof(float))))
-            return rmens_fail(RMENS_ERR_NOMEM, "out of memory for --keep-best");
+            return rmens_fail(RMENS_ERR_NOMEM, "out of memory for `keep_best`");
         memcpy(t->best[j], mb->m->params, mb->m->nparams * sizeof(float));
     }
     for (int k = 0; k < K; k++) {
@@ -611,8 +611,8 @@ static rmens_status step_event(trainer *t, const double *vals)
 static rmens_status claim_outputs(const rmens_train_options *o, rmens_output_lock *lock)
 {
     const int keep = o->force || o->resume;
-    const rmens_file_use in[] = {{"--data", o->data, 0}, {"--val", o->val, 0}, {"--init", o->init, 0}};
-    const rmens_file_use out[] = {{"--out", o->out, keep}, {"--metrics", o->metrics, keep}};
+    const rmens_file_use in[] = {{"`data`", o->data, 0}, {"`val`", o->val, 0}, {"`init`", o->init, 0}};
+    const rmens_file_use out[] = {{"`out`", o->out, keep}, {"`metrics`", o->metrics, keep}};
     RMENS_TRY(rmens_output_check(in, 3, out, 2));
     return rmens_output_lock_take(lock, o->out);
 }

