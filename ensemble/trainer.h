@@ -5,7 +5,7 @@
 
 #include <signal.h>
 
-#include "ensemble/adamw.h"
+#include "model/adamw.h"
 #include "rmens_mpi.h"
 
 typedef struct {
