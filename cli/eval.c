@@ -1,7 +1,11 @@
 /* rmens eval: options for the collective evaluator. */
 #include <getopt.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "cli/cli.h"
@@ -35,6 +39,137 @@ static const char help[] =
     "                           larger file is read in chunks (default auto; 0: always)\n"
     "  --quiet                  no table\n";
 
+/* The table users read. */
+static void print_table(const rmens_eval_options *o, const rmens_eval_result *r)
+{
+    const int K = r->members;
+    printf("eval: %s on %lld pairs of %s (%d member%s, rewards %s)\n", o->ckpt, (long long)r->pairs, o->data, K,
+           K > 1 ? "s" : "", o->normalize ? "standardised per member" : "raw");
+    printf("  %-22s %8s %8s %8s %8s %8s\n", "", "accuracy", "ECE", "Brier", "NLL", "margin");
+    for (int k = 0; k < K; k++) {
+        const rmens_eval_calib *c = &r->member[k];
+        printf("  member %-15d %8.4f %8.4f %8.4f %8.4f %8.4f\n", k, c->accuracy, c->ece, c->brier, c->nll, c->margin);
+    }
+    const rmens_eval_calib *e = &r->ensemble;
+    printf("  %-22s %8.4f %8.4f %8.4f %8.4f\n", "ensemble (mean prob.)", e->accuracy, e->ece, e->brier, e->nll);
+    printf("  ensemble accuracy deciding by mean %.4f, min (worst case) %.4f, mean - %g var %.4f\n",
+           r->accuracy[RMENS_RULE_MEAN], r->accuracy[RMENS_RULE_MIN], o->lambda, r->accuracy[RMENS_RULE_UWO]);
+    if (K > 1)
+        printf("  disagreement: AUROC for spotting the ensemble's errors %.4f; accuracy at coverage 50%% %.4f, "
+               "80%% %.4f, 100%% %.4f\n", r->error_auroc, r->accuracy_at_coverage[0], r->accuracy_at_coverage[1],
+               r->accuracy_at_coverage[2]);
+    else
+        printf("  disagreement: none with one member (AUROC and selective accuracy need two or more)\n");
+    printf("  length: Spearman(reward, response length) %.4f; accuracy when the chosen response is shorter "
+           "%.4f (%lld pairs), longer %.4f (%lld pairs)\n", r->spearman_length, r->accuracy_chosen_shorter,
+           (long long)r->pairs_chosen_shorter, r->accuracy_chosen_longer, (long long)r->pairs_chosen_longer);
+    if (r->has_traps) {
+        printf("  traps (accuracy by mean):");
+        for (int t = 0; t < RMENS_NTRAPS; t++)
+            printf(" %s %.4f (%d)", rmens_trap_names[t], r->trap_accuracy[t], (int)r->trap_pairs[t]);
+        printf("\n");
+    }
+    if (r->has_ood && K == 1)
+        printf("  out of distribution (%s): no disagreement with one member\n", o->ood);
+    else if (r->has_ood)
+        printf("  out of distribution (%s): mean disagreement %.4f vs %.4f in distribution; AUROC %.4f\n", o->ood,
+               r->ood_disagreement, r->id_disagreement, r->ood_auroc);
+    fflush(stdout);
+}
+
+/* The JSON report: every measure once in a table (section, key, where in the result),
+ * walked once; NaN is written as null. 't' stands for the trap kinds. */
+typedef struct {
+    const char *section, *key;
+    size_t off;
+    char kind;  /* 'd' double, 'i' int64, 't' every trap kind's accuracy */
+} measure;
+#define D(sec, key, f) {sec, key, offsetof(rmens_eval_result, f), 'd'}
+#define I(sec, key, f) {sec, key, offsetof(rmens_eval_result, f), 'i'}
+static const measure measures[] = {
+    D("ensemble", "accuracy_mean", accuracy[RMENS_RULE_MEAN]), D("ensemble", "accuracy_min", accuracy[RMENS_RULE_MIN]),
+    D("ensemble", "accuracy_uwo", accuracy[RMENS_RULE_UWO]), D("ensemble", "ece", ensemble.ece),
+    D("ensemble", "brier", ensemble.brier), D("ensemble", "nll", ensemble.nll),
+    D("uncertainty", "error_auroc", error_auroc),
+    D("uncertainty", "accuracy_at_coverage_50", accuracy_at_coverage[0]),
+    D("uncertainty", "accuracy_at_coverage_80", accuracy_at_coverage[1]),
+    D("uncertainty", "accuracy_at_coverage_100", accuracy_at_coverage[2]),
+    D("length", "spearman_reward_length", spearman_length), D("length", "accuracy_chosen_shorter", accuracy_chosen_shorter),
+    D("length", "accuracy_chosen_longer", accuracy_chosen_longer), I("length", "pairs_chosen_shorter", pairs_chosen_shorter),
+    I("length", "pairs_chosen_longer", pairs_chosen_longer),
+    {"traps", NULL, offsetof(rmens_eval_result, trap_accuracy), 't'},
+    D("ood", "mean_disagreement_ood", ood_disagreement), D("ood", "mean_disagreement_id", id_disagreement),
+    D("ood", "auroc", ood_auroc),
+};
+static const measure member_measures[] = {
+    {NULL, "accuracy", offsetof(rmens_eval_calib, accuracy), 'd'}, {NULL, "ece", offsetof(rmens_eval_calib, ece), 'd'},
+    {NULL, "brier", offsetof(rmens_eval_calib, brier), 'd'}, {NULL, "nll", offsetof(rmens_eval_calib, nll), 'd'},
+    {NULL, "mean_margin", offsetof(rmens_eval_calib, margin), 'd'},
+};
+#undef D
+#undef I
+
+static json_object *num(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
+
+static void add_measure(json_object *to, const measure *m, const void *from)
+{
+    const char *p = (const char *)from + m->off;
+    if (m->kind == 'i')
+        json_object_object_add(to, m->key, json_object_new_int64(*(const int64_t *)p));
+    else if (m->kind == 'd')
+        json_object_object_add(to, m->key, num(*(const double *)p));
+    else
+        for (int t = 0; t < RMENS_NTRAPS; t++)
+            json_object_object_add(to, rmens_trap_names[t], num(((const double *)p)[t]));
+}
+
+static json_object *report_json(const rmens_eval_options *o, const rmens_eval_result *r)
+{
+    json_object *j = json_object_new_object(), *ms = json_object_new_array(), *sec = NULL;
+    json_object_object_add(j, "checkpoint", json_object_new_string(o->ckpt));
+    json_object_object_add(j, "data", json_object_new_string(o->data));
+    json_object_object_add(j, "pairs", json_object_new_int64(r->pairs));
+    json_object_object_add(j, "members_count", json_object_new_int(r->members));
+    json_object_object_add(j, "normalize", json_object_new_string(o->normalize ? "member" : "none"));
+    json_object_object_add(j, "lambda", json_object_new_double(o->lambda));
+    json_object_object_add(j, "sequences_cut", json_object_new_int64(r->sequences_cut));
+    for (int k = 0; k < r->members; k++) {
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "member", json_object_new_int(k));
+        for (size_t q = 0; q < sizeof member_measures / sizeof *member_measures; q++)
+            add_measure(m, &member_measures[q], &r->member[k]);
+        json_object_array_add(ms, m);
+    }
+    json_object_object_add(j, "members", ms);
+    for (size_t q = 0; q < sizeof measures / sizeof *measures; q++) {
+        const measure *m = &measures[q];
+        if ((strcmp(m->section, "traps") == 0 && !r->has_traps) || (strcmp(m->section, "ood") == 0 && !r->has_ood))
+            continue;
+        if (!json_object_object_get_ex(j, m->section, &sec)) {
+            sec = json_object_new_object();
+            if (strcmp(m->section, "ood") == 0)
+                json_object_object_add(sec, "data", json_object_new_string(o->ood));
+            json_object_object_add(j, m->section, sec);
+        }
+        add_measure(sec, m, r);
+    }
+    return j;
+}
+
+/* The report to path, atomically (a temporary name renamed into place). */
+static rmens_status write_json(const char *path, json_object *j)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f || fputs(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY), f) < 0 || fputc('\n', f) < 0 ||
+        fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return rmens_fail(RMENS_ERR_IO, "cannot write %s", path);
+    }
+    return RMENS_OK;
+}
+
 int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
 {
     static const struct option longopts[] = {
@@ -44,7 +179,7 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
     rmens_eval_options o = {0};
     o.lambda = 0.5;
     o.normalize = -1;
-    int c, rank = rmens_cli_rank(comm);
+    int c, rank = rmens_cli_rank(comm), quiet = 0;
     int64_t threads = 1;
     rmens_status st = RMENS_OK;
     opterr = 0;
@@ -80,7 +215,7 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
             if (rmens_cli_int(optarg, &threads) || threads < 1)
                 st = rmens_fail(RMENS_ERR_ARG, "--threads: expected a positive integer, got '%s'", optarg);
             break;
-        case 'q': o.quiet = 1; break;
+        case 'q': quiet = 1; break;
         case 'D':
             if (rmens_cli_data_mem(optarg, &o.data_budget))
                 st = rmens_fail(RMENS_ERR_ARG, "--data-mem: expected a size such as 512M, 4G or 0, got '%s'", optarg);
@@ -102,5 +237,16 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
     if ((st = rmens_cli_normalize_default(comm, o.ckpt, &o.normalize)) != RMENS_OK)
         return rmens_cli_report(comm, "eval", st);
     rmens_set_num_threads((int)threads);
-    return rmens_cli_report(comm, "eval", rmens_eval(&o, comm));
+    rmens_eval_result r;
+    if ((st = rmens_eval(&o, comm, &r)) == RMENS_OK && rank == 0) {
+        if (!quiet)
+            print_table(&o, &r);
+        if (o.json) {
+            json_object *j = report_json(&o, &r);
+            st = j ? write_json(o.json, j) : rmens_fail(RMENS_ERR_NOMEM, "out of memory for the JSON report");
+            json_object_put(j);
+        }
+    }
+    rmens_eval_result_free(&r);
+    return rmens_cli_report(comm, "eval", st);
 }

@@ -39,7 +39,7 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
     rmens_score_options o = {0};
     o.lambda = 0.5;
     o.normalize = -1;
-    int c, rank = rmens_cli_rank(comm);
+    int c, rank = rmens_cli_rank(comm), quiet = 0;
     int64_t threads = 1;
     rmens_status st = RMENS_OK;
     opterr = 0;
@@ -70,7 +70,7 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
                 st = rmens_fail(RMENS_ERR_ARG, "--threads: expected a positive integer, got '%s'", optarg);
             break;
         case 'f': o.force = 1; break;
-        case 'q': o.quiet = 1; break;
+        case 'q': quiet = 1; break;
         case 'D':
             if (rmens_cli_data_mem(optarg, &o.data_budget))
                 st = rmens_fail(RMENS_ERR_ARG, "--data-mem: expected a size such as 512M, 4G or 0, got '%s'", optarg);
@@ -96,5 +96,14 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
     rmens_cli_command(cmd, sizeof cmd, "score", argc, argv);
     o.command = cmd;
     rmens_set_num_threads((int)threads);
-    return rmens_cli_report(comm, "score", rmens_score(&o, comm));
+    rmens_score_result r;
+    if ((st = rmens_score(&o, comm, &r)) == RMENS_OK && rank == 0 && !quiet) {
+        const char *unit = r.pairs ? "pairs" : "responses";
+        printf("score: %lld %s of %s by %d member%s of %s -> %s\n", (long long)r.n, unit, o.data, r.members,
+               r.members > 1 ? "s" : "", o.ckpt, o.out);
+        printf("  %.2f s: %.1f %s/s (%.1f sequences/s); %lld sequences cut to n_ctx %d from the front\n", r.seconds,
+               (double)r.n / r.seconds, unit, (double)r.sequences / r.seconds, (long long)r.n_cut, r.n_ctx);
+        fflush(stdout);
+    }
+    return rmens_cli_report(comm, "score", st);
 }

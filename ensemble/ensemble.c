@@ -253,7 +253,8 @@ static rmens_status score_locked(rmens_ensemble *e, const int32_t *const *seqs, 
                 double var = rmens_moments_var(&mo);
                 rmens_score_stats *s = &stats[a + i];
                 s->mean = (float)mo.mean, s->min = (float)mo.min, s->max = (float)mo.max;
-                s->var = (float)var, s->std = (float)sqrt(var), s->uwo = (float)(mo.mean - lambda * var);
+                s->var = (float)var, s->std = (float)sqrt(var);
+                s->uwo = (float)rmens_rule_value(RMENS_RULE_UWO, mo.mean, mo.min, var, lambda);
             }
         }
     }
@@ -341,4 +342,22 @@ rmens_status rmens_ensemble_set_tokenizer(rmens_ensemble *e, rmens_tokenizer *tk
         return rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s, not %s", e->path, mine, id);
     e->tk = tk;
     return RMENS_OK;
+}
+
+const char *const rmens_rule_names[RMENS_RULE_N] = {"mean", "min", "uwo"};
+
+double rmens_rule_value(rmens_rule r, double mean, double min, double var, double lambda)
+{
+    switch (r) {
+    case RMENS_RULE_MIN: return min;                   /* worst case over members */
+    case RMENS_RULE_UWO: return mean - lambda * var;   /* uncertainty-weighted optimisation */
+    default: return mean;
+    }
+}
+
+void rmens_rule_decide(double wins[RMENS_RULE_N], const double w[3], const double l[3], double lambda)
+{
+    for (int r = 0; r < RMENS_RULE_N; r++)
+        wins[r] += rmens_rule_value((rmens_rule)r, w[0], w[1], w[2], lambda) >
+                   rmens_rule_value((rmens_rule)r, l[0], l[1], l[2], lambda);
 }

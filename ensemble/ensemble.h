@@ -44,6 +44,16 @@ rmens_status rmens_ensemble_set_batch(rmens_ensemble *e, int seqs);
  * activations are sized by it (rmens score sizes them by its data's longest). */
 rmens_status rmens_ensemble_set_batch_len(rmens_ensemble *e, int seqs, int max_len);
 
+/* The ensemble's decision rules: what it optimises for one sequence, given its members'
+ * rewards' mean, minimum and population variance. The one definition train's and eval's
+ * accuracies, score's uwo and serve's rewards read. */
+typedef enum { RMENS_RULE_MEAN, RMENS_RULE_MIN, RMENS_RULE_UWO, RMENS_RULE_N } rmens_rule;
+extern const char *const rmens_rule_names[RMENS_RULE_N];  /* "mean", "min", "uwo" */
+double rmens_rule_value(rmens_rule r, double mean, double min, double var, double lambda);
+/* Adds to wins[r], for every rule, 1 if it prefers the chosen response (w) to the rejected
+ * one (l), from each side's mean, minimum and variance over the members. */
+void rmens_rule_decide(double wins[RMENS_RULE_N], const double w[3], const double l[3], double lambda);
+
 /* Sequences scored per forward pass by default. */
 #define RMENS_SCORE_BATCH 64
 

@@ -1,10 +1,8 @@
 #include "ensemble/evaluator.h"
 
-#include <json-c/json.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/error.h"
 #include "base/logistic.h"
@@ -15,81 +13,65 @@
 #include "io/dataset.h"
 #include "io/output.h"
 
-#define ECE_BINS 15
+const double rmens_eval_coverage[RMENS_EVAL_NCOVERAGE] = {0.5, 0.8, 1.0};
 
+/* Per pair, what the measures after the members' share: filled by decide(). */
+typedef struct {
+    double *pe;          /* [n] ensemble's mean probability of the human label */
+    double *u;           /* [n] disagreement: std over members of r_w - r_l */
+    double *mw, *ml;     /* [n] mean reward of the chosen / rejected response */
+    int *right, *wrong;  /* [n] the ensemble deciding by mean is right / wrong */
+    double *p;           /* [n] scratch: one member's probabilities */
+} pairs_scratch;
 
-static json_object *num(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
-
-/* Response length of sequence i of a side: tokens after the prompt. */
-static double response_len(const rmens_dataset *ds, int side, int64_t i)
+static void scratch_free(pairs_scratch *s)
 {
-    return (double)(rmens_dataset_len(ds, (rmens_side)side, i) - rmens_dataset_prompt_len(ds, i));
+    free(s->pe), free(s->u), free(s->mw), free(s->ml), free(s->right), free(s->wrong), free(s->p);
 }
 
-/* Per-sequence disagreement: population std of the members' rewards. */
-static void seq_std(const float *R, int64_t S, int K, double *out)
+static rmens_status scratch_alloc(pairs_scratch *s, int64_t n)
 {
-    for (int64_t i = 0; i < S; i++) {
-        double m = 0, v = 0;
-        for (int k = 0; k < K; k++)
-            m += R[i * K + k] / (float)K;
-        for (int k = 0; k < K; k++)
-            v += (R[i * K + k] - m) * (R[i * K + k] - m) / K;
-        out[i] = sqrt(v);
-    }
+    const size_t d = (size_t)n * sizeof(double), i = (size_t)n * sizeof(int);
+    s->pe = calloc((size_t)n + 1, sizeof *s->pe);
+    s->u = malloc(d + 1), s->mw = malloc(d + 1), s->ml = malloc(d + 1), s->p = malloc(d + 1);
+    s->right = malloc(i + 1), s->wrong = malloc(i + 1);
+    if (s->pe && s->u && s->mw && s->ml && s->p && s->right && s->wrong)
+        return RMENS_OK;
+    return rmens_fail(RMENS_ERR_NOMEM, "out of memory for the evaluation of %lld pairs", (long long)n);
 }
 
-/* The table to out and the JSON report to *json; out of memory, no report at all (never
- * a partial one passed off as complete). */
-static rmens_status report(const rmens_eval_options *o, const rmens_dataset *ds, const float *R, int K,
-                           const float *Rood, int64_t Sood, int64_t n_cut, FILE *out, json_object **json)
+static void calibration(rmens_eval_calib *c, const double *p, int64_t n)
 {
-    rmens_status st = RMENS_OK;
-    const int64_t n = rmens_dataset_count(ds);
-    const float *W = R, *L = R + (size_t)n * K;  /* chosen rows, then rejected rows */
-    double *p = malloc((size_t)n * sizeof *p), *pe = calloc((size_t)n, sizeof *pe);
-    double *u = malloc((size_t)n * sizeof *u), *mw = malloc((size_t)n * sizeof *mw), *ml = malloc((size_t)n * sizeof *ml);
-    int *wrong = malloc((size_t)n * sizeof *wrong), *right = malloc((size_t)n * sizeof *right);
-    json_object *j = json_object_new_object(), *members = json_object_new_array();
-    if (!p || !pe || !u || !mw || !ml || !wrong || !right || !j || !members) {
-        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for the evaluation of %lld pairs", (long long)n);
-        goto exit;
-    }
-    json_object_object_add(j, "checkpoint", json_object_new_string(o->ckpt));
-    json_object_object_add(j, "data", json_object_new_string(o->data));
-    json_object_object_add(j, "pairs", json_object_new_int64(n));
-    json_object_object_add(j, "members_count", json_object_new_int(K));
-    json_object_object_add(j, "normalize", json_object_new_string(o->normalize ? "member" : "none"));
-    json_object_object_add(j, "lambda", json_object_new_double(o->lambda));
-    json_object_object_add(j, "sequences_cut", json_object_new_int64(n_cut));
-    fprintf(out, "eval: %s on %lld pairs of %s (%d member%s, rewards %s)\n", o->ckpt, (long long)n, o->data, K,
-            K > 1 ? "s" : "", o->normalize ? "standardised per member" : "raw");
-    fprintf(out, "  %-22s %8s %8s %8s %8s %8s\n", "", "accuracy", "ECE", "Brier", "NLL", "margin");
+    c->ece = rmens_ece(p, n, RMENS_EVAL_ECE_BINS);
+    c->brier = rmens_brier(p, n);
+    c->nll = rmens_nll(p, n);
+}
+
+/* Each member alone; the ensemble's mean probability accumulates into s->pe. */
+static void measure_members(rmens_eval_result *res, pairs_scratch *s, const float *W, const float *L, int64_t n,
+                            int K)
+{
     for (int k = 0; k < K; k++) {
+        rmens_eval_calib *c = &res->member[k];
         double acc = 0, margin = 0;
         for (int64_t i = 0; i < n; i++) {
             double d = (double)W[i * K + k] - L[i * K + k];
-            p[i] = rmens_sigmoid(d);
-            pe[i] += p[i] / K;
+            s->p[i] = rmens_sigmoid(d);
+            s->pe[i] += s->p[i] / K;
             acc += d > 0;
             margin += d;
         }
-        acc /= (double)n, margin /= (double)n;
-        double ece = rmens_ece(p, n, ECE_BINS), brier = rmens_brier(p, n), nll = rmens_nll(p, n);
-        fprintf(out, "  member %-15d %8.4f %8.4f %8.4f %8.4f %8.4f\n", k, acc, ece, brier, nll, margin);
-        json_object *m = json_object_new_object();
-        json_object_object_add(m, "member", json_object_new_int(k));
-        json_object_object_add(m, "accuracy", num(acc));
-        json_object_object_add(m, "ece", num(ece));
-        json_object_object_add(m, "brier", num(brier));
-        json_object_object_add(m, "nll", num(nll));
-        json_object_object_add(m, "mean_margin", num(margin));
-        json_object_array_add(members, m);
+        c->accuracy = acc / (double)n, c->margin = margin / (double)n;
+        calibration(c, s->p, n);
     }
-    json_object_object_add(j, "members", members);
-    members = NULL;  /* j owns it */
-    /* Ensemble decisions: mean, worst case (min), uncertainty-weighted (mean - lambda var). */
-    double acc_mean = 0, acc_min = 0, acc_uwo = 0;
+}
+
+/* The ensemble's decisions by each rule (ensemble.h), and per pair its mean rewards,
+ * whether deciding by mean is right, and the members' disagreement. */
+static void decide(rmens_eval_result *res, pairs_scratch *s, const float *W, const float *L, int64_t n, int K,
+                   double lambda)
+{
+    double wins[RMENS_RULE_N] = {0};
     for (int64_t i = 0; i < n; i++) {
         double sw = 0, sl = 0, vw = 0, vl = 0, nw = INFINITY, nl = INFINITY, dm = 0, dv = 0;
         for (int k = 0; k < K; k++) {
@@ -105,141 +87,157 @@ static rmens_status report(const rmens_eval_options *o, const rmens_dataset *ds,
             double d = (double)W[i * K + k] - L[i * K + k] - dm;
             dv += d * d / K;
         }
-        mw[i] = sw, ml[i] = sl;
-        right[i] = sw > sl;
-        wrong[i] = !right[i];
-        u[i] = sqrt(dv);  /* disagreement on the pair: std over members of r_w - r_l */
-        acc_mean += sw > sl;
-        acc_min += nw > nl;
-        acc_uwo += sw - o->lambda * vw > sl - o->lambda * vl;
+        s->mw[i] = sw, s->ml[i] = sl;
+        s->right[i] = sw > sl;
+        s->wrong[i] = !s->right[i];
+        s->u[i] = sqrt(dv);
+        rmens_rule_decide(wins, (const double[3]){sw, nw, vw}, (const double[3]){sl, nl, vl}, lambda);
     }
-    acc_mean /= (double)n, acc_min /= (double)n, acc_uwo /= (double)n;
-    double e_ece = rmens_ece(pe, n, ECE_BINS), e_brier = rmens_brier(pe, n), e_nll = rmens_nll(pe, n);
-    fprintf(out, "  %-22s %8.4f %8.4f %8.4f %8.4f\n", "ensemble (mean prob.)", acc_mean, e_ece, e_brier, e_nll);
-    fprintf(out, "  ensemble accuracy deciding by mean %.4f, min (worst case) %.4f, mean - %g var %.4f\n", acc_mean,
-            acc_min, o->lambda, acc_uwo);
-    json_object *en = json_object_new_object();
-    json_object_object_add(en, "accuracy_mean", num(acc_mean));
-    json_object_object_add(en, "accuracy_min", num(acc_min));
-    json_object_object_add(en, "accuracy_uwo", num(acc_uwo));
-    json_object_object_add(en, "ece", num(e_ece));
-    json_object_object_add(en, "brier", num(e_brier));
-    json_object_object_add(en, "nll", num(e_nll));
-    json_object_object_add(j, "ensemble", en);
-    /* Is the disagreement informative? One member has none: every u is 0, so the AUROC
-     * would be 0.5 and "the least disputed half" the first half of the file. */
-    double auroc = NAN;
-    double sel[3];
-    const double cov[3] = {0.5, 0.8, 1.0};
-    for (int c = 0; c < 3; c++)
-        sel[c] = K > 1 || cov[c] == 1.0 ? rmens_selective_accuracy(u, right, n, cov[c]) : NAN;
-    if (K > 1) {
-        auroc = rmens_auroc(u, wrong, n);
-        fprintf(out, "  disagreement: AUROC for spotting the ensemble's errors %.4f; accuracy at coverage 50%% %.4f, "
-                "80%% %.4f, 100%% %.4f\n", auroc, sel[0], sel[1], sel[2]);
-    } else {
-        fprintf(out, "  disagreement: none with one member (AUROC and selective accuracy need two or more)\n");
+    for (int r = 0; r < RMENS_RULE_N; r++)
+        res->accuracy[r] = wins[r] / (double)n;
+    res->ensemble.accuracy = res->accuracy[RMENS_RULE_MEAN];
+    res->ensemble.margin = NAN;
+    calibration(&res->ensemble, s->pe, n);
+}
+
+/* Is the disagreement informative? One member has none: every u is 0, so the AUROC
+ * would be 0.5 and "the least disputed half" the first half of the file. */
+static void measure_disagreement(rmens_eval_result *res, const pairs_scratch *s, int64_t n, int K)
+{
+    for (int c = 0; c < RMENS_EVAL_NCOVERAGE; c++)
+        res->accuracy_at_coverage[c] = K > 1 || rmens_eval_coverage[c] == 1.0
+                                           ? rmens_selective_accuracy(s->u, s->right, n, rmens_eval_coverage[c])
+                                           : NAN;
+    res->error_auroc = K > 1 ? rmens_auroc(s->u, s->wrong, n) : NAN;
+}
+
+/* Response length of sequence i of a side: tokens after the prompt. */
+static double response_len(const rmens_dataset *ds, int side, int64_t i)
+{
+    return (double)(rmens_dataset_len(ds, (rmens_side)side, i) - rmens_dataset_prompt_len(ds, i));
+}
+
+/* Reward-hacking probe: does the reward follow length? */
+static rmens_status measure_length(rmens_eval_result *res, const pairs_scratch *s, const rmens_dataset *ds, int64_t n)
+{
+    double *rv = malloc((size_t)2 * n * sizeof *rv + 1), *lv = malloc((size_t)2 * n * sizeof *lv + 1);
+    rmens_status st = rv && lv ? RMENS_OK
+                               : rmens_fail(RMENS_ERR_NOMEM, "out of memory for the length probe (%lld pairs)", (long long)n);
+    double sh = 0, lo = 0, nsh = 0, nlo = 0;
+    for (int64_t i = 0; st == RMENS_OK && i < n; i++) {
+        rv[i] = s->mw[i], rv[n + i] = s->ml[i];
+        lv[i] = response_len(ds, 0, i), lv[n + i] = response_len(ds, 1, i);
+        if (lv[i] < lv[n + i])
+            sh += s->right[i], nsh++;
+        else if (lv[i] > lv[n + i])
+            lo += s->right[i], nlo++;
     }
-    json_object *un = json_object_new_object();
-    json_object_object_add(un, "error_auroc", num(auroc));
-    json_object_object_add(un, "accuracy_at_coverage_50", num(sel[0]));
-    json_object_object_add(un, "accuracy_at_coverage_80", num(sel[1]));
-    json_object_object_add(un, "accuracy_at_coverage_100", num(sel[2]));
-    json_object_object_add(j, "uncertainty", un);
-    /* Reward-hacking probes: length. */
-    {
-        double *rv = malloc((size_t)2 * n * sizeof *rv), *lv = malloc((size_t)2 * n * sizeof *lv);
-        double sh = 0, lo = 0, nsh = 0, nlo = 0;
-        for (int64_t i = 0; rv && lv && i < n; i++) {
-            rv[i] = mw[i], rv[n + i] = ml[i];
-            lv[i] = response_len(ds, 0, i), lv[n + i] = response_len(ds, 1, i);
-            if (lv[i] < lv[n + i])
-                sh += right[i], nsh++;
-            else if (lv[i] > lv[n + i])
-                lo += right[i], nlo++;
-        }
-        double rho = rv && lv ? rmens_spearman(rv, lv, 2 * n) : NAN;
-        double a_sh = nsh ? sh / nsh : NAN, a_lo = nlo ? lo / nlo : NAN;
-        fprintf(out, "  length: Spearman(reward, response length) %.4f; accuracy when the chosen response is shorter "
-                "%.4f (%lld pairs), longer %.4f (%lld pairs)\n", rho, a_sh, (long long)nsh, a_lo, (long long)nlo);
-        json_object *le = json_object_new_object();
-        json_object_object_add(le, "spearman_reward_length", num(rho));
-        json_object_object_add(le, "accuracy_chosen_shorter", num(a_sh));
-        json_object_object_add(le, "accuracy_chosen_longer", num(a_lo));
-        json_object_object_add(le, "pairs_chosen_shorter", json_object_new_int64((int64_t)nsh));
-        json_object_object_add(le, "pairs_chosen_longer", json_object_new_int64((int64_t)nlo));
-        json_object_object_add(j, "length", le);
-        free(rv);
-        free(lv);
+    if (st == RMENS_OK) {
+        res->spearman_length = rmens_spearman(rv, lv, 2 * n);
+        res->accuracy_chosen_shorter = nsh ? sh / nsh : NAN;
+        res->accuracy_chosen_longer = nlo ? lo / nlo : NAN;
+        res->pairs_chosen_shorter = (int64_t)nsh;
+        res->pairs_chosen_longer = (int64_t)nlo;
     }
-    if (ds->trap) {
-        static const char *const kinds[] = {"none", "length", "format", "confidence"};
-        double ok[4] = {0}, cnt[4] = {0};
-        for (int64_t i = 0; i < n; i++)
-            ok[ds->trap[i]] += right[i], cnt[ds->trap[i]]++;
-        json_object *tr = json_object_new_object();
-        fprintf(out, "  traps (accuracy by mean):");
-        for (int t = 0; t < 4; t++) {
-            double a = cnt[t] ? ok[t] / cnt[t] : NAN;
-            fprintf(out, " %s %.4f (%d)", kinds[t], a, (int)cnt[t]);
-            json_object_object_add(tr, kinds[t], num(a));
-        }
-        fprintf(out, "\n");
-        json_object_object_add(j, "traps", tr);
-    }
-    if (Rood && K == 1) {
-        fprintf(out, "  out of distribution (%s): no disagreement with one member\n", o->ood);
-        json_object *od = json_object_new_object();
-        json_object_object_add(od, "data", json_object_new_string(o->ood));
-        json_object_object_add(od, "mean_disagreement_ood", NULL);
-        json_object_object_add(od, "mean_disagreement_id", NULL);
-        json_object_object_add(od, "auroc", NULL);
-        json_object_object_add(j, "ood", od);
-    } else if (Rood) {
-        /* In- versus out-of-distribution: per-sequence disagreement (std over members). */
-        double *a = malloc((size_t)(2 * n + Sood) * sizeof *a);
-        int *lab = malloc((size_t)(2 * n + Sood) * sizeof *lab);
-        if (a && lab) {
-            seq_std(R, 2 * n, K, a);
-            seq_std(Rood, Sood, K, a + 2 * n);
-            double mi = 0, mo = 0;
-            for (int64_t i = 0; i < 2 * n + Sood; i++) {
-                lab[i] = i >= 2 * n;
-                if (lab[i])
-                    mo += a[i] / (double)Sood;
-                else
-                    mi += a[i] / (double)(2 * n);
-            }
-            double au = rmens_auroc(a, lab, 2 * n + Sood);
-            fprintf(out, "  out of distribution (%s): mean disagreement %.4f vs %.4f in distribution; AUROC %.4f\n",
-                    o->ood, mo, mi, au);
-            json_object *od = json_object_new_object();
-            json_object_object_add(od, "data", json_object_new_string(o->ood));
-            json_object_object_add(od, "mean_disagreement_ood", num(mo));
-            json_object_object_add(od, "mean_disagreement_id", num(mi));
-            json_object_object_add(od, "auroc", num(au));
-            json_object_object_add(j, "ood", od);
-        }
-        if (!a || !lab)
-            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for the out-of-distribution comparison (%lld sequences)",
-                            (long long)(2 * n + Sood));
-        free(a);
-        free(lab);
-    }
-exit:
-    free(p), free(pe), free(u), free(mw), free(ml), free(wrong), free(right);
-    json_object_put(members);
-    if (st != RMENS_OK) {
-        json_object_put(j);
-        j = NULL;
-    }
-    *json = j;
+    free(rv);
+    free(lv);
     return st;
 }
 
-rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
+/* Synthetic data marks its traps: accuracy (deciding by mean) on each kind. */
+static void measure_traps(rmens_eval_result *res, const pairs_scratch *s, const rmens_dataset *ds, int64_t n)
+{
+    double ok[RMENS_NTRAPS] = {0};
+    res->has_traps = ds->trap != NULL;
+    for (int64_t i = 0; res->has_traps && i < n; i++)
+        ok[ds->trap[i]] += s->right[i], res->trap_pairs[ds->trap[i]]++;
+    for (int t = 0; t < RMENS_NTRAPS; t++)
+        res->trap_accuracy[t] = res->trap_pairs[t] ? ok[t] / (double)res->trap_pairs[t] : NAN;
+}
+
+/* Per-sequence disagreement: population std of the members' rewards. */
+static void seq_std(const float *R, int64_t S, int K, double *out)
+{
+    for (int64_t i = 0; i < S; i++) {
+        double m = 0, v = 0;
+        for (int k = 0; k < K; k++)
+            m += R[i * K + k] / (float)K;
+        for (int k = 0; k < K; k++)
+            v += (R[i * K + k] - m) * (R[i * K + k] - m) / K;
+        out[i] = sqrt(v);
+    }
+}
+
+/* In- versus out-of-distribution: per-sequence disagreement (none with one member). */
+static rmens_status measure_ood(rmens_eval_result *res, const float *R, int64_t n, int K, const float *Rood,
+                                int64_t Sood)
+{
+    res->has_ood = 1;
+    res->ood_disagreement = res->id_disagreement = res->ood_auroc = NAN;
+    if (K == 1)
+        return RMENS_OK;
+    const int64_t S = 2 * n + Sood;
+    double *a = malloc((size_t)S * sizeof *a + 1);
+    int *lab = malloc((size_t)S * sizeof *lab + 1);
+    rmens_status st = a && lab ? RMENS_OK
+                               : rmens_fail(RMENS_ERR_NOMEM, "out of memory for the out-of-distribution comparison "
+                                            "(%lld sequences)", (long long)S);
+    if (st == RMENS_OK) {
+        seq_std(R, 2 * n, K, a);
+        seq_std(Rood, Sood, K, a + 2 * n);
+        double mi = 0, mo = 0;
+        for (int64_t i = 0; i < S; i++) {
+            lab[i] = i >= 2 * n;
+            if (lab[i])
+                mo += a[i] / (double)Sood;
+            else
+                mi += a[i] / (double)(2 * n);
+        }
+        res->ood_disagreement = mo, res->id_disagreement = mi;
+        res->ood_auroc = rmens_auroc(a, lab, S);
+    }
+    free(a);
+    free(lab);
+    return st;
+}
+
+rmens_status rmens_eval_compute(const rmens_dataset *ds, const float *R, int K, const float *Rood, int64_t Sood,
+                                double lambda, rmens_eval_result *res)
+{
+    const int64_t n = rmens_dataset_count(ds);
+    const float *W = R, *L = R + (size_t)n * K;  /* chosen rows, then rejected rows */
+    pairs_scratch s = {0};
+    memset(res, 0, sizeof *res);
+    res->pairs = n;
+    res->members = K;
+    res->member = calloc((size_t)K, sizeof *res->member);
+    rmens_status st = res->member ? scratch_alloc(&s, n) : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (st == RMENS_OK) {
+        measure_members(res, &s, W, L, n, K);
+        decide(res, &s, W, L, n, K, lambda);
+        measure_disagreement(res, &s, n, K);
+        st = measure_length(res, &s, ds, n);
+    }
+    if (st == RMENS_OK)
+        measure_traps(res, &s, ds, n);
+    if (st == RMENS_OK && Rood)
+        st = measure_ood(res, R, n, K, Rood, Sood);
+    scratch_free(&s);
+    if (st != RMENS_OK)
+        rmens_eval_result_free(res);
+    return st;
+}
+
+void rmens_eval_result_free(rmens_eval_result *res)
+{
+    free(res->member);
+    memset(res, 0, sizeof *res);
+}
+
+rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_result *res)
 {
     int rank;
+    memset(res, 0, sizeof *res);
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
     rmens_status st = RMENS_OK;
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
@@ -270,25 +268,13 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm)
     }
     if (rank == 0) {
         int64_t Sood = ood ? rmens_dataset_count(ood) * (rmens_dataset_kind(ood) == RMENS_DATA_PAIRS ? 2 : 1) : 0;
-        FILE *table = o->quiet ? fopen("/dev/null", "w") : stdout;
-        json_object *j = NULL;
-        st = report(o, ds, R, K, Rood, Sood, n_cut, table ? table : stdout, &j);
-        if (table && table != stdout)
-            fclose(table);
-        if (st == RMENS_OK && o->json) {
-            char tmp[4200];
-            snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->json, (long)getpid());
-            FILE *f = fopen(tmp, "w");
-            if (!f || fputs(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY), f) < 0 || fputc('\n', f) < 0 ||
-                fclose(f) != 0 || rename(tmp, o->json) != 0) {
-                st = rmens_fail(RMENS_ERR_IO, "cannot write %s", o->json);
-                remove(tmp);
-            }
-        }
-        json_object_put(j);
+        if ((st = rmens_eval_compute(ds, R, K, Rood, Sood, o->lambda, res)) == RMENS_OK)
+            res->sequences_cut = n_cut;
     }
 exit:
     st = rmens_verdict(comm, st);
+    if (st != RMENS_OK)
+        rmens_eval_result_free(res);
     rmens_dataset_free(ds);
     rmens_dataset_free(ood);
     free(R);

@@ -1,17 +1,61 @@
 /* rmens eval: accuracy, calibration, whether the ensemble's disagreement means anything,
- * and reward-hacking probes, from every member's rewards gathered on rank 0. */
+ * and reward-hacking probes, from every member's rewards gathered on rank 0. The library
+ * computes a result; cli/eval.c prints it as a table and writes it as JSON. */
 #ifndef RMENS_ENSEMBLE_EVALUATOR_H
 #define RMENS_ENSEMBLE_EVALUATOR_H
 
+#include "ensemble/ensemble.h"
+#include "io/dataset.h"
 #include "rmens_mpi.h"
 
 typedef struct {
-    const char *ckpt, *data, *ood, *json;
+    const char *ckpt, *data, *ood;
+    const char *json;     /* the caller writes the report there: checked before any work */
     double lambda;
-    int normalize, quiet, force;
+    int normalize, force;
     int64_t data_budget;  /* bytes of tokens held in memory per file (rmens_data_budget); 0: auto */
 } rmens_eval_options;
 
-rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm);
+/* Pairwise accuracy, calibration of sigmoid(r_w - r_l) (ECE over RMENS_EVAL_ECE_BINS
+ * bins, Brier, NLL) and mean margin r_w - r_l: of one member, or of the ensemble's mean
+ * probability (its margin NaN). */
+typedef struct {
+    double accuracy, ece, brier, nll, margin;
+} rmens_eval_calib;
+#define RMENS_EVAL_ECE_BINS 15
+
+/* Selective accuracy is reported at these coverages (the least disputed fraction kept). */
+#define RMENS_EVAL_NCOVERAGE 3
+extern const double rmens_eval_coverage[RMENS_EVAL_NCOVERAGE];  /* 0.5, 0.8, 1.0 */
+
+/* What eval measures; NaN where a measure is undefined (one member has no disagreement;
+ * no pair has a shorter chosen response). */
+typedef struct {
+    int64_t pairs, sequences_cut;
+    int members;
+    rmens_eval_calib *member;            /* [members] */
+    rmens_eval_calib ensemble;           /* of the mean probability over members */
+    double accuracy[RMENS_RULE_N];       /* deciding by each rule (mean, min, uwo) */
+    /* the disagreement on a pair (std over members of r_w - r_l) against the ensemble's errors */
+    double error_auroc, accuracy_at_coverage[RMENS_EVAL_NCOVERAGE];
+    /* length: reward against response length, accuracy by which response is shorter */
+    double spearman_length, accuracy_chosen_shorter, accuracy_chosen_longer;
+    int64_t pairs_chosen_shorter, pairs_chosen_longer;
+    int has_traps;                       /* the data marks trap pairs (synthetic data) */
+    double trap_accuracy[RMENS_NTRAPS];             /* by rmens_trap, deciding by mean */
+    int64_t trap_pairs[RMENS_NTRAPS];
+    int has_ood;                         /* options' ood was given */
+    double ood_disagreement, id_disagreement, ood_auroc;  /* per-sequence std over members */
+} rmens_eval_result;
+
+/* Collective over comm; *res is filled on rank 0 (zeroed elsewhere) and owns memory
+ * (rmens_eval_result_free). On failure nothing is filled: never a partial report. */
+rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_result *res);
+void rmens_eval_result_free(rmens_eval_result *res);
+
+/* The measures of rewards R ([2n][K]: chosen rows 0..n-1, then rejected rows) of the n
+ * pairs of ds, and of Rood ([Sood][K], or NULL) from another distribution. Serial. */
+rmens_status rmens_eval_compute(const rmens_dataset *ds, const float *R, int K, const float *Rood, int64_t Sood,
+                                double lambda, rmens_eval_result *res);
 
 #endif

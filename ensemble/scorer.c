@@ -204,14 +204,10 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
         for (int64_t i = 0; i < sc->n; i++)
             lens[s * sc->n + i] = rmens_dataset_len(ds, (rmens_side)s, i);
     for (int64_t i = 0; i < sc->n && st == RMENS_OK; i++) {
-        /* Count the sequences the layout shortens: a pair cut while its prompt remains
-         * loses the same tokens on both sides (ensemble/batch.c). */
-        const int64_t T = sc->e->cfg.n_ctx, a = lens[i], b = sc->pairs ? lens[sc->n + i] : 0;
-        const int64_t cut = (a > b ? a : b) - T, P = sc->pairs ? rmens_dataset_prompt_len(ds, i) : 0;
-        if (sc->pairs && cut > 0 && cut < P)
-            sc->n_cut += 2;
-        else
-            sc->n_cut += (a > T) + (b > T);
+        /* Count the sequences the layout shortens (model/batch.h's rule). */
+        const rmens_cut c = rmens_batch_cut(lens[i], sc->pairs ? lens[sc->n + i] : 0,
+                                            sc->pairs ? rmens_dataset_prompt_len(ds, i) : 0, sc->e->cfg.n_ctx);
+        sc->n_cut += (c.chosen > 0) + (c.rejected > 0);
     }
     /* A member's ranks split the pairs (or responses) at whole scoring batches, so every
      * one is scored in the same batch whatever the rank count. Pairs are scored as pairs:
@@ -268,9 +264,10 @@ rmens_status rmens_score_gather(const char *ckpt, const char *data, const rmens_
     return st;
 }
 
-rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
+rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm, rmens_score_result *res)
 {
     int rank;
+    memset(res, 0, sizeof *res);
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
     rmens_status st = RMENS_OK;
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
@@ -316,11 +313,12 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
             st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
         for (int64_t i = 0; st == RMENS_OK && i < S; i++) {
             double var = rmens_moments_var(&mom[i]);
+            double uwo = rmens_rule_value(RMENS_RULE_UWO, mom[i].mean, mom[i].min, var, o->lambda);
             stats[i] = (rmens_score_stats){(float)mom[i].mean, (float)mom[i].min, (float)mom[i].max, (float)var,
-                                           (float)sqrt(var), (float)(mom[i].mean - o->lambda * var)};
+                                           (float)sqrt(var), (float)uwo};
             if (!isfinite(stats[i].uwo) && isfinite(stats[i].mean))  /* not -inf, exit 0 */
-                st = rmens_fail(RMENS_ERR_ARG, "--lambda %g: uwo = mean - lambda var of sequence %lld is %g, beyond "
-                                "float32: use a smaller --lambda", o->lambda, (long long)i, mom[i].mean - o->lambda * var);
+                st = rmens_fail(RMENS_ERR_ARG, "`lambda` %g: uwo = mean - lambda var of sequence %lld is %g, beyond "
+                                "float32: use a smaller `lambda`", o->lambda, (long long)i, uwo);
         }
         uint32_t crc = 0;
         if (st == RMENS_OK)
@@ -330,14 +328,8 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm)
                                      (ds->has & RMENS_HAS_GROUP) ? ds->prompt_id : NULL};
         if (st == RMENS_OK)
             st = rmens_scorefile_write(o->out, o->force, &info, stats, all);
-        if (st == RMENS_OK && !o->quiet) {
-            printf("score: %lld %s of %s by %d member%s of %s -> %s\n", (long long)sc.n, sc.pairs ? "pairs" : "responses",
-                   o->data, sc.K, sc.K > 1 ? "s" : "", o->ckpt, o->out);
-            printf("  %.2f s: %.1f %s/s (%.1f sequences/s); %lld sequences cut to n_ctx %d from the front\n", t_score,
-                   (double)sc.n / t_score, sc.pairs ? "pairs" : "responses", (double)S / t_score, (long long)sc.n_cut,
-                   sc.e->cfg.n_ctx);
-        }
     }
+    *res = (rmens_score_result){sc.n, S, sc.pairs, sc.K, sc.e->cfg.n_ctx, sc.n_cut, t_score};
 exit:
     st = rmens_verdict(comm, st);
     scoring_free(&sc);

@@ -9,12 +9,23 @@
 typedef struct {
     const char *ckpt, *data, *out, *command;
     double lambda;
-    int normalize, per_member, force, quiet;
+    int normalize, per_member, force;
     int batch;  /* sequences per forward pass; 0: the default */
     int64_t data_budget;  /* bytes of tokens held in memory (rmens_data_budget); 0: auto */
 } rmens_score_options;
 
-rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm);
+/* What a score run did, the same on every rank (but seconds, each rank's own). */
+typedef struct {
+    int64_t n;          /* pairs, or responses, scored */
+    int64_t sequences;  /* sequences scored: both sides of every pair */
+    int pairs;          /* 1: a pairs file */
+    int members, n_ctx;
+    int64_t n_cut;      /* sequences cut to n_ctx from the front */
+    double seconds;     /* opening the members, scoring and gathering */
+} rmens_score_result;
+
+/* Collective over comm: scores o->data and writes o->out (rank 0). */
+rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm, rmens_score_result *res);
 
 /* Collective: every member's reward for every sequence of ds (pairs: chosen 0..n-1 then
  * rejected 0..n-1), gathered on rank 0 into *rewards [S][K] (NULL on other ranks). data

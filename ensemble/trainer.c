@@ -773,12 +773,13 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         for (int64_t i = 0; ds && i < rmens_dataset_count(ds); i++) {
             int64_t p = rmens_dataset_prompt_len(ds, i);
             int64_t lc = rmens_dataset_len(ds, RMENS_SIDE_CHOSEN, i), lr = rmens_dataset_len(ds, RMENS_SIDE_REJECTED, i);
-            int64_t c = (lc > lr ? lc : lr) - t->cfg.n_ctx;
-            if ((lc > lr ? lc : lr) > t->max_len)
-                t->max_len = (int)((lc > lr ? lc : lr) < INT32_MAX ? (lc > lr ? lc : lr) : INT32_MAX);
-            cut += c > 0;
+            int64_t longer = lc > lr ? lc : lr;
+            if (longer > t->max_len)
+                t->max_len = (int)(longer < INT32_MAX ? longer : INT32_MAX);
+            const rmens_cut c = rmens_batch_cut(lc, lr, p, t->cfg.n_ctx);  /* batch.h's rule */
+            cut += c.cut;
             long_prompt += p >= t->cfg.n_ctx;
-            lost += c > 0 && p > 0 && c >= p;  /* batch.c: no prompt left to share */
+            lost += c.prompt_lost;
             longest = p > longest ? p : longest;
         }
         if (!ds)

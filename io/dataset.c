@@ -45,6 +45,8 @@ static const field fields[] = {
 };
 #define NFIELDS (sizeof fields / sizeof *fields)
 
+const char *const rmens_trap_names[RMENS_NTRAPS] = {"none", "length", "format", "confidence"};
+
 static const char *side_group(const rmens_dataset *ds, int s)
 {
     if (ds->kind == RMENS_DATA_RESPONSES)

@@ -60,6 +60,10 @@ struct rmens_dataset {
     hid_t file;              /* the file they are read from, or -1 */
 };
 
+/* rmens_trap's names, by value: "none", "length", "format", "confidence". */
+#define RMENS_NTRAPS 4
+extern const char *const rmens_trap_names[RMENS_NTRAPS];
+
 /* One record to append; unused members are ignored according to ds->has. */
 typedef struct {
     const int32_t *tok[2];

@@ -33,7 +33,6 @@ static void print_tokens(FILE *f, const int32_t *t, int64_t n, int32_t eot, cons
 
 static void show_record(FILE *f, const rmens_dataset *ds, int64_t i)
 {
-    static const char *const trap_names[] = {"none", "length", "format", "confidence"};
     int64_t len[2];
     const int32_t *seq[2];
     int ns = rmens_dataset_nsides(ds);
@@ -49,7 +48,7 @@ static void show_record(FILE *f, const rmens_dataset *ds, int64_t i)
     if (ds->has & RMENS_HAS_MARGIN)
         fprintf(f, "  margin: %g\n", (double)ds->margin[i]);
     if (ds->has & RMENS_HAS_TRAP)
-        fprintf(f, "  trap: %s\n", trap_names[ds->trap[i]]);
+        fprintf(f, "  trap: %s\n", rmens_trap_names[ds->trap[i]]);
     if (p > 0) {
         fprintf(f, "  prompt (%d tokens):\n", p);
         print_tokens(f, seq[0], p, ds->eot, "    | ");

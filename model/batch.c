@@ -74,6 +74,25 @@ static void add_lastq(rmens_batch *b, int s, int a0, int na, int b0, int nb)
     b->last[s] = b0 + nb - 1;
 }
 
+rmens_cut rmens_batch_cut(int64_t lc, int64_t lr, int64_t P, int64_t T)
+{
+    rmens_cut c = {0, 0, P, 0, 0};
+    const int64_t longer = lc > lr ? lc : lr, cut = longer - T;
+    if (cut <= 0)
+        return c;
+    c.cut = 1;
+    if (cut < P) {  /* the same cut on both sides keeps the prompt aligned */
+        c.chosen = c.rejected = cut;
+        c.prompt = P - cut;
+    } else {        /* no prompt survives: cut each side to its last T tokens */
+        c.chosen = lc > T ? lc - T : 0;
+        c.rejected = lr > T ? lr - T : 0;
+        c.prompt = 0;
+        c.prompt_lost = P > 0;
+    }
+    return c;
+}
+
 rmens_status rmens_batch_build_seqs(rmens_batch *b, const int32_t *const *seqs, const int64_t *lens, int n)
 {
     if (n < 1 || n > 2 * b->cap_pairs)
@@ -86,7 +105,7 @@ rmens_status rmens_batch_build_seqs(rmens_batch *b, const int32_t *const *seqs, 
     for (int s = 0; s < n; s++) {
         if (lens[s] < 1)
             return rmens_fail(RMENS_ERR_ARG, "sequence %d is empty", s);
-        int64_t cut = lens[s] > T ? lens[s] - T : 0;
+        const int64_t cut = rmens_batch_cut(lens[s], 0, 0, T).chosen;
         b->n_cut += cut > 0;
         int r0 = put_rows(b, seqs[s] + cut, 0, (int)(lens[s] - cut), 0);
         add_segment(b, r0, (int)(lens[s] - cut), 0, 0);
@@ -116,20 +135,9 @@ rmens_status rmens_batch_build(rmens_batch *b, const rmens_dataset *ds, const in
         const int32_t *r = rmens_dataset_seq(ds, RMENS_SIDE_REJECTED, idx[i], &lr64);
         if (!c || !r)  /* a streamed read failed */
             return rmens_fail_context(RMENS_ERR_HDF5, "pair %lld: ", (long long)idx[i]);
-        int64_t P = rmens_dataset_prompt_len(ds, idx[i]);
-        int64_t cut_c = 0, cut_r = 0, longer = lc64 > lr64 ? lc64 : lr64;
-        if (longer > T) {
-            b->n_cut++;
-            int64_t cut = longer - T;
-            if (cut < P) {  /* the same cut on both sides keeps the prompt aligned */
-                cut_c = cut_r = cut;
-                P -= cut;
-            } else {        /* no prompt survives: cut each side to its last T tokens */
-                cut_c = lc64 > T ? lc64 - T : 0;
-                cut_r = lr64 > T ? lr64 - T : 0;
-                P = 0;
-            }
-        }
+        const rmens_cut cut = rmens_batch_cut(lc64, lr64, rmens_dataset_prompt_len(ds, idx[i]), T);
+        const int64_t cut_c = cut.chosen, cut_r = cut.rejected, P = cut.prompt;
+        b->n_cut += cut.cut;
         int lc = (int)(lc64 - cut_c), lr = (int)(lr64 - cut_r), p = (int)P;
         c += cut_c;
         r += cut_r;

@@ -25,6 +25,19 @@ typedef struct {
     int cap_pairs, n_ctx, n_head;
 } rmens_batch;
 
+/* The truncation rule, its one definition: a pair whose longer side has more than T
+ * tokens loses the excess from the front of both sides while its prompt (P shared
+ * leading tokens) outlasts the cut, so the prompt stays shared; otherwise each side is cut
+ * to its last T tokens and no prompt is left to share. A single sequence is a pair with an
+ * empty other side and no prompt. */
+typedef struct {
+    int64_t chosen, rejected;  /* tokens cut from the front of each side */
+    int64_t prompt;            /* shared prompt tokens left */
+    int cut;                   /* the pair is cut */
+    int prompt_lost;           /* it had a prompt and the cut took all of it */
+} rmens_cut;
+rmens_cut rmens_batch_cut(int64_t len_chosen, int64_t len_rejected, int64_t prompt_len, int64_t T);
+
 /* Allocates room for max_pairs pairs of at most n_ctx tokens each. */
 rmens_status rmens_batch_init(rmens_batch *b, int max_pairs, int n_ctx, int n_head);
 void rmens_batch_free(rmens_batch *b);

@@ -6,15 +6,18 @@
 #include <string.h>
 
 #include "comm/moments.h"
+#include "ensemble/ensemble.h"
 
-static const char *const reward_names[] = {"mean", "min", "uwo"};
+/* The reward kinds are the ensemble's decision rules (ensemble.h), in its order. */
+_Static_assert(RMENS_REWARD_MEAN == (int)RMENS_RULE_MEAN && RMENS_REWARD_MIN == (int)RMENS_RULE_MIN &&
+                   RMENS_REWARD_UWO == (int)RMENS_RULE_UWO, "reward kinds follow rmens_rule");
 
-const char *rmens_reward_name(rmens_reward_kind k) { return reward_names[k]; }
+const char *rmens_reward_name(rmens_reward_kind k) { return rmens_rule_names[k]; }
 
 int rmens_reward_from_name(const char *s)
 {
-    for (int k = 0; k < 3; k++)
-        if (strcmp(s, reward_names[k]) == 0)
+    for (int k = 0; k < RMENS_RULE_N; k++)
+        if (strcmp(s, rmens_rule_names[k]) == 0)
             return k;
     return -1;
 }
@@ -58,8 +61,8 @@ static aggregate aggregate_of(const float *r, const rmens_reply_config *c)
     for (int k = 0; k < c->K; k++)
         rmens_moments_add(&m, &r[k], 1);
     aggregate a = {m.mean, rmens_moments_var(&m), m.min, m.max, 0, 0};
-    a.uwo = a.mean - c->lambda * a.var;
-    a.reward = c->reward == RMENS_REWARD_MIN ? a.min : c->reward == RMENS_REWARD_UWO ? a.uwo : a.mean;
+    a.uwo = rmens_rule_value(RMENS_RULE_UWO, a.mean, a.min, a.var, c->lambda);
+    a.reward = rmens_rule_value((rmens_rule)c->reward, a.mean, a.min, a.var, c->lambda);
     /* Rounded to float as score files store them. */
     a.mean = (float)a.mean, a.var = (float)a.var, a.uwo = (float)a.uwo, a.reward = (float)a.reward;
     return a;

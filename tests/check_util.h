@@ -73,5 +73,6 @@ Suite *kernels_suite(void);
 Suite *arch_suite(void);
 Suite *bootstrap_suite(void);
 Suite *metrics_suite(void);
+Suite *results_suite(void);
 
 #endif

@@ -10,8 +10,8 @@ FORBIDDEN='^(printf|vprintf|fprintf|vfprintf|dprintf|puts|putchar|putc|fputc|fpu
 # object: what it may call, and why
 allowed() {
     case "$1" in
-    ensemble/trainer.o | ensemble/scorer.o | ensemble/evaluator.o)
-        echo "stdout: progress, tables and metrics of the train/score/eval bodies (issue 11: not yet results + callbacks)" ;;
+    ensemble/trainer.o)
+        echo "stdout: progress and tables of the train body (issue 11: not yet events through a callback)" ;;
     io/info.o) echo "the caller's FILE*: rmens_info() describes a file to the stream it is given" ;;
     io/prep.o | io/prep_responses.o) echo "the caller's FILE*: rmens_prep_report_print() renders a report to the stream it is given" ;;
     io/events.o) echo "fwrite to its own file: a TensorBoard event file's records" ;;
