@@ -86,7 +86,7 @@ for name, c in configs.items():
             p[b + "mlp.up_proj.weight"] = mat(FF, C, std=s)
             p[b + "mlp.down_proj.weight"] = mat(C, FF, std=FF ** -0.5)
         p["model.norm.weight"] = 1 + mat(C, std=0.1)
-        p["score.weight"] = mat(1, C, std=0.3)
+        p["score.weight"] = mat(1, C, std=s)   # rewards O(1): the loss does not saturate within the steps
         for k, v in p.items():
             f["params/" + k] = v
 

@@ -200,7 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gen g = {{data, size}, 1, 0, 0, 0};
     fz_in *in = &g.in;
     int model = fz_u8(in) >= 192;
-    rmens_model_config cfg;
+    rmens_model_config cfg = {0};  /* GPT-2: the fields past the five stay zero */
     cfg.n_head = (int)fz_range(in, 1, 2);
     cfg.n_embd = cfg.n_head * (int)fz_range(in, 1, 3);
     cfg.n_layer = (int)fz_range(in, 1, 2);
