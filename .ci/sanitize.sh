@@ -23,8 +23,9 @@ export OMPI_MCA_mca_base_component_disable_dlclose=1
 export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0:intercept_tls_get_addr=0
 export LSAN_OPTIONS=suppressions=$dir/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# Instrumented code is slower: give each Check test more than its default 4 s.
-export CK_TIMEOUT_MULTIPLIER=10
+# Instrumented code is slower: give each Check test more than its default 4 s, and the
+# shell tests' bounds on how soon a refusal comes (tests/lib.sh) as much.
+export CK_TIMEOUT_MULTIPLIER=10 RMENS_TEST_SLOWDOWN=10
 # LeakSanitizer's own tracer now and then crashes at a process's exit (not a report):
 # .ci/lsan-rerun.sh runs each test that failed only that way again by itself, at most
 # twice; any report or other failure fails CI.

@@ -26,6 +26,9 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --ckpt FILE             ensemble checkpoint (rmens train) or model file\n"
+    "  --tokenizer DIR|FILE    the Hugging Face tokenizer the checkpoint was trained with\n"
+    "                          (required unless it read bytes; checked by name and SHA-256);\n"
+    "                          texts are rendered in the checkpoint's template (rmens info)\n"
     "  --host ADDR             address to bind (default 127.0.0.1: this machine only)\n"
     "  --port N                port (default 5000; 0: any free port)\n"
     "  --port-file FILE        once listening, write HOST:PORT to FILE (atomically)\n"
@@ -115,7 +118,7 @@ static int positive(const char *s, int64_t max, int64_t *v)
 int rmens_cmd_serve(int argc, char **argv, MPI_Comm comm)
 {
     static const struct option longopts[] = {
-        {"ckpt", 1, 0, 'c'},       {"host", 1, 0, 'H'},      {"port", 1, 0, 'p'},       {"port-file", 1, 0, 'F'}, {"advertise", 1, 0, 'A'},
+        {"ckpt", 1, 0, 'c'},       {"tokenizer", 1, 0, 'K'}, {"host", 1, 0, 'H'},      {"port", 1, 0, 'p'},       {"port-file", 1, 0, 'F'}, {"advertise", 1, 0, 'A'},
         {"reward", 1, 0, 'r'},     {"lambda", 1, 0, 'l'},    {"normalize", 1, 0, 'n'},  {"truncate", 1, 0, 'T'},
         {"max-batch-tokens", 1, 0, 'B'}, {"max-wait-ms", 1, 0, 'W'}, {"max-body", 1, 0, 'b'},
         {"max-queue", 1, 0, 'Q'},  {"max-items", 1, 0, 'I'}, {"token-file", 1, 0, 'k'}, {"drain-s", 1, 0, 'D'},
@@ -134,6 +137,7 @@ int rmens_cmd_serve(int argc, char **argv, MPI_Comm comm)
     while (st == RMENS_OK && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o.ckpt = optarg; break;
+        case 'K': o.tokenizer = optarg; break;
         case 'H': o.host = optarg; break;
         case 'F': an.port_file = optarg; break;
         case 'A': an.advertise = optarg; break;

@@ -27,14 +27,16 @@ void rmens_ensemble_close(rmens_ensemble *e)
     free(e);
 }
 
-static rmens_status read_kind(const char *path, char *kind, size_t n, char *tok, size_t tn)
+static rmens_status read_kind(const char *path, char *kind, size_t n, char *tok, size_t tn, char *tpl, size_t pn)
 {
     hid_t f;
     RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &f));
     rmens_status st = rmens_h5_attr_read_str(f, "rmens_format", kind, n);
-    tok[0] = '\0';
+    tok[0] = tpl[0] = '\0';
     if (st == RMENS_OK && rmens_h5_has_attr(f, "tokenizer"))
         st = rmens_h5_attr_read_str(f, "tokenizer", tok, tn);
+    if (st == RMENS_OK && rmens_h5_has_attr(f, "template"))
+        st = rmens_h5_attr_read_str(f, "template", tpl, pn);
     H5Fclose(f);
     return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
 }
@@ -55,11 +57,11 @@ rmens_status rmens_ensemble_has_stats(const char *path, int *has)
 {
     /* No member's weights are loaded: only the kind, the header and members' attributes. */
     *has = 0;
-    char kind[32], tok[128];
+    char kind[32], tok[128], tpl[32];
     rmens_ensemble *e = NULL;
     int none = 0;
     rmens_h5_lock();
-    rmens_status st = read_kind(path, kind, sizeof kind, tok, sizeof tok);
+    rmens_status st = read_kind(path, kind, sizeof kind, tok, sizeof tok, tpl, sizeof tpl);
     if (st == RMENS_OK && strcmp(kind, "ensemble") == 0 && (st = open_subset(&e, path, &none, 0)) == RMENS_OK)
         *has = e->has_stats;
     rmens_h5_unlock();
@@ -92,11 +94,13 @@ static rmens_status open_subset(rmens_ensemble **out, const char *path, const in
 static rmens_status open_pinned(rmens_ensemble **out, const char *path, const int *want, int nwant)
 {
     *out = NULL;
-    char kind[32], tok[128];
-    RMENS_TRY(read_kind(path, kind, sizeof kind, tok, sizeof tok));
+    char kind[32], tok[128], tpl[32];
+    RMENS_TRY(read_kind(path, kind, sizeof kind, tok, sizeof tok, tpl, sizeof tpl));
     rmens_ensemble *e = calloc(1, sizeof *e);
-    if (e)
+    if (e) {
         snprintf(e->tokenizer, sizeof e->tokenizer, "%s", tok);
+        snprintf(e->template_name, sizeof e->template_name, "%s", tpl);
+    }
     if (!e)
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&e->lock, NULL);

@@ -23,6 +23,7 @@ struct rmens_ensemble {
     pthread_mutex_t lock;    /* one scoring call at a time: the activations are shared */
     char path[1024];
     char tokenizer[128];     /* the checkpoint's tokenizer attribute, "" if it has none */
+    char template_name[32];  /* the checkpoint's template attribute, "" if it has none (hh) */
     int eot;                 /* the checkpoint's end-of-text token, -1 if not recorded */
 };
 

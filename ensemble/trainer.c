@@ -331,6 +331,7 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     h->center = o->center;
     snprintf(h->tokenizer, sizeof h->tokenizer, "%s", t->train->tokenizer);
     h->eot_token = t->train->eot;
+    snprintf(h->template_name, sizeof h->template_name, "%s", t->train->template_name);
     snprintf(h->data, sizeof h->data, "%s", o->data);
     snprintf(h->command, sizeof h->command, "%s", o->command ? o->command : "");
 }
@@ -422,6 +423,10 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     t->step = h->step;
     fill_header(t, &want);
     t->step = step;
+    /* The tokenizer first: another one also changes the vocabulary, and is the cause. */
+    if (strcmp(h->tokenizer, want.tokenizer) != 0)
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
+                          h->tokenizer, t->o->data, want.tokenizer);
     if (memcmp(&h->cfg, &want.cfg, sizeof want.cfg) != 0)
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s holds a model of n_ctx %d, n_layer %d, n_head %d, n_embd %d, "
                           "vocab %d; the options ask for %d, %d, %d, %d, %d", t->o->out, h->cfg.n_ctx, h->cfg.n_layer,
@@ -440,11 +445,8 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     SAME(beta2, "%g") SAME(eps, "%g") SAME(weight_decay, "%g") SAME(clip, "%g") SAME(margin_scale, "%g")
     SAME(center, "%g")
 #undef SAME
-    if (strcmp(h->tokenizer, want.tokenizer) != 0)
-        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
-                          h->tokenizer, t->o->data, want.tokenizer);
     if (h->eot_token >= 0 && h->eot_token != want.eot_token)
-        return rmens_fail(RMENS_ERR_ARG, "--resume: %s was trained with end-of-text token %lld, %s has %lld", t->o->out,
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with end-of-text token %lld, %s has %lld", t->o->out,
                           (long long)h->eot_token, t->o->data, (long long)want.eot_token);
     return RMENS_OK;
 }

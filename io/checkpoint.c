@@ -52,6 +52,8 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
     RMENS_TRY(rmens_h5_attr_write_i64(f, "data_crc32", h->data_crc32));
     if (h->eot_token >= 0)
         RMENS_TRY(rmens_h5_attr_write_i64(f, "eot_token", h->eot_token));
+    if (h->template_name[0])
+        RMENS_TRY(rmens_h5_attr_write_str(f, "template", h->template_name));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "seed", (int64_t)h->seed));
     RMENS_TRY(rmens_h5_attr_write_str(f, "generator", RMENS_GENERATOR_NAME));
     RMENS_TRY(rmens_h5_attr_write_str(f, "data", h->data));
@@ -255,6 +257,10 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
     if (rmens_h5_has_attr(f, "tokenizer") &&
         (st = rmens_h5_attr_read_str(f, "tokenizer", h->tokenizer, sizeof h->tokenizer)) != RMENS_OK)
         goto exit;
+    h->template_name[0] = '\0';
+    if (rmens_h5_has_attr(f, "template") &&
+        (st = rmens_h5_attr_read_str(f, "template", h->template_name, sizeof h->template_name)) != RMENS_OK)
+        goto exit;
     struct {
         const char *n;
         int64_t *p;
@@ -374,6 +380,9 @@ rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, i
         else if (x->step != x->total_steps)
             st = rmens_fail(RMENS_ERR_ARG, "%s is unfinished (step %lld of %lld): resume it first", parts[i],
                             (long long)x->step, (long long)x->total_steps);
+        else if (i > 0 && strcmp(h.tokenizer, h0.tokenizer) != 0)
+            st = rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s but %s on %s: parts of one ensemble read "
+                            "the same tokens", parts[i], h.tokenizer, parts[0], h0.tokenizer);
         else if (i > 0) {
             /* Everything that defines the run must agree; only the member differs. */
             rmens_ckpt_header a = h0, b = h;

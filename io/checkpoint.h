@@ -30,6 +30,7 @@ typedef struct {
     double lr, min_lr_frac, beta1, beta2, eps, weight_decay, clip, margin_scale, center;
     char tokenizer[128];  /* the training data's ("bytes" in files from before it was kept) */
     int64_t eot_token;   /* the training data's end-of-text token; -1 in files from before it was kept */
+    char template_name[32];  /* the training data's conversation template ("" if it named none: hh) */
     char data[1024];
     char command[4096];
 } rmens_ckpt_header;

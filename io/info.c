@@ -202,6 +202,7 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
     else
         fprintf(f, "  bootstrap        %g x %lld pairs of %s, with replacement\n", h.bootstrap, (long long)h.n_pairs,
                 h.data);
+    fprintf(f, "  tokenizer        %s, template %s\n", h.tokenizer, h.template_name[0] ? h.template_name : "hh");
     fprintf(f, "  command          %s\n", h.command);
     fprintf(f, "  member  val_loss  val_acc  oob_acc  reward_mean  reward_std\n");
     rmens_model *m = NULL;

@@ -130,3 +130,45 @@ rmens_status rmens_stage_finish(hid_t *files, const char *const *paths, int n)
     free(tmps);
     return st;
 }
+
+rmens_status rmens_stage_write_all(int fd, const char *tmp, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return rmens_fail(RMENS_ERR_IO, "cannot write %s: %s", tmp, w < 0 ? strerror(errno) : "short write");
+        p += w;
+        n -= (size_t)w;
+    }
+    return RMENS_OK;
+}
+
+rmens_status rmens_stage_stream(const char *path, double size, rmens_stage_fill fill, void *arg)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return rmens_fail(RMENS_ERR_ARG, "%s: path too long", path);
+    struct sigaction old[NTERM];
+    hold_signals(old);
+    rmens_status st = rmens_h5_reserve(tmp, size);
+    int fd = st == RMENS_OK ? open(tmp, O_WRONLY) : -1;
+    if (st == RMENS_OK && fd < 0)
+        st = rmens_fail(RMENS_ERR_IO, "cannot open %s: %s", tmp, strerror(errno));
+    if (st == RMENS_OK)
+        st = fill(fd, tmp, arg);
+    if (st == RMENS_OK && (ftruncate(fd, (off_t)size) != 0 || fdatasync(fd) != 0))
+        st = rmens_fail(RMENS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (fd >= 0 && close(fd) != 0 && st == RMENS_OK)
+        st = rmens_fail(RMENS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (st == RMENS_OK && rename(tmp, path) != 0)
+        st = rmens_fail(RMENS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (st != RMENS_OK)
+        remove(tmp);
+    else
+        rmens_h5_sweep_stale(path);
+    release_signals(old);
+    return st;
+}

@@ -20,4 +20,13 @@ rmens_status rmens_stage_create(hid_t *file);
  * files were replaced). */
 rmens_status rmens_stage_finish(hid_t *files, const char *const *paths, int n);
 
+/* A file that is not HDF5 (safetensors, config.json), streamed: fill(fd, tmp, arg) writes
+ * exactly size bytes to "<path>.tmp.<pid>" after the whole size is reserved; the file is
+ * then synced and renamed onto path, with the termination signals held as above. On
+ * failure no temporary is left and path is untouched. */
+typedef rmens_status (*rmens_stage_fill)(int fd, const char *tmp, void *arg);
+rmens_status rmens_stage_stream(const char *path, double size, rmens_stage_fill fill, void *arg);
+/* Writes all n bytes of buf to fd (retrying interrupted writes); the message names tmp. */
+rmens_status rmens_stage_write_all(int fd, const char *tmp, const void *buf, size_t n);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "io/render.h"
+#include "text/tokenizer.h"
 #include "text/utf8.h"
 
 #define BAD(...) rmens_fail(RMENS_ERR_INPUT, __VA_ARGS__)
@@ -23,11 +24,50 @@ void rmens_request_free(rmens_request *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Appends one rendered text's tokens (the byte tokenizer: bytes, then end-of-text). */
-static rmens_status add_text(rmens_request *r, int64_t i, const char *s, size_t n, const rmens_request_limits *lim,
-                             const char *what)
+rmens_status rmens_request_limits_init(rmens_request_limits *lim, rmens_tokenizer *tk, rmens_template tpl)
 {
-    int64_t len = (int64_t)n + 1;
+    lim->tk = tk;
+    lim->tpl = tpl;
+    lim->n_strip = 0;
+    RMENS_TRY(rmens_template_resolve(&lim->tpl, tk, &lim->end, &lim->append));
+    /* OpenRLHF's own server strips trailing EOS and pad strings from a query before it
+     * adds the EOS; chat templates also end the last turn with "\n" after its end token. */
+    const int32_t ids[3] = {lim->end, rmens_tokenizer_eos_id(tk), rmens_tokenizer_pad_id(tk)};
+    for (int k = 0; k < 3 && !rmens_tokenizer_is_bytes(tk); k++) {
+        char *s = lim->strip[lim->n_strip];
+        if (ids[k] >= 0 && rmens_tokenizer_is_special(tk, ids[k]) && rmens_tokenizer_token(tk, ids[k], s, 64) && *s)
+            lim->n_strip++;
+    }
+    return RMENS_OK;
+}
+
+/* A whole rendered text (an OpenRLHF query) without what ends it: from the end, each of
+ * the end/EOS/pad token strings with any white space after it. The template's end is
+ * then added once, so the reward is read where training read it. */
+static size_t query_len(const char *s, size_t n, const rmens_request_limits *lim)
+{
+    for (;;) {
+        size_t m = n;
+        while (m > 0 && strchr(" \t\r\n", s[m - 1]))
+            m--;
+        int cut = 0;
+        for (int k = 0; k < lim->n_strip && !cut; k++) {
+            size_t l = strlen(lim->strip[k]);
+            if (l <= m && memcmp(s + m - l, lim->strip[k], l) == 0) {
+                n = m - l;
+                cut = 1;
+            }
+        }
+        if (!cut)
+            return n;
+    }
+}
+
+/* Appends text i's ids. */
+static rmens_status add_ids(rmens_request *r, int64_t i, const rmens_ids *ids, const rmens_request_limits *lim,
+                            const char *what)
+{
+    int64_t len = (int64_t)ids->n;
     if (lim->truncate_error && len > lim->n_ctx)
         return BAD("%s[%lld]: %lld tokens, more than the model's context of %d (the server runs with "
                    "--truncate error)", what, (long long)i, (long long)len, lim->n_ctx);
@@ -41,7 +81,7 @@ static rmens_status add_text(rmens_request *r, int64_t i, const char *s, size_t 
         r->tokens = t;
         r->tok_room = room;
     }
-    rmens_tokenize_bytes(r->tokens + r->n_tokens, s, n);
+    memcpy(r->tokens + r->n_tokens, ids->v, (size_t)len * sizeof *ids->v);
     r->n_tokens += len;
     r->offsets[i + 1] = r->n_tokens;
     return RMENS_OK;
@@ -97,14 +137,27 @@ static rmens_status parse_get_reward(rmens_request *r, json_object *o, const rme
         }
     }
     RMENS_TRY(start(r, n));
-    for (size_t i = 0; i < n; i++) {
+    rmens_ids ids = {0};
+    rmens_status st = RMENS_OK;
+    for (size_t i = 0; i < n && st == RMENS_OK; i++) {
         json_object *s = json_object_array_get_idx(q, i);
-        if (!json_object_is_type(s, json_type_string))
-            return BAD("query[%zu] is %s, expected a string", i, type_name(s));
-        RMENS_TRY(add_text(r, (int64_t)i, json_object_get_string(s), (size_t)json_object_get_string_len(s), lim,
-                           "query"));
+        if (!json_object_is_type(s, json_type_string)) {
+            st = BAD("query[%zu] is %s, expected a string", i, type_name(s));
+            break;
+        }
+        const char *text = json_object_get_string(s);
+        ids.n = 0;
+        st = rmens_tokenizer_encode_append(lim->tk, text, query_len(text, (size_t)json_object_get_string_len(s), lim),
+                                           0, &ids);
+        if (st == RMENS_OK && rmens_ids_push(&ids, lim->end))
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        if (st == RMENS_OK)
+            st = add_ids(r, (int64_t)i, &ids, lim, "query");
+        else if (st == RMENS_ERR_INPUT)
+            rmens_fail_context(st, "query[%zu]: ", i);
     }
-    return RMENS_OK;
+    rmens_ids_free(&ids);
+    return st;
 }
 
 static rmens_status get_string(json_object *o, const char *key, size_t i, const char *what, const char **s,
@@ -205,14 +258,23 @@ static rmens_status parse_rewards(rmens_request *r, json_object *o, const rmens_
         return BAD("the body is %s, expected a list of inputs or {\"inputs\": [...]}", type_name(o));
     }
     RMENS_TRY(start(r, n));
-    rmens_text t = {0};
+    /* Rendered to the HH transcript, then as rmens prep renders and tokenizes it. */
+    rmens_text t = {0}, scratch = {0};
+    rmens_ids ids = {0};
     rmens_status st = RMENS_OK;
     for (size_t i = 0; i < n && st == RMENS_OK; i++) {
         t.len = 0;
-        if ((st = render_input(&t, json_object_array_get_idx(inputs, i), i)) == RMENS_OK)
-            st = add_text(r, (int64_t)i, t.buf ? t.buf : "", t.len, lim, "inputs");
+        ids.n = 0;
+        if ((st = render_input(&t, json_object_array_get_idx(inputs, i), i)) == RMENS_OK &&
+            (st = rmens_template_tokenize(lim->tpl, lim->tk, lim->end, lim->append, t.buf ? t.buf : "", t.len,
+                                          &scratch, &ids)) != RMENS_OK && st == RMENS_ERR_INPUT)
+            rmens_fail_context(st, "inputs[%zu]: ", i);
+        if (st == RMENS_OK)
+            st = add_ids(r, (int64_t)i, &ids, lim, "inputs");
     }
     rmens_text_free(&t);
+    rmens_text_free(&scratch);
+    rmens_ids_free(&ids);
     if (st == RMENS_OK && o != inputs && json_object_object_get_ex(o, "pairs", &v))
         st = parse_pairs(r, v);
     return st;

@@ -7,6 +7,7 @@
 #define RMENS_SERVE_REQUEST_H
 
 #include "rmens.h"
+#include "text/template.h"
 
 typedef enum { RMENS_REQ_GET_REWARD = 0, RMENS_REQ_REWARDS = 1 } rmens_request_kind;
 
@@ -14,7 +15,21 @@ typedef struct {
     int n_ctx;           /* the model's context */
     int truncate_error;  /* 1: a text longer than n_ctx tokens is refused; 0: cut from the left */
     int64_t max_items;   /* texts per request */
+    /* How texts become ids, as rmens prep made the training data (rmens_request_limits_init):
+     * the checkpoint's tokenizer (the byte tokenizer for byte checkpoints; used from one
+     * thread, libmicrohttpd's), template, the id every sequence ends with and whether it
+     * is appended; and the special-token strings a /get_reward query may end with. */
+    rmens_tokenizer *tk;
+    rmens_template tpl;
+    int32_t end;
+    int append;
+    int n_strip;
+    char strip[3][64];
 } rmens_request_limits;
+
+/* Fills the tokenizer part of lim: template tpl resolved for tk (an error names what tk
+ * lacks). tk is not owned. */
+rmens_status rmens_request_limits_init(rmens_request_limits *lim, rmens_tokenizer *tk, rmens_template tpl);
 
 typedef struct {
     rmens_request_kind kind;

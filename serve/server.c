@@ -14,6 +14,8 @@
 #include "ensemble/scorer.h"
 #include "serve/batcher.h"
 #include "serve/http.h"
+#include "text/template.h"
+#include "text/tokenizer.h"
 
 enum { CMD_STOP = 0, CMD_SCORE = 1 };
 #define MAX_JOBS 4096  /* requests per batch */
@@ -44,6 +46,8 @@ typedef struct {
     int64_t room;       /* texts the two hold */
     int32_t *tokens;    /* the batch, as broadcast */
     int64_t *lens, tok_room, len_room;
+    rmens_tokenizer *tk;  /* rank 0: the checkpoint's tokenizer */
+    rmens_template tpl;   /* the checkpoint's template */
 } server;
 
 static rmens_status grow(void **p, int64_t *room, int64_t need, size_t size)
@@ -180,7 +184,7 @@ static char *info_json(const server *s, int P)
     json_object_object_add(a, "vocab_size", json_object_new_int(c->vocab_size));
     json_object_object_add(j, "architecture", a);
     json_object_object_add(j, "tokenizer", json_object_new_string(s->e->tokenizer[0] ? s->e->tokenizer : "bytes"));
-    json_object_object_add(j, "template", json_object_new_string("hh"));
+    json_object_object_add(j, "template", json_object_new_string(rmens_template_name(s->tpl)));
     json_object_object_add(j, "checkpoint", json_object_new_string(base ? base + 1 : o->ckpt));
     json_object_object_add(j, "checkpoint_step", json_object_new_int64(s->step));
     json_object_object_add(j, "checkpoint_crc32", json_object_new_string(crc));
@@ -198,6 +202,27 @@ static char *info_json(const server *s, int P)
     char *out = t ? strdup(t) : NULL;
     json_object_put(j);
     return out;
+}
+
+/* Rank 0: the tokenizer and template the checkpoint was trained with (recorded by
+ * rmens train from the data's), so texts become the ids training saw. */
+static rmens_status open_tokenizer(server *s)
+{
+    const char *ckpt = s->o->ckpt, *mine = s->e->tokenizer[0] ? s->e->tokenizer : "bytes";
+    int bytes = strcmp(mine, "bytes") == 0;
+    if (!bytes && !s->o->tokenizer)
+        return rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s: pass --tokenizer DIR with its "
+                          "tokenizer.json", ckpt, mine);
+    int t = rmens_template_from_name(s->e->template_name[0] ? s->e->template_name : "hh");
+    if (t < 0 || t == RMENS_TEMPLATE_AUTO)
+        return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown template \"%s\"", ckpt, s->e->template_name);
+    s->tpl = (rmens_template)t;
+    RMENS_TRY(s->o->tokenizer ? rmens_tokenizer_load(&s->tk, s->o->tokenizer) : rmens_tokenizer_bytes(&s->tk));
+    RMENS_TRY(rmens_ensemble_set_tokenizer(s->e, s->tk));
+    if (rmens_tokenizer_vocab_size(s->tk) > s->e->cfg.vocab_size)
+        return rmens_fail(RMENS_ERR_ARG, "%s reads %d token ids, fewer than tokenizer %s's %d", ckpt,
+                          s->e->cfg.vocab_size, mine, rmens_tokenizer_vocab_size(s->tk));
+    return RMENS_OK;
 }
 
 /* Rank 0's loop: batches until a stop is asked, then the requests in flight. */
@@ -255,12 +280,8 @@ rmens_status rmens_serve(const rmens_serve_options *o, MPI_Comm comm, rmens_serv
     st = rmens_ensemble_open_subset(&s.e, o->ckpt, s.pl.local, s.pl.n_local);
     if (st == RMENS_OK)
         st = rmens_ensemble_set_batch_len(s.e, RMENS_SCORE_BATCH, 0);
-    if (st == RMENS_OK && s.e->tokenizer[0] && strcmp(s.e->tokenizer, "bytes") != 0)
-        st = rmens_fail(RMENS_ERR_ARG, "%s reads \"%s\" tokens; rmens serve knows only the byte tokenizer", o->ckpt,
-                        s.e->tokenizer);
-    if (st == RMENS_OK && s.e->cfg.vocab_size < RMENS_BYTES_VOCAB)
-        st = rmens_fail(RMENS_ERR_ARG, "%s reads %d token ids, fewer than the byte tokenizer's %d", o->ckpt,
-                        s.e->cfg.vocab_size, RMENS_BYTES_VOCAB);
+    if (st == RMENS_OK && s.rank == 0)
+        st = open_tokenizer(&s);
     if (st == RMENS_OK && o->normalize && !s.e->has_stats)
         st = rmens_fail(RMENS_ERR_ARG, "--normalize member: %s has no reward statistics (%s)", o->ckpt, s.e->no_stats);
     if ((st = rmens_verdict(comm, st)) != RMENS_OK)
@@ -274,8 +295,10 @@ rmens_status rmens_serve(const rmens_serve_options *o, MPI_Comm comm, rmens_serv
         for (int k = 0; rstd && k < s.K; k++)
             rstd[k] = s.e->rstd[k];
         hc = (rmens_http_config){o->host, o->port, o->max_body, o->token,
-                                 {s.e->cfg.n_ctx, o->truncate_error, o->max_items},
+                                 {.n_ctx = s.e->cfg.n_ctx, .truncate_error = o->truncate_error, .max_items = o->max_items},
                                  {s.K, o->reward, o->lambda, o->normalize, rstd}, b, info};
+        if (st == RMENS_OK)
+            st = rmens_request_limits_init(&hc.limits, s.tk, s.tpl);
         if (st == RMENS_OK)
             st = rmens_http_start(&h, &hc);
     }
@@ -305,6 +328,7 @@ exit:
     free(info);
     free(rstd);
     rmens_ensemble_close(s.e);
+    rmens_tokenizer_free(s.tk);
     if (s.pl.local)
         rmens_placement_free(&s.pl);
     free(s.mine);

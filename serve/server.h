@@ -12,6 +12,8 @@
 
 typedef struct {
     const char *ckpt;
+    const char *tokenizer;     /* the checkpoint's Hugging Face tokenizer (a directory or file);
+                                  NULL for a byte-tokenizer checkpoint */
     const char *host;          /* default 127.0.0.1 */
     int port;                  /* 0: any free port */
     rmens_reward_kind reward;  /* what "rewards" holds */

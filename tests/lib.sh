@@ -14,6 +14,9 @@ trap 'rm -rf "$TMP"' EXIT
 export TMPDIR="$TMP"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# Bounds on how long a refusal may take (it must come before any work) are multiplied by
+# this: sanitized builds start MPI 10-20 times slower (.ci/sanitize.sh sets it).
+SLOW="${RMENS_TEST_SLOWDOWN:-1}"
 # A missing tool is a skip (77) on a developer's machine but a failure where
 # RMENS_NO_SKIP is set (CI), so CI cannot pass by skipping.
 skip() {

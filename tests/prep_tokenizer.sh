@@ -61,6 +61,32 @@ grep -q "$(sha "$LLAMA/tokenizer.json")" "$TMP/err" && grep -q "$(sha "$QWEN/tok
 [ ! -e "$TMP/s.h5" ] || bad "a score file was left"
 "$RMENS" train --data "$TMP/llama-small.h5" --init "$TMP/ens.h5" --members 1 --steps 1 --batch 4 --truncate-prompts --out "$TMP/ens2.h5" \
     >/dev/null 2>"$TMP/err" && bad "training a Qwen3 model on Llama 3 tokens accepted"
+# eval, resume and merge refuse the other tokenizer too, naming both.
+names_both() {
+    grep -q "$(sha "$LLAMA/tokenizer.json")" "$TMP/err" && grep -q "$(sha "$QWEN/tokenizer.json")" "$TMP/err" ||
+        bad "$1: the refusal does not name both tokenizers: $(cat "$TMP/err")"
+}
+"$RMENS" eval --ckpt "$TMP/ens.h5" --data "$TMP/llama-small.h5" >/dev/null 2>"$TMP/err" &&
+    bad "evaluating a Qwen3 model on Llama 3 tokens accepted"
+names_both eval
+cp "$TMP/ens.h5" "$TMP/resume.h5"
+"$RMENS" train --data "$TMP/llama-small.h5" --members 1 --steps 4 --layers 1 --heads 1 --embd 8 --ctx 256 --batch 4     --truncate-prompts --resume --out "$TMP/resume.h5" >/dev/null 2>"$TMP/err" &&
+    bad "resuming a Qwen3 run on Llama 3 tokens accepted"
+names_both resume
+cmp -s "$TMP/ens.h5" "$TMP/resume.h5" || bad "a refused resume changed the checkpoint"
+for t in qwen llama; do
+    data="$TMP/small.h5"; [ $t = llama ] && data="$TMP/llama-small.h5"
+    "$RMENS" train --data "$data" --members 2 --member 0 --steps 1 --layers 1 --heads 1 --embd 8 --ctx 256 --batch 4 \
+        --truncate-prompts --quiet --out "$TMP/part-$t.h5" >/dev/null 2>"$TMP/err" || bad "train --member 0 on $t tokens: $(cat "$TMP/err")"
+done
+"$RMENS" train --data "$TMP/small.h5" --members 2 --member 1 --steps 1 --layers 1 --heads 1 --embd 8 --ctx 256 --batch 4 \
+    --truncate-prompts --quiet --out "$TMP/part1.h5" >/dev/null 2>"$TMP/err" || bad "train --member 1: $(cat "$TMP/err")"
+"$RMENS" merge --out "$TMP/merged.h5" "$TMP/part-llama.h5" "$TMP/part1.h5" >/dev/null 2>"$TMP/err" &&
+    bad "merging a Llama 3 part with a Qwen3 part accepted"
+names_both merge
+[ ! -e "$TMP/merged.h5" ] || bad "a refused merge left its output"
+"$RMENS" merge --out "$TMP/merged.h5" "$TMP/part-qwen.h5" "$TMP/part1.h5" >/dev/null 2>"$TMP/err" ||
+    bad "merging two Qwen3 parts refused: $(cat "$TMP/err")"
 # rmens_ensemble_score_text with the checkpoint's tokenizer: the text of a prepared
 # sequence scores as its tokens do; without the tokenizer, or with another, refused.
 "$top_builddir/tests/tok_score_driver" "$TMP/ens.h5" "$TMP/small.h5" "$QWEN" >"$TMP/out" 2>&1 ||

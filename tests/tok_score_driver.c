@@ -9,6 +9,7 @@
 
 #include "rmens.h"
 
+/* Prints what failed with the library's message; the caller frees everything. */
 static int die(const char *what)
 {
     printf("%s: %s\n", what, rmens_last_error());
@@ -19,43 +20,54 @@ int main(int argc, char **argv)
 {
     if (argc < 3)
         return 2;
-    rmens_ensemble *e;
-    rmens_dataset *ds;
-    if (rmens_ensemble_open(&e, argv[1]) != RMENS_OK)
-        return die("open");
-    if (rmens_dataset_read(&ds, argv[2]) != RMENS_OK)
-        return die("read");
-    int64_t len;
-    const int32_t *seq = rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, 0, &len);
-    rmens_score_stats direct, text;
-    if (rmens_ensemble_score(e, &seq, &len, 1, 0, 0.5f, NULL, &direct, NULL) != RMENS_OK)
-        return die("score");
-    if (argc < 4) {
-        if (rmens_ensemble_score_text(e, "hello", 5, 0, 0.5f, NULL, &text) == RMENS_OK) {
-            puts("score_text read text without the checkpoint's tokenizer");
-            return 1;
-        }
-        return die("refused");
-    }
-    rmens_tokenizer *tk;
-    if (rmens_tokenizer_load(&tk, argv[3]) != RMENS_OK)
-        return die("load");
-    if (rmens_ensemble_set_tokenizer(e, tk) != RMENS_OK)
-        return die("set_tokenizer");
-    char *s;
+    rmens_ensemble *e = NULL;
+    rmens_dataset *ds = NULL;
+    rmens_tokenizer *tk = NULL;
+    char *s = NULL;
     size_t n;
-    if (rmens_tokenizer_decode(tk, seq, (size_t)len - 1, 0, &s, &n) != RMENS_OK)  /* without the end id */
-        return die("decode");
-    if (rmens_ensemble_score_text(e, s, n, 0, 0.5f, NULL, &text) != RMENS_OK)
-        return die("score_text");
-    if (text.mean != direct.mean) {
-        printf("score_text %.9g, the tokens %.9g\n", text.mean, direct.mean);
-        return 1;
+    int rc = 1;
+    int64_t len;
+    const int32_t *seq;
+    rmens_score_stats direct, text;
+    if (rmens_ensemble_open(&e, argv[1]) != RMENS_OK) {
+        rc = die("open");
+        goto exit;
     }
-    printf("ok: score_text %.6g equals the tokens' reward\n", text.mean);
+    if (rmens_dataset_read(&ds, argv[2]) != RMENS_OK) {
+        rc = die("read");
+        goto exit;
+    }
+    seq = rmens_dataset_seq(ds, RMENS_SIDE_CHOSEN, 0, &len);
+    if (rmens_ensemble_score(e, &seq, &len, 1, 0, 0.5f, NULL, &direct, NULL) != RMENS_OK) {
+        rc = die("score");
+        goto exit;
+    }
+    if (argc < 4) {
+        if (rmens_ensemble_score_text(e, "hello", 5, 0, 0.5f, NULL, &text) == RMENS_OK)
+            puts("score_text read text without the checkpoint's tokenizer");
+        else
+            rc = die("refused");
+        goto exit;
+    }
+    if (rmens_tokenizer_load(&tk, argv[3]) != RMENS_OK)
+        rc = die("load");
+    else if (rmens_ensemble_set_tokenizer(e, tk) != RMENS_OK)
+        rc = die("set_tokenizer");
+    else if (rmens_tokenizer_decode(tk, seq, (size_t)len - 1, 0, &s, &n) != RMENS_OK)  /* without the end id */
+        rc = die("decode");
+    else if (rmens_ensemble_score_text(e, s, n, 0, 0.5f, NULL, &text) != RMENS_OK)
+        rc = die("score_text");
+    else if (text.mean != direct.mean)
+        printf("score_text %.9g, the tokens %.9g\n", text.mean, direct.mean);
+    else {
+        printf("ok: score_text %.6g equals the tokens' reward\n", text.mean);
+        rc = 0;
+    }
+exit:
+    fflush(stdout);
     free(s);
+    rmens_ensemble_close(e);
     rmens_tokenizer_free(tk);
     rmens_dataset_free(ds);
-    rmens_ensemble_close(e);
-    return 0;
+    return rc;
 }

@@ -14,7 +14,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-/tmp/rmens-fuzz}
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-targets="fuzz_prep fuzz_dataset fuzz_dataset_fields fuzz_checkpoint fuzz_checkpoint_fields fuzz_request fuzz_tokenizer fuzz_encode"
+targets="fuzz_prep fuzz_dataset fuzz_dataset_fields fuzz_checkpoint fuzz_checkpoint_fields fuzz_request fuzz_tokenizer fuzz_encode fuzz_safetensors fuzz_hfconfig"
 
 export OMPI_CC=${CC_FUZZ:-clang}
 command -v "$OMPI_CC" >/dev/null || { echo "build.sh: $OMPI_CC not found (Debian: clang)" >&2; exit 1; }

@@ -51,7 +51,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     static const int ctx[4] = {8, 48, 1024, 1 << 20}, members[4] = {1, 2, 3, 8};
     const uint8_t b0 = data[0];
-    rmens_request_limits lim = {ctx[(b0 >> 2) & 3], (b0 >> 1) & 1, 64};
+    static rmens_tokenizer *bytes;  /* the byte tokenizer and the hh template, as a byte checkpoint */
+    rmens_request_limits lim = {.n_ctx = ctx[(b0 >> 2) & 3], .truncate_error = (b0 >> 1) & 1, .max_items = 64};
+    if ((!bytes && rmens_tokenizer_bytes(&bytes) != RMENS_OK) ||
+        rmens_request_limits_init(&lim, bytes, RMENS_TEMPLATE_HH) != RMENS_OK)
+        fuzz_fail("the byte tokenizer: %s", rmens_last_error());
     rmens_request r;
     rmens_status st = rmens_request_parse(&r, (b0 & 1) ? RMENS_REQ_REWARDS : RMENS_REQ_GET_REWARD,
                                           (const char *)data + 1, size - 1, &lim);

@@ -8,7 +8,7 @@
 . "$top_srcdir/tests/lib.sh"
 BIN="${FUZZ_REPLAY_DIR:-$top_builddir/tests/fuzz}"
 export RMENS_FUZZ_TMPDIR="$TMP"
-for t in prep dataset dataset_fields checkpoint checkpoint_fields request tokenizer encode; do
+for t in prep dataset dataset_fields checkpoint checkpoint_fields request tokenizer encode safetensors hfconfig; do
     [ -x "$BIN/replay_$t" ] || fail "$BIN/replay_$t is not built"
     set -- "$top_srcdir/tests/fuzz/corpus/fuzz_$t"
     [ -d "$top_srcdir/tests/fuzz/regress/fuzz_$t" ] && set -- "$@" "$top_srcdir/tests/fuzz/regress/fuzz_$t"

@@ -18,7 +18,7 @@ seconds=${2:?usage: run.sh BUILD_DIR SECONDS [TARGET...]}
 shift 2
 # The targets CI runs (README.md explains the choice): the structure-aware ones and prep
 # reach rmens' own code; the byte-level HDF5 targets mostly reach libhdf5's parser.
-ci_targets="fuzz_prep fuzz_dataset_fields fuzz_checkpoint_fields fuzz_dataset fuzz_checkpoint fuzz_request fuzz_tokenizer fuzz_encode"
+ci_targets="fuzz_prep fuzz_dataset_fields fuzz_checkpoint_fields fuzz_dataset fuzz_checkpoint fuzz_request fuzz_tokenizer fuzz_encode fuzz_safetensors fuzz_hfconfig"
 if [ $# -gt 0 ]; then
     targets="$*"
 else
