@@ -87,7 +87,7 @@ static rmens_status size_check(const rmens_model_config *cfg, int64_t L, int64_t
     double nparams = 0;
     for (int k = 0; k < RMENS_NTENSORS; k++)
         nparams += (double)rmens_tensor_numel(cfg, k);
-    double acts = rmens_model_acts_bytes(cfg, (int)B, (int)T, 0), data = 8.0 * (double)B * (double)T + 64.0 * B;
+    double acts = rmens_model_acts_bytes(cfg, (int)B, (int)T, 0), data = 8.0 * (double)B * (double)T + 64.0 * (double)B;
     char what[160];
     snprintf(what, sizeof what, "%.3g MiB of weights, gradients and Adam moments, %.3g MiB of activations, %.3g MiB "
              "of data", 16.0 * nparams / 1048576.0, acts / 1048576.0, data / 1048576.0);

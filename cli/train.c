@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "ensemble/trainer.h"
+#include "io/checkpoint.h"
 
 static const char help[] =
     "usage: mpiexec -n P rmens train --data train.h5 --out ens.h5 [options]\n"
@@ -87,6 +88,103 @@ void rmens_cli_train_signals(void)
     sigaction(SIGUSR1, &sa, NULL);
 }
 
+/* What the user sees of a run: the trainer's events, printed on rank 0. */
+typedef struct {
+    const rmens_train_options *o;
+    int quiet;
+    double last_print;        /* elapsed seconds at the last progress line */
+    double progress_seconds;  /* between progress lines */
+} printer;
+
+static void hms(char *buf, size_t n, double s)
+{
+    long v = (long)(s + 0.5);
+    snprintf(buf, n, "%02ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+}
+
+static void print_begin(const rmens_train_options *o, const rmens_train_event *ev)
+{
+    const rmens_model_config *c = &ev->begin.cfg;
+    printf("train: %d members on %d ranks (%d per rank, %d ranks per member); model n_layer %d n_head %d n_embd %d "
+           "n_ctx %d (%.2f M parameters each)\n", ev->members, ev->begin.ranks, ev->begin.per_rank,
+           ev->begin.ranks_per_member, c->n_layer, c->n_head, c->n_embd, c->n_ctx, (double)ev->begin.nparams / 1e6);
+    printf("  data %s: %lld pairs%s; bootstrap %s; %lld steps of %d pairs%s\n", o->data, (long long)ev->begin.pairs,
+           ev->begin.streamed ? " (tokens read in chunks: larger than --data-mem)" : "",
+           o->bootstrap < 0 ? "none (seed ensemble)" : "with replacement", (long long)ev->total, o->batch,
+           o->resume ? " (resumed)" : "");
+    if (o->resume)
+        printf("  resuming %s at step %lld\n", o->out, (long long)ev->step);
+}
+
+static void print_progress(printer *p, const rmens_train_event *ev)
+{
+    /* A line every progress_seconds, and at the last step. */
+    if (ev->progress.elapsed - p->last_print < p->progress_seconds && ev->step != ev->total)
+        return;
+    p->last_print = ev->progress.elapsed;
+    char e1[32], e2[32];
+    hms(e1, sizeof e1, ev->progress.elapsed);
+    hms(e2, sizeof e2, ev->progress.eta);
+    /* Under SLURM every line names its job, so interleaved or appended logs stay readable. */
+    const char *job = getenv("SLURM_JOB_ID"), *task = getenv("SLURM_ARRAY_TASK_ID");
+    if (job)
+        printf("[job %s%s%s] ", job, task ? "_" : "", task ? task : "");
+    printf("step %lld/%lld  epoch %.2f  loss %.4f +- %.4f  acc %.3f  %.1f pairs/s  elapsed %s  eta %s\n",
+           (long long)ev->step, (long long)ev->total, ev->progress.epoch, ev->progress.loss_mean, ev->progress.loss_std,
+           ev->progress.accuracy_mean, ev->progress.pairs_per_s, e1, e2);
+}
+
+static void print_eval(const rmens_train_event *ev)
+{
+    printf("eval step %lld%s:\n", (long long)ev->step, ev->eval.final ? " (final)" : "");
+    printf("  member  val_loss  val_acc  val_margin  oob_loss  oob_acc  oob_margin\n");
+    for (int k = 0; k < ev->members; k++) {
+        const double *a = ev->eval.member + (size_t)k * RMENS_MA_N;
+        printf("  %6d  %8.4f  %7.4f  %10.4f  %8.4f  %7.4f  %10.4f\n", k, a[RMENS_MA_VAL_LOSS], a[RMENS_MA_VAL_ACC],
+               a[RMENS_MA_VAL_MARGIN], a[RMENS_MA_OOB_LOSS], a[RMENS_MA_OOB_ACC], a[RMENS_MA_OOB_MARGIN]);
+    }
+    if (ev->eval.has_val)
+        printf("  ensemble val_acc: mean %.4f, min (worst case) %.4f, mean - %.2g var %.4f\n",
+               ev->eval.accuracy[RMENS_RULE_MEAN], ev->eval.accuracy[RMENS_RULE_MIN], ev->eval.lambda,
+               ev->eval.accuracy[RMENS_RULE_UWO]);
+}
+
+static void on_event(const rmens_train_event *ev, void *user)
+{
+    printer *p = user;
+    const rmens_train_options *o = p->o;
+    if (ev->kind == RMENS_TRAIN_STOPPED)  /* said even with --quiet: the run did not finish */
+        printf("stop requested (SIGTERM/SIGUSR1): saved step %lld of %lld to %s; continue with --resume\n",
+               (long long)ev->step, (long long)ev->total, o->out);
+    if (p->quiet) {
+        fflush(stdout);
+        return;
+    }
+    switch (ev->kind) {
+    case RMENS_TRAIN_CUT:
+        printf("note: %lld of %lld pairs in %s are longer than the context (n_ctx %d) and are cut from the front; "
+               "%lld of them lose their whole prompt\n", (long long)ev->cut.cut, (long long)ev->cut.pairs, ev->cut.file,
+               ev->cut.n_ctx, (long long)ev->cut.prompt_lost);
+        break;
+    case RMENS_TRAIN_BEGIN: print_begin(o, ev); break;
+    case RMENS_TRAIN_STEP: print_progress(p, ev); break;
+    case RMENS_TRAIN_EVAL: print_eval(ev); break;
+    case RMENS_TRAIN_SAVED:
+        printf("saved %s at step %lld (%.2f s)\n", ev->saved.path, (long long)ev->step, ev->saved.seconds);
+        break;
+    case RMENS_TRAIN_EARLY_STOP:
+        printf("patience: no lower mean validation loss in %d evaluations; stopping at step %lld of %lld\n",
+               ev->early_stop.patience, (long long)ev->step, (long long)ev->total);
+        break;
+    case RMENS_TRAIN_BEST:
+        printf("keep-best: member %d ends with its weights of step %lld (validation loss %.4f)\n", ev->best.member,
+               (long long)ev->best.step, ev->best.loss);
+        break;
+    default: break;
+    }
+    fflush(stdout);
+}
+
 int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
 {
     static const struct option longopts[] = {
@@ -106,6 +204,9 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         {0, 0, 0, 0}};
     rmens_train_options o;
     rmens_train_options_init(&o);
+    printer pr = {&o, 0, 0, 5};
+    o.on_event = on_event;
+    o.event_user = &pr;
     int c, li = 0, rank = rmens_cli_rank(comm), model_given = 0, member_given = 0;
     int64_t iv, threads = 1;
     double dv;
@@ -166,7 +267,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         case 'u': o.share = 0; break;
         case 'P': o.truncate_prompts = 1; break;
         case 'k': INT_ARG(o.member_offset, 0); member_given = 1; break;
-        case 'q': o.quiet = 1; break;
+        case 'q': pr.quiet = 1; break;
         case 'D':
             if (rmens_cli_data_mem(optarg, &o.data_budget))
                 st = rmens_fail(RMENS_ERR_ARG, "--data-mem: expected a size such as 512M, 4G or 0, got '%s'", optarg);

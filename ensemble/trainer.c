@@ -1,7 +1,6 @@
 #include "ensemble/trainer.h"
 
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "io/output.h"
 #include "io/dataset.h"
 #include "io/modelfile.h"
+#include "io/trainlog.h"
 
 volatile sig_atomic_t rmens_train_stop_requested = 0;
 
@@ -43,7 +43,6 @@ void rmens_train_options_init(rmens_train_options *o)
     o->oob_pairs = 32768;
     o->lambda = 0.5;
     o->share = 1;
-    o->progress_seconds = 5;
 }
 
 typedef struct {
@@ -68,8 +67,8 @@ typedef struct {
     int64_t data_crc32;      /* fingerprint of the training pairs, kept for --resume */
     int max_len;             /* longest sequence of the data (activations are sized by it) */
     double *mattrs;       /* [K][RMENS_MA_N], identical on all ranks after each evaluation */
-    FILE *metrics;
-    double t0, last_print;
+    FILE *log;               /* the metrics file (io/trainlog), rank 0 */
+    double t0;
     int64_t pairs_done;
     /* --keep-best / --patience (track_best): */
     float **best;            /* [pl.n_local] weights of each local member at its best */
@@ -82,28 +81,17 @@ typedef struct {
 static int is_root(const trainer *t) { return t->pl.rank == 0; }
 static int owner(const trainer *t) { return t->pl.group_rank == 0; }
 
-static void hms(char *buf, size_t n, double s)
+/* Every event goes to the metrics file and to the caller, on rank 0. */
+static void notify(trainer *t, rmens_train_event *ev)
 {
-    long v = (long)(s + 0.5);
-    snprintf(buf, n, "%02ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
-}
-
-static void emit(trainer *t, json_object *o)
-{
-    if (t->metrics) {
-        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), t->metrics);
-        fputc('\n', t->metrics);
-        fflush(t->metrics);
-    }
-    json_object_put(o);
-}
-
-static json_object *darray(const double *v, int n, int stride)
-{
-    json_object *a = json_object_new_array();
-    for (int i = 0; i < n; i++)
-        json_object_array_add(a, json_object_new_double(v[i * stride]));
-    return a;
+    if (!is_root(t))
+        return;
+    ev->step = t->step;
+    ev->total = t->total;
+    ev->members = t->o->members;
+    rmens_trainlog_event(t->log, ev);
+    if (t->o->on_event)
+        t->o->on_event(ev, t->o->event_user);
 }
 
 /* ------------------------------------------------------------ rewards */
@@ -139,10 +127,121 @@ static void pair_metrics(double *e, const float *r, const rmens_dataset *ds, con
     }
 }
 
-static rmens_status evaluate(trainer *t, int final)
+/* Member mb on the validation pairs (their rewards into mom) and on an evenly spaced
+ * sample of its out-of-bag pairs: loss, correct count and margin into e[EV_N]. */
+static rmens_status measure_member(trainer *t, member *mb, double *e, rmens_moments *mom, float *r, int64_t *all)
 {
     const rmens_train_options *o = t->o;
-    const int K = o->members;
+    const int64_t nv = t->val ? rmens_dataset_count(t->val) : 0;
+    if (nv > 0) {
+        for (int64_t i = 0; i < nv; i++)
+            all[i] = i;
+        RMENS_TRY(rewards_of(t, mb, t->val, all, nv, r));
+        double m3[3] = {0, 0, 0};
+        pair_metrics(m3, r, t->val, all, nv, o->margin_scale);
+        e[EV_LOSS] = m3[0], e[EV_CORRECT] = m3[1], e[EV_MARGIN] = m3[2];
+        rmens_moments_add(mom, r, (size_t)(2 * nv));
+    }
+    int64_t noob = rmens_bootstrap_oob(&mb->boot, all);
+    if (o->oob_pairs > 0 && noob > o->oob_pairs) {
+        /* An evenly spaced sample of the (sorted) out-of-bag pairs: about 37% of a
+         * large training set would otherwise be scored at every evaluation. In
+         * place: sample i reads position (2i + 1) noob / (2 cap) >= i. */
+        const int64_t cap = o->oob_pairs;
+        for (int64_t i = 0; i < cap; i++)
+            all[i] = all[rmens_even_sample(i, noob, cap)];
+        noob = cap;
+    }
+    if (noob > 0) {
+        RMENS_TRY(rewards_of(t, mb, t->train, all, noob, r));
+        double m3[3] = {0, 0, 0};
+        pair_metrics(m3, r, t->train, all, noob, o->margin_scale);
+        e[EV_OOB_LOSS] = m3[0], e[EV_OOB_CORRECT] = m3[1], e[EV_OOB_MARGIN] = m3[2];
+    }
+    e[EV_OOB_N] = (double)noob;
+    return RMENS_OK;
+}
+
+/* Normalisation statistics: mean and std of the member's rewards over the training set,
+ * so scores of different members can be compared. On a large set an evenly spaced sample
+ * of norm_pairs pairs estimates them (32768 pairs: a standard error of the mean under
+ * 0.4% of the std) at a fraction of a forward pass over all of it. */
+static rmens_status measure_norm(trainer *t, member *mb, float *r, int64_t *all)
+{
+    const int64_t nt = rmens_dataset_count(t->train);
+    const int64_t ns = t->o->norm_pairs > 0 && t->o->norm_pairs < nt ? t->o->norm_pairs : nt;
+    for (int64_t i = 0; i < ns; i++)
+        all[i] = rmens_even_sample(i, nt, ns);
+    RMENS_TRY(rewards_of(t, mb, t->train, all, ns, r));
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < 2 * ns; i++)
+        s += r[i];
+    double mean = s / (double)(2 * ns);
+    for (int64_t i = 0; i < 2 * ns; i++)
+        s2 += (r[i] - mean) * (r[i] - mean);
+    t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_MEAN] = mean;
+    t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_STD] = sqrt(s2 / (double)(2 * ns));
+    return RMENS_OK;
+}
+
+/* Collective: each member's statistics live on its owner; share them so every rank
+ * writes the same checkpoint attributes. */
+static rmens_status share_norm(trainer *t)
+{
+    const int K = t->o->members;
+    double *rs = calloc((size_t)K * 2, sizeof *rs), *rsum = calloc((size_t)K * 2, sizeof *rsum);
+    for (int j = 0; j < t->pl.n_local && owner(t) && rs; j++) {
+        int k = t->mem[j].index;
+        rs[2 * k] = t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_MEAN];
+        rs[2 * k + 1] = t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_STD];
+    }
+    rmens_status st = rs && rsum ? rmens_mpi_check(MPI_Allreduce(rs, rsum, 2 * K, MPI_DOUBLE, MPI_SUM, t->comm),
+                                                   "MPI_Allreduce")
+                                 : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < K && st == RMENS_OK; k++) {
+        t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_MEAN] = rsum[2 * k];
+        t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_STD] = rsum[2 * k + 1];
+    }
+    free(rs);
+    free(rsum);
+    return st;
+}
+
+/* Every member's means from the counts summed over ranks, into mattrs. */
+static void set_member_metrics(trainer *t, const double *evsum, int64_t nv)
+{
+    for (int k = 0; k < t->o->members; k++) {
+        const double *e = evsum + (size_t)k * EV_N;
+        double *a = t->mattrs + (size_t)k * RMENS_MA_N;
+        a[RMENS_MA_VAL_LOSS] = nv ? e[EV_LOSS] / (double)nv : NAN;
+        a[RMENS_MA_VAL_ACC] = nv ? e[EV_CORRECT] / (double)nv : NAN;
+        a[RMENS_MA_VAL_MARGIN] = nv ? e[EV_MARGIN] / (double)nv : NAN;
+        a[RMENS_MA_OOB_ACC] = e[EV_OOB_N] > 0 ? e[EV_OOB_CORRECT] / e[EV_OOB_N] : NAN;
+        a[RMENS_MA_OOB_LOSS] = e[EV_OOB_N] > 0 ? e[EV_OOB_LOSS] / e[EV_OOB_N] : NAN;
+        a[RMENS_MA_OOB_MARGIN] = e[EV_OOB_N] > 0 ? e[EV_OOB_MARGIN] / e[EV_OOB_N] : NAN;
+    }
+}
+
+/* The ensemble's validation accuracy by each decision rule, from the per-pair moments
+ * over members (chosen 2i, rejected 2i + 1). */
+static void ensemble_accuracy(double acc[RMENS_RULE_N], const rmens_moments *mom, int64_t nv, double lambda)
+{
+    for (int r = 0; r < RMENS_RULE_N; r++)
+        acc[r] = 0;
+    for (int64_t i = 0; i < nv; i++) {
+        const rmens_moments *w = &mom[2 * i], *l = &mom[2 * i + 1];
+        rmens_rule_decide(acc, (const double[3]){w->mean, w->min, rmens_moments_var(w)},
+                          (const double[3]){l->mean, l->min, rmens_moments_var(l)}, lambda);
+    }
+    for (int r = 0; nv && r < RMENS_RULE_N; r++)
+        acc[r] /= (double)nv;
+}
+
+/* Collective: every member on the validation pairs and its out-of-bag sample (final: and
+ * its reward statistics); mattrs the same on every rank after it; an EVAL event. */
+static rmens_status evaluate(trainer *t, int final)
+{
+    const int K = t->o->members;
     const int64_t nv = t->val ? rmens_dataset_count(t->val) : 0, nt = rmens_dataset_count(t->train);
     rmens_status st = RMENS_OK;
     double *ev = calloc((size_t)K * EV_N, sizeof *ev), *evsum = calloc((size_t)K * EV_N, sizeof *ev);
@@ -155,143 +254,29 @@ static rmens_status evaluate(trainer *t, int final)
     }
     rmens_moments_clear(mom, (size_t)(2 * nv));
     for (int j = 0; j < t->pl.n_local && owner(t) && st == RMENS_OK; j++) {
-        member *mb = &t->mem[j];
-        double *e = ev + (size_t)mb->index * EV_N;
-        if (nv > 0) {
-            for (int64_t i = 0; i < nv; i++)
-                all[i] = i;
-            if ((st = rewards_of(t, mb, t->val, all, nv, r)) != RMENS_OK)
-                break;
-            double m3[3] = {0, 0, 0};
-            pair_metrics(m3, r, t->val, all, nv, o->margin_scale);
-            e[EV_LOSS] = m3[0], e[EV_CORRECT] = m3[1], e[EV_MARGIN] = m3[2];
-            rmens_moments_add(mom, r, (size_t)(2 * nv));
-        }
-        int64_t noob = rmens_bootstrap_oob(&mb->boot, all);
-        if (o->oob_pairs > 0 && noob > o->oob_pairs) {
-            /* An evenly spaced sample of the (sorted) out-of-bag pairs: about 37% of a
-             * large training set would otherwise be scored at every evaluation. In
-             * place: sample i reads position (2i + 1) noob / (2 cap) >= i. */
-            const int64_t cap = o->oob_pairs;
-            for (int64_t i = 0; i < cap; i++)
-                all[i] = all[rmens_even_sample(i, noob, cap)];
-            noob = cap;
-        }
-        if (noob > 0) {
-            if ((st = rewards_of(t, mb, t->train, all, noob, r)) != RMENS_OK)
-                break;
-            double m3[3] = {0, 0, 0};
-            pair_metrics(m3, r, t->train, all, noob, o->margin_scale);
-            e[EV_OOB_LOSS] = m3[0], e[EV_OOB_CORRECT] = m3[1], e[EV_OOB_MARGIN] = m3[2];
-        }
-        e[EV_OOB_N] = (double)noob;
-        if (final) {
-            /* Normalisation statistics: mean and std of the member's rewards over the
-             * training set, so scores of different members can be compared. On a large
-             * set an evenly spaced sample of norm_pairs pairs estimates them (32768 pairs:
-             * a standard error of the mean under 0.4% of the std) at a fraction of a
-             * forward pass over all of it. */
-            const int64_t ns = o->norm_pairs > 0 && o->norm_pairs < nt ? o->norm_pairs : nt;
-            for (int64_t i = 0; i < ns; i++)
-                all[i] = rmens_even_sample(i, nt, ns);
-            if ((st = rewards_of(t, mb, t->train, all, ns, r)) != RMENS_OK)
-                break;
-            double s = 0, s2 = 0;
-            for (int64_t i = 0; i < 2 * ns; i++)
-                s += r[i];
-            double mean = s / (double)(2 * ns);
-            for (int64_t i = 0; i < 2 * ns; i++)
-                s2 += (r[i] - mean) * (r[i] - mean);
-            t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_MEAN] = mean;
-            t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_STD] = sqrt(s2 / (double)(2 * ns));
-        }
+        st = measure_member(t, &t->mem[j], ev + (size_t)t->mem[j].index * EV_N, mom, r, all);
+        if (st == RMENS_OK && final)
+            st = measure_norm(t, &t->mem[j], r, all);
     }
-    st = rmens_verdict(t->comm, st);
-    if (st != RMENS_OK)
+    if ((st = rmens_verdict(t->comm, st)) != RMENS_OK)
         goto exit;
     if ((st = rmens_mpi_check(MPI_Allreduce(ev, evsum, K * EV_N, MPI_DOUBLE, MPI_SUM, t->comm), "MPI_Allreduce(eval)")) !=
         RMENS_OK)
         goto exit;
-    if (final) {
-        /* Each member's statistics live on its owner; share them so every rank writes the
-         * same checkpoint attributes. */
-        double *rs = calloc((size_t)K * 2, sizeof *rs), *rsum = calloc((size_t)K * 2, sizeof *rsum);
-        for (int j = 0; j < t->pl.n_local && owner(t) && rs; j++) {
-            int k = t->mem[j].index;
-            rs[2 * k] = t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_MEAN];
-            rs[2 * k + 1] = t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_STD];
-        }
-        st = rs && rsum ? rmens_mpi_check(MPI_Allreduce(rs, rsum, 2 * K, MPI_DOUBLE, MPI_SUM, t->comm), "MPI_Allreduce")
-                        : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
-        for (int k = 0; k < K && st == RMENS_OK; k++) {
-            t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_MEAN] = rsum[2 * k];
-            t->mattrs[k * RMENS_MA_N + RMENS_MA_REWARD_STD] = rsum[2 * k + 1];
-        }
-        free(rs);
-        free(rsum);
-        if (st != RMENS_OK)
-            goto exit;
-    }
-    for (int k = 0; k < K; k++) {
-        double *e = evsum + (size_t)k * EV_N, *a = t->mattrs + (size_t)k * RMENS_MA_N;
-        a[RMENS_MA_VAL_LOSS] = nv ? e[EV_LOSS] / (double)nv : NAN;
-        a[RMENS_MA_VAL_ACC] = nv ? e[EV_CORRECT] / (double)nv : NAN;
-        a[RMENS_MA_VAL_MARGIN] = nv ? e[EV_MARGIN] / (double)nv : NAN;
-        a[RMENS_MA_OOB_ACC] = e[EV_OOB_N] > 0 ? e[EV_OOB_CORRECT] / e[EV_OOB_N] : NAN;
-        a[RMENS_MA_OOB_LOSS] = e[EV_OOB_N] > 0 ? e[EV_OOB_LOSS] / e[EV_OOB_N] : NAN;
-        a[RMENS_MA_OOB_MARGIN] = e[EV_OOB_N] > 0 ? e[EV_OOB_MARGIN] / e[EV_OOB_N] : NAN;
-    }
+    if (final && (st = share_norm(t)) != RMENS_OK)
+        goto exit;
+    set_member_metrics(t, evsum, nv);
     /* Per-pair statistics across members: a Chan-merge reduction onto rank 0. */
     if (nv > 0 && (st = rmens_moments_reduce(mom, (size_t)(2 * nv), 0, t->comm)) != RMENS_OK)
         goto exit;
-    if (!is_root(t))
-        goto exit;
-    double acc_mean = 0, acc_min = 0, acc_uwo = 0;
-    for (int64_t i = 0; i < nv; i++) {
-        const rmens_moments *w = &mom[2 * i], *l = &mom[2 * i + 1];
-        acc_mean += w->mean > l->mean;
-        acc_min += w->min > l->min;
-        acc_uwo += w->mean - o->lambda * rmens_moments_var(w) > l->mean - o->lambda * rmens_moments_var(l);
-    }
-    if (nv) {
-        acc_mean /= (double)nv, acc_min /= (double)nv, acc_uwo /= (double)nv;
-    }
-    if (!o->quiet) {
-        printf("eval step %lld%s:\n", (long long)t->step, final ? " (final)" : "");
-        printf("  member  val_loss  val_acc  val_margin  oob_loss  oob_acc  oob_margin\n");
-        for (int k = 0; k < K; k++) {
-            const double *a = t->mattrs + (size_t)k * RMENS_MA_N;
-            printf("  %6d  %8.4f  %7.4f  %10.4f  %8.4f  %7.4f  %10.4f\n", k, a[RMENS_MA_VAL_LOSS], a[RMENS_MA_VAL_ACC],
-                   a[RMENS_MA_VAL_MARGIN], a[RMENS_MA_OOB_LOSS], a[RMENS_MA_OOB_ACC], a[RMENS_MA_OOB_MARGIN]);
-        }
-        if (nv)
-            printf("  ensemble val_acc: mean %.4f, min (worst case) %.4f, mean - %.2g var %.4f\n", acc_mean, acc_min,
-                   o->lambda, acc_uwo);
-        fflush(stdout);
-    }
-    json_object *j = json_object_new_object(), *ms = json_object_new_array();
-    json_object_object_add(j, "type", json_object_new_string("eval"));
-    json_object_object_add(j, "step", json_object_new_int64(t->step));
-    json_object_object_add(j, "final", json_object_new_boolean(final));
-    for (int k = 0; k < K; k++) {
-        const double *a = t->mattrs + (size_t)k * RMENS_MA_N;
-        json_object *m = json_object_new_object();
-        json_object_object_add(m, "member", json_object_new_int(k));
-        for (int q = 0; q < RMENS_MA_N; q++)
-            if (isfinite(a[q]) && (final || (q != RMENS_MA_REWARD_MEAN && q != RMENS_MA_REWARD_STD)))
-                json_object_object_add(m, rmens_member_attr_names[q], json_object_new_double(a[q]));
-        json_object_array_add(ms, m);
-    }
-    json_object_object_add(j, "members", ms);
-    if (nv) {
-        json_object *en = json_object_new_object();
-        json_object_object_add(en, "val_accuracy_mean", json_object_new_double(acc_mean));
-        json_object_object_add(en, "val_accuracy_min", json_object_new_double(acc_min));
-        json_object_object_add(en, "val_accuracy_uwo", json_object_new_double(acc_uwo));
-        json_object_object_add(en, "lambda", json_object_new_double(o->lambda));
-        json_object_object_add(j, "ensemble", en);
-    }
-    emit(t, j);
+    rmens_train_event e = {.kind = RMENS_TRAIN_EVAL};
+    e.eval.final = final;
+    e.eval.member = t->mattrs;
+    e.eval.has_val = nv > 0;
+    e.eval.lambda = t->o->lambda;
+    if (is_root(t))
+        ensemble_accuracy(e.eval.accuracy, mom, nv, t->o->lambda);
+    notify(t, &e);
 exit:
     free(ev);
     free(evsum);
@@ -390,10 +375,10 @@ static void restore_best(trainer *t)
     for (int j = 0; t->best && j < t->pl.n_local; j++)
         if (t->best[j])
             memcpy(t->mem[j].m->params, t->best[j], t->mem[j].m->nparams * sizeof(float));
-    if (t->best_step && is_root(t) && !t->o->quiet)
-        for (int k = 0; k < t->o->members; k++)
-            printf("keep-best: member %d ends with its weights of step %lld (validation loss %.4f)\n", k,
-                   (long long)t->best_step[k], t->best_loss[k]);
+    for (int k = 0; t->best_step && k < t->o->members; k++) {
+        rmens_train_event e = {.kind = RMENS_TRAIN_BEST, .best = {k, t->best_step[k], t->best_loss[k]}};
+        notify(t, &e);
+    }
 }
 
 static rmens_status save(trainer *t)
@@ -411,8 +396,10 @@ static rmens_status save(trainer *t)
     double t0 = rmens_now();
     rmens_status st = rmens_checkpoint_save(t->o->out, t->comm, &h, t->mattrs, loc, n);
     free(loc);
-    if (st == RMENS_OK && is_root(t) && !t->o->quiet)
-        printf("saved %s at step %lld (%.2f s)\n", t->o->out, (long long)t->step, rmens_now() - t0);
+    if (st == RMENS_OK) {
+        rmens_train_event e = {.kind = RMENS_TRAIN_SAVED, .saved = {t->o->out, rmens_now() - t0}};
+        notify(t, &e);
+    }
     return st;
 }
 
@@ -423,28 +410,27 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     t->step = h->step;
     fill_header(t, &want);
     t->step = step;
+    static const char *const model[] = {"vocab_size", "n_ctx", "n_layer", "n_head", "n_embd", NULL};
+    /* what a resume may change, or what is checked with its own message */
+    static const char *const apart[] = {"vocab_size", "n_ctx", "n_layer", "n_head", "n_embd", "step", "ensemble_size",
+                                        "data_crc32", "tokenizer", "eot_token", "template_name", "data", "command", NULL};
+    rmens_hdiff d;
     /* The tokenizer first: another one also changes the vocabulary, and is the cause. */
     if (strcmp(h->tokenizer, want.tokenizer) != 0)
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
                           h->tokenizer, t->o->data, want.tokenizer);
-    if (memcmp(&h->cfg, &want.cfg, sizeof want.cfg) != 0)
+    if (rmens_ckpt_header_differ(h, &want, model, 1, &d))
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s holds a model of n_ctx %d, n_layer %d, n_head %d, n_embd %d, "
                           "vocab %d; the options ask for %d, %d, %d, %d, %d", t->o->out, h->cfg.n_ctx, h->cfg.n_layer,
                           h->cfg.n_head, h->cfg.n_embd, h->cfg.vocab_size, want.cfg.n_ctx, want.cfg.n_layer,
                           want.cfg.n_head, want.cfg.n_embd, want.cfg.vocab_size);
-#define SAME(f, fmt)                                                                                         \
-    if (h->f != want.f)                                                                                      \
-        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with " #f " = " fmt ", the options say " fmt \
-                          " (resume with the original settings)", t->o->out, h->f, want.f);
     if (h->data_crc32 >= 0 && h->data_crc32 != want.data_crc32)
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on other data (%s, fingerprint %08llx) than %s "
                           "(fingerprint %08llx)", t->o->out, h->data, (unsigned long long)h->data_crc32, t->o->data,
                           (unsigned long long)want.data_crc32);
-    SAME(member_offset, "%d") SAME(members, "%d") SAME(batch, "%d") SAME(warmup, "%d") SAME(share, "%d") SAME(total_steps, "%" PRId64) SAME(n_pairs, "%" PRId64)
-    SAME(seed, "%" PRIu64) SAME(bootstrap, "%g") SAME(lr, "%g") SAME(min_lr_frac, "%g") SAME(beta1, "%g")
-    SAME(beta2, "%g") SAME(eps, "%g") SAME(weight_decay, "%g") SAME(clip, "%g") SAME(margin_scale, "%g")
-    SAME(center, "%g")
-#undef SAME
+    if (rmens_ckpt_header_differ(h, &want, apart, 0, &d))
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with %s = %s, the options say %s (resume with the "
+                          "original settings)", t->o->out, d.field, d.a, d.b);
     if (h->eot_token >= 0 && h->eot_token != want.eot_token)
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained with end-of-text token %lld, %s has %lld", t->o->out,
                           (long long)h->eot_token, t->o->data, (long long)want.eot_token);
@@ -589,55 +575,35 @@ static rmens_status train_step(trainer *t, double *vals)
     return RMENS_OK;
 }
 
-static void progress(trainer *t, const double *vals, int force)
+/* A STEP event from the losses and correct counts summed over ranks (vals[2k], [2k + 1]). */
+static rmens_status step_event(trainer *t, const double *vals)
 {
     const rmens_train_options *o = t->o;
     const int K = o->members;
-    double tnow = rmens_now();
-    if (!is_root(t) || o->quiet || (!force && tnow - t->last_print < o->progress_seconds))
-        return;
-    t->last_print = tnow;
+    double *la = malloc((size_t)2 * K * sizeof *la);
+    if (!la)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < K; k++)
+        la[k] = vals[2 * k], la[K + k] = vals[2 * k + 1] / o->batch;
     double mean = 0, var = 0, acc = 0;
     for (int k = 0; k < K; k++)
         mean += vals[2 * k] / K, acc += vals[2 * k + 1] / ((double)K * o->batch);
     for (int k = 0; k < K; k++)
         var += (vals[2 * k] - mean) * (vals[2 * k] - mean) / K;
-    double el = tnow - t->t0, pps = (double)t->pairs_done / el;
-    double eta = t->pairs_done > 0 ? el / (double)t->pairs_done * (double)((t->total - t->step) * K * o->batch) : 0;
-    char e1[32], e2[32];
-    hms(e1, sizeof e1, el);
-    hms(e2, sizeof e2, eta);
-    int64_t n_sample = t->mem && t->pl.n_local ? t->mem[0].boot.n_sample : rmens_dataset_count(t->train);
-    /* Under SLURM every line names its job, so interleaved or appended logs stay readable. */
-    const char *job = getenv("SLURM_JOB_ID"), *task = getenv("SLURM_ARRAY_TASK_ID");
-    if (job)
-        printf("[job %s%s%s] ", job, task ? "_" : "", task ? task : "");
-    printf("step %lld/%lld  epoch %.2f  loss %.4f +- %.4f  acc %.3f  %.1f pairs/s  elapsed %s  eta %s\n",
-           (long long)t->step, (long long)t->total, (double)t->step * o->batch / (double)n_sample, mean, sqrt(var), acc,
-           pps, e1, e2);
-    fflush(stdout);
-}
-
-static void log_step(trainer *t, const double *vals)
-{
-    if (!t->metrics)
-        return;
-    const int K = t->o->members;
-    json_object *j = json_object_new_object();
-    json_object_object_add(j, "type", json_object_new_string("train"));
-    json_object_object_add(j, "step", json_object_new_int64(t->step));
-    json_object_object_add(j, "lr", json_object_new_double(rmens_adamw_lr(&t->o->opt, t->step - 1)));
-    json_object_object_add(j, "loss", darray(vals, K, 2));
-    double *acc = malloc((size_t)K * sizeof *acc);
-    for (int k = 0; acc && k < K; k++)
-        acc[k] = vals[2 * k + 1] / t->o->batch;
-    if (acc)
-        json_object_object_add(j, "accuracy", darray(acc, K, 1));
-    free(acc);
-    double el = rmens_now() - t->t0;
-    json_object_object_add(j, "pairs_per_s", json_object_new_double((double)t->pairs_done / el));
-    json_object_object_add(j, "elapsed_s", json_object_new_double(el));
-    emit(t, j);
+    const double el = rmens_now() - t->t0;
+    const int64_t n_sample = t->mem && t->pl.n_local ? t->mem[0].boot.n_sample : rmens_dataset_count(t->train);
+    rmens_train_event e = {.kind = RMENS_TRAIN_STEP};
+    e.progress.loss = la;
+    e.progress.accuracy = la + K;
+    e.progress.loss_mean = mean, e.progress.loss_std = sqrt(var), e.progress.accuracy_mean = acc;
+    e.progress.lr = rmens_adamw_lr(&o->opt, t->step - 1);
+    e.progress.epoch = (double)t->step * o->batch / (double)n_sample;
+    e.progress.elapsed = el;
+    e.progress.pairs_per_s = (double)t->pairs_done / el;
+    e.progress.eta = t->pairs_done > 0 ? el / (double)t->pairs_done * (double)((t->total - t->step) * K * o->batch) : 0;
+    notify(t, &e);
+    free(la);
+    return RMENS_OK;
 }
 
 /* Rank 0, before any work: every file the run writes can be written, none is an input,
@@ -675,101 +641,93 @@ static rmens_status check_memory(const trainer *t)
                               "use fewer members per rank (more ranks or nodes), a smaller model or batch, or --data-mem");
 }
 
-rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
+/* Rank 0 before anything is read: the options alone, then the outputs claimed. */
+static rmens_status check_options(const rmens_train_options *o, int rank, rmens_output_lock *lock)
 {
-    rmens_output_lock lock = {.fd = -1};
-    trainer tr = {0}, *t = &tr;
-    t->o = o;
-    t->comm = comm;
-    rmens_model *init = NULL;
-    rmens_ckpt_header resume_h;
-    rmens_status st = RMENS_OK;
-    double *vals = NULL;
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-
     if (o->batch < 1)
-        st = rmens_fail(RMENS_ERR_ARG, "`batch` must be at least 1");
-    else if (!o->out)
-        st = rmens_fail(RMENS_ERR_ARG, "`out` is required");
-    else if ((o->keep_best || o->patience > 0) && (!o->val || o->eval_every <= 0))
-        st = rmens_fail(RMENS_ERR_ARG, "`%s` needs `val` and `eval_every` > 0: it follows the validation loss",
-                        o->keep_best ? "keep_best" : "patience");
-    else if (!o->resume && !o->force && access(o->out, F_OK) == 0)
-        st = rmens_fail(RMENS_ERR_ARG, "%s already exists (set `resume` to continue it, or `force` to replace it)",
-                        o->out);
-    else if (o->resume && access(o->out, F_OK) != 0)
-        st = rmens_fail(RMENS_ERR_ARG, "`resume`: %s does not exist: nothing to resume", o->out);
-    else if (rank == 0)
-        st = claim_outputs(o, &lock);
-    if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
-        rmens_output_lock_release(&lock);
-        return st;
-    }
-    if ((st = rmens_placement_init(&t->pl, comm, o->members)) != RMENS_OK)
-        goto exit;
+        return rmens_fail(RMENS_ERR_ARG, "`batch` must be at least 1");
+    if (!o->out)
+        return rmens_fail(RMENS_ERR_ARG, "`out` is required");
+    if ((o->keep_best || o->patience > 0) && (!o->val || o->eval_every <= 0))
+        return rmens_fail(RMENS_ERR_ARG, "`%s` needs `val` and `eval_every` > 0: it follows the validation loss",
+                          o->keep_best ? "keep_best" : "patience");
+    if (!o->resume && !o->force && access(o->out, F_OK) == 0)
+        return rmens_fail(RMENS_ERR_ARG, "%s already exists (set `resume` to continue it, or `force` to replace it)",
+                          o->out);
+    if (o->resume && access(o->out, F_OK) != 0)
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s does not exist: nothing to resume", o->out);
+    return rank == 0 ? claim_outputs(o, lock) : RMENS_OK;
+}
+
+/* Collective: the training (and validation) pairs, read and checked against each other
+ * and the batch. */
+static rmens_status read_data(trainer *t)
+{
+    const rmens_train_options *o = t->o;
     int64_t budget;
-    if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK)
-        goto exit;
-    if ((st = rmens_dataset_read_comm(&t->train, o->data, comm, budget)) != RMENS_OK)
-        goto exit;
-    if (o->val && (st = rmens_dataset_read_comm(&t->val, o->val, comm, budget)) != RMENS_OK)
-        goto exit;
-    if (rmens_dataset_kind(t->train) != RMENS_DATA_PAIRS) {
-        st = rmens_fail(RMENS_ERR_ARG, "%s is a responses file; training needs pairs", o->data);
-        goto exit;
-    }
-    if (o->batch > rmens_dataset_count(t->train)) {
-        st = rmens_fail(RMENS_ERR_ARG, "`batch` %d is larger than the data (%s holds %lld pairs)", o->batch, o->data,
-                        (long long)rmens_dataset_count(t->train));
-        goto exit;
-    }
-    if (t->pl.group_size > o->batch) {
-        st = rmens_fail(RMENS_ERR_ARG, "`batch` %d is smaller than the %d ranks training each member", o->batch,
-                        t->pl.group_size);
-        goto exit;
-    }
-    if (t->val && (strcmp(t->val->tokenizer, t->train->tokenizer) != 0 || t->val->eot != t->train->eot)) {
-        st = rmens_fail(RMENS_ERR_ARG, "%s was tokenized by \"%s\" (end-of-text %d), %s by \"%s\" (end-of-text %d)",
-                        o->val, t->val->tokenizer, t->val->eot, o->data, t->train->tokenizer, t->train->eot);
-        goto exit;
-    }
-    if (t->val && rmens_dataset_vocab_size(t->val) != rmens_dataset_vocab_size(t->train)) {
-        st = rmens_fail(RMENS_ERR_ARG, "%s has vocab_size %d, %s %d", o->val, rmens_dataset_vocab_size(t->val), o->data,
-                        rmens_dataset_vocab_size(t->train));
-        goto exit;
-    }
-    if (o->init) {
-        st = rmens_model_load(&init, o->init, o->seed, &t->fresh_head);
-        if (st == RMENS_OK && o->model.n_ctx && (o->model.n_ctx != init->cfg.n_ctx || o->model.n_layer != init->cfg.n_layer ||
-                                                 o->model.n_head != init->cfg.n_head || o->model.n_embd != init->cfg.n_embd))
-            st = rmens_fail(RMENS_ERR_ARG, "`init` %s has n_ctx %d, n_layer %d, n_head %d, n_embd %d; the model options "
-                            "ask for %d, %d, %d, %d (drop them to use the file's)", o->init, init->cfg.n_ctx,
-                            init->cfg.n_layer, init->cfg.n_head, init->cfg.n_embd, o->model.n_ctx, o->model.n_layer,
-                            o->model.n_head, o->model.n_embd);
-        /* A model that reads other tokens than the data's would train on noise. */
-        char tok[128];
-        if (st == RMENS_OK && (st = rmens_modelfile_tokenizer(o->init, tok, sizeof tok)) == RMENS_OK && tok[0] &&
-            strcmp(tok, t->train->tokenizer) != 0)
-            st = rmens_fail(RMENS_ERR_ARG, "`init` %s reads \"%s\" tokens, but %s was tokenized by \"%s\"", o->init, tok,
-                            o->data, t->train->tokenizer);
-        if ((st = rmens_verdict(comm, st)) != RMENS_OK)
-            goto exit;
-    }
+    RMENS_TRY(rmens_data_budget(t->comm, o->data_budget, &budget));
+    RMENS_TRY(rmens_dataset_read_comm(&t->train, o->data, t->comm, budget));
+    if (o->val)
+        RMENS_TRY(rmens_dataset_read_comm(&t->val, o->val, t->comm, budget));
+    if (rmens_dataset_kind(t->train) != RMENS_DATA_PAIRS)
+        return rmens_fail(RMENS_ERR_ARG, "%s is a responses file; training needs pairs", o->data);
+    if (o->batch > rmens_dataset_count(t->train))
+        return rmens_fail(RMENS_ERR_ARG, "`batch` %d is larger than the data (%s holds %lld pairs)", o->batch, o->data,
+                          (long long)rmens_dataset_count(t->train));
+    if (t->pl.group_size > o->batch)
+        return rmens_fail(RMENS_ERR_ARG, "`batch` %d is smaller than the %d ranks training each member", o->batch,
+                          t->pl.group_size);
+    if (t->val && (strcmp(t->val->tokenizer, t->train->tokenizer) != 0 || t->val->eot != t->train->eot))
+        return rmens_fail(RMENS_ERR_ARG, "%s was tokenized by \"%s\" (end-of-text %d), %s by \"%s\" (end-of-text %d)",
+                          o->val, t->val->tokenizer, t->val->eot, o->data, t->train->tokenizer, t->train->eot);
+    if (t->val && rmens_dataset_vocab_size(t->val) != rmens_dataset_vocab_size(t->train))
+        return rmens_fail(RMENS_ERR_ARG, "%s has vocab_size %d, %s %d", o->val, rmens_dataset_vocab_size(t->val), o->data,
+                          rmens_dataset_vocab_size(t->train));
     t->data_crc32 = rmens_dataset_fingerprint(t->train);  /* so --resume can refuse other data */
-    t->cfg = init ? init->cfg : o->model;
+    return RMENS_OK;
+}
+
+/* Collective: the `init` model, checked against the model options and the data's tokens. */
+static rmens_status read_init(trainer *t, rmens_model **init)
+{
+    const rmens_train_options *o = t->o;
+    rmens_status st = rmens_model_load(init, o->init, o->seed, &t->fresh_head);
+    const rmens_model_config *c = st == RMENS_OK ? &(*init)->cfg : NULL;
+    if (st == RMENS_OK && o->model.n_ctx && (o->model.n_ctx != c->n_ctx || o->model.n_layer != c->n_layer ||
+                                             o->model.n_head != c->n_head || o->model.n_embd != c->n_embd))
+        st = rmens_fail(RMENS_ERR_ARG, "`init` %s has n_ctx %d, n_layer %d, n_head %d, n_embd %d; the model options "
+                        "ask for %d, %d, %d, %d (drop them to use the file's)", o->init, c->n_ctx, c->n_layer,
+                        c->n_head, c->n_embd, o->model.n_ctx, o->model.n_layer, o->model.n_head, o->model.n_embd);
+    /* A model that reads other tokens than the data's would train on noise. */
+    char tok[128];
+    if (st == RMENS_OK && (st = rmens_modelfile_tokenizer(o->init, tok, sizeof tok)) == RMENS_OK && tok[0] &&
+        strcmp(tok, t->train->tokenizer) != 0)
+        st = rmens_fail(RMENS_ERR_ARG, "`init` %s reads \"%s\" tokens, but %s was tokenized by \"%s\"", o->init, tok,
+                        o->data, t->train->tokenizer);
+    return rmens_verdict(t->comm, st);
+}
+
+/* The members' shape: the init model's or the options', reading the data's vocabulary. */
+static rmens_status choose_config(trainer *t, const rmens_model *init)
+{
+    t->cfg = init ? init->cfg : t->o->model;
     if (!init)
         t->cfg.vocab_size = rmens_dataset_vocab_size(t->train);
-    if (t->cfg.vocab_size < rmens_dataset_vocab_size(t->train)) {
-        st = rmens_fail(RMENS_ERR_ARG, "`init` %s has vocab_size %d, the data %s needs %d", o->init, t->cfg.vocab_size,
-                        o->data, rmens_dataset_vocab_size(t->train));
-        goto exit;
-    }
-    if ((st = rmens_model_config_check(&t->cfg)) != RMENS_OK)
-        goto exit;
+    if (t->cfg.vocab_size < rmens_dataset_vocab_size(t->train))
+        return rmens_fail(RMENS_ERR_ARG, "`init` %s has vocab_size %d, the data %s needs %d", t->o->init,
+                          t->cfg.vocab_size, t->o->data, rmens_dataset_vocab_size(t->train));
+    return rmens_model_config_check(&t->cfg);
+}
+
+/* Longer pairs are cut from the front (the reward reads the end; batch.h's rule), which a
+ * CUT event reports; a prompt longer than the whole context means the model cannot see
+ * all of the question, refused unless `truncate_prompts`. Sets max_len, which sizes the
+ * activations. Collective. */
+static rmens_status check_lengths(trainer *t)
+{
+    const rmens_train_options *o = t->o;
+    rmens_status st = RMENS_OK;
     for (int f = 0; f < 2 && st == RMENS_OK; f++) {
-        /* Longer pairs are cut from the front (the reward reads the end); a prompt longer
-         * than the whole context means the model cannot see all of the question. */
         const rmens_dataset *ds = f ? t->val : t->train;
         int64_t cut = 0, long_prompt = 0, longest = 0, lost = 0;
         for (int64_t i = 0; ds && i < rmens_dataset_count(ds); i++) {
@@ -778,7 +736,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
             int64_t longer = lc > lr ? lc : lr;
             if (longer > t->max_len)
                 t->max_len = (int)(longer < INT32_MAX ? longer : INT32_MAX);
-            const rmens_cut c = rmens_batch_cut(lc, lr, p, t->cfg.n_ctx);  /* batch.h's rule */
+            const rmens_cut c = rmens_batch_cut(lc, lr, p, t->cfg.n_ctx);
             cut += c.cut;
             long_prompt += p >= t->cfg.n_ctx;
             lost += c.prompt_lost;
@@ -787,139 +745,144 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         if (!ds)
             continue;
         const char *name = f ? o->val : o->data;
-        if (long_prompt && !o->truncate_prompts)
+        if (long_prompt && !o->truncate_prompts) {
             st = rmens_fail(RMENS_ERR_ARG, "%lld of %lld pairs in %s have a prompt longer than the context (n_ctx %d; the "
                             "longest prompt has %lld tokens): the model would not see the whole prompt. Raise `model.n_ctx`, "
                             "or set `truncate_prompts` to cut them from the front anyway", (long long)long_prompt,
                             (long long)rmens_dataset_count(ds), name, t->cfg.n_ctx, (long long)longest);
-        else if (cut && rank == 0 && !o->quiet)
-            printf("note: %lld of %lld pairs in %s are longer than the context (n_ctx %d) and are cut from the front; "
-                   "%lld of them lose their whole prompt\n", (long long)cut, (long long)rmens_dataset_count(ds), name,
-                   t->cfg.n_ctx, (long long)lost);
+        } else if (cut) {
+            rmens_train_event e = {.kind = RMENS_TRAIN_CUT,
+                                   .cut = {name, rmens_dataset_count(ds), cut, lost, t->cfg.n_ctx}};
+            notify(t, &e);
+        }
     }
-    if ((st = rmens_verdict(comm, st)) != RMENS_OK || (st = check_memory(t)) != RMENS_OK)
-        goto exit;
+    return rmens_verdict(t->comm, st);
+}
+
+/* Steps: given, or epochs over a member's sample; the optimiser's schedule fitted to them
+ * in *eff, the options the run goes on with. */
+static void plan_steps(trainer *t, rmens_train_options *eff)
+{
+    const int64_t n = rmens_dataset_count(t->train);
+    const int64_t n_sample = eff->bootstrap < 0 ? n : llround(eff->bootstrap * (double)n);
+    t->total = eff->steps > 0 ? eff->steps : (int64_t)ceil(eff->epochs * (double)n_sample / eff->batch);
+    if (t->total < 1)
+        t->total = 1;
+    if (eff->opt.total_steps <= 0 || eff->opt.total_steps != t->total)
+        eff->opt.total_steps = (int)t->total;
+    if (eff->opt.warmup > t->total)
+        eff->opt.warmup = (int)t->total;
+}
+
+/* Collective: the members, fresh or as `resume`'s checkpoint left them, and the buffers
+ * of the steps; a BEGIN event. */
+static rmens_status setup(trainer *t, const rmens_model *init)
+{
+    const rmens_train_options *o = t->o;
+    rmens_ckpt_header resume_h;
+    rmens_status st = RMENS_OK;
     t->mattrs = malloc((size_t)o->members * RMENS_MA_N * sizeof *t->mattrs);
     t->idx = malloc((size_t)o->batch * sizeof *t->idx);
     t->dr = malloc((size_t)2 * o->batch * sizeof *t->dr);
-    vals = malloc((size_t)(2 * o->members + 1) * sizeof *vals);
-    if (!t->mattrs || !t->idx || !t->dr || !vals) {
+    if (!t->mattrs || !t->idx || !t->dr)
         st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
-        goto exit;
-    }
-    for (int i = 0; i < o->members * RMENS_MA_N; i++)
+    for (int i = 0; st == RMENS_OK && i < o->members * RMENS_MA_N; i++)
         t->mattrs[i] = NAN;
-    {
-        /* Steps: given, or epochs over a member's sample. */
-        int64_t n_sample = o->bootstrap < 0 ? rmens_dataset_count(t->train)
-                                            : llround(o->bootstrap * (double)rmens_dataset_count(t->train));
-        t->total = o->steps > 0 ? o->steps : (int64_t)ceil(o->epochs * (double)n_sample / o->batch);
-        if (t->total < 1)
-            t->total = 1;
-    }
-    rmens_train_options eff = *o;
-    if (eff.opt.total_steps <= 0 || eff.opt.total_steps != t->total)
-        eff.opt.total_steps = (int)t->total;
-    if (eff.opt.warmup > t->total)
-        eff.opt.warmup = (int)t->total;
-    t->o = o = &eff;
-    if (o->resume) {
-        st = rmens_checkpoint_read_header(o->out, &resume_h);
-        if (st == RMENS_OK)
-            st = check_resume(t, &resume_h);
-        if ((st = rmens_verdict(comm, st)) != RMENS_OK)
-            goto exit;
+    if (st == RMENS_OK && o->resume && (st = rmens_checkpoint_read_header(o->out, &resume_h)) == RMENS_OK)
+        st = check_resume(t, &resume_h);
+    RMENS_TRY(rmens_verdict(t->comm, st));
+    if (o->resume)
         t->step = resume_h.step;
-    }
     st = setup_members(t, init, o->resume ? &resume_h : NULL);
-    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
-        goto exit;
-    if (o->metrics && rank == 0 && !(t->metrics = fopen(o->metrics, o->resume ? "a" : "w")))
-        st = rmens_fail(RMENS_ERR_IO, "cannot open %s for writing", o->metrics);
-    if ((st = rmens_verdict(comm, st)) != RMENS_OK)
-        goto exit;
-    if (rank == 0 && !o->quiet) {
-        const rmens_model_config *c = &t->mem[0].m->cfg;
-        printf("train: %d members on %d ranks (%d per rank, %d ranks per member); model n_layer %d n_head %d n_embd %d "
-               "n_ctx %d (%.2f M parameters each)\n", o->members, t->pl.P, o->members > t->pl.P ? (o->members + t->pl.P - 1) / t->pl.P : 1,
-               t->pl.group_size, c->n_layer, c->n_head, c->n_embd, c->n_ctx, (double)t->mem[0].m->nparams / 1e6);
-        printf("  data %s: %lld pairs%s; bootstrap %s; %lld steps of %d pairs%s\n", o->data,
-               (long long)rmens_dataset_count(t->train),
-               rmens_dataset_streamed(t->train) ? " (tokens read in chunks: larger than --data-mem)" : "",
-               o->bootstrap < 0 ? "none (seed ensemble)" : "with replacement", (long long)t->total, o->batch,
-               o->resume ? " (resumed)" : "");
-        if (o->resume)
-            printf("  resuming %s at step %lld\n", o->out, (long long)t->step);
-        fflush(stdout);
-    }
+    RMENS_TRY(rmens_verdict(t->comm, st));
+    if (o->metrics && is_root(t))
+        st = rmens_trainlog_open(&t->log, o->metrics, o->resume);
+    RMENS_TRY(rmens_verdict(t->comm, st));
+    rmens_train_event e = {.kind = RMENS_TRAIN_BEGIN};
+    e.begin.ranks = t->pl.P;
+    e.begin.per_rank = o->members > t->pl.P ? (o->members + t->pl.P - 1) / t->pl.P : 1;
+    e.begin.ranks_per_member = t->pl.group_size;
+    e.begin.cfg = t->mem[0].m->cfg;
+    e.begin.nparams = t->mem[0].m->nparams;
+    e.begin.pairs = rmens_dataset_count(t->train);
+    e.begin.streamed = rmens_dataset_streamed(t->train);
+    notify(t, &e);
+    return RMENS_OK;
+}
 
-    t->t0 = t->last_print = rmens_now();
-    int stopped = 0, early = 0;
+/* Collective: steps until the end, a stop request (*stopped) or patience running out
+ * (*early), evaluating and saving on the way. */
+static rmens_status run_steps(trainer *t, int *stopped, int *early)
+{
+    const rmens_train_options *o = t->o;
+    const int nv = 2 * o->members + 1;
+    double *vals = malloc((size_t)nv * sizeof *vals);
+    rmens_status st = vals ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    RMENS_TRY(rmens_verdict(t->comm, st));
+    t->t0 = rmens_now();
     while (t->step < t->total) {
-        for (int i = 0; i < 2 * o->members + 1; i++)
+        for (int i = 0; i < nv; i++)
             vals[i] = 0;
-        st = train_step(t, vals);
-        st = rmens_verdict(comm, st);
-        if (st != RMENS_OK)
-            goto exit;
+        if ((st = rmens_verdict(t->comm, train_step(t, vals))) != RMENS_OK)
+            break;
         vals[2 * o->members] = rmens_train_stop_requested ? 1 : 0;
-        if ((st = rmens_mpi_check(MPI_Allreduce(MPI_IN_PLACE, vals, 2 * o->members + 1, MPI_DOUBLE, MPI_SUM, comm),
+        if ((st = rmens_mpi_check(MPI_Allreduce(MPI_IN_PLACE, vals, nv, MPI_DOUBLE, MPI_SUM, t->comm),
                                   "MPI_Allreduce(step)")) != RMENS_OK)
-            goto exit;
+            break;
         t->step++;
         t->pairs_done += (int64_t)o->members * o->batch;
-        if (rank == 0) {
-            log_step(t, vals);
-            progress(t, vals, t->step == t->total);
-        }
+        if (is_root(t) && (st = step_event(t, vals)) != RMENS_OK)
+            break;
         if (vals[2 * o->members] > 0) {
-            stopped = 1;
+            *stopped = 1;
             break;
         }
         if (o->eval_every > 0 && t->step % o->eval_every == 0 && t->step < t->total) {
-            if ((st = evaluate(t, 0)) != RMENS_OK || (st = track_best(t, &early)) != RMENS_OK)
-                goto exit;
-            if (early) {
+            if ((st = evaluate(t, 0)) != RMENS_OK || (st = track_best(t, early)) != RMENS_OK)
+                break;
+            if (*early) {
                 /* Finished here: the checkpoint is complete (step = total_steps). */
-                if (rank == 0 && !o->quiet)
-                    printf("patience: no lower mean validation loss in %d evaluations; stopping at step %lld of "
-                           "%lld\n", o->patience, (long long)t->step, (long long)t->total);
+                rmens_train_event e = {.kind = RMENS_TRAIN_EARLY_STOP, .early_stop = {o->patience}};
+                notify(t, &e);
                 t->total = t->step;
                 break;
             }
         }
         if (o->save_every > 0 && t->step % o->save_every == 0 && t->step < t->total && (st = save(t)) != RMENS_OK)
-            goto exit;
+            break;
     }
+    free(vals);
+    return st;
+}
+
+/* Collective: the end of a run: saved where a stop was requested; otherwise each member's
+ * best weights (keep_best), the final evaluation and the checkpoint. */
+static rmens_status finish(trainer *t, int stopped, int early)
+{
+    rmens_train_event e = {.kind = stopped ? RMENS_TRAIN_STOPPED : RMENS_TRAIN_DONE};
     if (stopped) {
-        if ((st = save(t)) == RMENS_OK && rank == 0)
-            printf("stop requested (SIGTERM/SIGUSR1): saved step %lld of %lld to %s; continue with --resume\n",
-                   (long long)t->step, (long long)t->total, o->out);
-        goto exit;
+        RMENS_TRY(save(t));
+        notify(t, &e);
+        return RMENS_OK;
     }
-    if (o->keep_best) {
+    if (t->o->keep_best) {
         /* The last weights compete too: the loop evaluated them only if it stopped early. */
-        if (!early && ((st = evaluate(t, 0)) != RMENS_OK || (st = track_best(t, &early)) != RMENS_OK))
-            goto exit;
+        if (!early) {
+            RMENS_TRY(evaluate(t, 0));
+            RMENS_TRY(track_best(t, &early));
+        }
         restore_best(t);
     }
-    if ((st = evaluate(t, 1)) != RMENS_OK)
-        goto exit;
-    st = save(t);
-exit:
-    st = rmens_verdict(comm, st);
-    if (st != RMENS_OK && t->metrics) {
-        /* The metrics say how the run ended, next to its last rows. */
-        json_object *j = json_object_new_object();
-        json_object_object_add(j, "type", json_object_new_string("error"));
-        json_object_object_add(j, "step", json_object_new_int64(t->step));
-        json_object_object_add(j, "error", json_object_new_string(rmens_strerror(st)));
-        json_object_object_add(j, "message", json_object_new_string(rmens_last_error()));
-        emit(t, j);
-    }
-    if (t->metrics)
-        fclose(t->metrics);
-    rmens_output_lock_release(&lock);
+    RMENS_TRY(evaluate(t, 1));
+    RMENS_TRY(save(t));
+    notify(t, &e);
+    return RMENS_OK;
+}
+
+static void trainer_free(trainer *t)
+{
+    if (t->log)
+        fclose(t->log);
     for (int j = 0; t->mem && j < t->pl.n_local; j++) {
         rmens_adamw_free(&t->mem[j].opt);
         rmens_bootstrap_free(&t->mem[j].boot);
@@ -931,7 +894,6 @@ exit:
     rmens_batch_free(&t->batch);
     rmens_dataset_free(t->train);
     rmens_dataset_free(t->val);
-    rmens_model_free(init);
     for (int j = 0; t->best && j < t->pl.n_local; j++)  /* before the placement forgets n_local */
         free(t->best[j]);
     rmens_placement_free(&t->pl);
@@ -941,6 +903,42 @@ exit:
     free(t->best_step);
     free(t->idx);
     free(t->dr);
-    free(vals);
+}
+
+rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
+{
+    rmens_output_lock lock = {.fd = -1};
+    trainer tr = {0}, *t = &tr;
+    t->o = o;
+    t->comm = comm;
+    rmens_model *init = NULL;
+    rmens_train_options eff = *o;  /* the options with the schedule fitted to the run */
+    int rank, stopped = 0, early = 0;
+    rmens_status st = rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
+    if (st == RMENS_OK)
+        st = check_options(o, rank, &lock);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
+        rmens_output_lock_release(&lock);
+        return st;
+    }
+    if ((st = rmens_placement_init(&t->pl, comm, o->members)) != RMENS_OK)
+        goto exit;
+    if ((st = read_data(t)) != RMENS_OK || (o->init && (st = read_init(t, &init)) != RMENS_OK))
+        goto exit;
+    if ((st = choose_config(t, init)) != RMENS_OK || (st = check_lengths(t)) != RMENS_OK ||
+        (st = check_memory(t)) != RMENS_OK)
+        goto exit;
+    plan_steps(t, &eff);
+    t->o = &eff;
+    if ((st = setup(t, init)) != RMENS_OK || (st = run_steps(t, &stopped, &early)) != RMENS_OK)
+        goto exit;
+    st = finish(t, stopped, early);
+exit:
+    st = rmens_verdict(comm, st);
+    if (st != RMENS_OK)  /* the metrics say how the run ended, next to its last rows */
+        rmens_trainlog_error(t->log, t->step, st, rmens_last_error());
+    rmens_output_lock_release(&lock);
+    rmens_model_free(init);
+    trainer_free(t);
     return st;
 }

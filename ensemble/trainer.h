@@ -1,12 +1,76 @@
 /* rmens train: K reward models trained at once under MPI, each on its own bootstrap
- * resample, with evaluation aggregated on rank 0 and one ensemble checkpoint. */
+ * resample, with evaluation aggregated on rank 0 and one ensemble checkpoint. The trainer
+ * prints nothing: what happens reaches the caller as events (rank 0), and the metrics
+ * file (io/trainlog) is written from the same events; cli/train.c prints them. */
 #ifndef RMENS_ENSEMBLE_TRAINER_H
 #define RMENS_ENSEMBLE_TRAINER_H
 
 #include <signal.h>
 
+#include "ensemble/ensemble.h"
 #include "model/adamw.h"
 #include "rmens_mpi.h"
+
+/* What happened, in the order a run meets them. */
+typedef enum {
+    RMENS_TRAIN_CUT,         /* a data file has pairs longer than the context (before BEGIN) */
+    RMENS_TRAIN_BEGIN,       /* the plan, before the first step */
+    RMENS_TRAIN_STEP,        /* a step done by every member */
+    RMENS_TRAIN_EVAL,        /* the members evaluated (and the ensemble, given validation data) */
+    RMENS_TRAIN_SAVED,       /* the checkpoint written */
+    RMENS_TRAIN_EARLY_STOP,  /* patience ran out: the run ends at this step */
+    RMENS_TRAIN_BEST,        /* keep_best: a member ends with its weights of its best evaluation */
+    RMENS_TRAIN_STOPPED,     /* a stop was requested: saved at this step, to be resumed */
+    RMENS_TRAIN_DONE         /* finished and saved */
+} rmens_train_event_kind;
+
+typedef struct {
+    rmens_train_event_kind kind;
+    int64_t step, total;  /* steps done, steps of the run */
+    int members;          /* K: the per-member arrays below have K entries */
+    union {
+        struct {
+            const char *file;
+            int64_t pairs, cut, prompt_lost;  /* pairs cut, and of them those losing their whole prompt */
+            int n_ctx;
+        } cut;
+        struct {
+            int ranks, per_rank, ranks_per_member;
+            rmens_model_config cfg;
+            size_t nparams;      /* per member */
+            int64_t pairs;       /* of the training data */
+            int streamed;        /* its tokens are read in chunks (larger than data_budget) */
+        } begin;
+        struct {
+            const double *loss, *accuracy;  /* [K] of this step's batch */
+            double loss_mean, loss_std, accuracy_mean;  /* over members */
+            double lr, epoch;               /* epoch: passes over a member's sample */
+            double elapsed, pairs_per_s, eta;  /* seconds since this run started; to the end */
+        } progress;
+        struct {
+            int final;             /* the last evaluation: reward statistics are set */
+            const double *member;  /* [K][RMENS_MA_N] (io/checkpoint.h); NaN where not measured */
+            int has_val;           /* accuracy is set */
+            double accuracy[RMENS_RULE_N];  /* the ensemble's on validation pairs, by each rule */
+            double lambda;
+        } eval;
+        struct {
+            const char *path;
+            double seconds;
+        } saved;
+        struct {
+            int patience;
+        } early_stop;
+        struct {
+            int member;
+            int64_t step;  /* of its lowest validation loss */
+            double loss;
+        } best;
+    };
+} rmens_train_event;
+
+/* Receives every event on rank 0, in order; user is the options' event_user. */
+typedef void (*rmens_train_callback)(const rmens_train_event *ev, void *user);
 
 typedef struct {
     const char *data, *val, *out, *init, *metrics;
@@ -28,12 +92,13 @@ typedef struct {
                                    validation loss over members */
     int64_t norm_pairs;         /* training pairs sampled for reward_mean/std (0: all) */
     int64_t oob_pairs;          /* out-of-bag pairs sampled per evaluation (0: all) */
-    int resume, quiet, force;
+    int resume, force;
     double lambda;              /* uncertainty weight of mean - lambda * var */
     int share;                  /* lay shared prompts out once */
     int truncate_prompts;       /* accept prompts longer than the context (cut from the front) */
-    double progress_seconds;    /* between progress lines */
     const char *command;        /* the command line, kept in the checkpoint */
+    rmens_train_callback on_event;  /* or NULL */
+    void *event_user;
 } rmens_train_options;
 
 void rmens_train_options_init(rmens_train_options *o);
@@ -42,7 +107,7 @@ void rmens_train_options_init(rmens_train_options *o);
  * ensemble is saved, and training returns RMENS_OK early. */
 extern volatile sig_atomic_t rmens_train_stop_requested;
 
-/* Collective over comm. Rank 0 prints progress (unless quiet) to stdout. */
+/* Collective over comm. Events reach o->on_event on rank 0. */
 rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm);
 
 #endif

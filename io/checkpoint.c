@@ -24,19 +24,71 @@ const char *const rmens_member_attr_names[RMENS_MA_N] = {"val_loss", "val_accura
                                                           "oob_accuracy", "reward_mean", "reward_std",
                                                           "oob_loss", "oob_margin"};
 
-/* Numeric header fields, one table for writing, reading and comparing. */
+/* Every header field, one table for comparing; the generic ones (io) also for writing
+ * and reading, as attributes of their name. */
 typedef struct {
     const char *name;
-    int is_int;
+    char kind;  /* 'i' int, 'l' int64_t, 'u' uint64_t, 'd' double, 's' char array */
+    int io;     /* written and read by the generic loops */
     size_t off;
 } hfield;
-#define HI(f) {#f, 1, offsetof(rmens_ckpt_header, f)}
-#define HD(f) {#f, 0, offsetof(rmens_ckpt_header, f)}
+#define HI(f) {#f, 'i', 1, offsetof(rmens_ckpt_header, f)}
+#define HD(f) {#f, 'd', 1, offsetof(rmens_ckpt_header, f)}
+#define HX(f, k) {#f, k, 0, offsetof(rmens_ckpt_header, f)}
+#define HC(f) {#f, 'i', 0, offsetof(rmens_ckpt_header, cfg.f)}
 static const hfield hfields[] = {
-    {"members", 1, offsetof(rmens_ckpt_header, members)}, HI(batch), HI(warmup), HI(share), HI(member_offset), HI(ensemble_size),
+    HC(vocab_size), HC(n_ctx), HC(n_layer), HC(n_head), HC(n_embd), HX(step, 'l'), HX(total_steps, 'l'),
+    HX(n_pairs, 'l'), HX(seed, 'u'), HX(data_crc32, 'l'), HX(eot_token, 'l'), HX(tokenizer, 's'), HX(template_name, 's'),
+    HI(members), HI(batch), HI(warmup), HI(share), HI(member_offset), HI(ensemble_size),
     HD(lr), HD(min_lr_frac), HD(beta1), HD(beta2), HD(eps), HD(weight_decay), HD(clip), HD(margin_scale), HD(center),
-    HD(bootstrap),
+    HD(bootstrap), HX(data, 's'), HX(command, 's'),
 };
+
+static int listed(const char *name, const char *const *names)
+{
+    for (int i = 0; names && names[i]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static void field_text(const hfield *f, const rmens_ckpt_header *h, char *buf, size_t n)
+{
+    const char *p = (const char *)h + f->off;
+    switch (f->kind) {
+    case 'i': snprintf(buf, n, "%d", *(const int *)p); break;
+    case 'l': snprintf(buf, n, "%lld", (long long)*(const int64_t *)p); break;
+    case 'u': snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+    case 'd': snprintf(buf, n, "%g", *(const double *)p); break;
+    default: snprintf(buf, n, "%s", p); break;
+    }
+}
+
+int rmens_ckpt_header_differ(const rmens_ckpt_header *a, const rmens_ckpt_header *b, const char *const *names,
+                             int only, rmens_hdiff *d)
+{
+    for (size_t i = 0; i < sizeof hfields / sizeof *hfields; i++) {
+        const hfield *f = &hfields[i];
+        if (listed(f->name, names) != only)
+            continue;
+        const char *pa = (const char *)a + f->off, *pb = (const char *)b + f->off;
+        int differ;
+        switch (f->kind) {
+        case 'i': differ = *(const int *)pa != *(const int *)pb; break;
+        case 'l': differ = *(const int64_t *)pa != *(const int64_t *)pb; break;
+        case 'u': differ = *(const uint64_t *)pa != *(const uint64_t *)pb; break;
+        case 'd': differ = *(const double *)pa != *(const double *)pb; break;
+        default: differ = strcmp(pa, pb) != 0; break;
+        }
+        if (differ) {
+            snprintf(d->field, sizeof d->field, "%s", f->name);
+            field_text(f, a, d->a, sizeof d->a);
+            field_text(f, b, d->b, sizeof d->b);
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
 {
@@ -60,7 +112,9 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
     RMENS_TRY(rmens_h5_attr_write_str(f, "command_line", h->command));
     for (size_t i = 0; i < sizeof hfields / sizeof *hfields; i++) {
         const char *p = (const char *)h + hfields[i].off;
-        if (hfields[i].is_int)
+        if (!hfields[i].io)
+            continue;
+        if (hfields[i].kind == 'i')
             RMENS_TRY(rmens_h5_attr_write_i64(f, hfields[i].name, *(const int *)p));
         else
             RMENS_TRY(rmens_h5_attr_write_f64(f, hfields[i].name, *(const double *)p));
@@ -282,10 +336,12 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
                         h->cfg.vocab_size);
     for (size_t i = 0; i < sizeof hfields / sizeof *hfields && st == RMENS_OK; i++) {
         char *p = (char *)h + hfields[i].off;
+        if (!hfields[i].io)
+            continue;
         if ((strcmp(hfields[i].name, "share") == 0 || strcmp(hfields[i].name, "member_offset") == 0 ||
              strcmp(hfields[i].name, "ensemble_size") == 0) && !rmens_h5_has_attr(f, hfields[i].name))
             continue;
-        if (hfields[i].is_int) {
+        if (hfields[i].kind == 'i') {
             st = rmens_h5_attr_read_i64(f, hfields[i].name, &v);
             if (st == RMENS_OK && (v < INT32_MIN || v > INT32_MAX))
                 st = rmens_fail(RMENS_ERR_FORMAT, "attribute %s = %lld is out of range", hfields[i].name, (long long)v);
@@ -384,14 +440,13 @@ rmens_status rmens_checkpoint_merge(const char *out, const char *const *parts, i
             st = rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s but %s on %s: parts of one ensemble read "
                             "the same tokens", parts[i], h.tokenizer, parts[0], h0.tokenizer);
         else if (i > 0) {
-            /* Everything that defines the run must agree; only the member differs. */
-            rmens_ckpt_header a = h0, b = h;
-            a.member_offset = b.member_offset = 0;
-            memset(a.command, 0, sizeof a.command), memset(b.command, 0, sizeof b.command);
-            memset(a.data, 0, sizeof a.data), memset(b.data, 0, sizeof b.data);
-            if (memcmp(&a, &b, sizeof a) != 0)
-                st = rmens_fail(RMENS_ERR_ARG, "%s was trained with other settings or data than %s (model, steps, "
-                                "seed, bootstrap, optimiser or data fingerprint differ)", parts[i], parts[0]);
+            /* Everything that defines the run must agree; only the member (and where the
+             * data was read from, and the command) differs. */
+            static const char *const own[] = {"member_offset", "data", "command", NULL};
+            rmens_hdiff d;
+            if (rmens_ckpt_header_differ(&h, &h0, own, 0, &d))
+                st = rmens_fail(RMENS_ERR_ARG, "%s was trained with other settings or data than %s (%s %s, not %s)",
+                                parts[i], parts[0], d.field, d.a, d.b);
         }
     }
     free(seen);

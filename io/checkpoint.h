@@ -49,6 +49,15 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
                                    const rmens_ckpt_member *local, int n_local);
 
 rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h);
+/* Header comparison, its one definition: the first field (in the header table's order)
+ * in which a and b differ, among the fields named in names (only) or all but them
+ * (!only; names NULL-terminated, or NULL); its name and both values as text in *d. 0
+ * when they agree. Model fields are named as in the config (n_ctx, ...). */
+typedef struct {
+    char field[32], a[1100], b[1100];
+} rmens_hdiff;
+int rmens_ckpt_header_differ(const rmens_ckpt_header *a, const rmens_ckpt_header *b, const char *const *names,
+                             int only, rmens_hdiff *d);
 /* Reads member k's params (into m), moments and counts (any may be NULL; the moments
  * need m), verifying each dataset's checksum: a mismatch is RMENS_ERR_FORMAT "PATH: member
  * k: <dataset>: checksum mismatch (stored 0x..., computed 0x...): the file is corrupted".

@@ -183,11 +183,12 @@ static int number(json_object *o, const char *key, double *x)
     return isfinite(*x);
 }
 
-static rmens_status scalar_k(rmens_events *ev, const char *fmt, const char *what, int k, int64_t step, double t,
+/* The scalar tagged PREFIX/WHAT/member_K ("train/loss/member_0"; no prefix: "loss/member_0"). */
+static rmens_status scalar_k(rmens_events *ev, const char *prefix, const char *what, int k, int64_t step, double t,
                              double x, int64_t *n)
 {
     char tag[128];
-    snprintf(tag, sizeof tag, fmt, what, k);
+    snprintf(tag, sizeof tag, "%s%s%s/member_%d", prefix, *prefix ? "/" : "", what, k);
     (*n)++;
     return rmens_events_scalar(ev, tag, step, t, (float)x);
 }
@@ -222,7 +223,7 @@ rmens_status rmens_events_metrics(rmens_events *ev, json_object *rec, const char
                 if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
                     continue;  /* null: the member did not train this step */
                 x = json_object_get_double(v);
-                RMENS_TRY(scalar_k(ev, "train/%s/member_%d", lists[l], (int)k, step, wall, x, n));
+                RMENS_TRY(scalar_k(ev, "train", lists[l], (int)k, step, wall, x, n));
                 if (l == 0) {
                     sum += x;
                     count++;
@@ -254,7 +255,7 @@ rmens_status rmens_events_metrics(rmens_events *ev, json_object *rec, const char
             if (number(m, keys[j], &x)) {
                 char what[16];
                 snprintf(what, sizeof what, "%.3s/%s", keys[j], keys[j] + 4);
-                RMENS_TRY(scalar_k(ev, "%s/member_%d", what, (int)member, step, wall, x, n));
+                RMENS_TRY(scalar_k(ev, "", what, (int)member, step, wall, x, n));
             }
     }
     json_object *e;

@@ -407,6 +407,230 @@ rmens_status rmens_prep_next(rmens_records *in, const rmens_prep_options *o, rme
     }
 }
 
+/* One conversion: the options, the report, and what the records pass through. */
+typedef struct {
+    const rmens_prep_options *o;
+    rmens_prep_report *rep;
+    rmens_records *in;
+    rmens_dataset *ds[2];     /* the output, and the validation split */
+    rendered r;
+    int32_t *tok;             /* byte tokens of one pair */
+    size_t tokcap;
+    rmens_prep_format fmt;    /* given, or the first record's */
+    margin_kind mk;
+    const char *mfield;
+    rmens_tokenizer *tk;
+    rmens_template tpl;
+    int32_t end;              /* the end token */
+    int append, hf;           /* hf: a Hugging Face tokenizer or a template other than hh */
+    rmens_text txt;
+    rmens_ids ids;
+} prep_run;
+
+/* The tokenizer and template; the byte tokenizer with HH is the original path. */
+static rmens_status prep_open(prep_run *p)
+{
+    const rmens_prep_options *o = p->o;
+    p->tpl = RMENS_TEMPLATE_HH;
+    p->end = RMENS_BYTES_EOT;
+    p->append = 1;
+    p->mfield = o->margin_field ? o->margin_field : "margin";
+    p->fmt = o->format;
+    if (o->template_name && (int)(p->tpl = (rmens_template)rmens_template_from_name(o->template_name)) < 0)
+        return rmens_fail(RMENS_ERR_ARG, "unknown template \"%s\" (hh, chatml, llama3, plain, auto)", o->template_name);
+    RMENS_TRY(!o->tokenizer || strcmp(o->tokenizer, "bytes") == 0 ? rmens_tokenizer_bytes(&p->tk)
+                                                                  : rmens_tokenizer_load(&p->tk, o->tokenizer));
+    RMENS_TRY(rmens_template_resolve(&p->tpl, p->tk, &p->end, &p->append));
+    p->hf = !rmens_tokenizer_is_bytes(p->tk) || p->tpl != RMENS_TEMPLATE_HH;
+    return rmens_records_open(&p->in, o->input);
+}
+
+/* The first record fixes the format (unless given), the margin and the outputs. */
+static rmens_status prep_first(prep_run *p, json_object *rec, rmens_prep_format f)
+{
+    const rmens_prep_options *o = p->o;
+    char ident[RMENS_TOKENIZER_ID_LEN];
+    if (p->fmt == RMENS_PREP_AUTO)
+        p->fmt = f;
+    if (o->margin_field)
+        p->mk = MARGIN_FIELD;
+    else if (json_object_object_get_ex(rec, "margin", NULL))
+        p->mk = MARGIN_FIELD;
+    else if (json_object_object_get_ex(rec, "score_chosen", NULL) && json_object_object_get_ex(rec, "score_rejected", NULL))
+        p->mk = MARGIN_SCORES;
+    unsigned has = RMENS_HAS_SOURCE | (p->mk != MARGIN_NONE ? RMENS_HAS_MARGIN : 0);
+    p->rep->format = p->fmt;
+    for (int k = 0; k < (o->val_output ? 2 : 1); k++) {
+        RMENS_TRY(rmens_dataset_new(&p->ds[k], RMENS_DATA_PAIRS, has, rmens_tokenizer_vocab_size(p->tk), p->end,
+                                    rmens_tokenizer_identity(p->tk, ident, sizeof ident)));
+        rmens_dataset *d = p->ds[k];
+        snprintf(d->source, sizeof d->source, "%s", o->input);
+        snprintf(d->tokenizer_sha256, sizeof d->tokenizer_sha256, "%s", rmens_tokenizer_sha256(p->tk));
+        snprintf(d->template_name, sizeof d->template_name, "%s", rmens_template_name(p->tpl));
+        d->bos = rmens_tokenizer_bos_id(p->tk);
+        d->pad = rmens_tokenizer_pad_id(p->tk);
+    }
+    return RMENS_OK;
+}
+
+/* A record's format, then its two conversations rendered into p->r and its margin. */
+static rmens_status prep_render(prep_run *p, json_object *rec, const char *where, float *margin)
+{
+    const rmens_prep_options *o = p->o;
+    rmens_prep_format f = o->format;
+    if (f == RMENS_PREP_AUTO)
+        RMENS_TRY(detect(rec, where, &f));
+    else if (!json_object_is_type(rec, json_type_object))
+        return rmens_fail(RMENS_ERR_INPUT, "%s: a record must be a JSON object, not %s", where, type_name(rec));
+    if (!p->ds[0])
+        RMENS_TRY(prep_first(p, rec, f));
+    else if (o->format == RMENS_PREP_AUTO && f != p->fmt)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: record looks like format \"%s\" but the file began as \"%s\" (set "
+                          "`format` to force one)", where, rmens_prep_format_name(f), rmens_prep_format_name(p->fmt));
+    rendered *r = &p->r;
+    r->full[0].len = r->full[1].len = 0;
+    r->prompt_len = 0;
+    r->skip = -1;
+    switch (p->fmt) {
+    case RMENS_PREP_HH: RMENS_TRY(render_hh(rec, where, r)); break;
+    case RMENS_PREP_PROMPT: RMENS_TRY(render_prompt_string(rec, where, r)); break;
+    case RMENS_PREP_MESSAGES: RMENS_TRY(render_conversation(rec, "prompt", where, r)); break;
+    case RMENS_PREP_SHAREGPT: RMENS_TRY(render_conversation(rec, "conversations", where, r)); break;
+    default: return rmens_fail(RMENS_ERR_ARG, "unknown format %d", (int)p->fmt);
+    }
+    return read_margin(rec, p->mk, p->mfield, where, margin);
+}
+
+/* The rendered pair's tokens into *rr: bytes, or each side rendered and tokenized as one
+ * string by the tokenizer, the prompt being the longest common token prefix (BPE may
+ * merge across the text's prompt boundary). *same: the sides' tokens are equal (texts
+ * that differ only in normalization). */
+static rmens_status prep_tokenize(prep_run *p, const char *where, rmens_record *rr, int *same)
+{
+    const rendered *r = &p->r;
+    *same = 0;
+    size_t need = r->full[0].len + r->full[1].len + 2;
+    if (need > p->tokcap) {
+        int32_t *t = realloc(p->tok, need * sizeof *t);
+        if (!t)
+            return NOMEM(where);
+        p->tok = t;
+        p->tokcap = need;
+    }
+    rr->tok[0] = p->tok;
+    rr->len[0] = (int64_t)rmens_tokenize_bytes(p->tok, r->full[0].buf, r->full[0].len);
+    rr->tok[1] = p->tok + rr->len[0];
+    rr->len[1] = (int64_t)rmens_tokenize_bytes(p->tok + rr->len[0], r->full[1].buf, r->full[1].len);
+    rr->prompt_len = (int32_t)r->prompt_len;
+    if (!p->hf)
+        return RMENS_OK;
+    p->ids.n = 0;
+    for (int k = 0; k < 2; k++) {
+        size_t at = p->ids.n;
+        rmens_status st = rmens_template_tokenize(p->tpl, p->tk, p->end, p->append, r->full[k].buf, r->full[k].len,
+                                                  &p->txt, &p->ids);
+        if (st != RMENS_OK)
+            return rmens_fail_context(st, "%s: ", where);
+        rr->len[k] = (int64_t)(p->ids.n - at);
+    }
+    rr->tok[0] = p->ids.v;
+    rr->tok[1] = p->ids.v + rr->len[0];
+    int64_t n = 0;
+    while (n < rr->len[0] && n < rr->len[1] && rr->tok[0][n] == rr->tok[1][n])
+        n++;
+    *same = n == rr->len[0] && n == rr->len[1];
+    rr->prompt_len = (int32_t)(n < rr->len[0] && n < rr->len[1] ? n : n - 1);
+    return RMENS_OK;
+}
+
+/* One record: rendered, checked, tokenized and appended to its split, or skipped and
+ * counted. A malformed record is an error, or skipped with skip_bad. */
+static rmens_status prep_record(prep_run *p, json_object *rec, const char *where)
+{
+    const rmens_prep_options *o = p->o;
+    rmens_prep_report *rep = p->rep;
+    rendered *r = &p->r;
+    float margin = 0;
+    rmens_status st = prep_render(p, rec, where, &margin);
+    if (st == RMENS_ERR_INPUT && o->skip_bad) {
+        rep->skipped[RMENS_SKIP_MALFORMED]++;
+        return RMENS_OK;
+    }
+    RMENS_TRY(st);
+    if (r->full[0].len == r->full[1].len && memcmp(r->full[0].buf, r->full[1].buf, r->full[0].len) == 0)
+        r->skip = RMENS_SKIP_IDENTICAL;
+    else if (r->skip < 0 && (r->full[0].len <= r->prompt_len || r->full[1].len <= r->prompt_len))
+        r->skip = RMENS_SKIP_EMPTY_RESPONSE;
+    if (r->skip >= 0) {
+        rep->skipped[r->skip]++;
+        return RMENS_OK;
+    }
+    int bad_utf8 = 0;
+    for (int k = 0; k < 2; k++)
+        bad_utf8 |= rmens_utf8_valid_prefix(r->full[k].buf, r->full[k].len) != r->full[k].len;
+    if (bad_utf8 && rep->invalid_utf8++ == 0)
+        rep->first_invalid_utf8_line = rmens_records_index(p->in) + 1;
+    rmens_record rr = {0};
+    int same;
+    st = prep_tokenize(p, where, &rr, &same);
+    if (st == RMENS_ERR_INPUT && o->skip_bad) {  /* the tokenizer refused the text */
+        rep->skipped[RMENS_SKIP_MALFORMED]++;
+        return RMENS_OK;
+    }
+    RMENS_TRY(st);
+    if (same) {
+        rep->skipped[RMENS_SKIP_IDENTICAL]++;
+        return RMENS_OK;
+    }
+    rr.margin = margin;
+    rr.source_record = rmens_records_index(p->in);
+    if (r->prompt_len > INT32_MAX)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: prompt longer than 2^31 bytes", where);
+    return rmens_dataset_append(p->ds[to_val(r, o)], &rr);
+}
+
+/* Both outputs or neither; an existing file is replaced only by a complete run. */
+static rmens_status prep_write(prep_run *p)
+{
+    const rmens_prep_options *o = p->o;
+    rmens_prep_report *rep = p->rep;
+    rep->input_bytes = rmens_records_bytes(p->in);
+    rep->lone_surrogates = rmens_records_lone_surrogates(p->in, &rep->first_lone_surrogate_line);
+    if (!p->ds[0] || p->ds[0]->n == 0)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: no usable pairs (%lld records read, all skipped): nothing written",
+                          o->input, (long long)rep->records_read);
+    if (o->val_output && p->ds[1]->n == 0)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: the validation split is empty (%lld pairs, `val_fraction` %g): nothing "
+                          "written", o->input, (long long)p->ds[0]->n, o->val_fraction);
+    hid_t files[2] = {-1, -1};
+    const char *paths[2] = {o->output, o->val_output};
+    int n = o->val_output ? 2 : 1;
+    rmens_status st = RMENS_OK;
+    for (int k = 0; k < n && st == RMENS_OK; k++)
+        st = rmens_dataset_build(p->ds[k], paths[k], &files[k]);
+    if (st == RMENS_OK)
+        st = rmens_stage_finish(files, paths, n);
+    for (int k = 0; k < n && st != RMENS_OK; k++)
+        rmens_h5_close(files[k]);
+    RMENS_TRY(st);
+    rep->pairs_written = p->ds[0]->n;
+    rep->val_pairs_written = p->ds[1] ? p->ds[1]->n : 0;
+    return rmens_dataset_stats_compute(p->ds[0], &rep->stats);
+}
+
+static void prep_free(prep_run *p)
+{
+    free(p->tok);
+    rmens_tokenizer_free(p->tk);
+    rmens_text_free(&p->txt);
+    rmens_ids_free(&p->ids);
+    rmens_text_free(&p->r.full[0]);
+    rmens_text_free(&p->r.full[1]);
+    rmens_dataset_free(p->ds[0]);
+    rmens_dataset_free(p->ds[1]);
+    rmens_records_close(p->in);
+}
+
 rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
 {
     if (o->responses)
@@ -419,214 +643,21 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     const rmens_file_use inputs[] = {{"input", o->input, 0}};
     const rmens_file_use outs[] = {{"--out", o->output, o->overwrite}, {"--val-out", o->val_output, o->overwrite}};
     RMENS_TRY(rmens_output_check(inputs, 1, outs, 2));
-
     double t0 = rmens_now();
-    rmens_status st = RMENS_OK;
-    rmens_records *in = NULL;
-    rmens_dataset *ds[2] = {NULL, NULL};
-    rendered r = {0};
-    int32_t *tok = NULL;
-    size_t tokcap = 0;
-    rmens_prep_format fmt = o->format;
-    margin_kind mk = MARGIN_NONE;
-    const char *mfield = o->margin_field ? o->margin_field : "margin";
-
-    /* The tokenizer and template; the byte tokenizer with HH is the original path. */
-    rmens_tokenizer *tk = NULL;
-    rmens_template tpl = RMENS_TEMPLATE_HH;
-    int32_t end = RMENS_BYTES_EOT;
-    int append = 1, hf;
-    rmens_text txt = {0};
-    rmens_ids ids = {0};
-    char ident[RMENS_TOKENIZER_ID_LEN];
-    if (o->template_name && (int)(tpl = (rmens_template)rmens_template_from_name(o->template_name)) < 0)
-        st = rmens_fail(RMENS_ERR_ARG, "unknown template \"%s\" (hh, chatml, llama3, plain, auto)", o->template_name);
-    if (st == RMENS_OK)
-        st = !o->tokenizer || strcmp(o->tokenizer, "bytes") == 0 ? rmens_tokenizer_bytes(&tk)
-                                                                : rmens_tokenizer_load(&tk, o->tokenizer);
-    if (st == RMENS_OK)
-        st = rmens_template_resolve(&tpl, tk, &end, &append);
-    if (st != RMENS_OK)
-        goto exit;
-    hf = !rmens_tokenizer_is_bytes(tk) || tpl != RMENS_TEMPLATE_HH;
-    if ((st = rmens_records_open(&in, o->input)) != RMENS_OK)
-        goto exit;
+    prep_run p = {.o = o, .rep = rep};
+    rmens_status st = prep_open(&p);
     for (;;) {
         json_object *rec;
-        st = rmens_prep_next(in, o, rep, &rec);
-        const char *where = in ? rmens_records_where(in) : o->input;
+        if (st == RMENS_OK)
+            st = rmens_prep_next(p.in, o, rep, &rec);
         if (st != RMENS_OK || !rec)
             break;
-
-        rmens_prep_format f = o->format;
-        if (f == RMENS_PREP_AUTO)
-            st = detect(rec, where, &f);
-        else if (!json_object_is_type(rec, json_type_object))
-            st = rmens_fail(RMENS_ERR_INPUT, "%s: a record must be a JSON object, not %s", where,
-                            type_name(rec));
-        if (st == RMENS_OK && !ds[0]) {
-            /* The first record fixes the format (unless given), the margin and the outputs. */
-            if (fmt == RMENS_PREP_AUTO)
-                fmt = f;
-            if (o->margin_field)
-                mk = MARGIN_FIELD;
-            else if (json_object_object_get_ex(rec, "margin", NULL))
-                mk = MARGIN_FIELD;
-            else if (json_object_object_get_ex(rec, "score_chosen", NULL) &&
-                     json_object_object_get_ex(rec, "score_rejected", NULL))
-                mk = MARGIN_SCORES;
-            unsigned has = RMENS_HAS_SOURCE | (mk != MARGIN_NONE ? RMENS_HAS_MARGIN : 0);
-            for (int k = 0; k < (o->val_output ? 2 : 1) && st == RMENS_OK; k++) {
-                st = rmens_dataset_new(&ds[k], RMENS_DATA_PAIRS, has, rmens_tokenizer_vocab_size(tk), end,
-                                       rmens_tokenizer_identity(tk, ident, sizeof ident));
-                if (st == RMENS_OK) {
-                    snprintf(ds[k]->source, sizeof ds[k]->source, "%s", o->input);
-                    snprintf(ds[k]->tokenizer_sha256, sizeof ds[k]->tokenizer_sha256, "%s", rmens_tokenizer_sha256(tk));
-                    snprintf(ds[k]->template_name, sizeof ds[k]->template_name, "%s", rmens_template_name(tpl));
-                    ds[k]->bos = rmens_tokenizer_bos_id(tk);
-                    ds[k]->pad = rmens_tokenizer_pad_id(tk);
-                }
-            }
-            rep->format = fmt;
-        } else if (st == RMENS_OK && o->format == RMENS_PREP_AUTO && f != fmt) {
-            st = rmens_fail(RMENS_ERR_INPUT, "%s: record looks like format \"%s\" but the file began "
-                            "as \"%s\" (set `format` to force one)", where,
-                            rmens_prep_format_name(f), rmens_prep_format_name(fmt));
-        }
-        r.full[0].len = r.full[1].len = 0;
-        r.prompt_len = 0;
-        r.skip = -1;
-        if (st == RMENS_OK) {
-            switch (fmt) {
-            case RMENS_PREP_HH: st = render_hh(rec, where, &r); break;
-            case RMENS_PREP_PROMPT: st = render_prompt_string(rec, where, &r); break;
-            case RMENS_PREP_MESSAGES: st = render_conversation(rec, "prompt", where, &r); break;
-            case RMENS_PREP_SHAREGPT: st = render_conversation(rec, "conversations", where, &r); break;
-            default: st = rmens_fail(RMENS_ERR_ARG, "unknown format %d", (int)fmt); break;
-            }
-        }
-        float margin = 0;
-        if (st == RMENS_OK)
-            st = read_margin(rec, mk, mfield, where, &margin);
-        if (st == RMENS_ERR_INPUT && o->skip_bad) {
-            rep->skipped[RMENS_SKIP_MALFORMED]++;
-            st = RMENS_OK;
-            continue;
-        }
-        if (st != RMENS_OK)
-            break;
-        if (r.full[0].len == r.full[1].len && memcmp(r.full[0].buf, r.full[1].buf, r.full[0].len) == 0)
-            r.skip = RMENS_SKIP_IDENTICAL;
-        else if (r.skip < 0 && (r.full[0].len <= r.prompt_len || r.full[1].len <= r.prompt_len))
-            r.skip = RMENS_SKIP_EMPTY_RESPONSE;
-        if (r.skip >= 0) {
-            rep->skipped[r.skip]++;
-            continue;
-        }
-        int bad_utf8 = 0;
-        for (int k = 0; k < 2; k++)
-            bad_utf8 |= rmens_utf8_valid_prefix(r.full[k].buf, r.full[k].len) != r.full[k].len;
-        if (bad_utf8 && rep->invalid_utf8++ == 0)
-            rep->first_invalid_utf8_line = rmens_records_index(in) + 1;
-
-        size_t need = r.full[0].len + r.full[1].len + 2;
-        if (need > tokcap) {
-            int32_t *t = realloc(tok, need * sizeof *tok);
-            if (!t) {
-                st = NOMEM(where);
-                break;
-            }
-            tok = t;
-            tokcap = need;
-        }
-        rmens_record rr = {0};
-        rr.tok[0] = tok;
-        rr.len[0] = (int64_t)rmens_tokenize_bytes(tok, r.full[0].buf, r.full[0].len);
-        rr.tok[1] = tok + rr.len[0];
-        rr.len[1] = (int64_t)rmens_tokenize_bytes(tok + rr.len[0], r.full[1].buf, r.full[1].len);
-        rr.prompt_len = (int32_t)r.prompt_len;
-        if (hf) {
-            /* Each side rendered and tokenized as one string; the prompt is the longest
-             * common token prefix (BPE may merge across the text's prompt boundary). */
-            ids.n = 0;
-            for (int k = 0; k < 2 && st == RMENS_OK; k++) {
-                size_t at = ids.n;
-                st = rmens_template_tokenize(tpl, tk, end, append, r.full[k].buf, r.full[k].len, &txt, &ids);
-                rr.len[k] = (int64_t)(ids.n - at);
-            }
-            if (st != RMENS_OK) {
-                st = rmens_fail_context(st, "%s: ", where);
-                if (st == RMENS_ERR_INPUT && o->skip_bad) {
-                    rep->skipped[RMENS_SKIP_MALFORMED]++;
-                    st = RMENS_OK;
-                    continue;
-                }
-                break;
-            }
-            rr.tok[0] = ids.v;
-            rr.tok[1] = ids.v + rr.len[0];
-            int64_t p = 0;
-            while (p < rr.len[0] && p < rr.len[1] && rr.tok[0][p] == rr.tok[1][p])
-                p++;
-            if (p == rr.len[0] && p == rr.len[1]) {  /* texts that differ only in normalization */
-                rep->skipped[RMENS_SKIP_IDENTICAL]++;
-                continue;
-            }
-            rr.prompt_len = (int32_t)(p < rr.len[0] && p < rr.len[1] ? p : p - 1);
-        }
-        rr.margin = margin;
-        rr.source_record = rmens_records_index(in);
-        if (r.prompt_len > INT32_MAX) {
-            st = rmens_fail(RMENS_ERR_INPUT, "%s: prompt longer than 2^31 bytes", where);
-            break;
-        }
-        int v = to_val(&r, o);
-        if ((st = rmens_dataset_append(ds[v], &rr)) != RMENS_OK)
+        if ((st = prep_record(&p, rec, rmens_records_where(p.in))) != RMENS_OK)
             break;
     }
-    if (st != RMENS_OK)
-        goto exit;
-    rep->input_bytes = rmens_records_bytes(in);
-    rep->lone_surrogates = rmens_records_lone_surrogates(in, &rep->first_lone_surrogate_line);
-    if (!ds[0] || ds[0]->n == 0) {
-        st = rmens_fail(RMENS_ERR_INPUT, "%s: no usable pairs (%lld records read, all skipped): "
-                        "nothing written", o->input, (long long)rep->records_read);
-        goto exit;
-    }
-    if (o->val_output && ds[1]->n == 0) {
-        st = rmens_fail(RMENS_ERR_INPUT, "%s: the validation split is empty (%lld pairs, "
-                        "`val_fraction` %g): nothing written", o->input, (long long)ds[0]->n,
-                        o->val_fraction);
-        goto exit;
-    }
-    {
-        /* Both outputs or neither; an existing file is replaced only by a complete run. */
-        hid_t files[2] = {-1, -1};
-        const char *paths[2] = {o->output, o->val_output};
-        int n = o->val_output ? 2 : 1;
-        for (int k = 0; k < n && st == RMENS_OK; k++)
-            st = rmens_dataset_build(ds[k], paths[k], &files[k]);
-        if (st == RMENS_OK)
-            st = rmens_stage_finish(files, paths, n);
-        for (int k = 0; k < n && st != RMENS_OK; k++)
-            rmens_h5_close(files[k]);
-        if (st != RMENS_OK)
-            goto exit;
-    }
-    rep->pairs_written = ds[0]->n;
-    rep->val_pairs_written = ds[1] ? ds[1]->n : 0;
-    st = rmens_dataset_stats_compute(ds[0], &rep->stats);
-    rep->seconds = rmens_now() - t0;
-exit:
-    free(tok);
-    rmens_tokenizer_free(tk);
-    rmens_text_free(&txt);
-    rmens_ids_free(&ids);
-    rmens_text_free(&r.full[0]);
-    rmens_text_free(&r.full[1]);
-    rmens_dataset_free(ds[0]);
-    rmens_dataset_free(ds[1]);
-    rmens_records_close(in);
+    if (st == RMENS_OK && (st = prep_write(&p)) == RMENS_OK)
+        rep->seconds = rmens_now() - t0;
+    prep_free(&p);
     return st;
 }
 

@@ -453,7 +453,7 @@ void rmens_safetensors_close(rmens_safetensors *st)
         free(st->files[i].path);
     }
     for (int64_t i = 0; i < st->ntensors; i++)
-        free((char *)st->tensors[i].name);
+        free((void *)(uintptr_t)st->tensors[i].name);  /* owned here; const to callers */
     free(st->tensors);
     free(st->files);
     free(st->path);

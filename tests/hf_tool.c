@@ -134,7 +134,7 @@ static int write_copy(const char *path, const char *out, const char *dtype)
                                            meta, 1) != RMENS_OK)
         rc = die();
     for (int64_t i = 0; i < k; i++)
-        free((float *)ts[i].data);
+        free((void *)(uintptr_t)ts[i].data);  /* allocated above; const in the writer's record */
     free(ts);
     rmens_safetensors_close(st);
     return rc;

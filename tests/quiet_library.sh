@@ -10,11 +10,10 @@ FORBIDDEN='^(printf|vprintf|fprintf|vfprintf|dprintf|puts|putchar|putc|fputc|fpu
 # object: what it may call, and why
 allowed() {
     case "$1" in
-    ensemble/trainer.o)
-        echo "stdout: progress and tables of the train body (issue 11: not yet events through a callback)" ;;
     io/info.o) echo "the caller's FILE*: rmens_info() describes a file to the stream it is given" ;;
     io/prep.o | io/prep_responses.o) echo "the caller's FILE*: rmens_prep_report_print() renders a report to the stream it is given" ;;
     io/events.o) echo "fwrite to its own file: a TensorBoard event file's records" ;;
+    io/trainlog.o) echo "fputs to its own file: train's metrics JSON Lines, rows of the trainer's events" ;;
     base/fault.o) echo "_exit: RMENS_FAULT_SAVE (tests only, --enable-fault-injection)" ;;
     *) return 1 ;;
     esac

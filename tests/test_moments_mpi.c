@@ -6,7 +6,7 @@
 #include <float.h>
 #include <math.h>
 
-#include "tests/check_util.h"
+#include "tests/check_mpi.h"
 #include "comm/sum.h"
 #include "comm/moments.h"
 
@@ -156,10 +156,7 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    check_mpi_init(&argc, &argv, &rank, &size);
     Suite *s = suite_create("moments_mpi");
     TCase *tc = tcase_create("chan");
     tcase_add_test(tc, merge_by_hand);
@@ -168,14 +165,7 @@ int main(int argc, char **argv)
     TCase *tg = tcase_create("gradients");
     tcase_add_test(tg, gradient_sum);
     suite_add_tcase(s, tg);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, rank == 0 ? CK_NORMAL : CK_SILENT);
-    int failed = srunner_ntests_failed(sr), total = 0;
-    srunner_free(sr);
-    MPI_Allreduce(&failed, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (rank == 0)
-        printf("%d rank(s): %d failure(s) in total\n", size, total);
+    int total = check_mpi_run(s, rank, size);
     MPI_Finalize();
     return total == 0 ? 0 : 1;
 }
