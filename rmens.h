@@ -191,9 +191,24 @@ RMENS_API rmens_status rmens_dataset_stats_compute(const rmens_dataset *ds, rmen
 
 /* ----------------------------------------------------------------- model */
 
-/* GPT-2 shape of a reward model (Hugging Face GPT2ForSequenceClassification, 1 label). */
+/* Shape of a reward model (Hugging Face <Arch>ForSequenceClassification, 1 label). The
+ * first five fields are all GPT-2 needs; the rest are zero for GPT-2, and zero means the
+ * architecture's default (model/arch.h: rmens_arch_from_hf fills them from config.json). */
 typedef struct {
     int vocab_size, n_ctx, n_layer, n_head, n_embd;
+    int arch;            /* RMENS_ARCH_*: 0 GPT-2, 1 Llama, 2 Qwen2, 3 Qwen3 */
+    int n_kv_head;       /* key/value heads (grouped-query attention); 0: n_head */
+    int head_dim;        /* 0: n_embd / n_head */
+    int n_inner;         /* MLP width; 0: 4 n_embd */
+    int qkv_bias, o_bias;/* q/k/v projections and o_proj carry biases */
+    int qk_norm;         /* per-head RMSNorm of q and k before RoPE (Qwen3) */
+    int tie_embeddings;  /* config's tie_word_embeddings (lm_head is not part of an RM) */
+    float norm_eps;      /* RMSNorm epsilon; 0: 1e-6 */
+    float rope_theta;    /* 0: 10000 */
+    float partial_rotary;/* fraction of head_dim rotated; 0: 1 */
+    int rope_type;       /* 0: default, 1: llama3 */
+    float rope_factor, rope_low_freq, rope_high_freq;
+    int rope_original_ctx;
 } rmens_model_config;
 
 typedef struct rmens_model rmens_model;

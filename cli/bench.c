@@ -14,7 +14,7 @@
 #include "base/rng.h"
 #include "cli/cli.h"
 #include "comm/memory.h"
-#include "ensemble/adamw.h"
+#include "model/adamw.h"
 #include "io/dataset.h"
 
 static const char help[] =
@@ -145,7 +145,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
 {
     rmens_status st = RMENS_OK;
     rmens_set_num_threads((int)threads);
-    rmens_model_config cfg = {RMENS_BYTES_VOCAB, (int)T, (int)L, (int)H, (int)C};
+    rmens_model_config cfg = {.vocab_size = RMENS_BYTES_VOCAB, .n_ctx = (int)T, .n_layer = (int)L, .n_head = (int)H, .n_embd = (int)C};
     rmens_model *m = NULL;
     rmens_dataset *ds = NULL;
     rmens_batch b = {0};

@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-#include "ensemble/model.h"
+#include "model/model.h"
 
 struct rmens_ensemble {
     rmens_model_config cfg;

@@ -204,7 +204,7 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
         for (int64_t i = 0; i < sc->n; i++)
             lens[s * sc->n + i] = rmens_dataset_len(ds, (rmens_side)s, i);
     for (int64_t i = 0; i < sc->n && st == RMENS_OK; i++) {
-        /* Count the sequences the layout shortens (ensemble/batch.h's rule). */
+        /* Count the sequences the layout shortens (model/batch.h's rule). */
         const rmens_cut c = rmens_batch_cut(lens[i], sc->pairs ? lens[sc->n + i] : 0,
                                             sc->pairs ? rmens_dataset_prompt_len(ds, i) : 0, sc->e->cfg.n_ctx);
         sc->n_cut += (c.chosen > 0) + (c.rejected > 0);

@@ -29,7 +29,7 @@ void rmens_train_options_init(rmens_train_options *o)
 {
     memset(o, 0, sizeof *o);
     o->members = 4;
-    o->model = (rmens_model_config){RMENS_BYTES_VOCAB, 128, 2, 4, 64};
+    o->model = (rmens_model_config){.vocab_size = RMENS_BYTES_VOCAB, .n_ctx = 128, .n_layer = 2, .n_head = 4, .n_embd = 64};
     o->batch = 32;
     rmens_adamw_config_init(&o->opt);
     o->opt.lr = 1e-3f;

@@ -7,8 +7,8 @@
 
 #include <signal.h>
 
-#include "ensemble/adamw.h"
 #include "ensemble/ensemble.h"
+#include "model/adamw.h"
 #include "rmens_mpi.h"
 
 /* What happened, in the order a run meets them. */

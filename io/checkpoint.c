@@ -95,7 +95,7 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
     RMENS_TRY(rmens_h5_attr_write_str(f, "rmens_format", "ensemble"));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "rmens_version", RMENS_FORMAT_VERSION));
     RMENS_TRY(rmens_h5_attr_write_str(f, "created_by", "rmens " PACKAGE_VERSION));
-    RMENS_TRY(rmens_h5_attr_write_str(f, "architecture", "GPT2ForSequenceClassification"));
+    RMENS_TRY(rmens_modelfile_write_architecture(f, &h->cfg));
     RMENS_TRY(rmens_h5_attr_write_str(f, "tokenizer", h->tokenizer[0] ? h->tokenizer : "bytes"));
     RMENS_TRY(rmens_modelfile_write_config(f, &h->cfg));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "step", h->step));
@@ -240,7 +240,7 @@ rmens_status rmens_checkpoint_save(const char *path, MPI_Comm comm, const rmens_
     double bytes = 0;  /* per member: weights and two Adam moments, bootstrap counts */
     for (int t = 0; t < RMENS_NTENSORS; t++)
         bytes += 3.0 * sizeof(float) * (double)rmens_tensor_numel(&h->cfg, t);
-    bytes = h->members * (bytes + sizeof(int32_t) * (double)h->n_pairs + RMENS_H5_OVERHEAD(3 * RMENS_NTENSORS)) +
+    bytes = h->members * (bytes + sizeof(int32_t) * (double)h->n_pairs + RMENS_H5_OVERHEAD(3 * rmens_arch_ntensors(&h->cfg))) +
             RMENS_H5_OVERHEAD(16);
     st = rank == 0 ? rmens_h5_reserve(tmp, bytes) : RMENS_OK;
     if ((st = rmens_verdict(comm, st)) != RMENS_OK) {

@@ -6,7 +6,7 @@
 #ifndef RMENS_IO_CHECKPOINT_H
 #define RMENS_IO_CHECKPOINT_H
 
-#include "ensemble/model.h"
+#include "model/model.h"
 #include "rmens_mpi.h"
 
 /* Per-member numbers kept as attributes, in this order. */

@@ -168,10 +168,17 @@ static rmens_status describe_model(FILE *f, const char *path)
     int fresh = 0;
     RMENS_TRY(rmens_model_load(&m, path, 0, &fresh));
     const rmens_model_config *c = rmens_model_get_config(m);
-    fprintf(f, "%s: rmens model file, version %d (GPT2ForSequenceClassification, 1 label)\n", path,
-            RMENS_FORMAT_VERSION);
+    fprintf(f, "%s: rmens model file, version %d (%sForSequenceClassification, 1 label)\n", path,
+            RMENS_FORMAT_VERSION, rmens_arch_of(c)->prefix);
     fprintf(f, "  config           vocab_size %d, n_ctx %d, n_layer %d, n_head %d, n_embd %d\n", c->vocab_size,
             c->n_ctx, c->n_layer, c->n_head, c->n_embd);
+    if (c->arch != RMENS_ARCH_GPT2) {
+        rmens_dims d;
+        rmens_dims_of(c, &d);
+        fprintf(f, "  %-16s kv heads %lld, head_dim %lld, intermediate %lld, rope_theta %g%s\n", rmens_arch_of(c)->model_type,
+                (long long)d.NKV, (long long)d.HD, (long long)d.FF, (double)d.theta,
+                c->rope_type == 1 ? ", rope llama3" : "");
+    }
     fprintf(f, "  parameters       %zu (%.2f M), all finite\n", rmens_model_num_params(m),
             (double)rmens_model_num_params(m) / 1e6);
     fprintf(f, "  score head       %s\n", fresh ? "absent: a language-model checkpoint (a fresh head is drawn on load)"
@@ -185,8 +192,8 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
     rmens_ckpt_header h;
     RMENS_TRY(rmens_checkpoint_read_header(path, &h));
     fprintf(f, "%s: rmens ensemble checkpoint, version %d\n", path, RMENS_FORMAT_VERSION);
-    fprintf(f, "  members          %d (GPT-2 n_layer %d, n_head %d, n_embd %d, n_ctx %d, vocab %d)\n", h.members,
-            h.cfg.n_layer, h.cfg.n_head, h.cfg.n_embd, h.cfg.n_ctx, h.cfg.vocab_size);
+    fprintf(f, "  members          %d (%s n_layer %d, n_head %d, n_embd %d, n_ctx %d, vocab %d)\n", h.members,
+            h.cfg.arch == RMENS_ARCH_GPT2 ? "GPT-2" : rmens_arch_of(&h.cfg)->model_type, h.cfg.n_layer, h.cfg.n_head, h.cfg.n_embd, h.cfg.n_ctx, h.cfg.vocab_size);
     fprintf(f, "  trained          step %lld of %lld%s, batch %d, lr %g, seed %llu\n", (long long)h.step,
             (long long)h.total_steps, h.step < h.total_steps ? " (unfinished: --resume continues)" : "", h.batch, h.lr,
             (unsigned long long)h.seed);

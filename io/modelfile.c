@@ -29,21 +29,87 @@ rmens_status rmens_modelfile_tokenizer(const char *path, char *tok, size_t n)
     return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
 }
 
+rmens_status rmens_modelfile_write_architecture(hid_t obj, const rmens_model_config *cfg)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%sForSequenceClassification", rmens_arch_of(cfg)->prefix);
+    return rmens_h5_attr_write_str(obj, "architecture", name);
+}
+
+/* The idx-th of the |-separated words. */
+static void word_at(const char *words, int idx, char *buf, size_t size)
+{
+    for (; idx > 0 && *words; idx--)
+        words += strcspn(words, "|") + (words[strcspn(words, "|")] == '|');
+    snprintf(buf, size, "%.*s", (int)strcspn(words, "|"), words);
+}
+
 rmens_status rmens_modelfile_write_config(hid_t obj, const rmens_model_config *cfg)
 {
     rmens_model_config c = *cfg;
     for (int i = 0; i < 5; i++)
         RMENS_TRY(rmens_h5_attr_write_i64(obj, config_names[i], *config_field(&c, i)));
+    /* Other architectures: model_type and every config field under its config.json name
+     * (GPT-2 files keep exactly the five above). */
+    const rmens_arch *a = rmens_arch_of(cfg);
+    if (a->id == RMENS_ARCH_GPT2)
+        return RMENS_OK;
+    RMENS_TRY(rmens_h5_attr_write_str(obj, "model_type", a->model_type));
+    for (int i = 0; i < a->nkeys; i++) {
+        const rmens_config_key *k = &a->keys[i];
+        int dup = 0;  /* one key may fill two fields (Llama's attention_bias) */
+        for (int j = 0; j < i; j++)
+            dup |= strcmp(a->keys[j].key, k->key) == 0;
+        if (k->field == RMENS_NO_FIELD || k->type == 'c' || dup)
+            continue;
+        const char *f = (const char *)cfg + k->field;
+        if (k->type == 'f') {
+            RMENS_TRY(rmens_h5_attr_write_f64(obj, k->key, *(const float *)f));
+        } else if (k->type == 's') {
+            char w[64];
+            word_at(k->words, *(const int *)f, w, sizeof w);
+            RMENS_TRY(rmens_h5_attr_write_str(obj, k->key, w));
+        } else {
+            RMENS_TRY(rmens_h5_attr_write_i64(obj, k->key, *(const int *)f));
+        }
+    }
     return RMENS_OK;
+}
+
+/* Attributes as a config.json (rmens_config_source). */
+static int attr_num(void *ctx, const char *key, double *v)
+{
+    hid_t obj = *(hid_t *)ctx;
+    if (!rmens_h5_has_attr(obj, key))
+        return 0;
+    return rmens_h5_attr_read_f64(obj, key, v) == RMENS_OK ? 1 : -1;
+}
+
+static int attr_str(void *ctx, const char *key, char *buf, size_t size)
+{
+    hid_t obj = *(hid_t *)ctx;
+    if (!rmens_h5_has_attr(obj, key))
+        return 0;
+    return rmens_h5_attr_read_str(obj, key, buf, size) == RMENS_OK ? 1 : -1;
 }
 
 rmens_status rmens_modelfile_read_config(hid_t obj, rmens_model_config *cfg)
 {
+    memset(cfg, 0, sizeof *cfg);
+    if (rmens_h5_has_attr(obj, "model_type")) {
+        char type[64];
+        RMENS_TRY(rmens_h5_attr_read_str(obj, "model_type", type, sizeof type));
+        rmens_config_source src = {&obj, attr_num, attr_str};
+        RMENS_TRY(rmens_arch_from_hf(cfg, type, &src));
+    }
     for (int i = 0; i < 5; i++) {
         int64_t v;
         RMENS_TRY(rmens_h5_attr_read_i64(obj, config_names[i], &v));
         if (v < 1 || v > INT32_MAX)
             return rmens_fail(RMENS_ERR_FORMAT, "attribute %s = %lld is out of range", config_names[i], (long long)v);
+        if (cfg->arch != RMENS_ARCH_GPT2 && *config_field(cfg, i) != v)
+            return rmens_fail(RMENS_ERR_FORMAT, "attribute %s = %lld disagrees with the config's %d", config_names[i],
+                              (long long)v, *config_field(cfg, i));
         *config_field(cfg, i) = (int)v;
     }
     rmens_status st = rmens_model_config_check(cfg);
@@ -62,13 +128,17 @@ static rmens_status flat(hid_t loc, const char *group, const rmens_model_config 
 {
     size_t off = 0;
     int i = 0;
-    for (int t = 0; t < RMENS_NTENSORS; t++) {
+    const rmens_arch *a = rmens_arch_of(cfg);
+    for (int k = 0; k < a->ntensors; k++) {
+        const int t = a->tensors[k].role;
+        if (!rmens_tensor_present(cfg, &a->tensors[k]))
+            continue;
         rmens_tensor_shape sh;
         rmens_tensor_shape_of(cfg, t, &sh);
         int64_t per = sh.dims[0] * (sh.rank == 2 ? sh.dims[1] : 1);
         for (int l = 0; l < (sh.per_layer ? cfg->n_layer : 1); l++, i++, off += (size_t)per) {
             char name[160], path[256];
-            rmens_tensor_name(t, l, name, sizeof name);
+            rmens_tensor_name(cfg, t, l, name, sizeof name);
             snprintf(path, sizeof path, "%s/%s", group, name);
             if (mode == FLAT_SEAL) {
                 const float *x = base + off;
@@ -94,16 +164,7 @@ static rmens_status flat(hid_t loc, const char *group, const rmens_model_config 
     return RMENS_OK;
 }
 
-int rmens_modelfile_ntensors(const rmens_model_config *cfg)
-{
-    int n = 0;
-    for (int t = 0; t < RMENS_NTENSORS; t++) {
-        rmens_tensor_shape sh;
-        rmens_tensor_shape_of(cfg, t, &sh);
-        n += sh.per_layer ? cfg->n_layer : 1;
-    }
-    return n;
-}
+int rmens_modelfile_ntensors(const rmens_model_config *cfg) { return rmens_arch_ndatasets(cfg); }
 
 rmens_status rmens_modelfile_seal_flat(const char *group, const rmens_model_config *cfg, const float *base,
                                        uint32_t *crcs)
@@ -139,16 +200,24 @@ rmens_status rmens_modelfile_read_tensors(hid_t loc, const char *group, rmens_mo
     char name[160], path[256];
     *has_head = 1;
     /* A file with more layers than its config says is inconsistent, not a bigger model. */
-    rmens_tensor_name(RMENS_T_LN1W, m->cfg.n_layer, name, sizeof name);
+    const rmens_arch *a = m->arch;
+    for (int k = 0; k < a->ntensors; k++)
+        if (strchr(a->tensors[k].name, '%')) {
+            rmens_tensor_name(&m->cfg, a->tensors[k].role, m->cfg.n_layer, name, sizeof name);
+            break;
+        }
     snprintf(path, sizeof path, "%s/%s", group, name);
     if (rmens_h5_exists(loc, path))
         return rmens_fail(RMENS_ERR_FORMAT, "tensor %s exists but n_layer is %d", path, m->cfg.n_layer);
-    for (int t = 0; t < RMENS_NTENSORS; t++) {
+    for (int k = 0; k < a->ntensors; k++) {
+        const int t = a->tensors[k].role;
+        if (!rmens_tensor_present(&m->cfg, &a->tensors[k]))
+            continue;
         rmens_tensor_shape sh;
         rmens_tensor_shape_of(&m->cfg, t, &sh);
         int64_t per = sh.dims[0] * (sh.rank == 2 ? sh.dims[1] : 1);
         for (int l = 0; l < (sh.per_layer ? m->cfg.n_layer : 1); l++) {
-            rmens_tensor_name(t, l, name, sizeof name);
+            rmens_tensor_name(&m->cfg, t, l, name, sizeof name);
             snprintf(path, sizeof path, "%s/%s", group, name);
             if (t == RMENS_T_SCOREW && !rmens_h5_exists(loc, path)) {
                 *has_head = 0;
@@ -177,7 +246,7 @@ static rmens_status model_save(const rmens_model *m, const char *path)
     if (st == RMENS_OK)
         st = rmens_h5_attr_write_i64(file, "rmens_version", RMENS_FORMAT_VERSION);
     if (st == RMENS_OK)
-        st = rmens_h5_attr_write_str(file, "architecture", "GPT2ForSequenceClassification");
+        st = rmens_modelfile_write_architecture(file, &m->cfg);
     if (st == RMENS_OK)
         st = rmens_h5_attr_write_str(file, "tokenizer", "bytes");
     if (st == RMENS_OK)

@@ -1,14 +1,18 @@
 /* The "model" file (docs/FORMAT.md): a reward model's weights as one float32 dataset per
- * tensor under /params/, named and shaped as in a Hugging Face GPT-2 state dict. The
+ * tensor under /params/, named and shaped as in the architecture's Hugging Face state dict (model/arch.h). The
  * same layout is used under each member of an ensemble checkpoint. */
 #ifndef RMENS_IO_MODELFILE_H
 #define RMENS_IO_MODELFILE_H
 
 #include <hdf5.h>
 
-#include "ensemble/model.h"
+#include "model/model.h"
 
+/* The config as attributes: the five GPT-2 fields always; for other architectures also
+ * model_type and every field under its config.json name (model/arch.h's key table). */
 rmens_status rmens_modelfile_write_config(hid_t obj, const rmens_model_config *cfg);
+/* The "architecture" attribute: "<Arch>ForSequenceClassification". */
+rmens_status rmens_modelfile_write_architecture(hid_t obj, const rmens_model_config *cfg);
 rmens_status rmens_modelfile_read_config(hid_t obj, rmens_model_config *cfg);
 /* The "tokenizer" root attribute of a model or checkpoint file ("" when it has none,
  * e.g. a Hugging Face conversion made without --tokenizer). */

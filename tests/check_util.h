@@ -69,6 +69,8 @@ Suite *dataset_suite(void);
 Suite *prep_suite(void);
 Suite *synth_suite(void);
 Suite *model_suite(void);
+Suite *kernels_suite(void);
+Suite *arch_suite(void);
 Suite *bootstrap_suite(void);
 Suite *metrics_suite(void);
 Suite *results_suite(void);

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ensemble/adamw.h"
+#include "model/adamw.h"
 #include "io/h5.h"
 #include "io/modelfile.h"
 

@@ -3,7 +3,7 @@
 #include <math.h>
 
 #include "tests/check_util.h"
-#include "ensemble/batch.h"
+#include "model/batch.h"
 #include "ensemble/ensemble.h"
 #include "ensemble/evaluator.h"
 #include "io/dataset.h"

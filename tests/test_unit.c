@@ -9,6 +9,8 @@ int main(void)
     srunner_add_suite(sr, prep_suite());
     srunner_add_suite(sr, synth_suite());
     srunner_add_suite(sr, model_suite());
+    srunner_add_suite(sr, kernels_suite());
+    srunner_add_suite(sr, arch_suite());
     srunner_add_suite(sr, bootstrap_suite());
     srunner_add_suite(sr, metrics_suite());
     srunner_add_suite(sr, results_suite());

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
         return 2;
     }
     rmens_set_num_threads(1);
-    rmens_model_config cfg = {RMENS_BYTES_VOCAB, 32, 1, 2, 16};
+    rmens_model_config cfg = {.vocab_size = RMENS_BYTES_VOCAB, .n_ctx = 32, .n_layer = 1, .n_head = 2, .n_embd = 16};
     rmens_model *m;
     if (rmens_model_new(&m, &cfg, 7) != RMENS_OK || rmens_model_save(m, argv[3]) != RMENS_OK) {
         fprintf(stderr, "thread_score: %s\n", rmens_last_error());

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "ensemble/model.h"
+#include "model/model.h"
 #include "io/checkpoint.h"
 #include "io/h5.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -137,9 +137,9 @@ static void put_tensors(gen *g, hid_t f, const char *group, const rmens_model_co
     for (int t = 0; t < RMENS_NTENSORS; t++) {
         rmens_tensor_shape sh;
         rmens_tensor_shape_of(cfg, t, &sh);
-        for (int l = 0; l < (sh.per_layer ? cfg->n_layer : 1); l++) {
+        for (int l = 0; sh.rank && l < (sh.per_layer ? cfg->n_layer : 1); l++) {
             char name[160], path[300];
-            rmens_tensor_name(t, l, name, sizeof name);
+            rmens_tensor_name(cfg, t, l, name, sizeof name);
             snprintf(path, sizeof path, "%s/%s", group, name);
             if (t == RMENS_T_SCOREW && !head)
                 continue;
@@ -150,7 +150,7 @@ static void put_tensors(gen *g, hid_t f, const char *group, const rmens_model_co
         rmens_tensor_shape sh;
         char name[160], path[300];
         rmens_tensor_shape_of(cfg, RMENS_T_LN1W, &sh);
-        rmens_tensor_name(RMENS_T_LN1W, cfg->n_layer, name, sizeof name);
+        rmens_tensor_name(cfg, RMENS_T_LN1W, cfg->n_layer, name, sizeof name);
         snprintf(path, sizeof path, "%s/%s", group, name);
         put_tensor(g, f, path, &sh);
         broken(g);
@@ -200,7 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gen g = {{data, size}, 1, 0, 0, 0};
     fz_in *in = &g.in;
     int model = fz_u8(in) >= 192;
-    rmens_model_config cfg;
+    rmens_model_config cfg = {0};  /* GPT-2: the fields past the five stay zero */
     cfg.n_head = (int)fz_range(in, 1, 2);
     cfg.n_embd = cfg.n_head * (int)fz_range(in, 1, 3);
     cfg.n_layer = (int)fz_range(in, 1, 2);

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ensemble/model.h"
+#include "model/model.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/h5.h"

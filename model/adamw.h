@@ -1,10 +1,10 @@
 /* AdamW with linear warmup, cosine decay and global-norm gradient clipping, written to
  * match torch.optim.AdamW + torch.nn.utils.clip_grad_norm_ step for step. Weight decay
  * applies to matrices and embeddings only (not to biases or LayerNorm gains). */
-#ifndef RMENS_ENSEMBLE_ADAMW_H
-#define RMENS_ENSEMBLE_ADAMW_H
+#ifndef RMENS_MODEL_ADAMW_H
+#define RMENS_MODEL_ADAMW_H
 
-#include "ensemble/model.h"
+#include "model/model.h"
 
 typedef struct {
     float lr;             /* peak learning rate */

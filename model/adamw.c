@@ -1,11 +1,11 @@
-#include "ensemble/adamw.h"
+#include "model/adamw.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
-#include "ensemble/layers.h"
+#include "model/layers.h"
 
 void rmens_adamw_config_init(rmens_adamw_config *c)
 {
@@ -33,7 +33,7 @@ rmens_status rmens_adamw_init(rmens_adamw *o, const rmens_model *m, const rmens_
     }
     for (int t = 0; t < RMENS_NTENSORS; t++) {
         rmens_tensor_shape sh;
-        rmens_tensor_shape_of(&m->cfg, t, &sh);
+        rmens_tensor_shape_of(&m->cfg, t, &sh);  /* the table's decay flag; absent: none */
         o->decay[t] = (unsigned char)sh.decay;
     }
     return RMENS_OK;
@@ -93,7 +93,9 @@ double rmens_adamw_step(rmens_adamw *o, rmens_model *m)
     const float bc1 = 1.0f - powf(b1, (float)o->step), bc2 = 1.0f - powf(b2, (float)o->step);
     const float step_size = lr / bc1, bc2_sqrt = sqrtf(bc2);
     for (int t = 0; t < RMENS_NTENSORS; t++) {
-        size_t a = m->off[t], e = t + 1 < RMENS_NTENSORS ? m->off[t + 1] : m->nparams;
+        if (!m->t[t])
+            continue;
+        size_t a = m->off[t], e = a + (size_t)rmens_tensor_numel(&m->cfg, t);
         const float shrink = o->decay[t] ? 1.0f - lr * c->weight_decay : 1.0f;
         update(m->params + a, o->m + a, o->v + a, m->grads + a, e - a, gscale, shrink, b1, b2, step_size, bc2_sqrt,
                c->eps);

@@ -1,4 +1,4 @@
-#include "ensemble/batch.h"
+#include "model/batch.h"
 
 #include <stdlib.h>
 #include <string.h>

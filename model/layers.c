@@ -1,4 +1,4 @@
-#include "ensemble/layers.h"
+#include "model/layers.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -222,23 +222,24 @@ RMENS_HOT static void softmax_row(float *row, int valid, int end)
 }
 
 void attention_forward(float *out, float *probs, const float *qkv, const rmens_segment *segs, int nsegs,
-                       int NH, int C)
+                       int NH, int NKV, int HD)
 {
-    const int C3 = 3 * C, hs = C / NH;
+    const int Q = NH * HD, KV = NKV * HD, C3 = Q + 2 * KV, hs = HD, grp = NH / NKV;
     const float scale = 1.0f / sqrtf((float)hs);
     for (int si = 0; si < nsegs; si++) {
         const rmens_segment *g = &segs[si];
         const int na = g->na, nq = g->nq, ld = na + nq;
         for (int h = 0; h < NH; h++) {
             float *P = probs + g->probs + (size_t)h * nq * ld;
-            const float *Q = qkv + (size_t)g->q0 * C3 + h * hs;
-            const float *KA = qkv + (size_t)g->a0 * C3 + C + h * hs, *VA = KA + C;
-            const float *KB = qkv + (size_t)g->q0 * C3 + C + h * hs, *VB = KB + C;
+            const int kh = Q + h / grp * hs;  /* this head's key column (grouped-query heads share it) */
+            const float *Qh = qkv + (size_t)g->q0 * C3 + h * hs;
+            const float *KA = qkv + (size_t)g->a0 * C3 + kh, *VA = KA + KV;
+            const float *KB = qkv + (size_t)g->q0 * C3 + kh, *VB = KB + KV;
             for (int r0 = 0; r0 < nq; r0 += RMENS_ATT_QB) {
                 int r1 = r0 + RMENS_ATT_QB < nq ? r0 + RMENS_ATT_QB : nq, m = r1 - r0;
                 float *Pb = P + (size_t)r0 * ld;
-                const float *Qb = Q + (size_t)r0 * C3;
-                float *O = out + (size_t)(g->q0 + r0) * C + h * hs;
+                const float *Qb = Qh + (size_t)r0 * C3;
+                float *O = out + (size_t)(g->q0 + r0) * Q + h * hs;
                 if (na)
                     sgemm(CblasNoTrans, CblasTrans, m, na, hs, scale, Qb, C3, KA, C3,
                                 0.0f, Pb, ld);
@@ -249,43 +250,44 @@ void attention_forward(float *out, float *probs, const float *qkv, const rmens_s
                     softmax_row(P + (size_t)r * ld, na + r + 1, na + r1);
                 if (na)
                     sgemm(CblasNoTrans, CblasNoTrans, m, hs, na, 1.0f, Pb, ld, VA, C3,
-                                0.0f, O, C);
+                                0.0f, O, Q);
                 sgemm(CblasNoTrans, CblasNoTrans, m, hs, r1, 1.0f, Pb + na, ld, VB, C3,
-                            na ? 1.0f : 0.0f, O, C);
+                            na ? 1.0f : 0.0f, O, Q);
             }
         }
     }
 }
 
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *probs,
-                        const rmens_segment *segs, int nsegs, int NH, int C)
+                        const rmens_segment *segs, int nsegs, int NH, int NKV, int HD)
 {
-    const int C3 = 3 * C, hs = C / NH;
+    const int Q = NH * HD, KV = NKV * HD, C3 = Q + 2 * KV, hs = HD, grp = NH / NKV;
     const float scale = 1.0f / sqrtf((float)hs);
     for (int si = 0; si < nsegs; si++) {
         const rmens_segment *g = &segs[si];
         const int na = g->na, nq = g->nq, ld = na + nq;
         for (int h = 0; h < NH; h++) {
             const float *P = probs + g->probs + (size_t)h * nq * ld;
-            const size_t qo = (size_t)g->q0 * C3 + h * hs, ao = (size_t)g->a0 * C3 + h * hs;
-            const float *Q = qkv + qo, *KA = qkv + ao + C, *VA = KA + C, *KB = qkv + qo + C, *VB = KB + C;
-            float *dQ = dqkv + qo, *dKA = dqkv + ao + C, *dVA = dKA + C, *dKB = dqkv + qo + C, *dVB = dKB + C;
+            const int kh = Q + h / grp * hs;
+            const size_t qo = (size_t)g->q0 * C3 + h * hs, ao = (size_t)g->a0 * C3 + kh, bo = (size_t)g->q0 * C3 + kh;
+            const float *Qh = qkv + qo, *KA = qkv + ao, *VA = KA + KV, *KB = qkv + bo, *VB = KB + KV;
+            float *dQ = dqkv + qo, *dKA = dqkv + ao, *dVA = dKA + KV, *dKB = dqkv + bo, *dVB = dKB + KV;
             for (int r0 = 0; r0 < nq; r0 += RMENS_ATT_QB) {
                 int r1 = r0 + RMENS_ATT_QB < nq ? r0 + RMENS_ATT_QB : nq, m = r1 - r0, lds = na + r1;
-                const float *Pb = P + (size_t)r0 * ld, *Qb = Q + (size_t)r0 * C3;
-                const float *dO = dout + (size_t)(g->q0 + r0) * C + h * hs;
+                const float *Pb = P + (size_t)r0 * ld, *Qb = Qh + (size_t)r0 * C3;
+                const float *dO = dout + (size_t)(g->q0 + r0) * Q + h * hs;
                 float *dS = scratch;
                 /* dP = dO V^T over the visible keys */
                 if (na)
-                    sgemm(CblasNoTrans, CblasTrans, m, na, hs, 1.0f, dO, C, VA, C3, 0.0f,
+                    sgemm(CblasNoTrans, CblasTrans, m, na, hs, 1.0f, dO, Q, VA, C3, 0.0f,
                                 dS, lds);
-                sgemm(CblasNoTrans, CblasTrans, m, r1, hs, 1.0f, dO, C, VB, C3, 0.0f,
+                sgemm(CblasNoTrans, CblasTrans, m, r1, hs, 1.0f, dO, Q, VB, C3, 0.0f,
                             dS + na, lds);
                 /* dV += P^T dO */
                 if (na)
-                    sgemm(CblasTrans, CblasNoTrans, na, hs, m, 1.0f, Pb, ld, dO, C, 1.0f,
+                    sgemm(CblasTrans, CblasNoTrans, na, hs, m, 1.0f, Pb, ld, dO, Q, 1.0f,
                                 dVA, C3);
-                sgemm(CblasTrans, CblasNoTrans, r1, hs, m, 1.0f, Pb + na, ld, dO, C, 1.0f,
+                sgemm(CblasTrans, CblasNoTrans, r1, hs, m, 1.0f, Pb + na, ld, dO, Q, 1.0f,
                             dVB, C3);
                 /* softmax backward: dS = P * (dP - sum(P * dP)) * scale; masked entries are 0 */
                 for (int r = r0; r < r1; r++) {
@@ -317,19 +319,20 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
 }
 
 void attention_last_forward(float *out, float *probs, const float *q, const float *kv, const rmens_lastq *lq,
-                            int S, int NH, int C)
+                            int S, int NH, int NKV, int HD)
 {
-    const int C3 = 3 * C, hs = C / NH;
+    const int Q = NH * HD, KV = NKV * HD, C3 = Q + 2 * KV, hs = HD, grp = NH / NKV;
     const float scale = 1.0f / sqrtf((float)hs);
     for (int s = 0; s < S; s++) {
         const rmens_lastq *g = &lq[s];
         const int n = g->na + g->nb;
         for (int h = 0; h < NH; h++) {
             float *P = probs + g->probs + (size_t)h * n;
-            const float *qh = q + (size_t)s * C + h * hs;
-            const float *KA = kv + (size_t)g->a0 * C3 + C + h * hs, *VA = KA + C;
-            const float *KB = kv + (size_t)g->b0 * C3 + C + h * hs, *VB = KB + C;
-            float *o = out + (size_t)s * C + h * hs;
+            const int kh = Q + h / grp * hs;
+            const float *qh = q + (size_t)s * Q + h * hs;
+            const float *KA = kv + (size_t)g->a0 * C3 + kh, *VA = KA + KV;
+            const float *KB = kv + (size_t)g->b0 * C3 + kh, *VB = KB + KV;
+            float *o = out + (size_t)s * Q + h * hs;
             if (g->na)
                 sgemv(CblasNoTrans, g->na, hs, scale, KA, C3, qh, 0.0f, P);
             sgemv(CblasNoTrans, g->nb, hs, scale, KB, C3, qh, 0.0f, P + g->na);
@@ -342,20 +345,21 @@ void attention_last_forward(float *out, float *probs, const float *q, const floa
 }
 
 void attention_last_backward(float *dq, float *dkv, float *scratch, const float *dout, const float *q,
-                             const float *kv, const float *probs, const rmens_lastq *lq, int S, int NH, int C)
+                             const float *kv, const float *probs, const rmens_lastq *lq, int S, int NH, int NKV, int HD)
 {
-    const int C3 = 3 * C, hs = C / NH;
+    const int Q = NH * HD, KV = NKV * HD, C3 = Q + 2 * KV, hs = HD, grp = NH / NKV;
     const float scale = 1.0f / sqrtf((float)hs);
     for (int s = 0; s < S; s++) {
         const rmens_lastq *g = &lq[s];
         const int n = g->na + g->nb;
         for (int h = 0; h < NH; h++) {
             const float *P = probs + g->probs + (size_t)h * n;
-            const float *qh = q + (size_t)s * C + h * hs, *dO = dout + (size_t)s * C + h * hs;
-            const size_t ao = (size_t)g->a0 * C3 + C + h * hs, bo = (size_t)g->b0 * C3 + C + h * hs;
-            const float *KA = kv + ao, *VA = KA + C, *KB = kv + bo, *VB = KB + C;
-            float *dKA = dkv + ao, *dVA = dKA + C, *dKB = dkv + bo, *dVB = dKB + C;
-            float *dqh = dq + (size_t)s * C + h * hs, *dS = scratch;
+            const int kh = Q + h / grp * hs;
+            const float *qh = q + (size_t)s * Q + h * hs, *dO = dout + (size_t)s * Q + h * hs;
+            const size_t ao = (size_t)g->a0 * C3 + kh, bo = (size_t)g->b0 * C3 + kh;
+            const float *KA = kv + ao, *VA = KA + KV, *KB = kv + bo, *VB = KB + KV;
+            float *dKA = dkv + ao, *dVA = dKA + KV, *dKB = dkv + bo, *dVB = dKB + KV;
+            float *dqh = dq + (size_t)s * Q + h * hs, *dS = scratch;
             if (g->na) {
                 sgemv(CblasNoTrans, g->na, hs, 1.0f, VA, C3, dO, 0.0f, dS);
                 sger(g->na, hs, P, dO, dVA, C3);
@@ -374,5 +378,167 @@ void attention_last_backward(float *dq, float *dkv, float *scratch, const float 
             sgemv(CblasTrans, g->nb, hs, 1.0f, KB, C3, dS + g->na, 1.0f, dqh);
             sger(g->nb, hs, dS + g->na, qh, dKB, C3);
         }
+    }
+}
+
+/* ------------------------------------------------------- Llama family */
+
+void embedding_forward(float *out, const int32_t *tokens, const float *wte, int N, int C)
+{
+    for (int i = 0; i < N; i++)
+        memcpy(out + (size_t)i * C, wte + (size_t)tokens[i] * C, (size_t)C * sizeof *out);
+}
+
+void embedding_backward(float *dwte, const float *dout, const int32_t *tokens, int N, int C)
+{
+    /* Serial, in row order: bit-identical sums (as encoder_backward). */
+    for (int i = 0; i < N; i++) {
+        const float *d = dout + (size_t)i * C;
+        float *t = dwte + (size_t)tokens[i] * C;
+        for (int c = 0; c < C; c++)
+            t[c] += d[c];
+    }
+}
+
+void linear_forward(float *out, int ldo, const float *inp, int ldi, const float *weight, const float *bias, int N,
+                    int C, int OC)
+{
+    if (N == 0)
+        return;
+    if (bias)
+        for (int i = 0; i < N; i++)
+            memcpy(out + (size_t)i * ldo, bias, (size_t)OC * sizeof *out);
+    sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, ldi, weight, C, bias ? 1.0f : 0.0f, out, ldo);
+}
+
+void linear_backward(float *dinp, int lddi, float *dweight, float *dbias, const float *dout, int lddo,
+                     const float *inp, int ldi, const float *weight, int N, int C, int OC)
+{
+    if (N == 0)
+        return;
+    if (dinp)
+        sgemm(CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, lddo, weight, C, 1.0f, dinp, lddi);
+    sgemm(CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, lddo, inp, ldi, 1.0f, dweight, C);
+    if (dbias)
+        for (int i = 0; i < N; i++) {
+            const float *d = dout + (size_t)i * lddo;
+            for (int o = 0; o < OC; o++)
+                dbias[o] += d[o];
+        }
+}
+
+RMENS_HOT void rmsnorm_forward(float *out, int ldo, float *rstd, const float *inp, int ldi, const float *weight, int N,
+                               int C, float eps)
+{
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * ldi;
+        float *o = out + (size_t)i * ldo;
+        float v = 0;
+#pragma omp simd reduction(+ : v)
+        for (int c = 0; c < C; c++)
+            v += x[c] * x[c];
+        float s = 1.0f / sqrtf(v / (float)C + eps);
+#pragma omp simd
+        for (int c = 0; c < C; c++)
+            o[c] = weight[c] * (x[c] * s);
+        rstd[i] = s;
+    }
+}
+
+RMENS_HOT void rmsnorm_backward(float *dinp, int lddi, float *dweight, const float *dout, int lddo, const float *inp,
+                                int ldi, const float *weight, const float *rstd, int N, int C)
+{
+    for (int i = 0; i < N; i++) {
+        const float *d = dout + (size_t)i * lddo, *x = inp + (size_t)i * ldi;
+        float *dx = dinp + (size_t)i * lddi;
+        const float s = rstd[i];
+        float dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int c = 0; c < C; c++)
+            dot += weight[c] * d[c] * x[c] * s;
+        dot /= (float)C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) {
+            float xh = x[c] * s;
+            dweight[c] += xh * d[c];
+            dx[c] += s * (weight[c] * d[c] - xh * dot);
+        }
+    }
+}
+
+void rope_tables(float *cos_, float *sin_, const int32_t *pos, int N, int rot, float theta,
+                 const rmens_model_config *cfg)
+{
+    const int half = rot / 2;
+    float inv[4096];
+    for (int i = 0; i < half && i < 4096; i++) {
+        /* float32, as transformers computes them */
+        float f = 1.0f / powf(theta, (float)(2 * i) / (float)rot);
+        if (cfg->rope_type == 1) {
+            /* rope_type llama3 (transformers' _compute_llama3_parameters) */
+            const float factor = cfg->rope_factor, lo = cfg->rope_low_freq, hi = cfg->rope_high_freq;
+            const float old = (float)cfg->rope_original_ctx;
+            const float lo_wave = old / lo, hi_wave = old / hi, wave = 2.0f * (float)M_PI / f;
+            if (wave > lo_wave)
+                f = f / factor;
+            else if (!(wave < hi_wave)) {
+                float smooth = (old / wave - lo) / (hi - lo);
+                f = (1.0f - smooth) * f / factor + smooth * f;
+            }
+        }
+        inv[i] = f;
+    }
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < half; i++) {
+            float a = (float)pos[r] * inv[i];
+            cos_[(size_t)r * half + i] = cosf(a);
+            sin_[(size_t)r * half + i] = sinf(a);
+        }
+}
+
+/* sgn 1: rotate by the angle; -1: by minus the angle (the backward). */
+static void rope_apply(float *x, int ld, const float *cos_, const float *sin_, int N, int nh, int HD, int rot,
+                       float sgn)
+{
+    const int half = rot / 2;
+    for (int r = 0; r < N; r++) {
+        const float *c = cos_ + (size_t)r * half, *s = sin_ + (size_t)r * half;
+        for (int h = 0; h < nh; h++) {
+            float *a = x + (size_t)r * ld + (size_t)h * HD, *b = a + half;
+            for (int i = 0; i < half; i++) {
+                float u = a[i], v = b[i], si = sgn * s[i];
+                a[i] = u * c[i] - v * si;
+                b[i] = v * c[i] + u * si;
+            }
+        }
+    }
+}
+
+void rope_forward(float *x, int ld, const float *cos_, const float *sin_, int N, int nh, int HD, int rot)
+{
+    rope_apply(x, ld, cos_, sin_, N, nh, HD, rot, 1.0f);
+}
+
+void rope_backward(float *dx, int ld, const float *cos_, const float *sin_, int N, int nh, int HD, int rot)
+{
+    rope_apply(dx, ld, cos_, sin_, N, nh, HD, rot, -1.0f);
+}
+
+RMENS_HOT void swiglu_forward(float *out, const float *gate, const float *up, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + fast_expf(-g)) * up[i];
+    }
+}
+
+RMENS_HOT void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i], s = 1.0f / (1.0f + fast_expf(-g));
+        dgate[i] += dout[i] * up[i] * s * (1.0f + g * (1.0f - s));
+        dup[i] += dout[i] * g * s;
     }
 }

@@ -4,10 +4,10 @@
  * segments let each response see the prompt rows; without it, each sequence is laid
  * out whole. Sequences longer than the context lose tokens from the front (the reward
  * reads the end), both sides of a pair by the same count while a prompt is left. */
-#ifndef RMENS_ENSEMBLE_BATCH_H
-#define RMENS_ENSEMBLE_BATCH_H
+#ifndef RMENS_MODEL_BATCH_H
+#define RMENS_MODEL_BATCH_H
 
-#include "ensemble/layers.h"
+#include "model/layers.h"
 #include "rmens.h"
 
 typedef struct {

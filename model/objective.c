@@ -1,0 +1,32 @@
+#include "model/objective.h"
+
+#include "base/logistic.h"
+
+double rmens_bt_loss(float *drewards, const float *rewards, const float *margin, int B, float center,
+                     int *correct)
+{
+    return rmens_bt_loss_part(drewards, rewards, margin, B, B, center, correct);
+}
+
+double rmens_bt_loss_part(float *drewards, const float *rewards, const float *margin, int B, int norm, float center,
+                          int *correct)
+{
+    double loss = 0;
+    int ok = 0;
+    for (int i = 0; i < B; i++) {
+        double rw = rewards[2 * i], rl = rewards[2 * i + 1];
+        double d = rw - rl - (margin ? margin[i] : 0.0);
+        loss += rmens_softplus(-d);  /* -log sigmoid(d) */
+        double sig = rmens_sigmoid(d);
+        double gd = (sig - 1.0) / norm;
+        double gc = center != 0 ? 2.0 * center * (rw + rl) / norm : 0.0;
+        if (center != 0)
+            loss += center * (rw + rl) * (rw + rl);
+        drewards[2 * i] = (float)(gd + gc);
+        drewards[2 * i + 1] = (float)(-gd + gc);
+        ok += rw > rl;
+    }
+    if (correct)
+        *correct = ok;
+    return loss / norm;
+}

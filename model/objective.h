@@ -1,0 +1,17 @@
+/* The objective on top of the rewards: what a batch's rewards cost, and the gradient
+ * dLoss/dreward the model's backward pass takes. Pairs today (Bradley-Terry); a per-step
+ * head (process rewards) adds its loss here. */
+#ifndef RMENS_MODEL_OBJECTIVE_H
+#define RMENS_MODEL_OBJECTIVE_H
+
+/* Bradley-Terry loss over the batch: mean of -log sigmoid(r_w - r_l - margin) plus
+ * center * mean((r_w + r_l)^2); writes drewards[S] and returns the loss. correct
+ * (optional) receives how many pairs have r_w > r_l. */
+double rmens_bt_loss(float *drewards, const float *rewards, const float *margin, int B, float center,
+                     int *correct);
+/* The same for B of the norm pairs of a batch split over ranks: losses and gradients are
+ * divided by norm, so the shards' sums make the whole batch's mean. */
+double rmens_bt_loss_part(float *drewards, const float *rewards, const float *margin, int B, int norm, float center,
+                          int *correct);
+
+#endif
