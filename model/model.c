@@ -73,10 +73,11 @@ int64_t rmens_tensor_numel(const rmens_model_config *cfg, int t)
 void rmens_tensor_name(const rmens_model_config *cfg, int t, int l, char *buf, size_t size)
 {
     const rmens_tensor_desc *e = entry(cfg, t);
+    const char *pat;
     if (!e)
         snprintf(buf, size, "(no tensor %d)", t);
-    else if (strchr(e->name, '%'))
-        snprintf(buf, size, e->name, l);
+    else if ((pat = strstr(e->name, "%d")) != NULL) /* per-layer pattern: the layer index in place of %d */
+        snprintf(buf, size, "%.*s%d%s", (int)(pat - e->name), e->name, l, pat + 2);
     else
         snprintf(buf, size, "%s", e->name);
 }

@@ -36,7 +36,7 @@ unset PKG_CONFIG_LIBDIR
 flags=$(pkg-config --cflags --libs rmens) || fail "pkg-config --cflags --libs rmens"
 case "$flags" in *mpi*) fail "pkg-config rmens asks for MPI: $flags" ;; esac
 $CC_PLAIN -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror -o "$TMP/score_text" "$top_srcdir/examples/score_text.c" \
-    $flags || fail "$CC_PLAIN examples/score_text.c \$(pkg-config --cflags --libs rmens)"
+    $flags ${SANITIZER_LDFLAGS:-} || fail "$CC_PLAIN examples/score_text.c \$(pkg-config --cflags --libs rmens)"
 echo "ok: $CC_PLAIN examples/score_text.c $flags"
 
 "$RMENS" synth --n 200 --seed 5 --out "$TMP/train.h5" --quiet || fail "synth"
