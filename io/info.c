@@ -47,6 +47,8 @@ static void show_record(FILE *f, const rmens_dataset *ds, int64_t i)
     fprintf(f, "\n");
     if (ds->has & RMENS_HAS_MARGIN)
         fprintf(f, "  margin: %g\n", (double)ds->margin[i]);
+    if (ds->has & RMENS_HAS_WEIGHT)
+        fprintf(f, "  weight: %g\n", (double)ds->weight[i]);
     if (ds->has & RMENS_HAS_TRAP)
         fprintf(f, "  trap: %s\n", rmens_trap_names[ds->trap[i]]);
     if (p > 0) {
@@ -131,6 +133,12 @@ static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
         for (int64_t i = 0; i < ds->n; i++)
             m += ds->margin[i];
         fprintf(f, "  margin           mean %.4g\n", m / (double)ds->n);
+    }
+    if (ds->has & RMENS_HAS_WEIGHT) {
+        double w = 0;
+        for (int64_t i = 0; i < ds->n; i++)
+            w += ds->weight[i];
+        fprintf(f, "  weight           sum %.6g (mean %.4g)\n", w, w / (double)ds->n);
     }
     if (ds->has & RMENS_HAS_GOLD) {
         double g[2] = {0, 0};
