@@ -47,31 +47,33 @@ static void calibration(rmens_eval_calib *c, const double *p, int64_t n)
     c->nll = rmens_nll(p, n);
 }
 
-/* Each member alone; the ensemble's mean probability accumulates into s->pe. */
-static void measure_members(rmens_eval_result *res, pairs_scratch *s, const float *W, const float *L, int64_t n,
-                            int K)
+/* Each member alone; the ensemble's mean probability accumulates into s->pe. Accuracy
+ * and margin are means weighted by the pairs' /weight (docs/TRAINING.md, "Pair weights"). */
+static void measure_members(rmens_eval_result *res, pairs_scratch *s, const rmens_dataset *ds, const float *W,
+                            const float *L, int64_t n, int K)
 {
     for (int k = 0; k < K; k++) {
         rmens_eval_calib *c = &res->member[k];
-        double acc = 0, margin = 0;
+        double acc = 0, margin = 0, wsum = 0;
         for (int64_t i = 0; i < n; i++) {
-            double d = (double)W[i * K + k] - L[i * K + k];
+            double d = (double)W[i * K + k] - L[i * K + k], w = rmens_dataset_weight(ds, i);
             s->p[i] = rmens_sigmoid(d);
             s->pe[i] += s->p[i] / K;
-            acc += d > 0;
-            margin += d;
+            acc += w * (d > 0);
+            margin += w * d;
+            wsum += w;
         }
-        c->accuracy = acc / (double)n, c->margin = margin / (double)n;
+        c->accuracy = acc / wsum, c->margin = margin / wsum;
         calibration(c, s->p, n);
     }
 }
 
 /* The ensemble's decisions by each rule (ensemble.h), and per pair its mean rewards,
  * whether deciding by mean is right, and the members' disagreement. */
-static void decide(rmens_eval_result *res, pairs_scratch *s, const float *W, const float *L, int64_t n, int K,
-                   double lambda)
+static void decide(rmens_eval_result *res, pairs_scratch *s, const rmens_dataset *ds, const float *W, const float *L,
+                   int64_t n, int K, double lambda)
 {
-    double wins[RMENS_RULE_N] = {0};
+    double wins[RMENS_RULE_N] = {0}, wsum = 0;
     for (int64_t i = 0; i < n; i++) {
         double sw = 0, sl = 0, vw = 0, vl = 0, nw = INFINITY, nl = INFINITY, dm = 0, dv = 0;
         for (int k = 0; k < K; k++) {
@@ -91,10 +93,14 @@ static void decide(rmens_eval_result *res, pairs_scratch *s, const float *W, con
         s->right[i] = sw > sl;
         s->wrong[i] = !s->right[i];
         s->u[i] = sqrt(dv);
-        rmens_rule_decide(wins, (const double[3]){sw, nw, vw}, (const double[3]){sl, nl, vl}, lambda);
+        double one[RMENS_RULE_N] = {0}, w = rmens_dataset_weight(ds, i);
+        rmens_rule_decide(one, (const double[3]){sw, nw, vw}, (const double[3]){sl, nl, vl}, lambda);
+        for (int r = 0; r < RMENS_RULE_N; r++)
+            wins[r] += w * one[r];
+        wsum += w;
     }
     for (int r = 0; r < RMENS_RULE_N; r++)
-        res->accuracy[r] = wins[r] / (double)n;
+        res->accuracy[r] = wins[r] / wsum;
     res->ensemble.accuracy = res->accuracy[RMENS_RULE_MEAN];
     res->ensemble.margin = NAN;
     calibration(&res->ensemble, s->pe, n);
@@ -213,8 +219,8 @@ rmens_status rmens_eval_compute(const rmens_dataset *ds, const float *R, int K, 
     res->member = calloc((size_t)K, sizeof *res->member);
     rmens_status st = res->member ? scratch_alloc(&s, n) : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     if (st == RMENS_OK) {
-        measure_members(res, &s, W, L, n, K);
-        decide(res, &s, W, L, n, K, lambda);
+        measure_members(res, &s, ds, W, L, n, K);
+        decide(res, &s, ds, W, L, n, K, lambda);
         measure_disagreement(res, &s, n, K);
         st = measure_length(res, &s, ds, n);
     }

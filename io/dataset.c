@@ -314,6 +314,8 @@ float rmens_dataset_margin(const rmens_dataset *ds, int64_t i)
     return (ds->has & RMENS_HAS_MARGIN) && i >= 0 && i < ds->n ? ds->margin[i] : 0.0f;
 }
 
+int rmens_dataset_has_weight(const rmens_dataset *ds) { return (ds->has & RMENS_HAS_WEIGHT) != 0; }
+
 float rmens_dataset_weight(const rmens_dataset *ds, int64_t i)
 {
     return (ds->has & RMENS_HAS_WEIGHT) && i >= 0 && i < ds->n ? ds->weight[i] : 1.0f;

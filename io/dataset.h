@@ -97,5 +97,6 @@ int rmens_dataset_nsides(const rmens_dataset *ds);
 uint32_t rmens_dataset_fingerprint(const rmens_dataset *ds);
 /* Loss weight of pair i: /weight, or 1 when the file has none. */
 float rmens_dataset_weight(const rmens_dataset *ds, int64_t i);
+int rmens_dataset_has_weight(const rmens_dataset *ds);
 
 #endif
