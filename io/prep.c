@@ -720,8 +720,7 @@ static rmens_status prep_emit(prep_run *p, const char *where, double margin, int
     }
     rr.margin = (float)(margin * o->margin_scale);
     if (!isfinite(rr.margin))  /* finite as a double, but not as the float32 stored */
-        return rmens_fail(RMENS_ERR_INPUT, "%s: the margin %g (times `margin_scale` %g) does not fit a float32", where,
-                          margin, o->margin_scale);
+        return rmens_fail(RMENS_ERR_INPUT, "%s: the margin %g does not fit a float32", where, margin * o->margin_scale);
     rr.weight = 1;
     rr.source_record = source;
     if (r->prompt_len > INT32_MAX)
