@@ -18,10 +18,10 @@ const double rmens_eval_coverage[RMENS_EVAL_NCOVERAGE] = {0.5, 0.8, 1.0};
 /* Per pair, what the measures after the members' share: filled by decide(). */
 typedef struct {
     double *pe;          /* [n] ensemble's mean probability of the human label */
-    double *u;           /* [n] disagreement: std over members of r_w - r_l */
+    double *u;           /* [n][RMENS_SIGNAL_N] every error signal of the pair */
     double *mw, *ml;     /* [n] mean reward of the chosen / rejected response */
     int *right, *wrong;  /* [n] the ensemble deciding by mean is right / wrong */
-    double *p;           /* [n] scratch: one member's probabilities */
+    double *p;           /* [max(n, K)] scratch: one member's probabilities; one pair's margins */
 } pairs_scratch;
 
 static void scratch_free(pairs_scratch *s)
@@ -29,11 +29,11 @@ static void scratch_free(pairs_scratch *s)
     free(s->pe), free(s->u), free(s->mw), free(s->ml), free(s->right), free(s->wrong), free(s->p);
 }
 
-static rmens_status scratch_alloc(pairs_scratch *s, int64_t n)
+static rmens_status scratch_alloc(pairs_scratch *s, int64_t n, int K)
 {
     const size_t d = (size_t)n * sizeof(double), i = (size_t)n * sizeof(int);
     s->pe = calloc((size_t)n + 1, sizeof *s->pe);
-    s->u = malloc(d + 1), s->mw = malloc(d + 1), s->ml = malloc(d + 1), s->p = malloc(d + 1);
+    s->u = malloc(d * RMENS_SIGNAL_N + 1), s->mw = malloc(d + 1), s->ml = malloc(d + 1), s->p = malloc((size_t)(n > K ? n : K) * sizeof(double) + 1);
     s->right = malloc(i + 1), s->wrong = malloc(i + 1);
     if (s->pe && s->u && s->mw && s->ml && s->p && s->right && s->wrong)
         return RMENS_OK;
@@ -73,7 +73,7 @@ static void decide(rmens_eval_result *res, pairs_scratch *s, const float *W, con
 {
     double wins[RMENS_RULE_N] = {0};
     for (int64_t i = 0; i < n; i++) {
-        double sw = 0, sl = 0, vw = 0, vl = 0, nw = INFINITY, nl = INFINITY, dm = 0, dv = 0;
+        double sw = 0, sl = 0, vw = 0, vl = 0, nw = INFINITY, nl = INFINITY, *d = s->p;
         for (int k = 0; k < K; k++) {
             sw += W[i * K + k] / (double)K, sl += L[i * K + k] / (double)K;
             nw = fmin(nw, W[i * K + k]), nl = fmin(nl, L[i * K + k]);
@@ -81,16 +81,12 @@ static void decide(rmens_eval_result *res, pairs_scratch *s, const float *W, con
         for (int k = 0; k < K; k++) {
             vw += (W[i * K + k] - sw) * (W[i * K + k] - sw) / K;
             vl += (L[i * K + k] - sl) * (L[i * K + k] - sl) / K;
-            dm += ((double)W[i * K + k] - L[i * K + k]) / K;
-        }
-        for (int k = 0; k < K; k++) {
-            double d = (double)W[i * K + k] - L[i * K + k] - dm;
-            dv += d * d / K;
+            d[k] = (double)W[i * K + k] - L[i * K + k];
         }
         s->mw[i] = sw, s->ml[i] = sl;
         s->right[i] = sw > sl;
         s->wrong[i] = !s->right[i];
-        s->u[i] = sqrt(dv);
+        rmens_signals(s->u + (size_t)i * RMENS_SIGNAL_N, d, K);
         rmens_rule_decide(wins, (const double[3]){sw, nw, vw}, (const double[3]){sl, nl, vl}, lambda);
     }
     for (int r = 0; r < RMENS_RULE_N; r++)
@@ -100,15 +96,28 @@ static void decide(rmens_eval_result *res, pairs_scratch *s, const float *W, con
     calibration(&res->ensemble, s->pe, n);
 }
 
-/* Is the disagreement informative? One member has none: every u is 0, so the AUROC
- * would be 0.5 and "the least disputed half" the first half of the file. */
-static void measure_disagreement(rmens_eval_result *res, const pairs_scratch *s, int64_t n, int K)
+/* Which signal spots the errors? A disagreement signal is undefined with one member (it
+ * is 0 everywhere: the AUROC would be 0.5 and "the least disputed half" the first half of
+ * the file); accuracy at 100% coverage is the accuracy, whatever the signal. */
+static rmens_status measure_signals(rmens_eval_result *res, const pairs_scratch *s, int64_t n, int K)
 {
-    for (int c = 0; c < RMENS_EVAL_NCOVERAGE; c++)
-        res->accuracy_at_coverage[c] = K > 1 || rmens_eval_coverage[c] == 1.0
-                                           ? rmens_selective_accuracy(s->u, s->right, n, rmens_eval_coverage[c])
-                                           : NAN;
-    res->error_auroc = K > 1 ? rmens_auroc(s->u, s->wrong, n) : NAN;
+    double *u = malloc((size_t)n * sizeof *u + 1);
+    if (!u)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory for the error signals (%lld pairs)", (long long)n);
+    for (int g = 0; g < RMENS_SIGNAL_N; g++) {
+        rmens_eval_signal *e = &res->signal[g];
+        const int none = K == 1 && rmens_signal_needs_members((rmens_signal)g);
+        for (int64_t i = 0; i < n; i++)
+            u[i] = s->u[(size_t)i * RMENS_SIGNAL_N + g];
+        for (int c = 0; c < RMENS_EVAL_NCOVERAGE; c++)
+            e->accuracy_at_coverage[c] = !none || rmens_eval_coverage[c] == 1.0
+                                             ? rmens_selective_accuracy(u, s->right, n, rmens_eval_coverage[c])
+                                             : NAN;
+        e->auroc = none ? NAN : rmens_auroc(u, s->wrong, n);
+        e->aurc = none ? NAN : rmens_aurc(u, s->right, n);
+    }
+    free(u);
+    return RMENS_OK;
 }
 
 /* Response length of sequence i of a side: tokens after the prompt. */
@@ -211,11 +220,13 @@ rmens_status rmens_eval_compute(const rmens_dataset *ds, const float *R, int K, 
     res->pairs = n;
     res->members = K;
     res->member = calloc((size_t)K, sizeof *res->member);
-    rmens_status st = res->member ? scratch_alloc(&s, n) : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    rmens_status st = res->member ? scratch_alloc(&s, n, K) : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     if (st == RMENS_OK) {
         measure_members(res, &s, W, L, n, K);
         decide(res, &s, W, L, n, K, lambda);
-        measure_disagreement(res, &s, n, K);
+        st = measure_signals(res, &s, n, K);
+    }
+    if (st == RMENS_OK) {
         st = measure_length(res, &s, ds, n);
     }
     if (st == RMENS_OK)

@@ -5,6 +5,7 @@
 #define RMENS_ENSEMBLE_EVALUATOR_H
 
 #include "ensemble/ensemble.h"
+#include "ensemble/uncertainty.h"
 #include "io/dataset.h"
 #include "rmens_mpi.h"
 
@@ -28,6 +29,14 @@ typedef struct {
 #define RMENS_EVAL_NCOVERAGE 3
 extern const double rmens_eval_coverage[RMENS_EVAL_NCOVERAGE];  /* 0.5, 0.8, 1.0 */
 
+/* How well one signal (ensemble/uncertainty.h) spots the ensemble's wrong decisions
+ * (deciding by mean; a tie is wrong): AUROC of the signal for the errors, area under the
+ * risk-coverage curve, accuracy on the 50/80/100% least uncertain pairs (ties: metrics.h).
+ * NaN where undefined (a disagreement signal with one member). */
+typedef struct {
+    double auroc, aurc, accuracy_at_coverage[RMENS_EVAL_NCOVERAGE];
+} rmens_eval_signal;
+
 /* What eval measures; NaN where a measure is undefined (one member has no disagreement;
  * no pair has a shorter chosen response). */
 typedef struct {
@@ -36,8 +45,8 @@ typedef struct {
     rmens_eval_calib *member;            /* [members] */
     rmens_eval_calib ensemble;           /* of the mean probability over members */
     double accuracy[RMENS_RULE_N];       /* deciding by each rule (mean, min, uwo) */
-    /* the disagreement on a pair (std over members of r_w - r_l) against the ensemble's errors */
-    double error_auroc, accuracy_at_coverage[RMENS_EVAL_NCOVERAGE];
+    /* each error signal of ensemble/uncertainty.h against the ensemble's (mean's) errors */
+    rmens_eval_signal signal[RMENS_SIGNAL_N];
     /* length: reward against response length, accuracy by which response is shorter */
     double spearman_length, accuracy_chosen_shorter, accuracy_chosen_longer;
     int64_t pairs_chosen_shorter, pairs_chosen_longer;

@@ -40,7 +40,7 @@ rmens_status rmens_scorefile_write(const char *path, int overwrite, const rmens_
 {
     char tmp[4200];
     hid_t f = -1;
-    double bytes = 2.0 * (double)in->n * (9.0 + in->members) * sizeof(float) + RMENS_H5_OVERHEAD(25);
+    double bytes = 2.0 * (double)in->n * (10.0 + in->members) * sizeof(float) + RMENS_H5_OVERHEAD(25);
     RMENS_TRY(rmens_h5_create_tmp(path, overwrite, bytes, &f, tmp, sizeof tmp));
     rmens_status st = rmens_h5_attr_write_str(f, "rmens_format", "scores");
     if (st == RMENS_OK) st = rmens_h5_attr_write_i64(f, "rmens_version", RMENS_FORMAT_VERSION);
@@ -57,6 +57,10 @@ rmens_status rmens_scorefile_write(const char *path, int overwrite, const rmens_
     if (st == RMENS_OK) st = rmens_h5_attr_write_str(f, "input", in->pairs ? "pairs" : "responses");
     if (st == RMENS_OK && in->prompt_id && !in->pairs)  /* best-of-n and users group by it */
         st = rmens_h5_write_nd(f, "/prompt_id", H5T_STD_I64LE, H5T_NATIVE_INT64, in->prompt_id, 1, &in->n);
+    if (st == RMENS_OK && in->p)  /* a pair's decision: ensemble/uncertainty.h */
+        st = rmens_h5_write_nd(f, "/p", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, in->p, 1, &in->n);
+    if (st == RMENS_OK && in->uncertainty)
+        st = rmens_h5_write_nd(f, "/uncertainty", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, in->uncertainty, 1, &in->n);
     for (int g = 0; g < (in->pairs ? 2 : 1) && st == RMENS_OK; g++)
         st = write_group(f, in->pairs ? (g ? "/rejected" : "/chosen") : "", in, stats + (size_t)g * in->n,
                          rewards ? rewards + (size_t)g * in->n * in->members : NULL);

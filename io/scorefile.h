@@ -16,6 +16,7 @@ typedef struct {
     int pairs;                 /* 1: groups chosen/ and rejected/; 0: datasets at the root */
     int64_t n;                 /* sequences per group */
     const int64_t *prompt_id;  /* [n] the responses file's /prompt_id, copied; or NULL */
+    const float *p, *uncertainty;  /* pairs: [n] P(chosen > rejected) and its uncertainty; or NULL */
 } rmens_scorefile_info;
 
 /* stats: [groups][n]; rewards: [groups][n][members] or NULL. Atomic (temporary + rename). */
