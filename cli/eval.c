@@ -40,6 +40,12 @@ static const char help[] =
     "  --threads N              BLAS threads per rank (default 1)\n"
     "  --data-mem SIZE          memory for data tokens per file and rank (e.g. 512M, 4G); a\n"
     "                           larger file is read in chunks (default auto; 0: always)\n"
+    "  --fit-temperature        fit temperature scaling on these pairs: each member's T_k\n"
+    "                           (sigmoid(d / T_k)), the ensemble's mean probability with\n"
+    "                           them, and one T of the mean margin; ECE/NLL before, after\n"
+    "  --write-temperature      fit, and record the temperatures in the checkpoint (its\n"
+    "                           members are not rewritten); score and serve then calibrate\n"
+    "                           P(chosen > rejected) with them\n"
     "  --quiet                  no table\n";
 
 /* The table users read. */
@@ -79,6 +85,21 @@ static void print_table(const rmens_eval_options *o, const rmens_eval_result *r)
             printf(" %s %.4f (%d)", rmens_trap_names[t], r->trap_accuracy[t], (int)r->trap_pairs[t]);
         printf("\n");
     }
+    if (r->has_temperature) {
+        printf("  %-22s %8s %8s %8s %8s %8s\n", "temperature scaling", "T", "ECE", "-> ECE", "NLL", "-> NLL");
+        for (int k = 0; k <= K + 1; k++) {
+            const rmens_eval_calib *c = k < K ? &r->member[k] : k == K ? &r->ensemble : &r->mean_margin;
+            char name[40];
+            snprintf(name, sizeof name, k < K ? "member %d" : k == K ? "ensemble (mean prob.)" : "ensemble mean margin",
+                     k);
+            char T[16] = "T_k";  /* the mean probability takes each member's own */
+            if (isfinite(c->temperature))
+                snprintf(T, sizeof T, "%.4f", c->temperature);
+            printf("  %-22s %8s %8.4f %8.4f %8.4f %8.4f\n", name, T, c->ece, c->ece_calibrated, c->nll, c->nll_calibrated);
+        }
+        if (o->write_temperature)
+            printf("  temperatures recorded in %s\n", o->ckpt);
+    }
     if (r->has_ood && K == 1)
         printf("  out of distribution (%s): no disagreement with one member\n", o->ood);
     else if (r->has_ood)
@@ -116,6 +137,13 @@ static const measure member_measures[] = {
     {NULL, "accuracy", offsetof(rmens_eval_calib, accuracy), 'd'}, {NULL, "ece", offsetof(rmens_eval_calib, ece), 'd'},
     {NULL, "brier", offsetof(rmens_eval_calib, brier), 'd'}, {NULL, "nll", offsetof(rmens_eval_calib, nll), 'd'},
     {NULL, "mean_margin", offsetof(rmens_eval_calib, margin), 'd'},
+};
+static const measure temperature_measures[] = {
+    {NULL, "temperature", offsetof(rmens_eval_calib, temperature), 'd'},
+    {NULL, "ece_before", offsetof(rmens_eval_calib, ece), 'd'},
+    {NULL, "ece_after", offsetof(rmens_eval_calib, ece_calibrated), 'd'},
+    {NULL, "nll_before", offsetof(rmens_eval_calib, nll), 'd'},
+    {NULL, "nll_after", offsetof(rmens_eval_calib, nll_calibrated), 'd'},
 };
 static const measure signal_measures[] = {
     {NULL, "error_auroc", offsetof(rmens_eval_signal, auroc), 'd'},
@@ -168,6 +196,22 @@ static json_object *report_json(const rmens_eval_options *o, const rmens_eval_re
         json_object_object_add(sig, rmens_signal_names[g], m);
     }
     json_object_object_add(j, "signals", sig);
+    if (r->has_temperature) {
+        json_object *t = json_object_new_object(), *tm = json_object_new_array();
+        for (int k = 0; k <= r->members + 1; k++) {
+            json_object *m = json_object_new_object();
+            const rmens_eval_calib *c = k < r->members ? &r->member[k] : k == r->members ? &r->ensemble : &r->mean_margin;
+            for (size_t q = 0; q < sizeof temperature_measures / sizeof *temperature_measures; q++)
+                add_measure(m, &temperature_measures[q], c);
+            if (k < r->members)
+                json_object_array_add(tm, m);
+            else
+                json_object_object_add(t, k == r->members ? "ensemble" : "mean_margin", m);
+        }
+        json_object_object_add(t, "members", tm);
+        json_object_object_add(t, "written", json_object_new_boolean(o->write_temperature));
+        json_object_object_add(j, "temperature", t);
+    }
     for (size_t q = 0; q < sizeof measures / sizeof *measures; q++) {
         const measure *m = &measures[q];
         if ((strcmp(m->section, "traps") == 0 && !r->has_traps) || (strcmp(m->section, "ood") == 0 && !r->has_ood))
@@ -204,7 +248,8 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
     static const struct option longopts[] = {
         {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'},      {"ood", 1, 0, 'O'},   {"json", 1, 0, 'j'},
         {"lambda", 1, 0, 'l'}, {"normalize", 1, 0, 'n'}, {"threads", 1, 0, 't'}, {"quiet", 0, 0, 'q'},
-        {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'}, {"force", 0, 0, 'f'}, {0, 0, 0, 0}};
+        {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'}, {"force", 0, 0, 'f'},
+        {"fit-temperature", 0, 0, 'T'}, {"write-temperature", 0, 0, 'W'}, {0, 0, 0, 0}};
     rmens_eval_options o = {0};
     o.lambda = 0.5;
     o.normalize = -1;
@@ -231,6 +276,8 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
             o.ood = optarg;
             break;
         case 'f': o.force = 1; break;
+        case 'T': o.fit_temperature = 1; break;
+        case 'W': o.fit_temperature = o.write_temperature = 1; break;
         case 'j': o.json = optarg; break;
         case 'l':
             if (rmens_cli_double(optarg, &o.lambda) || o.lambda < 0)

@@ -10,8 +10,11 @@
 #include "comm/verdict.h"
 #include "ensemble/metrics.h"
 #include "ensemble/scorer.h"
+#include "io/calibration.h"
+#include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/output.h"
+#include "ensemble/temperature.h"
 
 const double rmens_eval_coverage[RMENS_EVAL_NCOVERAGE] = {0.5, 0.8, 1.0};
 
@@ -62,6 +65,7 @@ static void measure_members(rmens_eval_result *res, pairs_scratch *s, const floa
             margin += d;
         }
         c->accuracy = acc / (double)n, c->margin = margin / (double)n;
+        c->temperature = c->ece_calibrated = c->nll_calibrated = NAN;
         calibration(c, s->p, n);
     }
 }
@@ -92,7 +96,8 @@ static void decide(rmens_eval_result *res, pairs_scratch *s, const float *W, con
     for (int r = 0; r < RMENS_RULE_N; r++)
         res->accuracy[r] = wins[r] / (double)n;
     res->ensemble.accuracy = res->accuracy[RMENS_RULE_MEAN];
-    res->ensemble.margin = NAN;
+    res->ensemble.margin = res->ensemble.temperature = NAN;
+    res->ensemble.ece_calibrated = res->ensemble.nll_calibrated = NAN;
     calibration(&res->ensemble, s->pe, n);
 }
 
@@ -239,10 +244,76 @@ rmens_status rmens_eval_compute(const rmens_dataset *ds, const float *R, int K, 
     return st;
 }
 
+/* ECE and NLL of probabilities mean_k sigmoid(d_k / T_k) of n pairs' margins d [n][K]. */
+static void calibrated(rmens_eval_calib *c, const double *d, int64_t n, int K, const double *T, double *p)
+{
+    for (int64_t i = 0; i < n; i++) {
+        p[i] = 0;
+        for (int k = 0; k < K; k++)
+            p[i] += rmens_sigmoid(d[i * K + k] / T[k]) / K;
+    }
+    c->temperature = K == 1 ? T[0] : NAN;
+    c->ece_calibrated = rmens_ece(p, n, RMENS_EVAL_ECE_BINS);
+    c->nll_calibrated = rmens_nll(p, n);
+}
+
+rmens_status rmens_eval_fit_temperature(const float *R, int64_t n, int K, rmens_eval_result *res)
+{
+    const float *W = R, *L = R + (size_t)n * K;
+    double *d = malloc((size_t)n * K * sizeof *d + 1), *dk = malloc((size_t)n * sizeof *dk + 1),
+           *p = malloc((size_t)n * sizeof *p + 1), *T = malloc((size_t)K * sizeof *T), one = 1;
+    rmens_status st = d && dk && p && T ? RMENS_OK
+                                        : rmens_fail(RMENS_ERR_NOMEM, "out of memory to fit temperatures (%lld "
+                                                     "pairs)", (long long)n);
+    for (int64_t i = 0; st == RMENS_OK && i < n * K; i++)
+        d[i] = (double)W[i] - L[i];
+    for (int k = 0; st == RMENS_OK && k < K; k++) {
+        for (int64_t i = 0; i < n; i++)
+            dk[i] = d[i * K + k];
+        T[k] = rmens_temperature_fit(dk, n, 1);
+        calibrated(&res->member[k], dk, n, 1, &T[k], p);
+    }
+    if (st == RMENS_OK) {
+        calibrated(&res->ensemble, d, n, K, T, p);
+        /* the mean margin's own temperature */
+        rmens_eval_calib *c = &res->mean_margin;
+        for (int64_t i = 0; i < n; i++) {
+            dk[i] = 0;
+            for (int k = 0; k < K; k++)
+                dk[i] += d[i * K + k] / K;
+        }
+        *c = res->ensemble;
+        c->margin = NAN;
+        calibrated(c, dk, n, 1, &one, p);
+        c->ece = c->ece_calibrated, c->nll = c->nll_calibrated, c->brier = NAN;
+        double t = rmens_temperature_fit(dk, n, 1);
+        calibrated(c, dk, n, 1, &t, p);
+        res->has_temperature = 1;
+    }
+    free(d);
+    free(dk);
+    free(p);
+    free(T);
+    return st;
+}
+
 void rmens_eval_result_free(rmens_eval_result *res)
 {
     free(res->member);
     memset(res, 0, sizeof *res);
+}
+
+static rmens_status record_temperatures(const rmens_eval_options *o, const rmens_eval_result *res)
+{
+    double *T = malloc((size_t)res->members * sizeof *T);
+    if (!T)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < res->members; k++)
+        T[k] = res->member[k].temperature;
+    rmens_calibration c = {res->mean_margin.temperature, T, res->members, o->normalize, o->data, res->pairs};
+    rmens_status st = rmens_calibration_write(o->ckpt, &c);
+    free(T);
+    return st;
 }
 
 rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_result *res)
@@ -256,7 +327,19 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_r
     else if (rank == 0)
         st = rmens_output_check((rmens_file_use[]){{"`ckpt`", o->ckpt, 0}, {"`data`", o->data, 0}, {"`ood`", o->ood, 0}},
                                 3, &(rmens_file_use){"`json`", o->json, o->force}, 1);
-    RMENS_TRY(rmens_verdict(comm, st));
+    /* Recording temperatures writes the checkpoint: it must be an ensemble, and no other
+     * rmens may be writing it from before it is scored until the new one is in place. */
+    rmens_output_lock lock = {.fd = -1};
+    rmens_ckpt_header h;
+    if (st == RMENS_OK && rank == 0 && o->write_temperature &&
+        (st = rmens_checkpoint_read_header(o->ckpt, &h)) != RMENS_OK)
+        rmens_fail_context(st, "`write_temperature` needs an ensemble checkpoint: ");
+    if (st == RMENS_OK && rank == 0 && o->write_temperature)
+        st = rmens_output_lock_take(&lock, o->ckpt);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
+        rmens_output_lock_release(&lock);
+        return st;
+    }
     rmens_dataset *ds = NULL, *ood = NULL;
     float *R = NULL, *Rood = NULL;
     int K = 0, Kood = 0;
@@ -281,9 +364,14 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_r
         int64_t Sood = ood ? rmens_dataset_count(ood) * (rmens_dataset_kind(ood) == RMENS_DATA_PAIRS ? 2 : 1) : 0;
         if ((st = rmens_eval_compute(ds, R, K, Rood, Sood, o->lambda, res)) == RMENS_OK)
             res->sequences_cut = n_cut;
+        if (st == RMENS_OK && (o->fit_temperature || o->write_temperature))
+            st = rmens_eval_fit_temperature(R, rmens_dataset_count(ds), K, res);
+        if (st == RMENS_OK && o->write_temperature)
+            st = record_temperatures(o, res);
     }
 exit:
     st = rmens_verdict(comm, st);
+    rmens_output_lock_release(&lock);
     if (st != RMENS_OK)
         rmens_eval_result_free(res);
     rmens_dataset_free(ds);

@@ -14,6 +14,8 @@ typedef struct {
     const char *json;     /* the caller writes the report there: checked before any work */
     double lambda;
     int normalize, force;
+    int fit_temperature;    /* fit temperatures on the pairs (ensemble/temperature.h) */
+    int write_temperature;  /* and record them in ckpt (io/calibration.h; implies fit) */
     int64_t data_budget;  /* bytes of tokens held in memory per file (rmens_data_budget); 0: auto */
 } rmens_eval_options;
 
@@ -22,6 +24,10 @@ typedef struct {
  * probability (its margin NaN). */
 typedef struct {
     double accuracy, ece, brier, nll, margin;
+    /* with fit_temperature: the fitted T and ECE/NLL of sigmoid(d / T); for the ensemble's
+     * mean probability, of mean_k sigmoid(d_k / T_k) with each member's own T_k (its T
+     * NaN); NaN otherwise */
+    double temperature, ece_calibrated, nll_calibrated;
 } rmens_eval_calib;
 #define RMENS_EVAL_ECE_BINS 15
 
@@ -53,6 +59,8 @@ typedef struct {
     int has_traps;                       /* the data marks trap pairs (synthetic data) */
     double trap_accuracy[RMENS_NTRAPS];             /* by rmens_trap, deciding by mean */
     int64_t trap_pairs[RMENS_NTRAPS];
+    int has_temperature;                 /* temperatures were fitted (and written, if asked) */
+    rmens_eval_calib mean_margin;        /* with it: sigmoid(mean_k d_k / T), one T (before: T = 1) */
     int has_ood;                         /* options' ood was given */
     double ood_disagreement, id_disagreement, ood_auroc;  /* per-sequence std over members */
 } rmens_eval_result;
@@ -61,6 +69,10 @@ typedef struct {
  * (rmens_eval_result_free). On failure nothing is filled: never a partial report. */
 rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_result *res);
 void rmens_eval_result_free(rmens_eval_result *res);
+
+/* Fits every member's temperature and the ensemble's on the n pairs' rewards R (as
+ * rmens_eval_compute reads them) into res's calibration records. Serial. */
+rmens_status rmens_eval_fit_temperature(const float *R, int64_t n, int K, rmens_eval_result *res);
 
 /* The measures of rewards R ([2n][K]: chosen rows 0..n-1, then rejected rows) of the n
  * pairs of ds, and of Rood ([Sood][K], or NULL) from another distribution. Serial. */

@@ -266,7 +266,8 @@ rmens_status rmens_score_gather(const char *ckpt, const char *data, const rmens_
 }
 
 /* Rank 0: each pair's probability and uncertainty (ensemble/uncertainty.h) from all
- * rewards [2n][K], in the members' own scale: standardised rewards are scaled back. */
+ * rewards [2n][K], in the members' own scale (standardised rewards are scaled back),
+ * calibrated by the checkpoint's temperatures when it records them. */
 static rmens_status pair_decisions(const scoring *sc, const float *all, int normalize, float **out)
 {
     const int K = sc->K;
@@ -279,7 +280,8 @@ static rmens_status pair_decisions(const scoring *sc, const float *all, int norm
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld pairs' uncertainty", (long long)n);
     }
     for (int64_t i = 0; i < n; i++) {
-        rmens_pair_margins(d, all + (size_t)i * K, all + (size_t)(n + i) * K, K, normalize ? sc->e->rstd : NULL, NULL);
+        rmens_pair_margins(d, all + (size_t)i * K, all + (size_t)(n + i) * K, K, normalize ? sc->e->rstd : NULL,
+                           sc->e->tau);
         pu[i] = (float)rmens_pair_probability(d, K);
         pu[n + i] = (float)rmens_uncertainty(d, K);
     }
@@ -354,7 +356,7 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm, rmens_scor
         rmens_scorefile_info info = {o->ckpt, o->data, o->command, sc.step, crc, sc.K, o->lambda,
                                      o->normalize, sc.n_cut, sc.pairs, sc.n,
                                      (ds->has & RMENS_HAS_GROUP) ? ds->prompt_id : NULL,
-                                     pu, pu ? pu + sc.n : NULL};
+                                     pu, pu ? pu + sc.n : NULL, sc.e->has_temperature ? sc.e->tau : NULL};
         if (st == RMENS_OK)
             st = rmens_scorefile_write(o->out, o->force, &info, stats, o->per_member ? all : NULL);
     }

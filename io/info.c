@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "comm/placement.h"
+#include "io/calibration.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/h5.h"
@@ -229,7 +230,7 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
     else
         fprintf(f, "  checksums        none for member%s %s%s (written by an older rmens): weights unverified\n",
                 n_old > 1 ? "s" : "", old, n_old > 8 ? ", ..." : "");
-    return RMENS_OK;
+    return rmens_calibration_describe(f, path, h.members);
 }
 
 /* A scores file (docs/FORMAT.md, "scores"): where its rewards came from and what they hold. */
@@ -310,6 +311,9 @@ static rmens_status describe_scores(FILE *f, const char *path, hid_t file, int64
             right += col[0][0][i] > col[1][0][i];
         fprintf(f, "  chosen preferred %.2f%% of pairs by mean reward\n", 100.0 * (double)right / (double)n);
     }
+    if (pairs && rmens_h5_exists(file, "/uncertainty"))
+        fprintf(f, "  per pair         p = P(chosen > rejected), uncertainty = its entropy (%s)\n",
+                rmens_h5_exists(file, "/temperature") ? "calibrated by the checkpoint's temperatures" : "uncalibrated");
     if (rmens_h5_exists(file, pairs ? "/chosen/rewards" : "/rewards"))
         fprintf(f, "  per member       rewards [%lld, %lld]\n", (long long)n, (long long)members);
     if (rmens_h5_exists(file, "/prompt_id")) {

@@ -57,6 +57,12 @@ rmens_status rmens_scorefile_write(const char *path, int overwrite, const rmens_
     if (st == RMENS_OK) st = rmens_h5_attr_write_str(f, "input", in->pairs ? "pairs" : "responses");
     if (st == RMENS_OK && in->prompt_id && !in->pairs)  /* best-of-n and users group by it */
         st = rmens_h5_write_nd(f, "/prompt_id", H5T_STD_I64LE, H5T_NATIVE_INT64, in->prompt_id, 1, &in->n);
+    if (st == RMENS_OK && in->p)  /* p is calibrated (io/calibration.h) or not */
+        st = rmens_h5_attr_write_str(f, "calibrated", in->tau ? "temperature" : "none");
+    if (st == RMENS_OK && in->tau) {
+        int64_t K = in->members;
+        st = rmens_h5_write_nd(f, "/temperature", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, in->tau, 1, &K);
+    }
     if (st == RMENS_OK && in->p)  /* a pair's decision: ensemble/uncertainty.h */
         st = rmens_h5_write_nd(f, "/p", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, in->p, 1, &in->n);
     if (st == RMENS_OK && in->uncertainty)

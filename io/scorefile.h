@@ -17,6 +17,7 @@ typedef struct {
     int64_t n;                 /* sequences per group */
     const int64_t *prompt_id;  /* [n] the responses file's /prompt_id, copied; or NULL */
     const float *p, *uncertainty;  /* pairs: [n] P(chosen > rejected) and its uncertainty; or NULL */
+    const double *tau;         /* [members] the temperatures p was calibrated with, or NULL */
 } rmens_scorefile_info;
 
 /* stats: [groups][n]; rewards: [groups][n][members] or NULL. Atomic (temporary + rename). */

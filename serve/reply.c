@@ -117,7 +117,7 @@ static json_object *pair_reply(const rmens_request *r, const float *rewards, con
     double *d = malloc((size_t)c->K * sizeof *d);
     if (!d)
         return NULL;
-    rmens_pair_margins(d, rewards + a * c->K, rewards + b * c->K, c->K, c->normalize ? c->rstd : NULL, NULL);
+    rmens_pair_margins(d, rewards + a * c->K, rewards + b * c->K, c->K, c->normalize ? c->rstd : NULL, c->tau);
     for (int k = 0; k < c->K; k++) {
         float pk = (float)rmens_sigmoid(d[k]), dk = (float)d[k];
         rmens_moments_add(&p, &pk, 1);

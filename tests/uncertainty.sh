@@ -62,4 +62,90 @@ Dr = raw["chosen/rewards"][:].astype(np.float64) - raw["rejected/rewards"][:].as
 assert np.allclose(Dr, D, rtol=1e-4, atol=1e-4)
 print("signals and score's p/uncertainty match numpy; K =", K, "pairs =", n)
 PYEOF
+# Temperature scaling: fitted on these pairs, checked against a brute-force grid; recorded
+# in a copy of the checkpoint (members untouched), then applied by score; a second writer
+# is refused.
+cp "$TMP/ens.h5" "$TMP/enst.h5"
+run 2 eval --ckpt "$TMP/enst.h5" --data "$TMP/test.h5" --write-temperature --json "$TMP/t.json" >"$TMP/t.txt" \
+    || fail "eval --write-temperature"
+grep -q "temperatures recorded in" "$TMP/t.txt" || { cat "$TMP/t.txt"; fail "no temperature table"; }
+ls "$TMP" | grep -q "enst.h5.tmp\|enst.h5.lock" && fail "a temporary or lock file was left"
+run 2 score --ckpt "$TMP/enst.h5" --data "$TMP/test.h5" --out "$TMP/st.h5" --quiet || fail "score calibrated"
+"$RMENS" info "$TMP/enst.h5" >/dev/null || fail "info of the calibrated checkpoint"
+"$PY" - "$TMP" "$top_srcdir/tests" <<'PYEOF' || fail "temperature"
+import json, sys, h5py, numpy as np
+d = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+from float_tol import ece_range, within
+rep = json.load(open(d + "/t.json"))["temperature"]
+s = h5py.File(d + "/s.h5")
+W, L = s["chosen/rewards"][:].astype(np.float64), s["rejected/rewards"][:].astype(np.float64)
+D = W - L
+n, K = D.shape
+sig = lambda x: 1 / (1 + np.exp(-x))
+def nll(Dk, T):  # Dk [n, k]: the mean over k of sigmoid(d / T), clamped as rmens_nll
+    return float(-np.log(np.maximum(sig(Dk / T).mean(1), 1e-12)).mean())
+def grid_fit(Dk):
+    # brute force: 4001 temperatures log-spaced over [1e-3, 1e3] times the margins' root
+    # mean square, then 2001 around the best
+    s = np.sqrt((Dk ** 2).mean())
+    g = np.exp(np.linspace(np.log(1e-3 * s), np.log(1e3 * s), 4001))
+    f = np.array([nll(Dk, t) for t in g]); i = int(f.argmin())
+    g2 = np.exp(np.linspace(np.log(g[max(i - 1, 0)]), np.log(g[min(i + 1, len(g) - 1)]), 2001))
+    f2 = np.array([nll(Dk, t) for t in g2]); j = int(f2.argmin())
+    return g2[j], f2[j]
+for k, m in enumerate(rep["members"] + [rep["mean_margin"]]):
+    Dk = D[:, k:k + 1] if k < K else D.mean(1, keepdims=True)
+    Tg, fg = grid_fit(Dk)
+    T = m["temperature"]
+    assert nll(Dk, T) <= fg + 1e-9, ("NLL above the grid's best", k, T, Tg, nll(Dk, T), fg)
+    assert abs(np.log(T) - np.log(Tg)) < 2e-3, ("T far from the grid's", k, T, Tg)
+    assert abs(m["nll_after"] - nll(Dk, T)) < 1e-9 and abs(m["nll_before"] - nll(Dk, 1.0)) < 1e-9, (k, m)
+    p = sig(Dk[:, 0] / T)
+    within(m["ece_after"], ece_range(p, p > 0.5, 15, 1e-9), f"ece after {k}")
+    print(f"{'member %d' % k if k < K else 'mean margin'}: T {T:.5f} (grid {Tg:.5f}); NLL {m['nll_before']:.4f} -> "
+          f"{m['nll_after']:.4f}; ECE {m['ece_before']:.4f} -> {m['ece_after']:.4f}")
+Tk = np.array([m["temperature"] for m in rep["members"]])
+pe = sig(D / Tk).mean(1)
+assert abs(rep["ensemble"]["nll_after"] - float(-np.log(pe).mean())) < 1e-9, rep["ensemble"]
+a, b = h5py.File(d + "/ens.h5"), h5py.File(d + "/enst.h5")
+assert b.attrs["temperature"] == rep["mean_margin"]["temperature"] and b.attrs["temperature_rewards"] == "member"
+assert b.attrs["temperature_pairs"] == n
+for k in range(K):
+    ga, gb = a[f"members/{k:03d}"], b[f"members/{k:03d}"]
+    assert gb.attrs["temperature"] == Tk[k]
+    def walk(g, out, pre=""):
+        for key in g:
+            if isinstance(g[key], h5py.Group):
+                walk(g[key], out, pre + key + "/")
+            else:
+                out[pre + key] = (g[key][()].tobytes(), dict(g[key].attrs))
+        return out
+    wa, wb = walk(ga, {}), walk(gb, {})
+    assert wa.keys() == wb.keys() and all(wa[x][0] == wb[x][0] and str(wa[x][1]) == str(wb[x][1]) for x in wa), k
+for key, v in a.attrs.items():
+    assert str(b.attrs[key]) == str(v), key
+# score applies each member's T_k to its own margin: standardised margins times reward_std,
+# over T_k * reward_std, i.e. the standardised margin over T_k
+st = h5py.File(d + "/st.h5")
+assert st.attrs["calibrated"] == "temperature"
+rstd = np.array([a[f"members/{k:03d}"].attrs["reward_std"] for k in range(K)])
+assert np.allclose(st["temperature"][:], Tk * rstd, rtol=1e-12)
+assert np.abs(st["p"][:] - pe).max() < 2e-5, np.abs(st["p"][:] - pe).max()
+import uncertainty_reference as ref
+h = ref.signals(D / Tk)["entropy"]
+assert np.abs(st["uncertainty"][:] - h).max() < 2e-5, np.abs(st["uncertainty"][:] - h).max()
+print("temperatures match the grid search; recorded without touching members; applied by score")
+PYEOF
+# another writer holds the checkpoint's lock: refused, the file left as it was
+cp "$TMP/enst.h5" "$TMP/before.h5"
+flock "$TMP/enst.h5.lock" sleep 60 &
+holder=$!
+sleep 1
+run 2 eval --ckpt "$TMP/enst.h5" --data "$TMP/test.h5" --write-temperature >"$TMP/o" 2>"$TMP/err" \
+    && { kill $holder; fail "a locked checkpoint was written"; }
+kill $holder
+grep -q "is being written by another rmens" "$TMP/err" || { cat "$TMP/err"; fail "no lock message"; }
+cmp -s "$TMP/enst.h5" "$TMP/before.h5" || fail "the refused eval changed the checkpoint"
+echo "ok: locked checkpoint refused"
 echo "uncertainty: all passed"
