@@ -342,6 +342,65 @@ exit:
     return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
 }
 
+/* A picks file (docs/FORMAT.md, "picks"): what was picked, from what, by which rule. */
+static rmens_status describe_picks(FILE *f, const char *path, hid_t file)
+{
+    char ckpt[1024] = "", cands[1024] = "", by[32] = "", norm[32] = "", cal[32] = "";
+    int64_t members = 0, G = 0, *size = NULL, *cand = NULL;
+    float *unc = NULL, *val = NULL;
+    double lambda = 0;
+    rmens_status st;
+    if ((st = rmens_h5_attr_read_str(file, "checkpoint", ckpt, sizeof ckpt)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "candidates", cands, sizeof cands)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "by", by, sizeof by)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "normalize", norm, sizeof norm)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "calibrated", cal, sizeof cal)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_f64(file, "lambda", &lambda)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "members", &members)) != RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/group_size", H5T_INTEGER, H5T_NATIVE_INT64, H5P_DEFAULT, (void **)&size, &G)) !=
+            RMENS_OK)
+        goto exit;
+    int64_t n2 = 0, n3 = 0, n4 = 0;
+    if ((st = rmens_h5_read_1d(file, "/candidate", H5T_INTEGER, H5T_NATIVE_INT64, H5P_DEFAULT, (void **)&cand, &n2)) !=
+            RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/uncertainty", H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&unc, &n3)) !=
+            RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/value", H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&val, &n4)) != RMENS_OK)
+        goto exit;
+    if (n2 != G || n3 != G || n4 != G) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "/candidate, /uncertainty and /value must have %lld entries like /group_size",
+                        (long long)G);
+        goto exit;
+    }
+    int64_t total = 0, first = 0, single = 0;
+    double v = 0, u = 0;
+    for (int64_t g = 0; g < G; g++) {
+        total += size[g], first += cand[g] == 0, single += size[g] == 1, v += val[g] / (double)G;
+        if (size[g] > 1)
+            u += unc[g];
+    }
+    fprintf(f, "%s: rmens best-of-n picks (rmens bon)\n", path);
+    fprintf(f, "  picks            %lld prompts, one each, from %lld candidates of %s (%.2f per prompt)\n",
+            (long long)G, (long long)total, cands, G ? (double)total / (double)G : 0.0);
+    fprintf(f, "  by               %s%s; rewards %s; %lld members of %s\n", by,
+            strcmp(by, "uwo") == 0 ? " (mean - lambda var)" : "", strcmp(norm, "member") == 0 ? "standardised" : "raw",
+            (long long)members, ckpt);
+    if (strcmp(by, "uwo") == 0)
+        fprintf(f, "  lambda           %g\n", lambda);
+    fprintf(f, "  picked           mean aggregate %.4f; the first candidate for %lld prompts\n", v, (long long)first);
+    fprintf(f, "  uncertainty      of the pick over the runner-up (%s): mean %.4f over %lld prompts; none for %lld of "
+            "one candidate\n", strcmp(cal, "temperature") == 0 ? "calibrated" : "uncalibrated",
+            G - single ? u / (double)(G - single) : 0.0, (long long)(G - single), (long long)single);
+    fprintf(f, "  datasets         index, candidate, group_size, prompt_id, value, uncertainty, mean, min, max, var, "
+            "std, uwo, wco, rewards [%lld, %lld], responses/tokens and offsets\n", (long long)G, (long long)members);
+exit:
+    free(size);
+    free(cand);
+    free(unc);
+    free(val);
+    return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
+}
+
 static rmens_status info(FILE *f, const char *path, int64_t show)
 {
     rmens_h5_init();
@@ -355,8 +414,10 @@ static rmens_status info(FILE *f, const char *path, int64_t show)
         rmens_fail_context(st, "%s: ", path);
     if (st == RMENS_OK && strcmp(kind, "scores") == 0)
         st = describe_scores(f, path, file, show);
+    if (st == RMENS_OK && strcmp(kind, "picks") == 0)
+        st = describe_picks(f, path, file);
     H5Fclose(file);
-    if (st != RMENS_OK || strcmp(kind, "scores") == 0)
+    if (st != RMENS_OK || strcmp(kind, "scores") == 0 || strcmp(kind, "picks") == 0)
         return st;
     if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
         return describe_dataset(f, path, show);
@@ -367,7 +428,7 @@ static rmens_status info(FILE *f, const char *path, int64_t show)
     if (strcmp(kind, "ensemble") == 0)
         return describe_ensemble(f, path);
     return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "
-                      "responses, model, ensemble, scores)", path, kind);
+                      "responses, model, ensemble, scores, picks)", path, kind);
 }
 
 rmens_status rmens_info(FILE *f, const char *path, int64_t show) { RMENS_H5_LOCKED(info(f, path, show)); }

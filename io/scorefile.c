@@ -7,22 +7,26 @@
 #include "io/dataset.h"
 #include "io/h5.h"
 
+const char *const rmens_score_columns[RMENS_SCORE_NCOLS] = {"mean", "min", "max", "var", "std", "uwo", "wco"};
+
+float rmens_score_column(const rmens_score_stats *x, int c)
+{
+    return c == 0 ? x->mean : c == 1 ? x->min : c == 2 ? x->max : c == 3 ? x->var : c == 4 ? x->std
+         : c == 5 ? x->uwo : x->min;  /* wco: worst-case optimisation reads the minimum */
+}
+
 static rmens_status write_group(hid_t f, const char *g, const rmens_scorefile_info *in, const rmens_score_stats *st,
                                 const float *rewards)
 {
-    static const char *const names[] = {"mean", "min", "max", "var", "std", "uwo", "wco"};
     float *col = malloc((size_t)(in->n > 0 ? in->n : 1) * sizeof *col);
     if (!col)
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     rmens_status s = RMENS_OK;
-    for (int c = 0; c < 7 && s == RMENS_OK; c++) {
-        for (int64_t i = 0; i < in->n; i++) {
-            const rmens_score_stats *x = &st[i];
-            col[i] = c == 0 ? x->mean : c == 1 ? x->min : c == 2 ? x->max : c == 3 ? x->var : c == 4 ? x->std
-                   : c == 5 ? x->uwo : x->min;  /* wco: worst-case optimisation reads the minimum */
-        }
+    for (int c = 0; c < RMENS_SCORE_NCOLS && s == RMENS_OK; c++) {
+        for (int64_t i = 0; i < in->n; i++)
+            col[i] = rmens_score_column(&st[i], c);
         char path[64];
-        snprintf(path, sizeof path, "%s/%s", g, names[c]);
+        snprintf(path, sizeof path, "%s/%s", g, rmens_score_columns[c]);
         s = rmens_h5_write_nd(f, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, col, 1, &in->n);
     }
     free(col);

@@ -2,6 +2,7 @@
  * ensemble/metrics.h, on cases worked by hand. */
 #include <math.h>
 
+#include "ensemble/bon.h"
 #include "ensemble/metrics.h"
 #include "ensemble/uncertainty.h"
 #include "tests/check_util.h"
@@ -74,6 +75,35 @@ START_TEST(risk_coverage_ties)
 }
 END_TEST
 
+START_TEST(bon_pick_by_hand)
+{
+    /* 4 candidates x 2 members: means 1, 2, 2, 0; minima 0, 1, -2, 0; uwo (lambda 1) 1-1,
+     * 2-1, 2-16, 0 = 0, 1, -14, 0. Candidates 1 and 2 tie on the mean: the lower wins. */
+    const float R[] = {0, 2, 1, 3, -2, 6, 0, 0};
+    const int64_t rows[] = {0, 1, 2, 3};
+    rmens_bon_options o = {.rule = RMENS_RULE_MEAN, .member = -1, .lambda = 1};
+    int64_t runner;
+    ck_assert_int_eq(rmens_bon_pick(R, 2, rows, 4, &o, &runner), 1);
+    ck_assert_int_eq(runner, 2);  /* the tied one is the runner-up */
+    o.rule = RMENS_RULE_MIN;
+    ck_assert_int_eq(rmens_bon_pick(R, 2, rows, 4, &o, &runner), 1);
+    ck_assert_int_eq(runner, 0);  /* 0 and 3 tie at 0: the first */
+    o.rule = RMENS_RULE_UWO;
+    ck_assert_int_eq(rmens_bon_pick(R, 2, rows, 4, &o, &runner), 1);
+    ck_assert_double_eq(rmens_bon_value(R + 2, 2, &o), 1);
+    o.member = 1;  /* member 1's rewards 2, 3, 6, 0 */
+    ck_assert_int_eq(rmens_bon_pick(R, 2, rows, 4, &o, &runner), 2);
+    ck_assert_int_eq(runner, 1);
+    /* a group of one has no runner-up; a subset of rows in the order given */
+    const int64_t one[] = {3}, sub[] = {0, 3};
+    ck_assert_int_eq(rmens_bon_pick(R, 2, one, 1, &o, &runner), 0);
+    ck_assert_int_eq(runner, -1);
+    o.member = -1, o.rule = RMENS_RULE_MIN;
+    ck_assert_int_eq(rmens_bon_pick(R, 2, sub, 2, &o, &runner), 0);  /* a tie at 0: the first */
+    ck_assert_int_eq(runner, 1);
+}
+END_TEST
+
 Suite *uncertainty_suite(void)
 {
     Suite *s = suite_create("uncertainty");
@@ -81,6 +111,7 @@ Suite *uncertainty_suite(void)
     tcase_add_test(tc, signals_two_members);
     tcase_add_test(tc, signals_four_members);
     tcase_add_test(tc, risk_coverage_ties);
+    tcase_add_test(tc, bon_pick_by_hand);
     suite_add_tcase(s, tc);
     return s;
 }
