@@ -55,6 +55,44 @@ int64_t rmens_bon_pick(const float *R, int K, const int64_t *rows, int64_t n, co
     return best;
 }
 
+typedef struct {
+    double proxy;
+    int64_t i;
+} ranked;
+
+/* Ascending proxy; among equal proxies the higher index first, so the lowest index ranks
+ * highest (it wins a tie, as in rmens_bon_pick). */
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->proxy != y->proxy)
+        return x->proxy < y->proxy ? -1 : 1;
+    return (x->i < y->i) - (x->i > y->i);
+}
+
+rmens_status rmens_bon_expected(const double *proxy, const double *gold, int64_t N, int64_t n, double *out)
+{
+    *out = NAN;
+    if (n < 1 || n > N)
+        return RMENS_OK;
+    ranked *r = malloc((size_t)N * sizeof *r);
+    if (!r)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld candidates", (long long)N);
+    for (int64_t i = 0; i < N; i++)
+        r[i] = (ranked){proxy[i], i};
+    qsort(r, (size_t)N, sizeof *r, cmp_ranked);
+    /* log C(N, n), and for rank i (1-based) log C(i - 1, n - 1) */
+    const double lcn = lgamma((double)N + 1) - lgamma((double)n + 1) - lgamma((double)(N - n) + 1);
+    double e = 0;
+    for (int64_t i = n; i <= N; i++) {
+        double lw = lgamma((double)i) - lgamma((double)n) - lgamma((double)(i - n) + 1) - lcn;
+        e += exp(lw) * gold[r[i - 1].i];
+    }
+    free(r);
+    *out = e;
+    return RMENS_OK;
+}
+
 /* The candidates' groups: rows of each prompt id 0..G-1, in file order (a counting sort);
  * an id without candidates is refused. */
 static rmens_status group_rows(const rmens_dataset *ds, const char *path, int64_t *G, int64_t **start, int64_t **rows)

@@ -35,6 +35,16 @@ double rmens_bon_value(const float *r, int K, const rmens_bon_options *o);
 int64_t rmens_bon_pick(const float *R, int K, const int64_t *rows, int64_t n, const rmens_bon_options *o,
                        int64_t *runner);
 
+/* The unbiased estimator of best-of-n (Nakano et al. 2021; Coste et al. 2023, eq. 6):
+ * from one draw of N candidates with proxy rewards proxy[] and gold rewards gold[], the
+ * expected gold reward of the candidate a proxy picks among n drawn without replacement
+ * (n <= N): with the candidates ranked by proxy, the i-th lowest (1-based) is the pick of
+ * a random n-subset with probability C(i-1, n-1) / C(N, n). Ties in proxy follow
+ * rmens_bon_pick: the lowest index wins, so it ranks above equal proxies of higher index.
+ * Every n = 1..N from one draw, so curves against n are smooth. NaN unless 1 <= n <= N;
+ * RMENS_ERR_NOMEM aside, serial and exact up to rounding (log-binomials). */
+rmens_status rmens_bon_expected(const double *proxy, const double *gold, int64_t N, int64_t n, double *out);
+
 /* Collective over comm: scores o->candidates and writes o->out (rank 0). */
 rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_result *res);
 

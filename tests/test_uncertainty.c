@@ -104,6 +104,46 @@ START_TEST(bon_pick_by_hand)
 }
 END_TEST
 
+/* Brute force: every n-subset of N (bit masks), the proxy's pick by rmens_bon_pick's rule
+ * (highest proxy, ties to the lowest index), its gold reward averaged. */
+static double brute_bon(const double *proxy, const double *gold, int N, int n)
+{
+    double sum = 0;
+    int count = 0;
+    for (unsigned mask = 0; mask < 1u << N; mask++) {
+        if (__builtin_popcount(mask) != n)
+            continue;
+        int best = -1;
+        for (int i = 0; i < N; i++)
+            if ((mask >> i & 1) && (best < 0 || proxy[i] > proxy[best]))
+                best = i;
+        sum += gold[best];
+        count++;
+    }
+    return sum / count;
+}
+
+START_TEST(bon_estimator_brute_force)
+{
+    /* 9 candidates, proxy with ties (0.5 three times, 2 twice), gold unrelated */
+    const double proxy[] = {0.5, 2, -1, 0.5, 3, 2, 0.5, -4, 1}, gold[] = {1, -2, 0.5, 4, -1, 3, 2, 0, -3};
+    for (int n = 1; n <= 9; n++) {
+        double e;
+        ck_assert_int_eq(rmens_bon_expected(proxy, gold, 9, n, &e), RMENS_OK);
+        ck_assert_double_eq_tol(e, brute_bon(proxy, gold, 9, n), 1e-12);
+    }
+    double e;
+    rmens_bon_expected(proxy, gold, 9, 1, &e);  /* n = 1: the mean gold reward */
+    ck_assert_double_eq_tol(e, 4.5 / 9, 1e-12);  /* 1 - 2 + .5 + 4 - 1 + 3 + 2 + 0 - 3 */
+    rmens_bon_expected(proxy, gold, 9, 9, &e);  /* n = N: the gold of the proxy's best */
+    ck_assert_double_eq_tol(e, -1, 1e-12);
+    rmens_bon_expected(proxy, gold, 9, 0, &e);
+    ck_assert(isnan(e));
+    rmens_bon_expected(proxy, gold, 9, 10, &e);
+    ck_assert(isnan(e));
+}
+END_TEST
+
 Suite *uncertainty_suite(void)
 {
     Suite *s = suite_create("uncertainty");
@@ -112,6 +152,7 @@ Suite *uncertainty_suite(void)
     tcase_add_test(tc, signals_four_members);
     tcase_add_test(tc, risk_coverage_ties);
     tcase_add_test(tc, bon_pick_by_hand);
+    tcase_add_test(tc, bon_estimator_brute_force);
     suite_add_tcase(s, tc);
     return s;
 }
