@@ -71,7 +71,11 @@ run 2 eval --ckpt "$TMP/enst.h5" --data "$TMP/test.h5" --write-temperature --jso
 grep -q "temperatures recorded in" "$TMP/t.txt" || { cat "$TMP/t.txt"; fail "no temperature table"; }
 ls "$TMP" | grep -q "enst.h5.tmp\|enst.h5.lock" && fail "a temporary or lock file was left"
 run 2 score --ckpt "$TMP/enst.h5" --data "$TMP/test.h5" --out "$TMP/st.h5" --quiet || fail "score calibrated"
-"$RMENS" info "$TMP/enst.h5" >/dev/null || fail "info of the calibrated checkpoint"
+"$RMENS" info "$TMP/enst.h5" >"$TMP/info.txt" || fail "info of the calibrated checkpoint"
+grep -q "temperature      fitted on 200 pairs of $TMP/test.h5 (standardised rewards): member T_k" "$TMP/info.txt" \
+    || { cat "$TMP/info.txt"; fail "info: temperatures"; }
+"$RMENS" info "$TMP/ens.h5" | grep -q "temperature      none" || fail "info: an uncalibrated checkpoint"
+"$RMENS" info "$TMP/st.h5" | grep -q "uncertainty = its entropy (calibrated" || fail "info: calibrated scores"
 "$PY" - "$TMP" "$top_srcdir/tests" <<'PYEOF' || fail "temperature"
 import json, sys, h5py, numpy as np
 d = sys.argv[1]
