@@ -219,7 +219,7 @@ rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_resu
     rmens_dataset *ds = NULL;
     rmens_ensemble *e = NULL;
     float *R = NULL;
-    int K = 0, none = 0;
+    int K = 0, none = 0;  /* none: members counted again, unused */
     int64_t n_cut = 0, budget;
     picks_buf b = {0};
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK ||
@@ -240,8 +240,11 @@ rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_resu
     if (o->member >= K)
         st = rmens_fail(RMENS_ERR_ARG, "`by` member:%d: %s has %d member%s (0..%d)", o->member, o->ckpt, K,
                         K > 1 ? "s" : "", K - 1);
-    if (st == RMENS_OK && rank == 0)
-        st = rmens_ensemble_open_subset(&e, o->ckpt, &none, 0);  /* statistics and temperatures, no weights */
+    int64_t step = 0;
+    if (st == RMENS_OK && rank == 0 && (st = rmens_score_count_members(o->ckpt, &none, &step)) == RMENS_OK)
+        /* statistics and temperatures: of an ensemble without its weights; a model file
+         * (step -1) is its one member */
+        st = step < 0 ? rmens_ensemble_open(&e, o->ckpt) : rmens_ensemble_open_subset(&e, o->ckpt, (int[]){0}, 0);
     if (st == RMENS_OK && rank == 0) {
         rmens_picks p;
         char by[32];

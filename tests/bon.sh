@@ -106,6 +106,28 @@ for np_ in (2, 4):
         assert np.array_equal(a[key][:], b[key][:], equal_nan=True), (np_, key)
 print("picks identical on 1, 2 and 4 ranks")
 PYEOF
+# A model file (one member extracted): bon picks by its reward; eval cannot record
+# temperatures in it.
+"$PY" - "$TMP/ens.h5" "$TMP/m1.h5" <<'PYEOF' || fail "extract"
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as e, h5py.File(sys.argv[2], "w") as m:
+    m.attrs["rmens_format"] = "model"; m.attrs["rmens_version"] = 1
+    for k in ("vocab_size", "n_ctx", "n_layer", "n_head", "n_embd"):
+        m.attrs[k] = e.attrs[k]
+    e.copy("members/001/params", m, "params")
+PYEOF
+run 2 bon --ckpt "$TMP/m1.h5" --candidates "$TMP/cands.h5" --by mean --normalize none --out "$TMP/m1picks.h5" --quiet \
+    || fail "bon with a model file"
+run 1 bon --ckpt "$TMP/ens.h5" --candidates "$TMP/cands.h5" --by member:1 --normalize none --out "$TMP/raw1.h5" --quiet \
+    || fail "bon member:1 raw"
+"$PY" -c "
+import h5py, numpy as np
+a, b = h5py.File('$TMP/m1picks.h5'), h5py.File('$TMP/raw1.h5')
+assert np.array_equal(a['index'][:], b['index'][:]), 'the model file picks differ from member 1'
+print('model file picks = member 1 picks')" || fail "model file picks"
+"$RMENS" synth --n 30 --seed 11 --split test --out "$TMP/val.h5" --quiet || fail "synth val"
+run 1 eval --ckpt "$TMP/m1.h5" --data "$TMP/val.h5" --write-temperature >"$TMP/o" 2>"$TMP/err" && fail "model file written"
+grep -q "write-temperature needs an ensemble checkpoint: .*rmens_format is \"model\"" "$TMP/err" || { cat "$TMP/err"; fail "model file message"; }
 expect_fail() {
     pat=$1; shift
     "$@" >"$TMP/out" 2>"$TMP/err" && fail "succeeded: $*"
