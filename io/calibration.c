@@ -125,44 +125,37 @@ rmens_status rmens_calibration_read_tau(const char *path, int K, const double *r
     RMENS_H5_LOCKED(read_tau(path, K, rstd, tau, has));
 }
 
-static rmens_status describe(FILE *f, const char *path, int K)
+static rmens_status read_record(const char *path, int K, rmens_calibration *c, double *member, char *data,
+                               size_t size, int *has)
 {
-    double *tau = malloc((size_t)(K > 0 ? K : 1) * sizeof *tau), *ones = calloc((size_t)K + 1, sizeof *ones);
-    int has = 0;
-    rmens_status st = tau && ones ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
-    for (int k = 0; k < K && ones; k++)
+    double *ones = malloc((size_t)(K > 0 ? K : 1) * sizeof *ones);
+    if (!ones)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < K; k++)
         ones[k] = 1;
-    if (st == RMENS_OK)
-        st = read_tau(path, K, ones, tau, &has);  /* the recorded T_k themselves */
+    rmens_status st = read_tau(path, K, ones, member, has);  /* with reward_std 1: the T_k themselves */
+    free(ones);
     hid_t h = -1;
-    char data[1024] = "", rewards[16] = "";
-    double T = NAN;
-    int64_t n = 0;
-    if (st == RMENS_OK && has && (st = rmens_h5_open_ro(path, H5P_DEFAULT, &h)) == RMENS_OK) {
-        if (rmens_h5_has_attr(h, "temperature")) st = rmens_h5_attr_read_f64(h, "temperature", &T);
+    char rewards[16] = "";
+    *c = (rmens_calibration){NAN, member, K, 0, data, 0};
+    data[0] = '\0';
+    if (st == RMENS_OK && *has && (st = rmens_h5_open_ro(path, H5P_DEFAULT, &h)) == RMENS_OK) {
+        if (rmens_h5_has_attr(h, "temperature"))
+            st = rmens_h5_attr_read_f64(h, "temperature", &c->temperature);
         if (st == RMENS_OK && rmens_h5_has_attr(h, "temperature_data"))
-            st = rmens_h5_attr_read_str(h, "temperature_data", data, sizeof data);
+            st = rmens_h5_attr_read_str(h, "temperature_data", data, size);
         if (st == RMENS_OK && rmens_h5_has_attr(h, "temperature_pairs"))
-            st = rmens_h5_attr_read_i64(h, "temperature_pairs", &n);
+            st = rmens_h5_attr_read_i64(h, "temperature_pairs", &c->pairs);
         if (st == RMENS_OK)
             st = rmens_h5_attr_read_str(h, "temperature_rewards", rewards, sizeof rewards);
+        c->normalized = strcmp(rewards, "member") == 0;
         H5Fclose(h);
     }
-    if (st == RMENS_OK && !has)
-        fprintf(f, "  temperature      none (rmens eval --write-temperature fits and records it)\n");
-    else if (st == RMENS_OK) {
-        fprintf(f, "  temperature      fitted on %lld pairs of %s (%s rewards): member T_k", (long long)n, data,
-                strcmp(rewards, "member") == 0 ? "standardised" : "raw");
-        for (int k = 0; k < K && k < 16; k++)
-            fprintf(f, " %.4g", tau[k]);
-        fprintf(f, "%s; mean margin T %.4g\n", K > 16 ? " ..." : "", T);
-    }
-    free(tau);
-    free(ones);
     return st;
 }
 
-rmens_status rmens_calibration_describe(FILE *f, const char *path, int K)
+rmens_status rmens_calibration_read(const char *path, int K, rmens_calibration *c, double *member, char *data,
+                                    size_t size, int *has)
 {
-    RMENS_H5_LOCKED(describe(f, path, K));
+    RMENS_H5_LOCKED(read_record(path, K, c, member, data, size, has));
 }

@@ -6,8 +6,8 @@
 #ifndef RMENS_IO_CALIBRATION_H
 #define RMENS_IO_CALIBRATION_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "rmens.h"
 
@@ -29,7 +29,9 @@ rmens_status rmens_calibration_write(const char *path, const rmens_calibration *
  * *has says which. rstd: [K] the members' reward_std. */
 rmens_status rmens_calibration_read_tau(const char *path, int K, const double *rstd, double *tau, int *has);
 
-/* For rmens info: one line saying whether path records temperatures, and which. */
-rmens_status rmens_calibration_describe(FILE *f, const char *path, int K);
+/* What path records, for rmens info: *has 0 when nothing; else c (c->member: [K], the
+ * caller's; c->data: data[size]). */
+rmens_status rmens_calibration_read(const char *path, int K, rmens_calibration *c, double *member, char *data,
+                                    size_t size, int *has);
 
 #endif

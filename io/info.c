@@ -188,6 +188,28 @@ static rmens_status describe_model(FILE *f, const char *path)
     return RMENS_OK;
 }
 
+/* Whether an ensemble records temperatures (io/calibration.h), and which. */
+static rmens_status describe_temperature(FILE *f, const char *path, int K)
+{
+    double *T = malloc((size_t)(K > 0 ? K : 1) * sizeof *T);
+    char data[1024];
+    rmens_calibration c;
+    int has = 0;
+    rmens_status st = T ? rmens_calibration_read(path, K, &c, T, data, sizeof data, &has)
+                        : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (st == RMENS_OK && !has)
+        fprintf(f, "  temperature      none (rmens eval --write-temperature fits and records it)\n");
+    else if (st == RMENS_OK) {
+        fprintf(f, "  temperature      fitted on %lld pairs of %s (%s rewards): member T_k", (long long)c.pairs, data,
+                c.normalized ? "standardised" : "raw");
+        for (int k = 0; k < K && k < 16; k++)
+            fprintf(f, " %.4g", T[k]);
+        fprintf(f, "%s; mean margin T %.4g\n", K > 16 ? " ..." : "", c.temperature);
+    }
+    free(T);
+    return st;
+}
+
 static rmens_status describe_ensemble(FILE *f, const char *path)
 {
     rmens_ckpt_header h;
@@ -230,7 +252,7 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
     else
         fprintf(f, "  checksums        none for member%s %s%s (written by an older rmens): weights unverified\n",
                 n_old > 1 ? "s" : "", old, n_old > 8 ? ", ..." : "");
-    return rmens_calibration_describe(f, path, h.members);
+    return describe_temperature(f, path, h.members);
 }
 
 /* A scores file (docs/FORMAT.md, "scores"): where its rewards came from and what they hold. */
