@@ -75,5 +75,6 @@ Suite *bootstrap_suite(void);
 Suite *metrics_suite(void);
 Suite *results_suite(void);
 Suite *objective_suite(void);
+Suite *uncertainty_suite(void);
 
 #endif
