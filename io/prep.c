@@ -719,7 +719,11 @@ static rmens_status prep_emit(prep_run *p, const char *where, double margin, int
         return RMENS_OK;
     }
     rr.margin = (float)(margin * o->margin_scale);
-    if (!isfinite(rr.margin))  /* finite as a double, but not as the float32 stored */
+    if (!isfinite(rr.margin) && o->skip_bad) {  /* finite as a double, but not as the float32 stored */
+        rep->skipped[RMENS_SKIP_MALFORMED]++;
+        return RMENS_OK;
+    }
+    if (!isfinite(rr.margin))
         return rmens_fail(RMENS_ERR_INPUT, "%s: the margin %g does not fit a float32", where, margin * o->margin_scale);
     rr.weight = 1;
     rr.source_record = source;
