@@ -53,6 +53,10 @@ mpirun_np 2 "$RMENS" train --init lm --data train.h5 --val test.h5 --members 2 -
     --out ens.h5 >train.log 2>&1 || { cat train.log; fail "rmens train --init a Qwen2ForCausalLM directory"; }
 "$RMENS" score --ckpt ens.h5 --data test.h5 --per-member --normalize none --out ens_scores.h5 >score.log 2>&1 ||
     { cat score.log; fail "rmens score ens.h5"; }
+"$RMENS" info lm >info.log 2>&1 && grep -q "lm: Hugging Face model directory (read as Qwen2ForSequenceClassification" info.log &&
+    grep -q "score head       absent" info.log || { cat info.log; fail "rmens info lm"; }
+"$RMENS" info ens.h5 >info.log 2>&1 && grep -q "init             .*/lm (its config.json is kept" info.log ||
+    { cat info.log; fail "rmens info ens.h5 does not name the --init directory"; }
 "$RMENS" export --ckpt ens.h5 --all --out ex >export.log 2>&1 || { cat export.log; fail "rmens export --all"; }
 cat export.log
 for k in 0 1; do
