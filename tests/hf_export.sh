@@ -51,6 +51,20 @@ compare rm_scores.h5 0 rm_ref.npy "Qwen3ForSequenceClassification fixture, score
 "$PY" "$FX" tiny lm --arch qwen2 --lm-head --dtype F16 --shards 2 --vocab 300 --seed 4 || fail "fixture lm"
 mpirun_np 2 "$RMENS" train --init lm --data train.h5 --val test.h5 --members 2 --steps 20 --lr 1e-3 \
     --out ens.h5 >train.log 2>&1 || { cat train.log; fail "rmens train --init a Qwen2ForCausalLM directory"; }
+# the fresh heads are drawn per member: one rank gives the same members bit for bit
+"$RMENS" train --init lm --data train.h5 --val test.h5 --members 2 --steps 20 --lr 1e-3 --out ens1.h5 >train1.log 2>&1 ||
+    { cat train1.log; fail "rmens train --init lm on one rank"; }
+"$PY" - <<'EOF2' || fail "members differ between 1 and 2 ranks"
+import h5py, numpy as np
+with h5py.File("ens.h5") as a, h5py.File("ens1.h5") as b:
+    for k in ("000", "001"):
+        pa, pb = a[f"members/{k}/params"], b[f"members/{k}/params"]
+        assert set(pa) == set(pb)
+        for n in pa:
+            assert np.array_equal(pa[n][...], pb[n][...]), (k, n)
+    assert not np.array_equal(a["members/000/params/score.weight"][...], a["members/001/params/score.weight"][...])
+print("members trained from lm on 1 and 2 ranks are bit-identical; the two fresh heads differ")
+EOF2
 "$RMENS" score --ckpt ens.h5 --data test.h5 --per-member --normalize none --out ens_scores.h5 >score.log 2>&1 ||
     { cat score.log; fail "rmens score ens.h5"; }
 "$RMENS" info lm >info.log 2>&1 && grep -q "lm: Hugging Face model directory (read as Qwen2ForSequenceClassification" info.log &&
