@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "comm/moments.h"
+#include "io/calibration.h"
 #include "io/checkpoint.h"
 #include "io/h5.h"
 #include "io/pin.h"
@@ -22,6 +23,7 @@ void rmens_ensemble_close(rmens_ensemble *e)
     free(e->idx);
     free(e->rmean);
     free(e->rstd);
+    free(e->tau);
     free(e->buf);
     rmens_batch_free(&e->batch);
     pthread_mutex_destroy(&e->lock);
@@ -181,6 +183,10 @@ static rmens_status open_pinned(rmens_ensemble **out, const char *path, const in
     } else {
         st = rmens_fail(RMENS_ERR_FORMAT, "%s: rmens_format \"%s\" is neither a model nor an ensemble", path, kind);
     }
+    if (st == RMENS_OK && !(e->tau = malloc((size_t)e->K * sizeof *e->tau)))
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (st == RMENS_OK)
+        st = rmens_calibration_read_tau(path, e->K, e->rstd, e->tau, &e->has_temperature);
     /* Activations are reserved at the first score (or by rmens_ensemble_set_batch*): a
      * caller that knows its lengths sizes them once, and opening costs no memory. */
     if (st != RMENS_OK) {

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "comm/placement.h"
+#include "io/calibration.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/h5.h"
@@ -192,6 +193,28 @@ static rmens_status describe_model(FILE *f, const char *path)
     return RMENS_OK;
 }
 
+/* Whether an ensemble records temperatures (io/calibration.h), and which. */
+static rmens_status describe_temperature(FILE *f, const char *path, int K)
+{
+    double *T = malloc((size_t)(K > 0 ? K : 1) * sizeof *T);
+    char data[1024];
+    rmens_calibration c;
+    int has = 0;
+    rmens_status st = T ? rmens_calibration_read(path, K, &c, T, data, sizeof data, &has)
+                        : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (st == RMENS_OK && !has)
+        fprintf(f, "  temperature      none (rmens eval --write-temperature fits and records it)\n");
+    else if (st == RMENS_OK) {
+        fprintf(f, "  temperature      fitted on %lld pairs of %s (%s rewards): member T_k", (long long)c.pairs, data,
+                c.normalized ? "standardised" : "raw");
+        for (int k = 0; k < K && k < 16; k++)
+            fprintf(f, " %.4g", T[k]);
+        fprintf(f, "%s; mean margin T %.4g\n", K > 16 ? " ..." : "", c.temperature);
+    }
+    free(T);
+    return st;
+}
+
 static rmens_status describe_ensemble(FILE *f, const char *path)
 {
     rmens_ckpt_header h;
@@ -236,7 +259,7 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
     else
         fprintf(f, "  checksums        none for member%s %s%s (written by an older rmens): weights unverified\n",
                 n_old > 1 ? "s" : "", old, n_old > 8 ? ", ..." : "");
-    return RMENS_OK;
+    return describe_temperature(f, path, h.members);
 }
 
 /* A scores file (docs/FORMAT.md, "scores"): where its rewards came from and what they hold. */
@@ -317,6 +340,9 @@ static rmens_status describe_scores(FILE *f, const char *path, hid_t file, int64
             right += col[0][0][i] > col[1][0][i];
         fprintf(f, "  chosen preferred %.2f%% of pairs by mean reward\n", 100.0 * (double)right / (double)n);
     }
+    if (pairs && rmens_h5_exists(file, "/uncertainty"))
+        fprintf(f, "  per pair         p = P(chosen > rejected), uncertainty = its entropy (%s)\n",
+                rmens_h5_exists(file, "/temperature") ? "calibrated by the checkpoint's temperatures" : "uncalibrated");
     if (rmens_h5_exists(file, pairs ? "/chosen/rewards" : "/rewards"))
         fprintf(f, "  per member       rewards [%lld, %lld]\n", (long long)n, (long long)members);
     if (rmens_h5_exists(file, "/prompt_id")) {
@@ -345,6 +371,65 @@ exit:
     return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
 }
 
+/* A picks file (docs/FORMAT.md, "picks"): what was picked, from what, by which rule. */
+static rmens_status describe_picks(FILE *f, const char *path, hid_t file)
+{
+    char ckpt[1024] = "", cands[1024] = "", by[32] = "", norm[32] = "", cal[32] = "";
+    int64_t members = 0, G = 0, *size = NULL, *cand = NULL;
+    float *unc = NULL, *val = NULL;
+    double lambda = 0;
+    rmens_status st;
+    if ((st = rmens_h5_attr_read_str(file, "checkpoint", ckpt, sizeof ckpt)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "candidates", cands, sizeof cands)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "by", by, sizeof by)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "normalize", norm, sizeof norm)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "calibrated", cal, sizeof cal)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_f64(file, "lambda", &lambda)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "members", &members)) != RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/group_size", H5T_INTEGER, H5T_NATIVE_INT64, H5P_DEFAULT, (void **)&size, &G)) !=
+            RMENS_OK)
+        goto exit;
+    int64_t n2 = 0, n3 = 0, n4 = 0;
+    if ((st = rmens_h5_read_1d(file, "/candidate", H5T_INTEGER, H5T_NATIVE_INT64, H5P_DEFAULT, (void **)&cand, &n2)) !=
+            RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/uncertainty", H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&unc, &n3)) !=
+            RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/value", H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&val, &n4)) != RMENS_OK)
+        goto exit;
+    if (n2 != G || n3 != G || n4 != G) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "/candidate, /uncertainty and /value must have %lld entries like /group_size",
+                        (long long)G);
+        goto exit;
+    }
+    int64_t total = 0, first = 0, single = 0;
+    double v = 0, u = 0;
+    for (int64_t g = 0; g < G; g++) {
+        total += size[g], first += cand[g] == 0, single += size[g] == 1, v += val[g] / (double)G;
+        if (size[g] > 1)
+            u += unc[g];
+    }
+    fprintf(f, "%s: rmens best-of-n picks (rmens bon)\n", path);
+    fprintf(f, "  picks            %lld prompts, one each, from %lld candidates of %s (%.2f per prompt)\n",
+            (long long)G, (long long)total, cands, G ? (double)total / (double)G : 0.0);
+    fprintf(f, "  by               %s%s; rewards %s; %lld members of %s\n", by,
+            strcmp(by, "uwo") == 0 ? " (mean - lambda var)" : "", strcmp(norm, "member") == 0 ? "standardised" : "raw",
+            (long long)members, ckpt);
+    if (strcmp(by, "uwo") == 0)
+        fprintf(f, "  lambda           %g\n", lambda);
+    fprintf(f, "  picked           mean aggregate %.4f; the first candidate for %lld prompts\n", v, (long long)first);
+    fprintf(f, "  uncertainty      of the pick over the runner-up (%s): mean %.4f over %lld prompts; none for %lld of "
+            "one candidate\n", strcmp(cal, "temperature") == 0 ? "calibrated" : "uncalibrated",
+            G - single ? u / (double)(G - single) : 0.0, (long long)(G - single), (long long)single);
+    fprintf(f, "  datasets         index, candidate, group_size, prompt_id, value, uncertainty, mean, min, max, var, "
+            "std, uwo, wco, rewards [%lld, %lld], responses/tokens and offsets\n", (long long)G, (long long)members);
+exit:
+    free(size);
+    free(cand);
+    free(unc);
+    free(val);
+    return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
+}
+
 static rmens_status info(FILE *f, const char *path, int64_t show)
 {
     rmens_h5_init();
@@ -361,8 +446,10 @@ static rmens_status info(FILE *f, const char *path, int64_t show)
         rmens_fail_context(st, "%s: ", path);
     if (st == RMENS_OK && strcmp(kind, "scores") == 0)
         st = describe_scores(f, path, file, show);
+    if (st == RMENS_OK && strcmp(kind, "picks") == 0)
+        st = describe_picks(f, path, file);
     H5Fclose(file);
-    if (st != RMENS_OK || strcmp(kind, "scores") == 0)
+    if (st != RMENS_OK || strcmp(kind, "scores") == 0 || strcmp(kind, "picks") == 0)
         return st;
     if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
         return describe_dataset(f, path, show);
@@ -373,7 +460,7 @@ static rmens_status info(FILE *f, const char *path, int64_t show)
     if (strcmp(kind, "ensemble") == 0)
         return describe_ensemble(f, path);
     return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "
-                      "responses, model, ensemble, scores)", path, kind);
+                      "responses, model, ensemble, scores, picks)", path, kind);
 }
 
 rmens_status rmens_info(FILE *f, const char *path, int64_t show) { RMENS_H5_LOCKED(info(f, path, show)); }
