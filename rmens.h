@@ -215,8 +215,9 @@ typedef struct rmens_model rmens_model;
 
 /* A freshly initialised model (GPT-2 initialisation, reproducible from seed). */
 RMENS_API rmens_status rmens_model_new(rmens_model **out, const rmens_model_config *cfg, uint64_t seed);
-/* Loads a "model" file; a file without score.weight (a language model) gets a fresh
- * head drawn from seed, and *fresh_head (if not NULL) is set to 1. */
+/* Loads a "model" file, or a Hugging Face model directory (config.json + safetensors;
+ * docs/FORMAT.md); a model without score.weight (a language model) gets a fresh head
+ * drawn from seed, and *fresh_head (if not NULL) is set to 1. */
 RMENS_API rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head);
 /* Writes a "model" file (temporary name, then rename). */
 RMENS_API rmens_status rmens_model_save(const rmens_model *m, const char *path);

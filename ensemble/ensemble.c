@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "io/h5.h"
 #include "io/pin.h"
+#include "io/hfdir.h"
 #include "text/tokenizer.h"
 
 void rmens_ensemble_close(rmens_ensemble *e)
@@ -32,6 +33,12 @@ void rmens_ensemble_close(rmens_ensemble *e)
 static rmens_status read_kind(const char *path, char *kind, size_t n, char *tok, size_t tn, char *tpl, size_t pn)
 {
     hid_t f;
+    if (rmens_hfdir_is_dir(path)) {  /* a Hugging Face reward model: a model, read by its tokenizer */
+        int64_t vocab;
+        snprintf(kind, n, "model");
+        tpl[0] = '\0';
+        return rmens_hfdir_tokenizer(path, tok, tn, &vocab);
+    }
     RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &f));
     rmens_status st = rmens_h5_attr_read_str(f, "rmens_format", kind, n);
     tok[0] = tpl[0] = '\0';

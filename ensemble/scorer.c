@@ -18,6 +18,7 @@
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/output.h"
+#include "io/hfdir.h"
 #include "io/pin.h"
 #include "io/scorefile.h"
 
@@ -37,7 +38,7 @@ rmens_status rmens_score_count_members(const char *path, int *K, int64_t *step)
     if (rmens_model_load(&m, path, 0, &fresh) != RMENS_OK) {
         /* Not an ensemble: the model reader's complaint says more, unless the file did
          * claim to be an ensemble and broke the format. */
-        if (!strstr(why, "expected \"ensemble\""))
+        if (!strstr(why, "expected \"ensemble\"") && !rmens_hfdir_is_dir(path))
             rmens_error_set_message(why);
         return RMENS_ERR_FORMAT;
     }

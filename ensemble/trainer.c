@@ -22,6 +22,7 @@
 #include "io/dataset.h"
 #include "io/modelfile.h"
 #include "io/trainlog.h"
+#include "text/tokenizer.h"
 
 volatile sig_atomic_t rmens_train_stop_requested = 0;
 
@@ -64,6 +65,8 @@ typedef struct {
     int64_t step, total;
     rmens_model_config cfg;  /* the members' shape: options or --init, vocabulary of the data */
     int fresh_head;          /* --init had no score head: each member draws its own */
+    char *hf_config;         /* --init DIR (or the resumed checkpoint's): config.json text, for export */
+    char hf_dir[1024];       /* that directory, absolute */
     int64_t data_crc32;      /* fingerprint of the training pairs, kept for --resume */
     int max_len;             /* longest sequence of the data (activations are sized by it) */
     double *mattrs;       /* [K][RMENS_MA_N], identical on all ranks after each evaluation */
@@ -319,6 +322,9 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     snprintf(h->template_name, sizeof h->template_name, "%s", t->train->template_name);
     snprintf(h->data, sizeof h->data, "%s", o->data);
     snprintf(h->command, sizeof h->command, "%s", o->command ? o->command : "");
+    snprintf(h->hf_config, sizeof h->hf_config, "%s", t->hf_config ? t->hf_config : "");
+    snprintf(h->hf_dir, sizeof h->hf_dir, "%s", t->hf_dir);
+    h->data_vocab = rmens_dataset_vocab_size(t->train);
 }
 
 /* After an evaluation (mattrs are the same on every rank): keeps each local member's
@@ -699,11 +705,22 @@ static rmens_status read_init(trainer *t, rmens_model **init)
                         "ask for %d, %d, %d, %d (drop them to use the file's)", o->init, c->n_ctx, c->n_layer,
                         c->n_head, c->n_embd, o->model.n_ctx, o->model.n_layer, o->model.n_head, o->model.n_embd);
     /* A model that reads other tokens than the data's would train on noise. */
-    char tok[128];
+    char tok[256];
     if (st == RMENS_OK && (st = rmens_modelfile_tokenizer(o->init, tok, sizeof tok)) == RMENS_OK && tok[0] &&
-        strcmp(tok, t->train->tokenizer) != 0)
+        !rmens_tokenizer_same(tok, t->train->tokenizer))
         st = rmens_fail(RMENS_ERR_ARG, "`init` %s reads \"%s\" tokens, but %s was tokenized by \"%s\"", o->init, tok,
                         o->data, t->train->tokenizer);
+    /* A Hugging Face directory: its config.json is kept for export. */
+    if (st == RMENS_OK && (*init)->source_config) {
+        if (strlen((*init)->source_config) >= RMENS_HF_CONFIG_MAX)
+            st = rmens_fail(RMENS_ERR_ARG, "`init` %s: config.json holds %zu bytes; checkpoints keep at most %d",
+                            o->init, strlen((*init)->source_config), RMENS_HF_CONFIG_MAX - 1);
+        else if (!(t->hf_config = strdup((*init)->source_config)))
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        char *abs = st == RMENS_OK ? realpath(o->init, NULL) : NULL;
+        snprintf(t->hf_dir, sizeof t->hf_dir, "%s", abs ? abs : o->init);
+        free(abs);
+    }
     return rmens_verdict(t->comm, st);
 }
 
@@ -793,6 +810,9 @@ static rmens_status setup(trainer *t, const rmens_model *init)
     RMENS_TRY(rmens_verdict(t->comm, st));
     if (o->resume)
         t->step = resume_h.step;
+    /* Resumed without --init DIR: the checkpoint's record of it carries over. */
+    if (o->resume && !t->hf_config && resume_h.hf_config[0] && (t->hf_config = strdup(resume_h.hf_config)))
+        snprintf(t->hf_dir, sizeof t->hf_dir, "%s", resume_h.hf_dir);
     st = setup_members(t, init, o->resume ? &resume_h : NULL);
     RMENS_TRY(rmens_verdict(t->comm, st));
     if (o->metrics && is_root(t))
@@ -898,6 +918,7 @@ static void trainer_free(trainer *t)
         free(t->best[j]);
     rmens_placement_free(&t->pl);
     free(t->mattrs);
+    free(t->hf_config);
     free(t->best);
     free(t->best_loss);
     free(t->best_step);

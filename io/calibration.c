@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "io/h5.h"
+#include "io/hfdir.h"
 
 /* src's bytes into dst (created; reserved first, so a full disk fails here). */
 static rmens_status copy_file(const char *src, const char *dst, double extra)
@@ -97,6 +98,8 @@ static rmens_status read_tau(const char *path, int K, const double *rstd, double
     *has = 0;
     for (int k = 0; k < K; k++)
         tau[k] = 1;
+    if (rmens_hfdir_is_dir(path))  /* a Hugging Face directory records no temperatures */
+        return RMENS_OK;
     RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &f));
     char rewards[16] = "none";
     rmens_status st = RMENS_OK;

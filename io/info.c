@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/h5.h"
+#include "io/hfdir.h"
 
 /* Prints bytes readably: printable ASCII and UTF-8 as they are, newlines as a newline
  * plus indent, other control bytes as \xNN; ids that are not bytes as <id>. */
@@ -169,8 +170,12 @@ static rmens_status describe_model(FILE *f, const char *path)
     int fresh = 0;
     RMENS_TRY(rmens_model_load(&m, path, 0, &fresh));
     const rmens_model_config *c = rmens_model_get_config(m);
-    fprintf(f, "%s: rmens model file, version %d (%sForSequenceClassification, 1 label)\n", path,
-            RMENS_FORMAT_VERSION, rmens_arch_of(c)->prefix);
+    if (m->source_config)
+        fprintf(f, "%s: Hugging Face model directory (read as %sForSequenceClassification, 1 label)\n", path,
+                rmens_arch_of(c)->prefix);
+    else
+        fprintf(f, "%s: rmens model file, version %d (%sForSequenceClassification, 1 label)\n", path,
+                RMENS_FORMAT_VERSION, rmens_arch_of(c)->prefix);
     fprintf(f, "  config           vocab_size %d, n_ctx %d, n_layer %d, n_head %d, n_embd %d\n", c->vocab_size,
             c->n_ctx, c->n_layer, c->n_head, c->n_embd);
     if (c->arch != RMENS_ARCH_GPT2) {
@@ -227,6 +232,8 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
                 h.data);
     fprintf(f, "  tokenizer        %s, template %s\n", h.tokenizer, h.template_name[0] ? h.template_name : "hh");
     fprintf(f, "  command          %s\n", h.command);
+    if (h.hf_config[0])
+        fprintf(f, "  init             %s (its config.json is kept: rmens export writes it back)\n", h.hf_dir);
     fprintf(f, "  member  val_loss  val_acc  oob_acc  reward_mean  reward_std\n");
     rmens_model *m = NULL;
     rmens_status st = rmens_model_alloc(&m, &h.cfg);
@@ -428,6 +435,9 @@ static rmens_status info(FILE *f, const char *path, int64_t show)
     rmens_h5_init();
     char kind[64] = "";
     hid_t file = -1;
+    if (rmens_hfdir_is_dir(path))
+        return show >= 0 ? rmens_fail(RMENS_ERR_ARG, "%s: `show` applies to pairs and responses files", path)
+                         : describe_model(f, path);
     RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &file));
     rmens_status st = RMENS_OK;
     if (!rmens_h5_has_attr(file, "rmens_format"))
