@@ -124,6 +124,8 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
             snprintf(by, sizeof by, "%s", rmens_rule_names[o.rule]);
         printf("  picked by %s: mean aggregate of the picks %.4f; the first candidate picked for %lld prompts\n", by,
                r.mean_value, (long long)r.picked_first);
+        if (r.has_gold)
+            printf("  gold reward: %.4f of the picks, %.4f of a random candidate\n", r.gold_picked, r.gold_random);
         fflush(stdout);
     }
     return rmens_cli_report(comm, "bon", st);

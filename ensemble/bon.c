@@ -135,7 +135,7 @@ static rmens_status group_rows(const rmens_dataset *ds, const char *path, int64_
 /* What rank 0 writes. */
 typedef struct {
     int64_t *pid, *index, *cand, *size, *offsets, *plen;
-    float *value, *unc, *rewards;
+    float *value, *unc, *rewards, *gold;
     rmens_score_stats *stats;
     int32_t *tokens;
 } picks_buf;
@@ -143,7 +143,7 @@ typedef struct {
 static void picks_free(picks_buf *b)
 {
     free(b->pid), free(b->index), free(b->cand), free(b->size), free(b->offsets), free(b->plen);
-    free(b->value), free(b->unc), free(b->rewards), free(b->stats), free(b->tokens);
+    free(b->value), free(b->unc), free(b->rewards), free(b->stats), free(b->tokens), free(b->gold);
 }
 
 /* Rank 0: the pick of every group, its figures and tokens. */
@@ -156,9 +156,11 @@ static rmens_status select_all(const rmens_bon_options *o, const rmens_dataset *
     b->pid = malloc(g * 8), b->index = malloc(g * 8), b->cand = malloc(g * 8), b->size = malloc(g * 8);
     b->offsets = calloc(g + 1, 8), b->plen = malloc(g * 8), b->value = malloc(g * 4), b->unc = malloc(g * 4);
     b->rewards = malloc(g * (size_t)K * 4), b->stats = malloc(g * sizeof *b->stats);
+    const float *gold = ds->has & RMENS_HAS_GOLD ? ds->side[0].gold : NULL;
+    b->gold = gold ? malloc(g * 4) : NULL;
     double *d = malloc((size_t)K * sizeof *d);
     rmens_status st = b->pid && b->index && b->cand && b->size && b->offsets && b->plen && b->value && b->unc &&
-                              b->rewards && b->stats && d
+                              b->rewards && b->stats && d && (b->gold || !gold)
                           ? RMENS_OK
                           : rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld prompts", (long long)G);
     int64_t T = 0;
@@ -181,6 +183,13 @@ static rmens_status select_all(const rmens_bon_options *o, const rmens_dataset *
         T += rmens_dataset_len(ds, RMENS_SIDE_RESPONSE, i);
         b->offsets[q + 1] = T;
         res->mean_value += b->value[q] / (double)G;
+        if (gold) {
+            double mg = 0;
+            for (int64_t k = 0; k < n; k++)
+                mg += gold[rs[k]] / (double)n;
+            b->gold[q] = gold[i];
+            res->gold_picked += gold[i] / (double)G, res->gold_random += mg / (double)G;
+        }
         res->picked_first += j == 0;
     }
     if (st == RMENS_OK && !(b->tokens = malloc((size_t)T * sizeof *b->tokens + 1)))
@@ -197,9 +206,10 @@ static rmens_status select_all(const rmens_bon_options *o, const rmens_dataset *
     free(start);
     free(rows);
     res->prompts = G;
+    res->has_gold = gold != NULL;
     res->mean_group = G ? (double)rmens_dataset_count(ds) / (double)G : NAN;
     *out = (rmens_picks){.G = G, .prompt_id = b->pid, .index = b->index, .candidate = b->cand, .group_size = b->size,
-                         .value = b->value, .uncertainty = b->unc, .stats = b->stats, .rewards = b->rewards,
+                         .value = b->value, .uncertainty = b->unc, .gold = b->gold, .stats = b->stats, .rewards = b->rewards,
                          .tokens = b->tokens, .offsets = b->offsets, .prompt_len = b->plen};
     return st;
 }

@@ -24,6 +24,8 @@ typedef struct {
     int members;
     double mean_group, mean_value;  /* candidates per prompt; the picks' mean aggregate */
     int64_t picked_first;           /* prompts whose pick is their first candidate */
+    int has_gold;                   /* the candidates carry gold rewards (synthetic tasks): */
+    double gold_picked, gold_random;  /* mean gold of the picks; of a random candidate */
 } rmens_bon_result;
 
 /* The aggregate of one candidate's K rewards r: the options' rule of their mean, minimum

@@ -10,11 +10,11 @@
 #include "comm/verdict.h"
 #include "ensemble/metrics.h"
 #include "ensemble/scorer.h"
+#include "ensemble/temperature.h"
 #include "io/calibration.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/output.h"
-#include "ensemble/temperature.h"
 
 const double rmens_eval_coverage[RMENS_EVAL_NCOVERAGE] = {0.5, 0.8, 1.0};
 
@@ -36,7 +36,8 @@ static rmens_status scratch_alloc(pairs_scratch *s, int64_t n, int K)
 {
     const size_t d = (size_t)n * sizeof(double), i = (size_t)n * sizeof(int);
     s->pe = calloc((size_t)n + 1, sizeof *s->pe);
-    s->u = malloc(d * RMENS_SIGNAL_N + 1), s->mw = malloc(d + 1), s->ml = malloc(d + 1), s->p = malloc((size_t)(n > K ? n : K) * sizeof(double) + 1);
+    s->u = malloc(d * RMENS_SIGNAL_N + 1), s->mw = malloc(d + 1), s->ml = malloc(d + 1);
+    s->p = malloc((size_t)(n > K ? n : K) * sizeof(double) + 1);
     s->right = malloc(i + 1), s->wrong = malloc(i + 1);
     if (s->pe && s->u && s->mw && s->ml && s->p && s->right && s->wrong)
         return RMENS_OK;
@@ -237,9 +238,8 @@ rmens_status rmens_eval_compute(const rmens_dataset *ds, const float *R, int K, 
         decide(res, &s, ds, W, L, n, K, lambda);
         st = measure_signals(res, &s, n, K);
     }
-    if (st == RMENS_OK) {
+    if (st == RMENS_OK)
         st = measure_length(res, &s, ds, n);
-    }
     if (st == RMENS_OK)
         measure_traps(res, &s, ds, n);
     if (st == RMENS_OK && Rood)

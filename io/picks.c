@@ -56,6 +56,8 @@ rmens_status rmens_picks_write(const char *path, int overwrite, const rmens_pick
     if (st == RMENS_OK) st = rmens_h5_write_nd(f, "/value", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, p->value, 1, &p->G);
     if (st == RMENS_OK)
         st = rmens_h5_write_nd(f, "/uncertainty", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, p->uncertainty, 1, &p->G);
+    if (st == RMENS_OK && p->gold)
+        st = rmens_h5_write_nd(f, "/gold", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, p->gold, 1, &p->G);
     if (st == RMENS_OK) st = write_columns(f, p);
     if (st == RMENS_OK) st = rmens_h5_write_nd(f, "/rewards", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, p->rewards, 2, dims);
     if (st == RMENS_OK)

@@ -13,6 +13,7 @@ typedef struct {
     int64_t G;                  /* prompts */
     const int64_t *prompt_id, *index, *candidate, *group_size;  /* [G] */
     const float *value, *uncertainty;                           /* [G] */
+    const float *gold;                                          /* [G] the picks' gold rewards, or NULL */
     const rmens_score_stats *stats;                             /* [G] */
     const float *rewards;                                       /* [G][members] */
     const int32_t *tokens;                                      /* the picks' sequences, concatenated */

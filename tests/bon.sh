@@ -106,6 +106,22 @@ for np_ in (2, 4):
         assert np.array_equal(a[key][:], b[key][:], equal_nan=True), (np_, key)
 print("picks identical on 1, 2 and 4 ranks")
 PYEOF
+# Synthetic candidates carry gold rewards: the picks' gold is recorded and summarised.
+"$RMENS" synth --n 40 --seed 12 --split test --responses --out "$TMP/gold.h5" --quiet || fail "synth --responses"
+run 2 bon --ckpt "$TMP/ens.h5" --candidates "$TMP/gold.h5" --by min --out "$TMP/goldpicks.h5" >"$TMP/g.txt" \
+    || fail "bon on gold candidates"
+"$PY" - "$TMP" "$(sed -n 's/.*gold reward: \([0-9.-]*\) of the picks, \([0-9.-]*\) of a random.*/\1 \2/p' "$TMP/g.txt")" <<'PYEOF' \
+    || { cat "$TMP/g.txt"; fail "gold of the picks"; }
+import sys, h5py, numpy as np
+d = sys.argv[1]
+got = [float(x) for x in sys.argv[2].split()]
+c, p = h5py.File(d + "/gold.h5"), h5py.File(d + "/goldpicks.h5")
+gold, pid = c["responses/gold"][:], c["prompt_id"][:]
+assert np.array_equal(p["gold"][:], gold[p["index"][:]])
+rand = np.mean([gold[pid == g].mean() for g in range(pid.max() + 1)])
+assert abs(got[0] - gold[p["index"][:]].mean()) < 1e-4 and abs(got[1] - rand) < 1e-4, (got, rand)
+print(f"gold of the picks {got[0]:.4f}, of a random candidate {got[1]:.4f}")
+PYEOF
 # A model file (one member extracted): bon picks by its reward; eval cannot record
 # temperatures in it.
 "$PY" - "$TMP/ens.h5" "$TMP/m1.h5" <<'PYEOF' || fail "extract"
