@@ -215,8 +215,9 @@ typedef struct rmens_model rmens_model;
 
 /* A freshly initialised model (GPT-2 initialisation, reproducible from seed). */
 RMENS_API rmens_status rmens_model_new(rmens_model **out, const rmens_model_config *cfg, uint64_t seed);
-/* Loads a "model" file; a file without score.weight (a language model) gets a fresh
- * head drawn from seed, and *fresh_head (if not NULL) is set to 1. */
+/* Loads a "model" file, or a Hugging Face model directory (config.json + safetensors;
+ * docs/FORMAT.md); a model without score.weight (a language model) gets a fresh head
+ * drawn from seed, and *fresh_head (if not NULL) is set to 1. */
 RMENS_API rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head);
 /* Writes a "model" file (temporary name, then rename). */
 RMENS_API rmens_status rmens_model_save(const rmens_model *m, const char *path);
@@ -278,7 +279,13 @@ typedef enum {
     RMENS_PREP_HH = 1,        /* {"chosen": "\n\nHuman: ...\n\nAssistant: ...", "rejected": ...} */
     RMENS_PREP_PROMPT = 2,    /* {"prompt": str, "chosen": str, "rejected": str} */
     RMENS_PREP_MESSAGES = 3,  /* prompt/chosen/rejected as [{"role","content"}] lists */
-    RMENS_PREP_SHAREGPT = 4   /* {"conversations": [{"from","value"}], "chosen": {...}, ...} */
+    RMENS_PREP_SHAREGPT = 4,  /* {"conversations": [{"from","value"}], "chosen": {...}, ...} */
+    RMENS_PREP_SUMMARIZE = 5, /* OpenAI summarize-from-feedback: {"info", "summaries", "choice"} */
+    RMENS_PREP_ULTRAFEEDBACK = 6,   /* UltraFeedback binarized: chosen/rejected lists + scores */
+    RMENS_PREP_HELPSTEER2_PREF = 7, /* {"prompt", "response_1", "response_2", "preference_strength"} */
+    RMENS_PREP_HELPSTEER2 = 8,      /* {"prompt", "response", "helpfulness", ...}: pairs by prompt */
+    RMENS_PREP_RANKING = 9,         /* {"prompt", "responses", "ranking" | "scores"}: K(K-1)/2 pairs */
+    RMENS_PREP_ULTRAFEEDBACK_RAW = 10 /* {"instruction", "completions": [{"response", ratings}]} */
 } rmens_prep_format;
 
 typedef struct {
@@ -298,6 +305,11 @@ typedef struct {
                                 * (docs/TOKENIZERS.md) */
     int responses;             /* 1: prompts and responses to score -> a responses file
                                   grouped by /prompt_id (docs/FORMAT.md) */
+    double margin_scale;       /* every margin written is multiplied by this (1) */
+    double helpsteer_weights[5]; /* helpsteer2: score = weights . (helpfulness, correctness,
+                                  * coherence, complexity, verbosity); default 1,0,0,0,0 */
+    const char *score_field;   /* ultrafeedback-raw: the completions' rating, "overall_score"
+                                * (default) or "fine-grained_score" */
 } rmens_prep_options;
 
 /* Reasons a record is skipped; the list only grows. */
@@ -306,6 +318,8 @@ enum {
     RMENS_SKIP_PROMPT_DIFFERS,  /* the two dialogues differ before the final assistant turn */
     RMENS_SKIP_EMPTY_RESPONSE,  /* a response is empty */
     RMENS_SKIP_MALFORMED,       /* malformed record, with skip_bad */
+    RMENS_SKIP_TIE,             /* no preference: strength 0, or equal scores or ranks */
+    RMENS_SKIP_UNRATED,         /* a completion without a rating, left out of its ranking */
     RMENS_SKIP_NREASONS
 };
 RMENS_API const char *rmens_prep_skip_reason(int reason);

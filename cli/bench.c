@@ -20,6 +20,7 @@
 static const char help[] =
     "usage: rmens bench [--layers L] [--heads H] [--embd C] [--ctx T] [--batch B] [--steps S]\n"
     "                   [--threads N] [--data FILE] [--no-share] [--full-last] [--seed S]\n"
+    "                   [--model DIR|FILE]\n"
     "\n"
     "Trains S steps of B pairs of a freshly initialised reward model and prints pairs/s for\n"
     "training and for scoring (forward only), the executed GFLOP/s, a cblas_sgemm peak\n"
@@ -28,7 +29,10 @@ static const char help[] =
     "with no shared prompt (the kernel-level figure); with --data they come from a pairs\n"
     "file (the system-level figure). Defaults: L=4 H=4 C=256 T=256 B=8 S=10, 1 thread.\n"
     "  --no-share   lay out both sequences of a pair whole (no shared-prompt saving)\n"
-    "  --full-last  compute the last layer at every position (no reward-position saving)\n";
+    "  --full-last  compute the last layer at every position (no reward-position saving)\n"
+    "  --model M    the model to train instead: a Hugging Face directory (Llama, Qwen2, Qwen3,\n"
+    "               GPT-2) or an rmens model file; --layers/--heads/--embd are then its own,\n"
+    "               and --ctx (default 256) is the length of the random sequences\n";
 
 /* Best sgemm rate over square sizes large enough to keep every thread busy, after a
  * warm-up call (thread start-up would otherwise count against the peak), in GFLOP/s. */
@@ -75,7 +79,7 @@ static rmens_status random_pairs(rmens_dataset **out, int B, int T, uint64_t see
 }
 
 static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, int64_t S, int64_t threads,
-                        int64_t seed, const char *data, int share, int compact);
+                        int64_t seed, const char *data, const char *model, int share, int compact);
 
 /* Before any work: sizes that fit an int, and a model, activations and data that fit
  * the node's memory (comm/memory.h). */
@@ -103,9 +107,10 @@ int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm)
         {"layers", 1, 0, 'L'}, {"heads", 1, 0, 'H'}, {"embd", 1, 0, 'C'}, {"ctx", 1, 0, 'T'},
         {"batch", 1, 0, 'B'}, {"steps", 1, 0, 'S'}, {"threads", 1, 0, 'n'}, {"data", 1, 0, 'd'},
         {"no-share", 0, 0, 'u'}, {"full-last", 0, 0, 'f'}, {"seed", 1, 0, 's'}, {"help", 0, 0, 'h'},
+        {"model", 1, 0, 'm'},
         {0, 0, 0, 0}};
     int64_t L = 4, H = 4, C = 256, T = 256, B = 8, S = 10, threads = 1, seed = 1;
-    const char *data = NULL;
+    const char *data = NULL, *model = NULL;
     int share = 1, compact = 1, c, rank = rmens_cli_rank(comm);
     rmens_status st = RMENS_OK;
     opterr = 0;
@@ -120,6 +125,8 @@ int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm)
                                 c == 's' ? "non-negative" : "positive", optarg);
         } else if (c == 'd') {
             data = optarg;
+        } else if (c == 'm') {
+            model = optarg;
         } else if (c == 'u') {
             share = 0;
         } else if (c == 'f') {
@@ -136,12 +143,12 @@ int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm)
     if (st == RMENS_OK && optind != argc)
         st = rmens_fail(RMENS_ERR_ARG, "unexpected argument '%s'", argv[optind]);
     if (st == RMENS_OK && rank == 0)
-        st = run(L, H, C, T, B, S, threads, seed, data, share, compact);
+        st = run(L, H, C, T, B, S, threads, seed, data, model, share, compact);
     return rmens_cli_report(comm, "bench", st);
 }
 
 static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, int64_t S, int64_t threads,
-                        int64_t seed, const char *data, int share, int compact)
+                        int64_t seed, const char *data, const char *model, int share, int compact)
 {
     rmens_status st = RMENS_OK;
     rmens_set_num_threads((int)threads);
@@ -152,8 +159,20 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
     rmens_adamw opt = {0};
     int64_t *idx = NULL;
     float *dr = NULL;
-    if ((st = size_check(&cfg, L, H, C, T, B)) != RMENS_OK || (st = rmens_model_new(&m, &cfg, (uint64_t)seed)) != RMENS_OK)
+    if (model) {  /* its own shape; T only sizes the sequences (and activations) */
+        if ((st = rmens_model_load(&m, model, (uint64_t)seed, NULL)) != RMENS_OK)
+            goto exit;
+        cfg = m->cfg;
+        L = cfg.n_layer, H = cfg.n_head, C = cfg.n_embd;
+        if (T > cfg.n_ctx)
+            T = cfg.n_ctx;
+        cfg.n_ctx = (int)T;  /* for the memory check only */
+        if ((st = size_check(&cfg, L, H, C, T, B)) != RMENS_OK)
+            goto exit;
+    } else if ((st = size_check(&cfg, L, H, C, T, B)) != RMENS_OK ||
+               (st = rmens_model_new(&m, &cfg, (uint64_t)seed)) != RMENS_OK) {
         goto exit;
+    }
     m->compact_last = compact;
     st = data ? rmens_dataset_read(&ds, data) : random_pairs(&ds, (int)B, (int)T, (uint64_t)seed);
     if (st != RMENS_OK)
@@ -166,8 +185,8 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
     rmens_adamw_config oc;
     rmens_adamw_config_init(&oc);
     oc.total_steps = (int)S + 1;
-    if ((st = rmens_batch_init(&b, (int)B, (int)T, (int)H)) != RMENS_OK ||
-        (st = rmens_model_reserve(m, (int)B)) != RMENS_OK || (st = rmens_adamw_init(&opt, m, &oc)) != RMENS_OK)
+    if ((st = rmens_batch_init(&b, (int)B, m->cfg.n_ctx, (int)H)) != RMENS_OK ||
+        (st = rmens_model_reserve_len(m, (int)B, (int)T)) != RMENS_OK || (st = rmens_adamw_init(&opt, m, &oc)) != RMENS_OK)
         goto exit;
     idx = malloc((size_t)B * sizeof *idx);
     dr = malloc((size_t)2 * B * sizeof *dr);
@@ -179,6 +198,9 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
            (long long)C, (long long)T, (long long)B, (long long)threads,
            data ? "pairs from " : "random full-length tokens, no shared prompt (kernel level)", data ? data : "",
            share && compact ? "" : share ? "; full last layer" : compact ? "; no prompt sharing" : "; no savings");
+    if (model)
+        printf("  model            %s: %s, vocab %d, kv heads %d, head_dim %d, intermediate %d\n", model,
+               rmens_arch_of(&m->cfg)->model_type, m->cfg.vocab_size, m->cfg.n_kv_head, m->cfg.head_dim, m->cfg.n_inner);
     printf("  parameters       %.2f M\n", (double)m->nparams / 1e6);
 
     /* Training: one untimed warm-up step, then S timed steps over consecutive batches. */
@@ -207,7 +229,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
     /* Scoring: forward only over the same batches, with the scoring reservation that
      * rmens score and the library use (one layer's activations at a time). */
     const double acts_train = (double)m->acts_floats * 4;
-    if ((st = rmens_model_reserve_forward(m, (int)B, 0)) != RMENS_OK)
+    if ((st = rmens_model_reserve_forward(m, (int)B, model ? (int)T : 0)) != RMENS_OK)
         goto exit;
     const double acts_score = (double)m->acts_floats * 4;
     double t_score = 0;

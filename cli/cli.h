@@ -12,8 +12,10 @@ int rmens_cmd_tensorboard(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_train(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_score(int argc, char **argv, MPI_Comm comm);
+int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_merge(int argc, char **argv, MPI_Comm comm);
+int rmens_cmd_export(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_tokenize(int argc, char **argv, MPI_Comm comm);
 /* rmens bench --tokenizer (cli/bench_tokenizer.c). */
 int rmens_cmd_bench_tokenizer(int argc, char **argv, MPI_Comm comm);

@@ -12,6 +12,7 @@
 #include "comm/verdict.h"
 #include "ensemble/ensemble.h"
 #include "ensemble/evaluator.h"
+#include "ensemble/uncertainty.h"
 
 static const char help[] =
     "usage: mpiexec -n P rmens eval --ckpt ens.h5 --data pairs.h5 [--json report.json] [options]\n"
@@ -19,9 +20,11 @@ static const char help[] =
     "Prints, and writes as JSON: each member's pairwise accuracy and the ensemble's deciding\n"
     "by mean, min (worst case) and mean - lambda var; calibration of sigmoid(r_w - r_l)\n"
     "(expected calibration error over 15 bins, Brier score, NLL) per member and for the\n"
-    "ensemble's mean probability; the AUROC of the members' disagreement on a pair (std of\n"
-    "r_w - r_l) for spotting the ensemble's errors, and accuracy when only the 50%, 80%,\n"
-    "100% least disputed pairs are kept; reward against response length; accuracy on each\n"
+    "ensemble's mean probability; for spotting the ensemble's errors, side by side, the\n"
+    "members' margin std, vote split, BALD (mutual information), the predictive entropy\n"
+    "(the `uncertainty` of score and serve) and std / |mean margin|: AUROC, area under the\n"
+    "risk-coverage curve, and accuracy when only the 50%, 80%, 100% least uncertain pairs\n"
+    "are kept; reward against response length; accuracy on each\n"
     "trap kind (synthetic data); with --ood, disagreement in vs out of distribution.\n"
     "\n"
     "options:\n"
@@ -37,6 +40,12 @@ static const char help[] =
     "  --threads N              BLAS threads per rank (default 1)\n"
     "  --data-mem SIZE          memory for data tokens per file and rank (e.g. 512M, 4G); a\n"
     "                           larger file is read in chunks (default auto; 0: always)\n"
+    "  --fit-temperature        fit temperature scaling on these pairs: each member's T_k\n"
+    "                           (sigmoid(d / T_k)), the ensemble's mean probability with\n"
+    "                           them, and one T of the mean margin; ECE/NLL before, after\n"
+    "  --write-temperature      fit, and record the temperatures in the checkpoint (its\n"
+    "                           members are not rewritten); score and serve then calibrate\n"
+    "                           P(chosen > rejected) with them\n"
     "  --quiet                  no table\n";
 
 /* The table users read. */
@@ -54,12 +63,19 @@ static void print_table(const rmens_eval_options *o, const rmens_eval_result *r)
     printf("  %-22s %8.4f %8.4f %8.4f %8.4f\n", "ensemble (mean prob.)", e->accuracy, e->ece, e->brier, e->nll);
     printf("  ensemble accuracy deciding by mean %.4f, min (worst case) %.4f, mean - %g var %.4f\n",
            r->accuracy[RMENS_RULE_MEAN], r->accuracy[RMENS_RULE_MIN], o->lambda, r->accuracy[RMENS_RULE_UWO]);
-    if (K > 1)
-        printf("  disagreement: AUROC for spotting the ensemble's errors %.4f; accuracy at coverage 50%% %.4f, "
-               "80%% %.4f, 100%% %.4f\n", r->error_auroc, r->accuracy_at_coverage[0], r->accuracy_at_coverage[1],
-               r->accuracy_at_coverage[2]);
-    else
-        printf("  disagreement: none with one member (AUROC and selective accuracy need two or more)\n");
+    printf("  %-22s %8s %8s %8s %8s %8s\n", "spotting its errors by", "AUROC", "AURC", "acc@50%", "acc@80%",
+           "acc@100%");
+    for (int g = 0; g < RMENS_SIGNAL_N; g++) {
+        const rmens_eval_signal *sg = &r->signal[g];
+        if (K == 1 && rmens_signal_needs_members((rmens_signal)g))
+            continue;
+        char name[40];
+        snprintf(name, sizeof name, "%s%s", rmens_signal_names[g], g == RMENS_UNCERTAINTY ? " (uncertainty)" : "");
+        printf("  %-22s %8.4f %8.4f %8.4f %8.4f %8.4f\n", name, sg->auroc, sg->aurc, sg->accuracy_at_coverage[0],
+               sg->accuracy_at_coverage[1], sg->accuracy_at_coverage[2]);
+    }
+    if (K == 1)
+        printf("  disagreement: none with one member (std, votes, bald and spread need two or more)\n");
     printf("  length: Spearman(reward, response length) %.4f; accuracy when the chosen response is shorter "
            "%.4f (%lld pairs), longer %.4f (%lld pairs)\n", r->spearman_length, r->accuracy_chosen_shorter,
            (long long)r->pairs_chosen_shorter, r->accuracy_chosen_longer, (long long)r->pairs_chosen_longer);
@@ -68,6 +84,21 @@ static void print_table(const rmens_eval_options *o, const rmens_eval_result *r)
         for (int t = 0; t < RMENS_NTRAPS; t++)
             printf(" %s %.4f (%d)", rmens_trap_names[t], r->trap_accuracy[t], (int)r->trap_pairs[t]);
         printf("\n");
+    }
+    if (r->has_temperature) {
+        printf("  %-22s %8s %8s %8s %8s %8s\n", "temperature scaling", "T", "ECE", "-> ECE", "NLL", "-> NLL");
+        for (int k = 0; k <= K + 1; k++) {
+            const rmens_eval_calib *c = k < K ? &r->member[k] : k == K ? &r->ensemble : &r->mean_margin;
+            char name[40];
+            snprintf(name, sizeof name, k < K ? "member %d" : k == K ? "ensemble (mean prob.)" : "ensemble mean margin",
+                     k);
+            char T[16] = "T_k";  /* the mean probability takes each member's own */
+            if (isfinite(c->temperature))
+                snprintf(T, sizeof T, "%.4f", c->temperature);
+            printf("  %-22s %8s %8.4f %8.4f %8.4f %8.4f\n", name, T, c->ece, c->ece_calibrated, c->nll, c->nll_calibrated);
+        }
+        if (o->write_temperature)
+            printf("  temperatures recorded in %s\n", o->ckpt);
     }
     if (r->has_ood && K == 1)
         printf("  out of distribution (%s): no disagreement with one member\n", o->ood);
@@ -90,10 +121,11 @@ static const measure measures[] = {
     D("ensemble", "accuracy_mean", accuracy[RMENS_RULE_MEAN]), D("ensemble", "accuracy_min", accuracy[RMENS_RULE_MIN]),
     D("ensemble", "accuracy_uwo", accuracy[RMENS_RULE_UWO]), D("ensemble", "ece", ensemble.ece),
     D("ensemble", "brier", ensemble.brier), D("ensemble", "nll", ensemble.nll),
-    D("uncertainty", "error_auroc", error_auroc),
-    D("uncertainty", "accuracy_at_coverage_50", accuracy_at_coverage[0]),
-    D("uncertainty", "accuracy_at_coverage_80", accuracy_at_coverage[1]),
-    D("uncertainty", "accuracy_at_coverage_100", accuracy_at_coverage[2]),
+    D("uncertainty", "error_auroc", signal[RMENS_UNCERTAINTY].auroc),
+    D("uncertainty", "aurc", signal[RMENS_UNCERTAINTY].aurc),
+    D("uncertainty", "accuracy_at_coverage_50", signal[RMENS_UNCERTAINTY].accuracy_at_coverage[0]),
+    D("uncertainty", "accuracy_at_coverage_80", signal[RMENS_UNCERTAINTY].accuracy_at_coverage[1]),
+    D("uncertainty", "accuracy_at_coverage_100", signal[RMENS_UNCERTAINTY].accuracy_at_coverage[2]),
     D("length", "spearman_reward_length", spearman_length), D("length", "accuracy_chosen_shorter", accuracy_chosen_shorter),
     D("length", "accuracy_chosen_longer", accuracy_chosen_longer), I("length", "pairs_chosen_shorter", pairs_chosen_shorter),
     I("length", "pairs_chosen_longer", pairs_chosen_longer),
@@ -105,6 +137,20 @@ static const measure member_measures[] = {
     {NULL, "accuracy", offsetof(rmens_eval_calib, accuracy), 'd'}, {NULL, "ece", offsetof(rmens_eval_calib, ece), 'd'},
     {NULL, "brier", offsetof(rmens_eval_calib, brier), 'd'}, {NULL, "nll", offsetof(rmens_eval_calib, nll), 'd'},
     {NULL, "mean_margin", offsetof(rmens_eval_calib, margin), 'd'},
+};
+static const measure temperature_measures[] = {
+    {NULL, "temperature", offsetof(rmens_eval_calib, temperature), 'd'},
+    {NULL, "ece_before", offsetof(rmens_eval_calib, ece), 'd'},
+    {NULL, "ece_after", offsetof(rmens_eval_calib, ece_calibrated), 'd'},
+    {NULL, "nll_before", offsetof(rmens_eval_calib, nll), 'd'},
+    {NULL, "nll_after", offsetof(rmens_eval_calib, nll_calibrated), 'd'},
+};
+static const measure signal_measures[] = {
+    {NULL, "error_auroc", offsetof(rmens_eval_signal, auroc), 'd'},
+    {NULL, "aurc", offsetof(rmens_eval_signal, aurc), 'd'},
+    {NULL, "accuracy_at_coverage_50", offsetof(rmens_eval_signal, accuracy_at_coverage[0]), 'd'},
+    {NULL, "accuracy_at_coverage_80", offsetof(rmens_eval_signal, accuracy_at_coverage[1]), 'd'},
+    {NULL, "accuracy_at_coverage_100", offsetof(rmens_eval_signal, accuracy_at_coverage[2]), 'd'},
 };
 #undef D
 #undef I
@@ -141,6 +187,31 @@ static json_object *report_json(const rmens_eval_options *o, const rmens_eval_re
         json_object_array_add(ms, m);
     }
     json_object_object_add(j, "members", ms);
+    /* every error signal side by side; "uncertainty" below repeats the default's */
+    json_object *sig = json_object_new_object();
+    for (int g = 0; g < RMENS_SIGNAL_N; g++) {
+        json_object *m = json_object_new_object();
+        for (size_t q = 0; q < sizeof signal_measures / sizeof *signal_measures; q++)
+            add_measure(m, &signal_measures[q], &r->signal[g]);
+        json_object_object_add(sig, rmens_signal_names[g], m);
+    }
+    json_object_object_add(j, "signals", sig);
+    if (r->has_temperature) {
+        json_object *t = json_object_new_object(), *tm = json_object_new_array();
+        for (int k = 0; k <= r->members + 1; k++) {
+            json_object *m = json_object_new_object();
+            const rmens_eval_calib *c = k < r->members ? &r->member[k] : k == r->members ? &r->ensemble : &r->mean_margin;
+            for (size_t q = 0; q < sizeof temperature_measures / sizeof *temperature_measures; q++)
+                add_measure(m, &temperature_measures[q], c);
+            if (k < r->members)
+                json_object_array_add(tm, m);
+            else
+                json_object_object_add(t, k == r->members ? "ensemble" : "mean_margin", m);
+        }
+        json_object_object_add(t, "members", tm);
+        json_object_object_add(t, "written", json_object_new_boolean(o->write_temperature));
+        json_object_object_add(j, "temperature", t);
+    }
     for (size_t q = 0; q < sizeof measures / sizeof *measures; q++) {
         const measure *m = &measures[q];
         if ((strcmp(m->section, "traps") == 0 && !r->has_traps) || (strcmp(m->section, "ood") == 0 && !r->has_ood))
@@ -149,6 +220,8 @@ static json_object *report_json(const rmens_eval_options *o, const rmens_eval_re
             sec = json_object_new_object();
             if (strcmp(m->section, "ood") == 0)
                 json_object_object_add(sec, "data", json_object_new_string(o->ood));
+            if (strcmp(m->section, "uncertainty") == 0)
+                json_object_object_add(sec, "signal", json_object_new_string(rmens_signal_names[RMENS_UNCERTAINTY]));
             json_object_object_add(j, m->section, sec);
         }
         add_measure(sec, m, r);
@@ -175,7 +248,8 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
     static const struct option longopts[] = {
         {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'},      {"ood", 1, 0, 'O'},   {"json", 1, 0, 'j'},
         {"lambda", 1, 0, 'l'}, {"normalize", 1, 0, 'n'}, {"threads", 1, 0, 't'}, {"quiet", 0, 0, 'q'},
-        {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'}, {"force", 0, 0, 'f'}, {0, 0, 0, 0}};
+        {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'}, {"force", 0, 0, 'f'},
+        {"fit-temperature", 0, 0, 'T'}, {"write-temperature", 0, 0, 'W'}, {0, 0, 0, 0}};
     rmens_eval_options o = {0};
     o.lambda = 0.5;
     o.normalize = -1;
@@ -202,6 +276,8 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
             o.ood = optarg;
             break;
         case 'f': o.force = 1; break;
+        case 'T': o.fit_temperature = 1; break;
+        case 'W': o.fit_temperature = o.write_temperature = 1; break;
         case 'j': o.json = optarg; break;
         case 'l':
             if (rmens_cli_double(optarg, &o.lambda) || o.lambda < 0)

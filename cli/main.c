@@ -21,8 +21,10 @@ static const char usage[] =
     "  synth   generate a synthetic preference task with gold rewards and trap pairs\n"
     "  train   train an ensemble of reward models under MPI\n"
     "  score   score responses or pairs with an ensemble: mean, min, variance, ...\n"
+    "  bon     best-of-n: pick each prompt's best candidate by mean, min, uwo or a member\n"
     "  eval    accuracy, calibration, uncertainty and bias probes of an ensemble on pairs\n"
     "  merge   join the one-member checkpoints of a job array into one ensemble\n"
+    "  export  write members as Hugging Face reward models (<Arch>ForSequenceClassification)\n"
     "  serve   serve an ensemble's rewards and uncertainty over HTTP to RL jobs (OpenRLHF, ...)\n"
     "  info    describe and validate any rmens file\n"
     "  tokenize  text to ids and back with a Hugging Face tokenizer (tokenizer.json)\n"
@@ -45,7 +47,7 @@ int rmens_cli_rank(MPI_Comm comm)
  * does not resolve (docs/RELIABILITY.md). */
 static int needs_mpi(const char *cmd)
 {
-    static const char *const serial[] = {"prep", "synth", "info", "tokenize", "tensorboard", "version", "--version",
+    static const char *const serial[] = {"prep", "synth", "info", "tokenize", "tensorboard", "export", "version", "--version",
                                          "help", "--help", "-h", "", NULL};
     for (int i = 0; serial[i]; i++)
         if (strcmp(cmd, serial[i]) == 0)
@@ -211,10 +213,14 @@ int main(int argc, char **argv)
         rc = rmens_cmd_train(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "score") == 0)
         rc = rmens_cmd_score(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "bon") == 0)
+        rc = rmens_cmd_bon(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "eval") == 0)
         rc = rmens_cmd_eval(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "merge") == 0)
         rc = rmens_cmd_merge(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "export") == 0)
+        rc = rmens_cmd_export(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "tensorboard") == 0)
         rc = rmens_cmd_tensorboard(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "tokenize") == 0)

@@ -1,5 +1,7 @@
 /* rmens prep: runs on rank 0; the other ranks only share its verdict. */
 #include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +18,21 @@ static const char help[] =
     "  messages  prompt/chosen/rejected as [{\"role\", \"content\"}] lists (TRL conversational;\n"
     "            without \"prompt\", the messages both sides share are the prompt)\n"
     "  sharegpt  {\"conversations\": [{\"from\", \"value\"}], \"chosen\": {...}, \"rejected\": {...}}\n"
+    "  summarize OpenAI summarize-from-feedback comparisons: {\"info\": {\"post\" | \"article\",\n"
+    "            \"title\", \"subreddit\"}, \"summaries\": [{\"text\"}, {\"text\"}], \"choice\": 0 | 1};\n"
+    "            margin: \"extra\": {\"confidence\"} when the first record has it\n"
+    "  ultrafeedback  UltraFeedback binarized: \"chosen\"/\"rejected\" message lists holding the\n"
+    "            whole conversation; margin score_chosen - score_rejected\n"
+    "  helpsteer2-pref  {\"prompt\", \"response_1\", \"response_2\", \"preference_strength\": -3..3}:\n"
+    "            the sign picks the side (positive: response_2), |strength| is the margin\n"
+    "  helpsteer2  one response per record: {\"prompt\", \"response\", \"helpfulness\",\n"
+    "            \"correctness\", \"coherence\", \"complexity\", \"verbosity\"} (0-4); responses to\n"
+    "            the same prompt make pairs by --helpsteer-weights, difference as margin\n"
+    "  ranking   {\"prompt\", \"responses\": [...], \"ranking\": [1 = best, ...] | \"scores\": [...]}\n"
+    "  ultrafeedback-raw  {\"instruction\", \"completions\": [{\"response\", \"overall_score\", ...}]}\n"
+    "A record of K ranked responses (ranking, ultrafeedback-raw, helpsteer2) gives its\n"
+    "K(K-1)/2 pairs, ties skipped, each weighted 1/(its prompt's pairs) in /weight so\n"
+    "every prompt counts once in the loss; scores give margins (their difference).\n"
     "All are rendered with the HH template and tokenized by the byte tokenizer, unless\n"
     "--tokenizer and --template say otherwise (docs/TOKENIZERS.md). JSON\n"
     "is read as RFC 8259 defines it (no comments, single quotes, NaN or trailing commas);\n"
@@ -35,9 +52,16 @@ static const char help[] =
     "  --val-fraction F      share of prompts sent to --val-out (default 0.1); the split\n"
     "                        hashes the prompt, so pairs sharing a prompt stay together\n"
     "  --seed S              seed of the split hash (default 1234)\n"
-    "  --format NAME         auto (default), hh, prompt, messages or sharegpt\n"
+    "  --format NAME         auto (default), or one of the formats above\n"
     "  --margin-field NAME   per-pair margin field (default: \"margin\" if the first record\n"
-    "                        has it, else score_chosen - score_rejected if present)\n"
+    "                        has it, else score_chosen - score_rejected if present);\n"
+    "                        none: write no margins\n"
+    "  --margin-scale S      multiply every margin written by S (default 1), to make\n"
+    "                        margins of different sources comparable (docs/TRAINING.md)\n"
+    "  --helpsteer-weights h,c,co,cx,v  helpsteer2 score = h*helpfulness + c*correctness\n"
+    "                        + co*coherence + cx*complexity + v*verbosity (default 1,0,0,0,0)\n"
+    "  --score-field NAME    ultrafeedback-raw rating: overall_score (default, 1-10) or\n"
+    "                        fine-grained_score (1-5)\n"
     "  --skip-bad            skip malformed records (counted) instead of stopping\n"
     "  --max-records N       read at most N records\n"
     "  --tokenizer DIR|FILE  a Hugging Face tokenizer (tokenizer.json, or vocab.json +\n"
@@ -57,6 +81,8 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         {"force", no_argument, 0, 'x'},           {"quiet", no_argument, 0, 'q'},
         {"tokenizer", required_argument, 0, 'T'}, {"template", required_argument, 0, 'P'},
         {"responses", no_argument, 0, 'R'},       {"help", no_argument, 0, 'h'},
+        {"margin-scale", required_argument, 0, 'S'}, {"helpsteer-weights", required_argument, 0, 'W'},
+        {"score-field", required_argument, 0, 'C'},
         {0, 0, 0, 0}};
     rmens_prep_options o;
     rmens_prep_options_init(&o);
@@ -81,17 +107,34 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
             break;
         case 'F': {
             int found = 0;
-            for (int f = RMENS_PREP_AUTO; f <= RMENS_PREP_SHAREGPT; f++)
+            for (int f = RMENS_PREP_AUTO; strcmp(rmens_prep_format_name((rmens_prep_format)f), "?") != 0; f++)
                 if (strcmp(optarg, rmens_prep_format_name((rmens_prep_format)f)) == 0) {
                     o.format = (rmens_prep_format)f;
                     found = 1;
                 }
             if (!found)
-                st = rmens_fail(RMENS_ERR_ARG, "--format: unknown format '%s' (auto, hh, prompt, "
-                                "messages, sharegpt)", optarg);
+                st = rmens_fail(RMENS_ERR_ARG, "--format: unknown format '%s' (auto, hh, prompt, messages, "
+                                "sharegpt, summarize, ultrafeedback, helpsteer2-pref, helpsteer2, ranking, "
+                                "ultrafeedback-raw)", optarg);
             break;
         }
         case 'm': o.margin_field = optarg; break;
+        case 'S':
+            if (rmens_cli_double(optarg, &o.margin_scale) || !(o.margin_scale >= 0))
+                st = rmens_fail(RMENS_ERR_ARG, "--margin-scale: not a non-negative number: '%s'", optarg);
+            break;
+        case 'W': {
+            char *s = optarg, *end;
+            for (int k = 0; k < 5 && st == RMENS_OK; k++) {
+                o.helpsteer_weights[k] = strtod(s, &end);
+                if (end == s || (k < 4 && *end != ',') || (k == 4 && *end) || !isfinite(o.helpsteer_weights[k]))
+                    st = rmens_fail(RMENS_ERR_ARG, "--helpsteer-weights: expected five numbers h,c,co,cx,v "
+                                    "(helpfulness, correctness, coherence, complexity, verbosity), got '%s'", optarg);
+                s = end + 1;
+            }
+            break;
+        }
+        case 'C': o.score_field = optarg; break;
         case 'b': o.skip_bad = 1; break;
         case 'n':
             if (rmens_cli_int(optarg, &o.max_records) || o.max_records < 1)

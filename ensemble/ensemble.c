@@ -6,9 +6,11 @@
 
 #include "base/error.h"
 #include "comm/moments.h"
+#include "io/calibration.h"
 #include "io/checkpoint.h"
 #include "io/h5.h"
 #include "io/pin.h"
+#include "io/hfdir.h"
 #include "text/tokenizer.h"
 
 void rmens_ensemble_close(rmens_ensemble *e)
@@ -21,6 +23,7 @@ void rmens_ensemble_close(rmens_ensemble *e)
     free(e->idx);
     free(e->rmean);
     free(e->rstd);
+    free(e->tau);
     free(e->buf);
     rmens_batch_free(&e->batch);
     pthread_mutex_destroy(&e->lock);
@@ -30,6 +33,12 @@ void rmens_ensemble_close(rmens_ensemble *e)
 static rmens_status read_kind(const char *path, char *kind, size_t n, char *tok, size_t tn, char *tpl, size_t pn)
 {
     hid_t f;
+    if (rmens_hfdir_is_dir(path)) {  /* a Hugging Face reward model: a model, read by its tokenizer */
+        int64_t vocab;
+        snprintf(kind, n, "model");
+        tpl[0] = '\0';
+        return rmens_hfdir_tokenizer(path, tok, tn, &vocab);
+    }
     RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &f));
     rmens_status st = rmens_h5_attr_read_str(f, "rmens_format", kind, n);
     tok[0] = tpl[0] = '\0';
@@ -174,6 +183,10 @@ static rmens_status open_pinned(rmens_ensemble **out, const char *path, const in
     } else {
         st = rmens_fail(RMENS_ERR_FORMAT, "%s: rmens_format \"%s\" is neither a model nor an ensemble", path, kind);
     }
+    if (st == RMENS_OK && !(e->tau = malloc((size_t)e->K * sizeof *e->tau)))
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (st == RMENS_OK)
+        st = rmens_calibration_read_tau(path, e->K, e->rstd, e->tau, &e->has_temperature);
     /* Activations are reserved at the first score (or by rmens_ensemble_set_batch*): a
      * caller that knows its lengths sizes them once, and opening costs no memory. */
     if (st != RMENS_OK) {

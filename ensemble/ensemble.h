@@ -15,6 +15,8 @@ struct rmens_ensemble {
     rmens_model **m;         /* [nloc]; m[0] owns the activations the others borrow */
     double *rmean, *rstd;    /* [K] reward statistics over training data (0 / 1 for a model file) */
     int has_stats;
+    double *tau;             /* [K] temperatures of raw margins (io/calibration.h); 1 when none */
+    int has_temperature;
     rmens_tokenizer *tk;     /* score_text's tokenizer (not owned), or NULL */
     char no_stats[160];      /* why has_stats is 0: ends "has no reward statistics (...)" */
     rmens_batch batch;

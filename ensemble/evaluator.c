@@ -10,6 +10,9 @@
 #include "comm/verdict.h"
 #include "ensemble/metrics.h"
 #include "ensemble/scorer.h"
+#include "ensemble/temperature.h"
+#include "io/calibration.h"
+#include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/output.h"
 
@@ -18,10 +21,10 @@ const double rmens_eval_coverage[RMENS_EVAL_NCOVERAGE] = {0.5, 0.8, 1.0};
 /* Per pair, what the measures after the members' share: filled by decide(). */
 typedef struct {
     double *pe;          /* [n] ensemble's mean probability of the human label */
-    double *u;           /* [n] disagreement: std over members of r_w - r_l */
+    double *u;           /* [n][RMENS_SIGNAL_N] every error signal of the pair */
     double *mw, *ml;     /* [n] mean reward of the chosen / rejected response */
     int *right, *wrong;  /* [n] the ensemble deciding by mean is right / wrong */
-    double *p;           /* [n] scratch: one member's probabilities */
+    double *p;           /* [max(n, K)] scratch: one member's probabilities; one pair's margins */
 } pairs_scratch;
 
 static void scratch_free(pairs_scratch *s)
@@ -29,11 +32,12 @@ static void scratch_free(pairs_scratch *s)
     free(s->pe), free(s->u), free(s->mw), free(s->ml), free(s->right), free(s->wrong), free(s->p);
 }
 
-static rmens_status scratch_alloc(pairs_scratch *s, int64_t n)
+static rmens_status scratch_alloc(pairs_scratch *s, int64_t n, int K)
 {
     const size_t d = (size_t)n * sizeof(double), i = (size_t)n * sizeof(int);
     s->pe = calloc((size_t)n + 1, sizeof *s->pe);
-    s->u = malloc(d + 1), s->mw = malloc(d + 1), s->ml = malloc(d + 1), s->p = malloc(d + 1);
+    s->u = malloc(d * RMENS_SIGNAL_N + 1), s->mw = malloc(d + 1), s->ml = malloc(d + 1);
+    s->p = malloc((size_t)(n > K ? n : K) * sizeof(double) + 1);
     s->right = malloc(i + 1), s->wrong = malloc(i + 1);
     if (s->pe && s->u && s->mw && s->ml && s->p && s->right && s->wrong)
         return RMENS_OK;
@@ -47,33 +51,36 @@ static void calibration(rmens_eval_calib *c, const double *p, int64_t n)
     c->nll = rmens_nll(p, n);
 }
 
-/* Each member alone; the ensemble's mean probability accumulates into s->pe. */
-static void measure_members(rmens_eval_result *res, pairs_scratch *s, const float *W, const float *L, int64_t n,
-                            int K)
+/* Each member alone; the ensemble's mean probability accumulates into s->pe. Accuracy
+ * and margin are means weighted by the pairs' /weight (docs/TRAINING.md, "Pair weights"). */
+static void measure_members(rmens_eval_result *res, pairs_scratch *s, const rmens_dataset *ds, const float *W,
+                            const float *L, int64_t n, int K)
 {
     for (int k = 0; k < K; k++) {
         rmens_eval_calib *c = &res->member[k];
-        double acc = 0, margin = 0;
+        double acc = 0, margin = 0, wsum = 0;
         for (int64_t i = 0; i < n; i++) {
-            double d = (double)W[i * K + k] - L[i * K + k];
+            double d = (double)W[i * K + k] - L[i * K + k], w = rmens_dataset_weight(ds, i);
             s->p[i] = rmens_sigmoid(d);
             s->pe[i] += s->p[i] / K;
-            acc += d > 0;
-            margin += d;
+            acc += w * (d > 0);
+            margin += w * d;
+            wsum += w;
         }
-        c->accuracy = acc / (double)n, c->margin = margin / (double)n;
+        c->accuracy = acc / wsum, c->margin = margin / wsum;
+        c->temperature = c->ece_calibrated = c->nll_calibrated = NAN;
         calibration(c, s->p, n);
     }
 }
 
 /* The ensemble's decisions by each rule (ensemble.h), and per pair its mean rewards,
  * whether deciding by mean is right, and the members' disagreement. */
-static void decide(rmens_eval_result *res, pairs_scratch *s, const float *W, const float *L, int64_t n, int K,
-                   double lambda)
+static void decide(rmens_eval_result *res, pairs_scratch *s, const rmens_dataset *ds, const float *W, const float *L,
+                   int64_t n, int K, double lambda)
 {
-    double wins[RMENS_RULE_N] = {0};
+    double wins[RMENS_RULE_N] = {0}, wsum = 0;
     for (int64_t i = 0; i < n; i++) {
-        double sw = 0, sl = 0, vw = 0, vl = 0, nw = INFINITY, nl = INFINITY, dm = 0, dv = 0;
+        double sw = 0, sl = 0, vw = 0, vl = 0, nw = INFINITY, nl = INFINITY, *d = s->p;
         for (int k = 0; k < K; k++) {
             sw += W[i * K + k] / (double)K, sl += L[i * K + k] / (double)K;
             nw = fmin(nw, W[i * K + k]), nl = fmin(nl, L[i * K + k]);
@@ -81,34 +88,48 @@ static void decide(rmens_eval_result *res, pairs_scratch *s, const float *W, con
         for (int k = 0; k < K; k++) {
             vw += (W[i * K + k] - sw) * (W[i * K + k] - sw) / K;
             vl += (L[i * K + k] - sl) * (L[i * K + k] - sl) / K;
-            dm += ((double)W[i * K + k] - L[i * K + k]) / K;
-        }
-        for (int k = 0; k < K; k++) {
-            double d = (double)W[i * K + k] - L[i * K + k] - dm;
-            dv += d * d / K;
+            d[k] = (double)W[i * K + k] - L[i * K + k];
         }
         s->mw[i] = sw, s->ml[i] = sl;
         s->right[i] = sw > sl;
         s->wrong[i] = !s->right[i];
-        s->u[i] = sqrt(dv);
-        rmens_rule_decide(wins, (const double[3]){sw, nw, vw}, (const double[3]){sl, nl, vl}, lambda);
+        rmens_signals(s->u + (size_t)i * RMENS_SIGNAL_N, d, K);
+        double one[RMENS_RULE_N] = {0}, w = rmens_dataset_weight(ds, i);
+        rmens_rule_decide(one, (const double[3]){sw, nw, vw}, (const double[3]){sl, nl, vl}, lambda);
+        for (int r = 0; r < RMENS_RULE_N; r++)
+            wins[r] += w * one[r];
+        wsum += w;
     }
     for (int r = 0; r < RMENS_RULE_N; r++)
-        res->accuracy[r] = wins[r] / (double)n;
+        res->accuracy[r] = wins[r] / wsum;
     res->ensemble.accuracy = res->accuracy[RMENS_RULE_MEAN];
-    res->ensemble.margin = NAN;
+    res->ensemble.margin = res->ensemble.temperature = NAN;
+    res->ensemble.ece_calibrated = res->ensemble.nll_calibrated = NAN;
     calibration(&res->ensemble, s->pe, n);
 }
 
-/* Is the disagreement informative? One member has none: every u is 0, so the AUROC
- * would be 0.5 and "the least disputed half" the first half of the file. */
-static void measure_disagreement(rmens_eval_result *res, const pairs_scratch *s, int64_t n, int K)
+/* Which signal spots the errors? A disagreement signal is undefined with one member (it
+ * is 0 everywhere: the AUROC would be 0.5 and "the least disputed half" the first half of
+ * the file); accuracy at 100% coverage is the accuracy, whatever the signal. */
+static rmens_status measure_signals(rmens_eval_result *res, const pairs_scratch *s, int64_t n, int K)
 {
-    for (int c = 0; c < RMENS_EVAL_NCOVERAGE; c++)
-        res->accuracy_at_coverage[c] = K > 1 || rmens_eval_coverage[c] == 1.0
-                                           ? rmens_selective_accuracy(s->u, s->right, n, rmens_eval_coverage[c])
-                                           : NAN;
-    res->error_auroc = K > 1 ? rmens_auroc(s->u, s->wrong, n) : NAN;
+    double *u = malloc((size_t)n * sizeof *u + 1);
+    if (!u)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory for the error signals (%lld pairs)", (long long)n);
+    for (int g = 0; g < RMENS_SIGNAL_N; g++) {
+        rmens_eval_signal *e = &res->signal[g];
+        const int none = K == 1 && rmens_signal_needs_members((rmens_signal)g);
+        for (int64_t i = 0; i < n; i++)
+            u[i] = s->u[(size_t)i * RMENS_SIGNAL_N + g];
+        for (int c = 0; c < RMENS_EVAL_NCOVERAGE; c++)
+            e->accuracy_at_coverage[c] = !none || rmens_eval_coverage[c] == 1.0
+                                             ? rmens_selective_accuracy(u, s->right, n, rmens_eval_coverage[c])
+                                             : NAN;
+        e->auroc = none ? NAN : rmens_auroc(u, s->wrong, n);
+        e->aurc = none ? NAN : rmens_aurc(u, s->right, n);
+    }
+    free(u);
+    return RMENS_OK;
 }
 
 /* Response length of sequence i of a side: tokens after the prompt. */
@@ -211,13 +232,14 @@ rmens_status rmens_eval_compute(const rmens_dataset *ds, const float *R, int K, 
     res->pairs = n;
     res->members = K;
     res->member = calloc((size_t)K, sizeof *res->member);
-    rmens_status st = res->member ? scratch_alloc(&s, n) : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    rmens_status st = res->member ? scratch_alloc(&s, n, K) : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     if (st == RMENS_OK) {
-        measure_members(res, &s, W, L, n, K);
-        decide(res, &s, W, L, n, K, lambda);
-        measure_disagreement(res, &s, n, K);
-        st = measure_length(res, &s, ds, n);
+        measure_members(res, &s, ds, W, L, n, K);
+        decide(res, &s, ds, W, L, n, K, lambda);
+        st = measure_signals(res, &s, n, K);
     }
+    if (st == RMENS_OK)
+        st = measure_length(res, &s, ds, n);
     if (st == RMENS_OK)
         measure_traps(res, &s, ds, n);
     if (st == RMENS_OK && Rood)
@@ -228,10 +250,76 @@ rmens_status rmens_eval_compute(const rmens_dataset *ds, const float *R, int K, 
     return st;
 }
 
+/* ECE and NLL of probabilities mean_k sigmoid(d_k / T_k) of n pairs' margins d [n][K]. */
+static void calibrated(rmens_eval_calib *c, const double *d, int64_t n, int K, const double *T, double *p)
+{
+    for (int64_t i = 0; i < n; i++) {
+        p[i] = 0;
+        for (int k = 0; k < K; k++)
+            p[i] += rmens_sigmoid(d[i * K + k] / T[k]) / K;
+    }
+    c->temperature = K == 1 ? T[0] : NAN;
+    c->ece_calibrated = rmens_ece(p, n, RMENS_EVAL_ECE_BINS);
+    c->nll_calibrated = rmens_nll(p, n);
+}
+
+rmens_status rmens_eval_fit_temperature(const float *R, int64_t n, int K, rmens_eval_result *res)
+{
+    const float *W = R, *L = R + (size_t)n * K;
+    double *d = malloc((size_t)n * K * sizeof *d + 1), *dk = malloc((size_t)n * sizeof *dk + 1),
+           *p = malloc((size_t)n * sizeof *p + 1), *T = malloc((size_t)K * sizeof *T), one = 1;
+    rmens_status st = d && dk && p && T ? RMENS_OK
+                                        : rmens_fail(RMENS_ERR_NOMEM, "out of memory to fit temperatures (%lld "
+                                                     "pairs)", (long long)n);
+    for (int64_t i = 0; st == RMENS_OK && i < n * K; i++)
+        d[i] = (double)W[i] - L[i];
+    for (int k = 0; st == RMENS_OK && k < K; k++) {
+        for (int64_t i = 0; i < n; i++)
+            dk[i] = d[i * K + k];
+        T[k] = rmens_temperature_fit(dk, n, 1);
+        calibrated(&res->member[k], dk, n, 1, &T[k], p);
+    }
+    if (st == RMENS_OK) {
+        calibrated(&res->ensemble, d, n, K, T, p);
+        /* the mean margin's own temperature */
+        rmens_eval_calib *c = &res->mean_margin;
+        for (int64_t i = 0; i < n; i++) {
+            dk[i] = 0;
+            for (int k = 0; k < K; k++)
+                dk[i] += d[i * K + k] / K;
+        }
+        *c = res->ensemble;
+        c->margin = NAN;
+        calibrated(c, dk, n, 1, &one, p);
+        c->ece = c->ece_calibrated, c->nll = c->nll_calibrated, c->brier = NAN;
+        double t = rmens_temperature_fit(dk, n, 1);
+        calibrated(c, dk, n, 1, &t, p);
+        res->has_temperature = 1;
+    }
+    free(d);
+    free(dk);
+    free(p);
+    free(T);
+    return st;
+}
+
 void rmens_eval_result_free(rmens_eval_result *res)
 {
     free(res->member);
     memset(res, 0, sizeof *res);
+}
+
+static rmens_status record_temperatures(const rmens_eval_options *o, const rmens_eval_result *res)
+{
+    double *T = malloc((size_t)res->members * sizeof *T);
+    if (!T)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < res->members; k++)
+        T[k] = res->member[k].temperature;
+    rmens_calibration c = {res->mean_margin.temperature, T, res->members, o->normalize, o->data, res->pairs};
+    rmens_status st = rmens_calibration_write(o->ckpt, &c);
+    free(T);
+    return st;
 }
 
 rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_result *res)
@@ -245,7 +333,19 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_r
     else if (rank == 0)
         st = rmens_output_check((rmens_file_use[]){{"`ckpt`", o->ckpt, 0}, {"`data`", o->data, 0}, {"`ood`", o->ood, 0}},
                                 3, &(rmens_file_use){"`json`", o->json, o->force}, 1);
-    RMENS_TRY(rmens_verdict(comm, st));
+    /* Recording temperatures writes the checkpoint: it must be an ensemble, and no other
+     * rmens may be writing it from before it is scored until the new one is in place. */
+    rmens_output_lock lock = {.fd = -1};
+    rmens_ckpt_header h;
+    if (st == RMENS_OK && rank == 0 && o->write_temperature &&
+        (st = rmens_checkpoint_read_header(o->ckpt, &h)) != RMENS_OK)
+        rmens_fail_context(st, "`write_temperature` needs an ensemble checkpoint: ");
+    if (st == RMENS_OK && rank == 0 && o->write_temperature)
+        st = rmens_output_lock_take(&lock, o->ckpt);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
+        rmens_output_lock_release(&lock);
+        return st;
+    }
     rmens_dataset *ds = NULL, *ood = NULL;
     float *R = NULL, *Rood = NULL;
     int K = 0, Kood = 0;
@@ -270,9 +370,14 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_r
         int64_t Sood = ood ? rmens_dataset_count(ood) * (rmens_dataset_kind(ood) == RMENS_DATA_PAIRS ? 2 : 1) : 0;
         if ((st = rmens_eval_compute(ds, R, K, Rood, Sood, o->lambda, res)) == RMENS_OK)
             res->sequences_cut = n_cut;
+        if (st == RMENS_OK && (o->fit_temperature || o->write_temperature))
+            st = rmens_eval_fit_temperature(R, rmens_dataset_count(ds), K, res);
+        if (st == RMENS_OK && o->write_temperature)
+            st = record_temperatures(o, res);
     }
 exit:
     st = rmens_verdict(comm, st);
+    rmens_output_lock_release(&lock);
     if (st != RMENS_OK)
         rmens_eval_result_free(res);
     rmens_dataset_free(ds);

@@ -16,15 +16,24 @@ static int cmp_keyed(const void *a, const void *b)
     return (x->i > y->i) - (x->i < y->i);  /* stable: index order breaks ties */
 }
 
+/* v's values with their indices, in increasing order (ties in index order); NULL out of
+ * memory. */
+static keyed *sorted(const double *v, int64_t n)
+{
+    keyed *k = malloc((size_t)(n > 0 ? n : 1) * sizeof *k);
+    for (int64_t i = 0; k && i < n; i++)
+        k[i] = (keyed){v[i], i};
+    if (k)
+        qsort(k, (size_t)n, sizeof *k, cmp_keyed);
+    return k;
+}
+
 /* 1-based ranks of v with ties averaged, into rank[]; returns 0, or -1 out of memory. */
 static int average_ranks(const double *v, int64_t n, double *rank)
 {
-    keyed *k = malloc((size_t)(n > 0 ? n : 1) * sizeof *k);
+    keyed *k = sorted(v, n);
     if (!k)
         return -1;
-    for (int64_t i = 0; i < n; i++)
-        k[i] = (keyed){v[i], i};
-    qsort(k, (size_t)n, sizeof *k, cmp_keyed);
     for (int64_t a = 0; a < n;) {
         int64_t b = a;
         while (b + 1 < n && k[b + 1].v == k[a].v)
@@ -126,21 +135,54 @@ double rmens_spearman(const double *x, const double *y, int64_t n)
     return r;
 }
 
+/* risk[k - 1]: the expected error rate among the k least uncertain items, k = 1..n, ties
+ * taken in random order (metrics.h). Returns 0, or -1 out of memory. */
+static int expected_risk(const double *u, const int *correct, int64_t n, double *risk)
+{
+    keyed *k = sorted(u, n);
+    if (!k)
+        return -1;
+    double wrong = 0;  /* errors among the whole groups before this one */
+    for (int64_t a = 0; a < n;) {
+        int64_t b = a;
+        double ga = 0;
+        while (b + 1 < n && k[b + 1].v == k[a].v)
+            b++;
+        for (int64_t j = a; j <= b; j++)
+            ga += correct[k[j].i] == 0;
+        const double g = (double)(b - a + 1);
+        for (int64_t j = a; j <= b; j++)
+            risk[j] = (wrong + ga * (double)(j - a + 1) / g) / (double)(j + 1);
+        wrong += ga;
+        a = b + 1;
+    }
+    free(k);
+    return 0;
+}
+
 double rmens_selective_accuracy(const double *uncertainty, const int *correct, int64_t n, double coverage)
 {
     int64_t keep = (int64_t)ceil(coverage * (double)n - 1e-9);
     if (keep <= 0 || n == 0)
         return NAN;
     keep = keep > n ? n : keep;
-    keyed *k = malloc((size_t)n * sizeof *k);
-    if (!k)
+    double *risk = malloc((size_t)n * sizeof *risk);
+    double acc = risk && expected_risk(uncertainty, correct, n, risk) == 0 ? 1 - risk[keep - 1] : NAN;
+    free(risk);
+    return acc;
+}
+
+double rmens_aurc(const double *uncertainty, const int *correct, int64_t n)
+{
+    if (n == 0)
         return NAN;
-    for (int64_t i = 0; i < n; i++)
-        k[i] = (keyed){uncertainty[i], i};
-    qsort(k, (size_t)n, sizeof *k, cmp_keyed);
-    double ok = 0;
-    for (int64_t j = 0; j < keep; j++)
-        ok += correct[k[j].i] != 0;
-    free(k);
-    return ok / (double)keep;
+    double *risk = malloc((size_t)n * sizeof *risk), s = 0;
+    if (!risk || expected_risk(uncertainty, correct, n, risk) != 0) {
+        free(risk);
+        return NAN;
+    }
+    for (int64_t k = 0; k < n; k++)
+        s += risk[k];
+    free(risk);
+    return s / (double)n;
 }

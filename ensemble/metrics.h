@@ -21,8 +21,14 @@ double rmens_nll(const double *p, int64_t n);    /* mean -log p, p clamped to [1
 /* Spearman's rank correlation (ties get their average rank); NaN if a side is constant. */
 double rmens_spearman(const double *x, const double *y, int64_t n);
 
-/* Accuracy over the ceil(coverage * n) items of lowest uncertainty (ties kept in index
- * order); NaN when that is no item. */
+/* Selective prediction: items are kept in order of increasing uncertainty; items of
+ * equal uncertainty (a tie group) are kept in random order, and the figures are their
+ * expected values over those orders (exact, and independent of the file's order): a
+ * group cut at the coverage contributes its mean correctness times the share kept.
+ * Accuracy over the ceil(coverage * n) items kept; NaN when that is no item. */
 double rmens_selective_accuracy(const double *uncertainty, const int *correct, int64_t n, double coverage);
+/* Area under the risk-coverage curve: the mean over k = 1..n of the (expected) error
+ * rate among the k least uncertain items. Lower is better; NaN when n = 0. */
+double rmens_aurc(const double *uncertainty, const int *correct, int64_t n);
 
 #endif

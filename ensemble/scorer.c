@@ -14,9 +14,11 @@
 #include "comm/sum.h"
 #include "comm/verdict.h"
 #include "ensemble/ensemble.h"
+#include "ensemble/uncertainty.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/output.h"
+#include "io/hfdir.h"
 #include "io/pin.h"
 #include "io/scorefile.h"
 
@@ -36,7 +38,7 @@ rmens_status rmens_score_count_members(const char *path, int *K, int64_t *step)
     if (rmens_model_load(&m, path, 0, &fresh) != RMENS_OK) {
         /* Not an ensemble: the model reader's complaint says more, unless the file did
          * claim to be an ensemble and broke the format. */
-        if (!strstr(why, "expected \"ensemble\""))
+        if (!strstr(why, "expected \"ensemble\"") && !rmens_hfdir_is_dir(path))
             rmens_error_set_message(why);
         return RMENS_ERR_FORMAT;
     }
@@ -264,6 +266,31 @@ rmens_status rmens_score_gather(const char *ckpt, const char *data, const rmens_
     return st;
 }
 
+/* Rank 0: each pair's probability and uncertainty (ensemble/uncertainty.h) from all
+ * rewards [2n][K], in the members' own scale (standardised rewards are scaled back),
+ * calibrated by the checkpoint's temperatures when it records them. */
+static rmens_status pair_decisions(const scoring *sc, const float *all, int normalize, float **out)
+{
+    const int K = sc->K;
+    const int64_t n = sc->n;
+    float *pu = malloc((size_t)2 * n * sizeof *pu + 1);
+    double *d = malloc((size_t)K * sizeof *d);
+    if (!pu || !d) {
+        free(pu);
+        free(d);
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld pairs' uncertainty", (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        rmens_pair_margins(d, all + (size_t)i * K, all + (size_t)(n + i) * K, K, normalize ? sc->e->rstd : NULL,
+                           sc->e->tau);
+        pu[i] = (float)rmens_pair_probability(d, K);
+        pu[n + i] = (float)rmens_uncertainty(d, K);
+    }
+    free(d);
+    *out = pu;
+    return RMENS_OK;
+}
+
 rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm, rmens_score_result *res)
 {
     int rank;
@@ -282,6 +309,7 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm, rmens_scor
     float *all = NULL;
     rmens_moments *mom = NULL;
     rmens_score_stats *stats = NULL;
+    float *pu = NULL;  /* pairs: [2][n] P(chosen > rejected), uncertainty */
     double t0 = rmens_now();
     int64_t budget;
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK ||
@@ -303,8 +331,11 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm, rmens_scor
             }
     if ((st = rmens_moments_reduce(mom, (size_t)S, 0, comm)) != RMENS_OK)
         goto exit;
-    /* --per-member: the user asked for every reward, so gather them. */
-    if (o->per_member && (st = gather_rewards(&sc, comm, rank, &all)) != RMENS_OK)
+    /* --per-member: the user asked for every reward, so gather them; a pair's probability
+     * and uncertainty need every member's margin too. */
+    if ((o->per_member || sc.pairs) && (st = gather_rewards(&sc, comm, rank, &all)) != RMENS_OK)
+        goto exit;
+    if (rank == 0 && sc.pairs && (st = pair_decisions(&sc, all, o->normalize, &pu)) != RMENS_OK)
         goto exit;
     double t_score = rmens_now() - t0;
     if (rank == 0) {
@@ -325,9 +356,10 @@ rmens_status rmens_score(const rmens_score_options *o, MPI_Comm comm, rmens_scor
             st = rmens_pin_crc32(&sc.pin, &crc);  /* of what was read */
         rmens_scorefile_info info = {o->ckpt, o->data, o->command, sc.step, crc, sc.K, o->lambda,
                                      o->normalize, sc.n_cut, sc.pairs, sc.n,
-                                     (ds->has & RMENS_HAS_GROUP) ? ds->prompt_id : NULL};
+                                     (ds->has & RMENS_HAS_GROUP) ? ds->prompt_id : NULL,
+                                     pu, pu ? pu + sc.n : NULL, sc.e->has_temperature ? sc.e->tau : NULL};
         if (st == RMENS_OK)
-            st = rmens_scorefile_write(o->out, o->force, &info, stats, all);
+            st = rmens_scorefile_write(o->out, o->force, &info, stats, o->per_member ? all : NULL);
     }
     *res = (rmens_score_result){sc.n, S, sc.pairs, sc.K, sc.e->cfg.n_ctx, sc.n_cut, t_score};
 exit:
@@ -337,5 +369,6 @@ exit:
     free(all);
     free(mom);
     free(stats);
+    free(pu);
     return st;
 }

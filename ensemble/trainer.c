@@ -22,6 +22,7 @@
 #include "io/dataset.h"
 #include "io/modelfile.h"
 #include "io/trainlog.h"
+#include "text/tokenizer.h"
 
 volatile sig_atomic_t rmens_train_stop_requested = 0;
 
@@ -61,9 +62,13 @@ typedef struct {
     rmens_batch batch;
     int64_t *idx;         /* [max(B, eval batch)] */
     float *dr;
+    float *w;             /* [B] the pair weights of a shard, when the data has /weight */
+    int weighted;
     int64_t step, total;
     rmens_model_config cfg;  /* the members' shape: options or --init, vocabulary of the data */
     int fresh_head;          /* --init had no score head: each member draws its own */
+    char *hf_config;         /* --init DIR (or the resumed checkpoint's): config.json text, for export */
+    char hf_dir[1024];       /* that directory, absolute */
     int64_t data_crc32;      /* fingerprint of the training pairs, kept for --resume */
     int max_len;             /* longest sequence of the data (activations are sized by it) */
     double *mattrs;       /* [K][RMENS_MA_N], identical on all ranks after each evaluation */
@@ -112,18 +117,20 @@ static rmens_status rewards_of(trainer *t, member *mb, const rmens_dataset *ds, 
 
 /* ------------------------------------------------------------ evaluate */
 
-enum { EV_LOSS, EV_CORRECT, EV_MARGIN, EV_OOB_CORRECT, EV_OOB_N, EV_OOB_LOSS, EV_OOB_MARGIN, EV_N };
+enum { EV_LOSS, EV_CORRECT, EV_MARGIN, EV_OOB_CORRECT, EV_OOB_N, EV_OOB_LOSS, EV_OOB_MARGIN, EV_VAL_W, EV_OOB_W, EV_N };
 
-/* Adds loss, correct count and margin of pairs idx[0..n) with rewards r[2n] to e[3]. */
+/* Adds loss, correct count and margin of pairs idx[0..n) with rewards r[2n] to e[4],
+ * each times the pair's weight, and the weights to e[3] (docs/TRAINING.md, "Pair weights"). */
 static void pair_metrics(double *e, const float *r, const rmens_dataset *ds, const int64_t *idx, int64_t n,
                          double margin_scale)
 {
     for (int64_t i = 0; i < n; i++) {
-        double d = (double)r[2 * i] - r[2 * i + 1];
+        double d = (double)r[2 * i] - r[2 * i + 1], w = rmens_dataset_weight(ds, idx[i]);
         double dm = d - margin_scale * rmens_dataset_margin(ds, idx[i]);
-        e[0] += rmens_softplus(-dm);  /* -log sigmoid(dm), as the loss */
-        e[1] += d > 0;
-        e[2] += d;
+        e[0] += w * rmens_softplus(-dm);  /* -log sigmoid(dm), as the loss */
+        e[1] += w * (d > 0);
+        e[2] += w * d;
+        e[3] += w;
     }
 }
 
@@ -137,9 +144,9 @@ static rmens_status measure_member(trainer *t, member *mb, double *e, rmens_mome
         for (int64_t i = 0; i < nv; i++)
             all[i] = i;
         RMENS_TRY(rewards_of(t, mb, t->val, all, nv, r));
-        double m3[3] = {0, 0, 0};
+        double m3[4] = {0, 0, 0, 0};
         pair_metrics(m3, r, t->val, all, nv, o->margin_scale);
-        e[EV_LOSS] = m3[0], e[EV_CORRECT] = m3[1], e[EV_MARGIN] = m3[2];
+        e[EV_LOSS] = m3[0], e[EV_CORRECT] = m3[1], e[EV_MARGIN] = m3[2], e[EV_VAL_W] = m3[3];
         rmens_moments_add(mom, r, (size_t)(2 * nv));
     }
     int64_t noob = rmens_bootstrap_oob(&mb->boot, all);
@@ -154,9 +161,9 @@ static rmens_status measure_member(trainer *t, member *mb, double *e, rmens_mome
     }
     if (noob > 0) {
         RMENS_TRY(rewards_of(t, mb, t->train, all, noob, r));
-        double m3[3] = {0, 0, 0};
+        double m3[4] = {0, 0, 0, 0};
         pair_metrics(m3, r, t->train, all, noob, o->margin_scale);
-        e[EV_OOB_LOSS] = m3[0], e[EV_OOB_CORRECT] = m3[1], e[EV_OOB_MARGIN] = m3[2];
+        e[EV_OOB_LOSS] = m3[0], e[EV_OOB_CORRECT] = m3[1], e[EV_OOB_MARGIN] = m3[2], e[EV_OOB_W] = m3[3];
     }
     e[EV_OOB_N] = (double)noob;
     return RMENS_OK;
@@ -213,28 +220,35 @@ static void set_member_metrics(trainer *t, const double *evsum, int64_t nv)
     for (int k = 0; k < t->o->members; k++) {
         const double *e = evsum + (size_t)k * EV_N;
         double *a = t->mattrs + (size_t)k * RMENS_MA_N;
-        a[RMENS_MA_VAL_LOSS] = nv ? e[EV_LOSS] / (double)nv : NAN;
-        a[RMENS_MA_VAL_ACC] = nv ? e[EV_CORRECT] / (double)nv : NAN;
-        a[RMENS_MA_VAL_MARGIN] = nv ? e[EV_MARGIN] / (double)nv : NAN;
-        a[RMENS_MA_OOB_ACC] = e[EV_OOB_N] > 0 ? e[EV_OOB_CORRECT] / e[EV_OOB_N] : NAN;
-        a[RMENS_MA_OOB_LOSS] = e[EV_OOB_N] > 0 ? e[EV_OOB_LOSS] / e[EV_OOB_N] : NAN;
-        a[RMENS_MA_OOB_MARGIN] = e[EV_OOB_N] > 0 ? e[EV_OOB_MARGIN] / e[EV_OOB_N] : NAN;
+        /* weighted means: the weights sum to the pair count when the data has none */
+        a[RMENS_MA_VAL_LOSS] = nv ? e[EV_LOSS] / e[EV_VAL_W] : NAN;
+        a[RMENS_MA_VAL_ACC] = nv ? e[EV_CORRECT] / e[EV_VAL_W] : NAN;
+        a[RMENS_MA_VAL_MARGIN] = nv ? e[EV_MARGIN] / e[EV_VAL_W] : NAN;
+        a[RMENS_MA_OOB_ACC] = e[EV_OOB_N] > 0 ? e[EV_OOB_CORRECT] / e[EV_OOB_W] : NAN;
+        a[RMENS_MA_OOB_LOSS] = e[EV_OOB_N] > 0 ? e[EV_OOB_LOSS] / e[EV_OOB_W] : NAN;
+        a[RMENS_MA_OOB_MARGIN] = e[EV_OOB_N] > 0 ? e[EV_OOB_MARGIN] / e[EV_OOB_W] : NAN;
     }
 }
 
 /* The ensemble's validation accuracy by each decision rule, from the per-pair moments
- * over members (chosen 2i, rejected 2i + 1). */
-static void ensemble_accuracy(double acc[RMENS_RULE_N], const rmens_moments *mom, int64_t nv, double lambda)
+ * over members (chosen 2i, rejected 2i + 1), weighted by the pairs' weights. */
+static void ensemble_accuracy(double acc[RMENS_RULE_N], const rmens_moments *mom, const rmens_dataset *val, int64_t nv,
+                              double lambda)
 {
+    double wsum = 0;
     for (int r = 0; r < RMENS_RULE_N; r++)
         acc[r] = 0;
     for (int64_t i = 0; i < nv; i++) {
         const rmens_moments *w = &mom[2 * i], *l = &mom[2 * i + 1];
-        rmens_rule_decide(acc, (const double[3]){w->mean, w->min, rmens_moments_var(w)},
+        double one[RMENS_RULE_N] = {0}, wt = rmens_dataset_weight(val, i);
+        rmens_rule_decide(one, (const double[3]){w->mean, w->min, rmens_moments_var(w)},
                           (const double[3]){l->mean, l->min, rmens_moments_var(l)}, lambda);
+        for (int r = 0; r < RMENS_RULE_N; r++)
+            acc[r] += wt * one[r];
+        wsum += wt;
     }
     for (int r = 0; nv && r < RMENS_RULE_N; r++)
-        acc[r] /= (double)nv;
+        acc[r] /= wsum;
 }
 
 /* Collective: every member on the validation pairs and its out-of-bag sample (final: and
@@ -275,7 +289,7 @@ static rmens_status evaluate(trainer *t, int final)
     e.eval.has_val = nv > 0;
     e.eval.lambda = t->o->lambda;
     if (is_root(t))
-        ensemble_accuracy(e.eval.accuracy, mom, nv, t->o->lambda);
+        ensemble_accuracy(e.eval.accuracy, mom, t->val, nv, t->o->lambda);
     notify(t, &e);
 exit:
     free(ev);
@@ -319,6 +333,9 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     snprintf(h->template_name, sizeof h->template_name, "%s", t->train->template_name);
     snprintf(h->data, sizeof h->data, "%s", o->data);
     snprintf(h->command, sizeof h->command, "%s", o->command ? o->command : "");
+    snprintf(h->hf_config, sizeof h->hf_config, "%s", t->hf_config ? t->hf_config : "");
+    snprintf(h->hf_dir, sizeof h->hf_dir, "%s", t->hf_dir);
+    h->data_vocab = rmens_dataset_vocab_size(t->train);
 }
 
 /* After an evaluation (mattrs are the same on every rank): keeps each local member's
@@ -536,7 +553,16 @@ static rmens_status train_step(trainer *t, double *vals)
             st = rmens_model_forward(mb->m, &t->batch);
         if (hi > lo && st == RMENS_OK) {
             const float *r = rmens_model_rewards(mb->m);
-            loss = rmens_bt_loss_part(t->dr, r, t->batch.margin, hi - lo, B, o->center, &correct);
+            if (t->weighted) {  /* the weighted mean over the whole batch: every rank has its indices */
+                double W = 0;
+                for (int i = 0; i < B; i++)
+                    W += rmens_dataset_weight(t->train, t->idx[i]);
+                for (int i = lo; i < hi; i++)
+                    t->w[i - lo] = rmens_dataset_weight(t->train, t->idx[i]);
+                loss = rmens_bt_loss_weighted(t->dr, r, t->batch.margin, t->w, hi - lo, W, o->center, &correct);
+            } else {
+                loss = rmens_bt_loss_part(t->dr, r, t->batch.margin, hi - lo, B, o->center, &correct);
+            }
             char why[512] = "";
             if (!isfinite(loss))
                 weights_note(mb, why, sizeof why);
@@ -699,11 +725,22 @@ static rmens_status read_init(trainer *t, rmens_model **init)
                         "ask for %d, %d, %d, %d (drop them to use the file's)", o->init, c->n_ctx, c->n_layer,
                         c->n_head, c->n_embd, o->model.n_ctx, o->model.n_layer, o->model.n_head, o->model.n_embd);
     /* A model that reads other tokens than the data's would train on noise. */
-    char tok[128];
+    char tok[256];
     if (st == RMENS_OK && (st = rmens_modelfile_tokenizer(o->init, tok, sizeof tok)) == RMENS_OK && tok[0] &&
-        strcmp(tok, t->train->tokenizer) != 0)
+        !rmens_tokenizer_same(tok, t->train->tokenizer))
         st = rmens_fail(RMENS_ERR_ARG, "`init` %s reads \"%s\" tokens, but %s was tokenized by \"%s\"", o->init, tok,
                         o->data, t->train->tokenizer);
+    /* A Hugging Face directory: its config.json is kept for export. */
+    if (st == RMENS_OK && (*init)->source_config) {
+        if (strlen((*init)->source_config) >= RMENS_HF_CONFIG_MAX)
+            st = rmens_fail(RMENS_ERR_ARG, "`init` %s: config.json holds %zu bytes; checkpoints keep at most %d",
+                            o->init, strlen((*init)->source_config), RMENS_HF_CONFIG_MAX - 1);
+        else if (!(t->hf_config = strdup((*init)->source_config)))
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        char *abs = st == RMENS_OK ? realpath(o->init, NULL) : NULL;
+        snprintf(t->hf_dir, sizeof t->hf_dir, "%s", abs ? abs : o->init);
+        free(abs);
+    }
     return rmens_verdict(t->comm, st);
 }
 
@@ -784,7 +821,9 @@ static rmens_status setup(trainer *t, const rmens_model *init)
     t->mattrs = malloc((size_t)o->members * RMENS_MA_N * sizeof *t->mattrs);
     t->idx = malloc((size_t)o->batch * sizeof *t->idx);
     t->dr = malloc((size_t)2 * o->batch * sizeof *t->dr);
-    if (!t->mattrs || !t->idx || !t->dr)
+    t->w = malloc((size_t)o->batch * sizeof *t->w);
+    t->weighted = rmens_dataset_has_weight(t->train);
+    if (!t->mattrs || !t->idx || !t->dr || !t->w)
         st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     for (int i = 0; st == RMENS_OK && i < o->members * RMENS_MA_N; i++)
         t->mattrs[i] = NAN;
@@ -793,6 +832,9 @@ static rmens_status setup(trainer *t, const rmens_model *init)
     RMENS_TRY(rmens_verdict(t->comm, st));
     if (o->resume)
         t->step = resume_h.step;
+    /* Resumed without --init DIR: the checkpoint's record of it carries over. */
+    if (o->resume && !t->hf_config && resume_h.hf_config[0] && (t->hf_config = strdup(resume_h.hf_config)))
+        snprintf(t->hf_dir, sizeof t->hf_dir, "%s", resume_h.hf_dir);
     st = setup_members(t, init, o->resume ? &resume_h : NULL);
     RMENS_TRY(rmens_verdict(t->comm, st));
     if (o->metrics && is_root(t))
@@ -898,11 +940,13 @@ static void trainer_free(trainer *t)
         free(t->best[j]);
     rmens_placement_free(&t->pl);
     free(t->mattrs);
+    free(t->hf_config);
     free(t->best);
     free(t->best_loss);
     free(t->best_step);
     free(t->idx);
     free(t->dr);
+    free(t->w);
 }
 
 rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)

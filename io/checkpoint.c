@@ -110,6 +110,12 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
     RMENS_TRY(rmens_h5_attr_write_str(f, "generator", RMENS_GENERATOR_NAME));
     RMENS_TRY(rmens_h5_attr_write_str(f, "data", h->data));
     RMENS_TRY(rmens_h5_attr_write_str(f, "command_line", h->command));
+    if (h->hf_config[0])
+        RMENS_TRY(rmens_h5_attr_write_str(f, "hf_config", h->hf_config));
+    if (h->hf_dir[0])
+        RMENS_TRY(rmens_h5_attr_write_str(f, "hf_dir", h->hf_dir));
+    if (h->data_vocab > 0)
+        RMENS_TRY(rmens_h5_attr_write_i64(f, "data_vocab_size", h->data_vocab));
     for (size_t i = 0; i < sizeof hfields / sizeof *hfields; i++) {
         const char *p = (const char *)h + hfields[i].off;
         if (!hfields[i].io)
@@ -334,6 +340,12 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
         (h->eot_token < 0 || h->eot_token >= h->cfg.vocab_size))
         st = rmens_fail(RMENS_ERR_FORMAT, "eot_token = %lld is outside the vocabulary (%d)", (long long)h->eot_token,
                         h->cfg.vocab_size);
+    if (st == RMENS_OK && rmens_h5_has_attr(f, "hf_config"))
+        st = rmens_h5_attr_read_str(f, "hf_config", h->hf_config, sizeof h->hf_config);
+    if (st == RMENS_OK && rmens_h5_has_attr(f, "hf_dir"))
+        st = rmens_h5_attr_read_str(f, "hf_dir", h->hf_dir, sizeof h->hf_dir);
+    if (st == RMENS_OK && rmens_h5_has_attr(f, "data_vocab_size"))
+        st = rmens_h5_attr_read_i64(f, "data_vocab_size", &h->data_vocab);
     for (size_t i = 0; i < sizeof hfields / sizeof *hfields && st == RMENS_OK; i++) {
         char *p = (char *)h + hfields[i].off;
         if (!hfields[i].io)

@@ -9,6 +9,9 @@
 #include "model/model.h"
 #include "rmens_mpi.h"
 
+/* The longest config.json text a checkpoint keeps (real ones are 1-2 KB). */
+#define RMENS_HF_CONFIG_MAX 16384
+
 /* Per-member numbers kept as attributes, in this order. */
 enum {
     RMENS_MA_VAL_LOSS, RMENS_MA_VAL_ACC, RMENS_MA_VAL_MARGIN, RMENS_MA_OOB_ACC, RMENS_MA_REWARD_MEAN,
@@ -33,6 +36,12 @@ typedef struct {
     char template_name[32];  /* the training data's conversation template ("" if it named none: hh) */
     char data[1024];
     char command[4096];
+    /* Trained from a Hugging Face directory (--init DIR): its config.json text and the
+     * directory (absolute; its tokenizer files are what export copies); "" otherwise. Kept
+     * for export, not compared by resume or merge. */
+    char hf_config[RMENS_HF_CONFIG_MAX];
+    char hf_dir[1024];
+    int64_t data_vocab;  /* the training data's vocabulary (its tokenizer's); 0 when unknown */
 } rmens_ckpt_header;
 
 typedef struct {

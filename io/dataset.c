@@ -42,6 +42,7 @@ static const field fields[] = {
     {"trap", -1, RMENS_HAS_TRAP, T_I8, LEN_N, DS(trap)},
     {"source_record", -1, RMENS_HAS_SOURCE, T_I64, LEN_N, DS(source_record)},
     {"prompt_id", -1, RMENS_HAS_GROUP, T_I64, LEN_N, DS(prompt_id)},
+    {"weight", -1, RMENS_HAS_WEIGHT, T_F32, LEN_N, DS(weight)},
 };
 #define NFIELDS (sizeof fields / sizeof *fields)
 
@@ -109,7 +110,7 @@ rmens_status rmens_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsign
     if (kind == RMENS_DATA_PAIRS)
         has = (has | RMENS_HAS_PROMPT) & ~(unsigned)RMENS_HAS_GROUP;
     else
-        has &= ~(unsigned)(RMENS_HAS_MARGIN | RMENS_HAS_TRAP);
+        has &= ~(unsigned)(RMENS_HAS_MARGIN | RMENS_HAS_TRAP | RMENS_HAS_WEIGHT);
     rmens_dataset *ds = calloc(1, sizeof *ds);
     if (!ds)
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
@@ -202,6 +203,8 @@ rmens_status rmens_dataset_append(rmens_dataset *ds, const rmens_record *r)
         ds->source_record[i] = r->source_record;
     if (ds->has & RMENS_HAS_GROUP)
         ds->prompt_id[i] = r->prompt_id;
+    if (ds->has & RMENS_HAS_WEIGHT)
+        ds->weight[i] = r->weight;
     ds->n = i + 1;
     return RMENS_OK;
 }
@@ -311,6 +314,13 @@ float rmens_dataset_margin(const rmens_dataset *ds, int64_t i)
     return (ds->has & RMENS_HAS_MARGIN) && i >= 0 && i < ds->n ? ds->margin[i] : 0.0f;
 }
 
+int rmens_dataset_has_weight(const rmens_dataset *ds) { return (ds->has & RMENS_HAS_WEIGHT) != 0; }
+
+float rmens_dataset_weight(const rmens_dataset *ds, int64_t i)
+{
+    return (ds->has & RMENS_HAS_WEIGHT) && i >= 0 && i < ds->n ? ds->weight[i] : 1.0f;
+}
+
 /* ------------------------------------------------------------ validation */
 
 /* Checks records [lo, hi) of side s; the whole-file rules when [lo, hi) is all of it.
@@ -413,6 +423,9 @@ static rmens_status validate_range(const rmens_dataset *ds, int64_t lo, int64_t 
         }
         if ((ds->has & RMENS_HAS_MARGIN) && !isfinite(ds->margin[i]))
             return rmens_fail(RMENS_ERR_FORMAT, "record %lld: margin is not finite", (long long)i);
+        if ((ds->has & RMENS_HAS_WEIGHT) && !(isfinite(ds->weight[i]) && ds->weight[i] > 0))
+            return rmens_fail(RMENS_ERR_FORMAT, "record %lld: weight = %g, must be finite and positive", (long long)i,
+                              (double)ds->weight[i]);
         if ((ds->has & RMENS_HAS_TRAP) && (ds->trap[i] < 0 || ds->trap[i] > RMENS_TRAP_CONFIDENCE))
             return rmens_fail(RMENS_ERR_FORMAT, "record %lld: trap = %d is not a known kind (0-3)",
                               (long long)i, ds->trap[i]);
@@ -474,6 +487,8 @@ uint32_t rmens_dataset_fingerprint(const rmens_dataset *ds)
         c = crc32_z(c, (const Bytef *)ds->prompt_len, (size_t)ds->n * sizeof *ds->prompt_len);
     if (ds->has & RMENS_HAS_MARGIN)
         c = crc32_z(c, (const Bytef *)ds->margin, (size_t)ds->n * sizeof *ds->margin);
+    if (ds->has & RMENS_HAS_WEIGHT)
+        c = crc32_z(c, (const Bytef *)ds->weight, (size_t)ds->n * sizeof *ds->weight);
     return (uint32_t)c;
 }
 
@@ -623,8 +638,8 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t
         if (rmens_h5_exists(file, path))
             ds->has |= f->flag;
     }
-    if (ds->kind == RMENS_DATA_RESPONSES && (ds->has & (RMENS_HAS_MARGIN | RMENS_HAS_TRAP)))
-        return rmens_fail(RMENS_ERR_FORMAT, "a responses file has no /margin or /trap");
+    if (ds->kind == RMENS_DATA_RESPONSES && (ds->has & (RMENS_HAS_MARGIN | RMENS_HAS_TRAP | RMENS_HAS_WEIGHT)))
+        return rmens_fail(RMENS_ERR_FORMAT, "a responses file has no /margin, /trap or /weight");
     if (ds->kind == RMENS_DATA_PAIRS && (ds->has & RMENS_HAS_GROUP))
         return rmens_fail(RMENS_ERR_FORMAT, "a pairs file has no /prompt_id (responses files group by it)");
 

@@ -19,7 +19,8 @@ enum {
     RMENS_HAS_TRAP = 1u << 3,    /* /trap */
     RMENS_HAS_SOURCE = 1u << 4,  /* /source_record */
     RMENS_HAS_STEPS = 1u << 5,   /* /<side>/step_offsets, step_end, step_label */
-    RMENS_HAS_GROUP = 1u << 6    /* /prompt_id: responses to one prompt (responses files) */
+    RMENS_HAS_GROUP = 1u << 6,   /* /prompt_id: responses to one prompt (responses files) */
+    RMENS_HAS_WEIGHT = 1u << 7   /* /weight: per-pair loss weight (pairs files; absent = 1) */
 };
 
 typedef struct {
@@ -56,6 +57,7 @@ struct rmens_dataset {
     int8_t *trap;            /* [n] rmens_trap */
     int64_t *source_record;  /* [n] 0-based index of the record in the source file */
     int64_t *prompt_id;      /* [n] which prompt response i answers (0-based group) */
+    float *weight;           /* [n] loss weight of pair i (a ranking's pairs share one prompt's unit) */
     int streamed;            /* tokens stay in the file (rmens_dataset_read_bounded) */
     hid_t file;              /* the file they are read from, or -1 */
 };
@@ -74,6 +76,7 @@ typedef struct {
     int8_t trap;
     int64_t source_record;
     int64_t prompt_id;
+    float weight;
     const int32_t *step_end[2];
     const int8_t *step_label[2];
     int64_t nsteps[2];
@@ -92,5 +95,8 @@ int rmens_dataset_nsides(const rmens_dataset *ds);
  * lengths, the margins): the same value whether the tokens are in memory or streamed, and
  * whatever the rank count; zlib's CRC-32 of those arrays in that order. */
 uint32_t rmens_dataset_fingerprint(const rmens_dataset *ds);
+/* Loss weight of pair i: /weight, or 1 when the file has none. */
+float rmens_dataset_weight(const rmens_dataset *ds, int64_t i);
+int rmens_dataset_has_weight(const rmens_dataset *ds);
 
 #endif

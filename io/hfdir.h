@@ -17,6 +17,7 @@
 
 #include "io/hfconfig.h"
 #include "io/safetensors.h"
+#include "model/model.h"
 
 typedef struct rmens_hfdir rmens_hfdir;
 
@@ -30,5 +31,29 @@ const rmens_st_tensor *rmens_hfdir_find(const rmens_hfdir *d, const char *name);
 /* rmens_safetensors_read of the tensor stored for a canonical name (absent: an error
  * naming the directory and the canonical name). */
 rmens_status rmens_hfdir_read(const rmens_hfdir *d, const char *name, int rank, const int64_t *shape, float *out);
+/* config.json as stored (NUL-terminated), and its path ("DIR/config.json"). */
+const char *rmens_hfdir_config_text(const rmens_hfdir *d);
+const char *rmens_hfdir_config_path(const rmens_hfdir *d);
+
+/* The reward model's config from config.json, through the architecture descriptors
+ * (model/arch.h: rmens_arch_from_hf, the one bridge): architectures[0], else model_type,
+ * names the architecture; what rmens does not run is refused naming config.json. */
+rmens_status rmens_hfdir_model_config(const rmens_hfdir *d, rmens_model_config *cfg);
+
+/* A reward model from a Hugging Face directory: every tensor of the architecture read
+ * (F32/F16/BF16 to fp32) and checked (shape, finite values); lm_head.weight and buffers
+ * ignored (tied embeddings need nothing more); a stored tensor the config has no place
+ * for is refused. The score head: a <Arch>ForSequenceClassification checkpoint with one
+ * label must hold score.weight [1, hidden], which is loaded; any other gets a fresh head
+ * from seed and *fresh_head = 1. When the directory has a tokenizer, its vocabulary must
+ * fit the embedding. m->source_config keeps the config.json text. Messages name the
+ * directory (or file) and the tensor. */
+rmens_status rmens_hfdir_load(rmens_model **out, const char *dir, uint64_t seed, int *fresh_head);
+
+/* 1 if path is a directory (a Hugging Face model directory, for rmens_model_load). */
+int rmens_hfdir_is_dir(const char *path);
+/* The identity of the directory's tokenizer ("<name>@<sha256>", as data files record
+ * it) and its vocabulary size; "" and 0 when it has no tokenizer files. */
+rmens_status rmens_hfdir_tokenizer(const char *dir, char *id, size_t n, int64_t *vocab);
 
 #endif

@@ -6,9 +6,11 @@
 
 #include "base/error.h"
 #include "comm/placement.h"
+#include "io/calibration.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/h5.h"
+#include "io/hfdir.h"
 
 /* Prints bytes readably: printable ASCII and UTF-8 as they are, newlines as a newline
  * plus indent, other control bytes as \xNN; ids that are not bytes as <id>. */
@@ -47,6 +49,8 @@ static void show_record(FILE *f, const rmens_dataset *ds, int64_t i)
     fprintf(f, "\n");
     if (ds->has & RMENS_HAS_MARGIN)
         fprintf(f, "  margin: %g\n", (double)ds->margin[i]);
+    if (ds->has & RMENS_HAS_WEIGHT)
+        fprintf(f, "  weight: %g\n", (double)ds->weight[i]);
     if (ds->has & RMENS_HAS_TRAP)
         fprintf(f, "  trap: %s\n", rmens_trap_names[ds->trap[i]]);
     if (p > 0) {
@@ -132,6 +136,12 @@ static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
             m += ds->margin[i];
         fprintf(f, "  margin           mean %.4g\n", m / (double)ds->n);
     }
+    if (ds->has & RMENS_HAS_WEIGHT) {
+        double w = 0;
+        for (int64_t i = 0; i < ds->n; i++)
+            w += ds->weight[i];
+        fprintf(f, "  weight           sum %.6g (mean %.4g)\n", w, w / (double)ds->n);
+    }
     if (ds->has & RMENS_HAS_GOLD) {
         double g[2] = {0, 0};
         for (int sd = 0; sd < rmens_dataset_nsides(ds); sd++)
@@ -168,8 +178,12 @@ static rmens_status describe_model(FILE *f, const char *path)
     int fresh = 0;
     RMENS_TRY(rmens_model_load(&m, path, 0, &fresh));
     const rmens_model_config *c = rmens_model_get_config(m);
-    fprintf(f, "%s: rmens model file, version %d (%sForSequenceClassification, 1 label)\n", path,
-            RMENS_FORMAT_VERSION, rmens_arch_of(c)->prefix);
+    if (m->source_config)
+        fprintf(f, "%s: Hugging Face model directory (read as %sForSequenceClassification, 1 label)\n", path,
+                rmens_arch_of(c)->prefix);
+    else
+        fprintf(f, "%s: rmens model file, version %d (%sForSequenceClassification, 1 label)\n", path,
+                RMENS_FORMAT_VERSION, rmens_arch_of(c)->prefix);
     fprintf(f, "  config           vocab_size %d, n_ctx %d, n_layer %d, n_head %d, n_embd %d\n", c->vocab_size,
             c->n_ctx, c->n_layer, c->n_head, c->n_embd);
     if (c->arch != RMENS_ARCH_GPT2) {
@@ -185,6 +199,28 @@ static rmens_status describe_model(FILE *f, const char *path)
                                                  : "present");
     rmens_model_free(m);
     return RMENS_OK;
+}
+
+/* Whether an ensemble records temperatures (io/calibration.h), and which. */
+static rmens_status describe_temperature(FILE *f, const char *path, int K)
+{
+    double *T = malloc((size_t)(K > 0 ? K : 1) * sizeof *T);
+    char data[1024];
+    rmens_calibration c;
+    int has = 0;
+    rmens_status st = T ? rmens_calibration_read(path, K, &c, T, data, sizeof data, &has)
+                        : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (st == RMENS_OK && !has)
+        fprintf(f, "  temperature      none (rmens eval --write-temperature fits and records it)\n");
+    else if (st == RMENS_OK) {
+        fprintf(f, "  temperature      fitted on %lld pairs of %s (%s rewards): member T_k", (long long)c.pairs, data,
+                c.normalized ? "standardised" : "raw");
+        for (int k = 0; k < K && k < 16; k++)
+            fprintf(f, " %.4g", T[k]);
+        fprintf(f, "%s; mean margin T %.4g\n", K > 16 ? " ..." : "", c.temperature);
+    }
+    free(T);
+    return st;
 }
 
 static rmens_status describe_ensemble(FILE *f, const char *path)
@@ -204,6 +240,8 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
                 h.data);
     fprintf(f, "  tokenizer        %s, template %s\n", h.tokenizer, h.template_name[0] ? h.template_name : "hh");
     fprintf(f, "  command          %s\n", h.command);
+    if (h.hf_config[0])
+        fprintf(f, "  init             %s (its config.json is kept: rmens export writes it back)\n", h.hf_dir);
     fprintf(f, "  member  val_loss  val_acc  oob_acc  reward_mean  reward_std\n");
     rmens_model *m = NULL;
     rmens_status st = rmens_model_alloc(&m, &h.cfg);
@@ -229,7 +267,7 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
     else
         fprintf(f, "  checksums        none for member%s %s%s (written by an older rmens): weights unverified\n",
                 n_old > 1 ? "s" : "", old, n_old > 8 ? ", ..." : "");
-    return RMENS_OK;
+    return describe_temperature(f, path, h.members);
 }
 
 /* A scores file (docs/FORMAT.md, "scores"): where its rewards came from and what they hold. */
@@ -310,6 +348,9 @@ static rmens_status describe_scores(FILE *f, const char *path, hid_t file, int64
             right += col[0][0][i] > col[1][0][i];
         fprintf(f, "  chosen preferred %.2f%% of pairs by mean reward\n", 100.0 * (double)right / (double)n);
     }
+    if (pairs && rmens_h5_exists(file, "/uncertainty"))
+        fprintf(f, "  per pair         p = P(chosen > rejected), uncertainty = its entropy (%s)\n",
+                rmens_h5_exists(file, "/temperature") ? "calibrated by the checkpoint's temperatures" : "uncalibrated");
     if (rmens_h5_exists(file, pairs ? "/chosen/rewards" : "/rewards"))
         fprintf(f, "  per member       rewards [%lld, %lld]\n", (long long)n, (long long)members);
     if (rmens_h5_exists(file, "/prompt_id")) {
@@ -338,11 +379,73 @@ exit:
     return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
 }
 
+/* A picks file (docs/FORMAT.md, "picks"): what was picked, from what, by which rule. */
+static rmens_status describe_picks(FILE *f, const char *path, hid_t file)
+{
+    char ckpt[1024] = "", cands[1024] = "", by[32] = "", norm[32] = "", cal[32] = "";
+    int64_t members = 0, G = 0, *size = NULL, *cand = NULL;
+    float *unc = NULL, *val = NULL;
+    double lambda = 0;
+    rmens_status st;
+    if ((st = rmens_h5_attr_read_str(file, "checkpoint", ckpt, sizeof ckpt)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "candidates", cands, sizeof cands)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "by", by, sizeof by)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "normalize", norm, sizeof norm)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "calibrated", cal, sizeof cal)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_f64(file, "lambda", &lambda)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "members", &members)) != RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/group_size", H5T_INTEGER, H5T_NATIVE_INT64, H5P_DEFAULT, (void **)&size, &G)) !=
+            RMENS_OK)
+        goto exit;
+    int64_t n2 = 0, n3 = 0, n4 = 0;
+    if ((st = rmens_h5_read_1d(file, "/candidate", H5T_INTEGER, H5T_NATIVE_INT64, H5P_DEFAULT, (void **)&cand, &n2)) !=
+            RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/uncertainty", H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&unc, &n3)) !=
+            RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/value", H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&val, &n4)) != RMENS_OK)
+        goto exit;
+    if (n2 != G || n3 != G || n4 != G) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "/candidate, /uncertainty and /value must have %lld entries like /group_size",
+                        (long long)G);
+        goto exit;
+    }
+    int64_t total = 0, first = 0, single = 0;
+    double v = 0, u = 0;
+    for (int64_t g = 0; g < G; g++) {
+        total += size[g], first += cand[g] == 0, single += size[g] == 1, v += val[g] / (double)G;
+        if (size[g] > 1)
+            u += unc[g];
+    }
+    fprintf(f, "%s: rmens best-of-n picks (rmens bon)\n", path);
+    fprintf(f, "  picks            %lld prompts, one each, from %lld candidates of %s (%.2f per prompt)\n",
+            (long long)G, (long long)total, cands, G ? (double)total / (double)G : 0.0);
+    fprintf(f, "  by               %s%s; rewards %s; %lld members of %s\n", by,
+            strcmp(by, "uwo") == 0 ? " (mean - lambda var)" : "", strcmp(norm, "member") == 0 ? "standardised" : "raw",
+            (long long)members, ckpt);
+    if (strcmp(by, "uwo") == 0)
+        fprintf(f, "  lambda           %g\n", lambda);
+    fprintf(f, "  picked           mean aggregate %.4f; the first candidate for %lld prompts\n", v, (long long)first);
+    fprintf(f, "  uncertainty      of the pick over the runner-up (%s): mean %.4f over %lld prompts; none for %lld of "
+            "one candidate\n", strcmp(cal, "temperature") == 0 ? "calibrated" : "uncalibrated",
+            G - single ? u / (double)(G - single) : 0.0, (long long)(G - single), (long long)single);
+    fprintf(f, "  datasets         index, candidate, group_size, prompt_id, value, uncertainty, mean, min, max, var, "
+            "std, uwo, wco, rewards [%lld, %lld], responses/tokens and offsets\n", (long long)G, (long long)members);
+exit:
+    free(size);
+    free(cand);
+    free(unc);
+    free(val);
+    return st == RMENS_OK ? st : rmens_fail_context(st, "%s: ", path);
+}
+
 static rmens_status info(FILE *f, const char *path, int64_t show)
 {
     rmens_h5_init();
     char kind[64] = "";
     hid_t file = -1;
+    if (rmens_hfdir_is_dir(path))
+        return show >= 0 ? rmens_fail(RMENS_ERR_ARG, "%s: `show` applies to pairs and responses files", path)
+                         : describe_model(f, path);
     RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &file));
     rmens_status st = RMENS_OK;
     if (!rmens_h5_has_attr(file, "rmens_format"))
@@ -351,8 +454,10 @@ static rmens_status info(FILE *f, const char *path, int64_t show)
         rmens_fail_context(st, "%s: ", path);
     if (st == RMENS_OK && strcmp(kind, "scores") == 0)
         st = describe_scores(f, path, file, show);
+    if (st == RMENS_OK && strcmp(kind, "picks") == 0)
+        st = describe_picks(f, path, file);
     H5Fclose(file);
-    if (st != RMENS_OK || strcmp(kind, "scores") == 0)
+    if (st != RMENS_OK || strcmp(kind, "scores") == 0 || strcmp(kind, "picks") == 0)
         return st;
     if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
         return describe_dataset(f, path, show);
@@ -363,7 +468,7 @@ static rmens_status info(FILE *f, const char *path, int64_t show)
     if (strcmp(kind, "ensemble") == 0)
         return describe_ensemble(f, path);
     return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "
-                      "responses, model, ensemble, scores)", path, kind);
+                      "responses, model, ensemble, scores, picks)", path, kind);
 }
 
 rmens_status rmens_info(FILE *f, const char *path, int64_t show) { RMENS_H5_LOCKED(info(f, path, show)); }

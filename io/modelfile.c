@@ -10,6 +10,7 @@
 #include "io/checksum.h"
 #include "io/dataset.h"
 #include "io/h5.h"
+#include "io/hfdir.h"
 
 static const char *const config_names[5] = {"vocab_size", "n_ctx", "n_layer", "n_head", "n_embd"};
 
@@ -23,6 +24,10 @@ rmens_status rmens_modelfile_tokenizer(const char *path, char *tok, size_t n)
 {
     hid_t f = -1;
     tok[0] = '\0';
+    if (rmens_hfdir_is_dir(path)) {
+        int64_t vocab;
+        return rmens_hfdir_tokenizer(path, tok, n, &vocab);
+    }
     RMENS_TRY(rmens_h5_open_ro(path, H5P_DEFAULT, &f));
     rmens_status st = rmens_h5_has_attr(f, "tokenizer") ? rmens_h5_attr_read_str(f, "tokenizer", tok, n) : RMENS_OK;
     H5Fclose(f);
@@ -322,5 +327,7 @@ exit:
 
 rmens_status rmens_model_load(rmens_model **out, const char *path, uint64_t seed, int *fresh_head)
 {
+    if (rmens_hfdir_is_dir(path))
+        return rmens_hfdir_load(out, path, seed, fresh_head);
     RMENS_H5_LOCKED(model_load(out, path, seed, fresh_head));
 }

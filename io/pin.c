@@ -1,5 +1,6 @@
 #include "io/pin.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -81,8 +82,51 @@ rmens_status rmens_pin_gave_up(const rmens_pin *p)
                       "(every read must be of one version)", p->path, RMENS_PIN_TRIES);
 }
 
+/* A Hugging Face model directory: its config.json, index and safetensors files (the
+ * model, not its tokenizer), in name order. */
+static int model_file(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return strcmp(e->d_name, "config.json") == 0 || (n > 12 && strcmp(e->d_name + n - 12, ".safetensors") == 0) ||
+           strcmp(e->d_name, "model.safetensors.index.json") == 0;
+}
+
+static rmens_status dir_crc32(const rmens_pin *p, uint32_t *crc)
+{
+    struct dirent **list = NULL;
+    int n = scandir(p->path, &list, model_file, alphasort);
+    if (n < 0)
+        return rmens_fail(RMENS_ERR_IO, "%s: %s", p->path, strerror(errno));
+    uLong c = crc32(0L, Z_NULL, 0);
+    rmens_status st = RMENS_OK;
+    unsigned char *buf = malloc(1 << 20);
+    if (!buf)
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        char f[2200];
+        snprintf(f, sizeof f, "%s/%s", p->path, list[i]->d_name);
+        FILE *in = st == RMENS_OK ? fopen(f, "rb") : NULL;
+        size_t k;
+        if (st == RMENS_OK && !in)
+            st = rmens_fail(RMENS_ERR_IO, "%s: %s", f, strerror(errno));
+        while (in && (k = fread(buf, 1, 1 << 20, in)) > 0)
+            c = crc32(c, buf, (uInt)k);
+        if (in && ferror(in) && st == RMENS_OK)
+            st = rmens_fail(RMENS_ERR_IO, "%s: read error", f);
+        if (in)
+            fclose(in);
+        free(list[i]);
+    }
+    free(list);
+    free(buf);
+    *crc = (uint32_t)c;
+    return st;
+}
+
 rmens_status rmens_pin_crc32(const rmens_pin *p, uint32_t *crc)
 {
+    if (S_ISDIR(p->sb.st_mode))
+        return dir_crc32(p, crc);
     uLong c = crc32(0L, Z_NULL, 0);
     unsigned char *buf = malloc(1 << 20);
     if (!buf)

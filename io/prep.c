@@ -10,7 +10,7 @@
 #include "base/hash.h"
 #include "base/rng.h"
 #include "io/dataset.h"
-#include "io/prep_json.h"
+#include "io/prep_formats.h"
 #include "io/h5.h"
 #include "io/output.h"
 #include "io/records.h"
@@ -26,18 +26,33 @@ void rmens_prep_options_init(rmens_prep_options *o)
     o->format = RMENS_PREP_AUTO;
     o->val_fraction = 0.1;
     o->seed = 1234;
+    o->margin_scale = 1;
+    o->helpsteer_weights[0] = 1;  /* helpfulness alone */
+    o->score_field = "overall_score";
 }
+
+/* Formats by value; "ranked" ones hold one prompt's responses, expanded into pairs. */
+static const struct {
+    const char *name;
+    int ranked;
+} formats[] = {
+    [RMENS_PREP_AUTO] = {"auto", 0},
+    [RMENS_PREP_HH] = {"hh", 0},
+    [RMENS_PREP_PROMPT] = {"prompt", 0},
+    [RMENS_PREP_MESSAGES] = {"messages", 0},
+    [RMENS_PREP_SHAREGPT] = {"sharegpt", 0},
+    [RMENS_PREP_SUMMARIZE] = {"summarize", 0},
+    [RMENS_PREP_ULTRAFEEDBACK] = {"ultrafeedback", 0},
+    [RMENS_PREP_HELPSTEER2_PREF] = {"helpsteer2-pref", 0},
+    [RMENS_PREP_HELPSTEER2] = {"helpsteer2", 1},
+    [RMENS_PREP_RANKING] = {"ranking", 1},
+    [RMENS_PREP_ULTRAFEEDBACK_RAW] = {"ultrafeedback-raw", 1},
+};
+#define NFORMATS (sizeof formats / sizeof *formats)
 
 const char *rmens_prep_format_name(rmens_prep_format f)
 {
-    switch (f) {
-    case RMENS_PREP_AUTO: return "auto";
-    case RMENS_PREP_HH: return "hh";
-    case RMENS_PREP_PROMPT: return "prompt";
-    case RMENS_PREP_MESSAGES: return "messages";
-    case RMENS_PREP_SHAREGPT: return "sharegpt";
-    }
-    return "?";
+    return (unsigned)f < NFORMATS ? formats[f].name : "?";
 }
 
 const char *rmens_prep_skip_reason(int reason)
@@ -47,17 +62,15 @@ const char *rmens_prep_skip_reason(int reason)
         [RMENS_SKIP_PROMPT_DIFFERS] = "dialogues differ before the final assistant turn",
         [RMENS_SKIP_EMPTY_RESPONSE] = "empty response",
         [RMENS_SKIP_MALFORMED] = "malformed record (--skip-bad)",
+        [RMENS_SKIP_TIE] = "tie (strength 0, equal scores or ranks)",
+        [RMENS_SKIP_UNRATED] = "completion without a rating (left out)",
     };
     return reason >= 0 && reason < RMENS_SKIP_NREASONS ? names[reason] : "?";
 }
 
 /* ------------------------------------------------------ reading a record */
 
-typedef struct {
-    rmens_text full[2];  /* rendered chosen and rejected transcripts */
-    size_t prompt_len;   /* bytes both share as the prompt */
-    int skip;            /* -1, or the RMENS_SKIP_* reason */
-} rendered;
+typedef rmens_prep_pair rendered;
 
 const char *rmens_json_type_name(json_object *o)
 {
@@ -225,7 +238,7 @@ static rmens_status render_conversation(json_object *o, const char *prompt_key, 
     json_object *prompt = NULL, *side[2];
     RMENS_TRY(get_field(o, "chosen", where, &side[0]));
     RMENS_TRY(get_field(o, "rejected", where, &side[1]));
-    int has_prompt = json_object_object_get_ex(o, prompt_key, &prompt);
+    int has_prompt = prompt_key && json_object_object_get_ex(o, prompt_key, &prompt);
     rmens_text P = {0};
     message first = {0};
     size_t from[2] = {0, 0};
@@ -234,7 +247,7 @@ static rmens_status render_conversation(json_object *o, const char *prompt_key, 
         for (int k = 0; k < 2; k++)
             if (!json_object_is_type(side[k], json_type_array))
                 return rmens_fail(RMENS_ERR_INPUT, "%s: without \"%s\", \"%s\" must be a list of "
-                                  "messages (it is %s)", where, prompt_key, k ? "rejected" : "chosen",
+                                  "messages (it is %s)", where, prompt_key ? prompt_key : "prompt", k ? "rejected" : "chosen",
                                   type_name(side[k]));
         size_t nc = json_object_array_length(side[0]), nr = json_object_array_length(side[1]);
         size_t common = 0;
@@ -317,22 +330,95 @@ static rmens_status render_conversation(json_object *o, const char *prompt_key, 
     return st;
 }
 
+/* The fields that identify each format (--format auto); RMENS_PREP_AUTO stands for the
+ * chosen/rejected family, told apart by detect_pair. A record that has the fields of
+ * two formats is refused. */
+static const struct {
+    rmens_prep_format f;
+    const char *keys[3];
+} signatures[] = {
+    {RMENS_PREP_AUTO, {"chosen", "rejected"}},
+    {RMENS_PREP_AUTO, {"conversations"}},
+    {RMENS_PREP_SUMMARIZE, {"info", "summaries"}},
+    {RMENS_PREP_HELPSTEER2_PREF, {"response_1", "response_2", "preference_strength"}},
+    {RMENS_PREP_HELPSTEER2, {"response", "helpfulness"}},
+    {RMENS_PREP_RANKING, {"responses", "ranking"}},
+    {RMENS_PREP_RANKING, {"responses", "scores"}},
+    {RMENS_PREP_ULTRAFEEDBACK_RAW, {"instruction", "completions"}},
+};
+
+static rmens_status detect_pair(json_object *o, const char *where, rmens_prep_format *f);
+
+static void signature_text(char *buf, size_t n, int k)
+{
+    int at = 0;
+    buf[0] = 0;
+    for (int j = 0; j < 3 && signatures[k].keys[j] && at >= 0 && (size_t)at < n; j++)
+        at += snprintf(buf + at, n - (size_t)at, "%s\"%s\"", j ? ", " : "", signatures[k].keys[j]);
+}
+
 static rmens_status detect(json_object *o, const char *where, rmens_prep_format *f)
 {
-    json_object *c = NULL, *p = NULL;
     if (!json_object_is_type(o, json_type_object))
         return rmens_fail(RMENS_ERR_INPUT, "%s: a record must be a JSON object, not %s", where,
                           type_name(o));
+    int found = -1;
+    for (int k = 0; k < (int)(sizeof signatures / sizeof *signatures); k++) {
+        int all = 1;
+        for (int j = 0; j < 3 && signatures[k].keys[j]; j++)
+            all &= json_object_object_get_ex(o, signatures[k].keys[j], NULL);
+        if (!all || (found >= 0 && signatures[found].f == signatures[k].f))
+            continue;
+        if (found >= 0) {
+            char a[96], b[96];
+            signature_text(a, sizeof a, found);
+            signature_text(b, sizeof b, k);
+            return rmens_fail(RMENS_ERR_INPUT, "%s: ambiguous record: it has the fields of two formats (%s: %s; %s: %s); "
+                              "set `format` to say which", where,
+                              signatures[found].f == RMENS_PREP_AUTO ? "a chosen/rejected pair" : rmens_prep_format_name(signatures[found].f),
+                              a, rmens_prep_format_name(signatures[k].f), b);
+        }
+        found = k;
+    }
+    if (found < 0)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: cannot tell the format: a record needs \"chosen\" and \"rejected\" "
+                          "(with \"prompt\" or \"conversations\"), or the fields of summarize, helpsteer2-pref, "
+                          "helpsteer2, ranking or ultrafeedback-raw (rmens prep --help)", where);
+    if (signatures[found].f != RMENS_PREP_AUTO) {
+        *f = signatures[found].f;
+        return RMENS_OK;
+    }
+    return detect_pair(o, where, f);
+}
+
+/* A message list whose first message is the user's: UltraFeedback binarized's sides hold
+ * the whole conversation although the record also has "prompt". */
+static int starts_with_user(json_object *list)
+{
+    json_object *m, *r;
+    if (!json_object_is_type(list, json_type_array) || json_object_array_length(list) == 0)
+        return 0;
+    m = json_object_array_get_idx(list, 0);
+    if (!json_object_is_type(m, json_type_object) ||
+        !(json_object_object_get_ex(m, "role", &r) || json_object_object_get_ex(m, "from", &r)) ||
+        !json_object_is_type(r, json_type_string))
+        return 0;
+    return rmens_role_from_name(json_object_get_string(r)) == RMENS_ROLE_HUMAN;
+}
+
+static rmens_status detect_pair(json_object *o, const char *where, rmens_prep_format *f)
+{
+    json_object *c = NULL, *p = NULL, *r = NULL;
     if (json_object_object_get_ex(o, "conversations", NULL)) {
         *f = RMENS_PREP_SHAREGPT;
         return RMENS_OK;
     }
-    if (!json_object_object_get_ex(o, "chosen", &c) || !json_object_object_get_ex(o, "rejected", NULL))
+    if (!json_object_object_get_ex(o, "chosen", &c) || !json_object_object_get_ex(o, "rejected", &r))
         return rmens_fail(RMENS_ERR_INPUT, "%s: cannot tell the format: a record needs \"chosen\" "
                           "and \"rejected\" (and optionally \"prompt\" or \"conversations\")", where);
     if (json_object_object_get_ex(o, "prompt", &p))
-        *f = json_object_is_type(p, json_type_string) && json_object_is_type(c, json_type_string)
-                 ? RMENS_PREP_PROMPT : RMENS_PREP_MESSAGES;
+        *f = json_object_is_type(p, json_type_string) && json_object_is_type(c, json_type_string) ? RMENS_PREP_PROMPT
+             : starts_with_user(c) && starts_with_user(r) ? RMENS_PREP_ULTRAFEEDBACK : RMENS_PREP_MESSAGES;
     else
         *f = json_object_is_type(c, json_type_string) ? RMENS_PREP_HH : RMENS_PREP_MESSAGES;
     return RMENS_OK;
@@ -340,37 +426,26 @@ static rmens_status detect(json_object *o, const char *where, rmens_prep_format 
 
 /* ------------------------------------------------------------------ margin */
 
-typedef enum { MARGIN_NONE, MARGIN_FIELD, MARGIN_SCORES } margin_kind;
-
-static rmens_status get_number(json_object *o, const char *key, const char *where, double *x)
-{
-    json_object *v;
-    RMENS_TRY(get_field(o, key, where, &v));
-    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
-        return rmens_fail(RMENS_ERR_INPUT, "%s: field \"%s\" is %s, expected a number", where, key,
-                          type_name(v));
-    *x = json_object_get_double(v);
-    if (!isfinite(*x))
-        return rmens_fail(RMENS_ERR_INPUT, "%s: field \"%s\" is not finite", where, key);
-    return RMENS_OK;
-}
+typedef enum {
+    MARGIN_NONE,
+    MARGIN_FIELD,   /* a number field, --margin-field */
+    MARGIN_SCORES,  /* score_chosen - score_rejected */
+    MARGIN_FORMAT,  /* the format's own: extra.confidence, |preference_strength| */
+    MARGIN_GROUP    /* score differences within a ranked group */
+} margin_kind;
 
 static rmens_status read_margin(json_object *o, margin_kind mk, const char *field, const char *where,
-                                float *m)
+                                double *m)
 {
     double a = 0, b = 0;
-    *m = 0;
     if (mk == MARGIN_FIELD) {
-        RMENS_TRY(get_number(o, field, where, &a));
-        *m = (float)a;
+        RMENS_TRY(rmens_json_number(o, field, where, &a));
+        *m = a;
     } else if (mk == MARGIN_SCORES) {
-        RMENS_TRY(get_number(o, "score_chosen", where, &a));
-        RMENS_TRY(get_number(o, "score_rejected", where, &b));
-        *m = (float)(a - b);
+        RMENS_TRY(rmens_json_number(o, "score_chosen", where, &a));
+        RMENS_TRY(rmens_json_number(o, "score_rejected", where, &b));
+        *m = a - b;
     }
-    if (!isfinite(*m))  /* finite as a double, but not as the float32 stored */
-        return rmens_fail(RMENS_ERR_INPUT, "%s: the margin %g does not fit a float32", where,
-                          mk == MARGIN_FIELD ? a : a - b);
     return RMENS_OK;
 }
 
@@ -407,6 +482,15 @@ rmens_status rmens_prep_next(rmens_records *in, const rmens_prep_options *o, rme
     }
 }
 
+/* HelpSteer2's responses, one per record, gathered by prompt until the input ends. */
+typedef struct {
+    rmens_prompt_table prompts;
+    rmens_prep_group all;   /* every response, in input order */
+    int64_t *prompt_of;     /* [all.k] its prompt's id */
+    int64_t cap;
+    rmens_text prompt;      /* scratch: one record's rendered prompt */
+} gathered;
+
 /* One conversion: the options, the report, and what the records pass through. */
 typedef struct {
     const rmens_prep_options *o;
@@ -414,10 +498,13 @@ typedef struct {
     rmens_records *in;
     rmens_dataset *ds[2];     /* the output, and the validation split */
     rendered r;
+    rmens_prep_group g;       /* a ranked record's responses */
+    gathered hs;              /* helpsteer2 */
     int32_t *tok;             /* byte tokens of one pair */
     size_t tokcap;
     rmens_prep_format fmt;    /* given, or the first record's */
     margin_kind mk;
+    int group_scores;         /* ranking: the file's records carry "scores" (1) or "ranking" (0) */
     const char *mfield;
     rmens_tokenizer *tk;
     rmens_template tpl;
@@ -436,6 +523,16 @@ static rmens_status prep_open(prep_run *p)
     p->append = 1;
     p->mfield = o->margin_field ? o->margin_field : "margin";
     p->fmt = o->format;
+    if ((unsigned)o->format >= NFORMATS)
+        return rmens_fail(RMENS_ERR_ARG, "unknown format %d", (int)o->format);
+    if (!(isfinite(o->margin_scale) && o->margin_scale >= 0))
+        return rmens_fail(RMENS_ERR_ARG, "`margin_scale` must be finite and non-negative, got %g", o->margin_scale);
+    if (!o->score_field || (strcmp(o->score_field, "overall_score") != 0 && strcmp(o->score_field, "fine-grained_score") != 0))
+        return rmens_fail(RMENS_ERR_ARG, "`score_field` must be overall_score or fine-grained_score, got \"%s\"",
+                          o->score_field ? o->score_field : "(null)");
+    for (int k = 0; k < 5; k++)
+        if (!isfinite(o->helpsteer_weights[k]))
+            return rmens_fail(RMENS_ERR_ARG, "`helpsteer_weights`: weight %d is not finite", k + 1);
     if (o->template_name && (int)(p->tpl = (rmens_template)rmens_template_from_name(o->template_name)) < 0)
         return rmens_fail(RMENS_ERR_ARG, "unknown template \"%s\" (hh, chatml, llama3, plain, auto)", o->template_name);
     RMENS_TRY(!o->tokenizer || strcmp(o->tokenizer, "bytes") == 0 ? rmens_tokenizer_bytes(&p->tk)
@@ -446,19 +543,42 @@ static rmens_status prep_open(prep_run *p)
 }
 
 /* The first record fixes the format (unless given), the margin and the outputs. */
-static rmens_status prep_first(prep_run *p, json_object *rec, rmens_prep_format f)
+static rmens_status prep_first(prep_run *p, json_object *rec, rmens_prep_format f, const char *where)
 {
     const rmens_prep_options *o = p->o;
     char ident[RMENS_TOKENIZER_ID_LEN];
+    json_object *extra;
     if (p->fmt == RMENS_PREP_AUTO)
         p->fmt = f;
-    if (o->margin_field)
+    int none = o->margin_field && strcmp(o->margin_field, "none") == 0;
+    if (o->margin_field && !none && formats[p->fmt].ranked)
+        return rmens_fail(RMENS_ERR_ARG, "`margin_field` does not apply to format %s (its margins are score "
+                          "differences)", rmens_prep_format_name(p->fmt));
+    if (none)
+        p->mk = MARGIN_NONE;
+    else if (formats[p->fmt].ranked)
+        p->mk = MARGIN_GROUP;  /* unless ranks: decided with the group's first record */
+    else if (o->margin_field)
         p->mk = MARGIN_FIELD;
+    else if (p->fmt == RMENS_PREP_HELPSTEER2_PREF)
+        p->mk = MARGIN_FORMAT;
+    else if (p->fmt == RMENS_PREP_SUMMARIZE)
+        p->mk = json_object_object_get_ex(rec, "extra", &extra) && json_object_is_type(extra, json_type_object) &&
+                json_object_object_get_ex(extra, "confidence", &extra) && extra ? MARGIN_FORMAT : MARGIN_NONE;
+    else if (p->fmt == RMENS_PREP_ULTRAFEEDBACK)
+        p->mk = MARGIN_SCORES;
     else if (json_object_object_get_ex(rec, "margin", NULL))
         p->mk = MARGIN_FIELD;
     else if (json_object_object_get_ex(rec, "score_chosen", NULL) && json_object_object_get_ex(rec, "score_rejected", NULL))
         p->mk = MARGIN_SCORES;
-    unsigned has = RMENS_HAS_SOURCE | (p->mk != MARGIN_NONE ? RMENS_HAS_MARGIN : 0);
+    if (p->fmt == RMENS_PREP_RANKING) {
+        p->group_scores = json_object_object_get_ex(rec, "scores", NULL);
+        if (!p->group_scores && p->mk == MARGIN_GROUP)
+            p->mk = MARGIN_NONE;
+    }
+    (void)where;
+    unsigned has = RMENS_HAS_SOURCE | (p->mk != MARGIN_NONE ? RMENS_HAS_MARGIN : 0) |
+                   (formats[p->fmt].ranked ? RMENS_HAS_WEIGHT : 0);
     p->rep->format = p->fmt;
     for (int k = 0; k < (o->val_output ? 2 : 1); k++) {
         RMENS_TRY(rmens_dataset_new(&p->ds[k], RMENS_DATA_PAIRS, has, rmens_tokenizer_vocab_size(p->tk), p->end,
@@ -473,8 +593,8 @@ static rmens_status prep_first(prep_run *p, json_object *rec, rmens_prep_format 
     return RMENS_OK;
 }
 
-/* A record's format, then its two conversations rendered into p->r and its margin. */
-static rmens_status prep_render(prep_run *p, json_object *rec, const char *where, float *margin)
+/* A record's format: detected (and the same as the first record's) or forced. */
+static rmens_status prep_format(prep_run *p, json_object *rec, const char *where)
 {
     const rmens_prep_options *o = p->o;
     rmens_prep_format f = o->format;
@@ -483,21 +603,42 @@ static rmens_status prep_render(prep_run *p, json_object *rec, const char *where
     else if (!json_object_is_type(rec, json_type_object))
         return rmens_fail(RMENS_ERR_INPUT, "%s: a record must be a JSON object, not %s", where, type_name(rec));
     if (!p->ds[0])
-        RMENS_TRY(prep_first(p, rec, f));
-    else if (o->format == RMENS_PREP_AUTO && f != p->fmt)
+        return prep_first(p, rec, f, where);
+    if (o->format == RMENS_PREP_AUTO && f != p->fmt)
         return rmens_fail(RMENS_ERR_INPUT, "%s: record looks like format \"%s\" but the file began as \"%s\" (set "
                           "`format` to force one)", where, rmens_prep_format_name(f), rmens_prep_format_name(p->fmt));
+    return RMENS_OK;
+}
+
+/* A two-sided record's conversations rendered into p->r, and its margin. */
+static rmens_status prep_render(prep_run *p, json_object *rec, const char *where, double *margin)
+{
     rendered *r = &p->r;
+    double m = 0;
     r->full[0].len = r->full[1].len = 0;
     r->prompt_len = 0;
     r->skip = -1;
+    *margin = 0;
     switch (p->fmt) {
     case RMENS_PREP_HH: RMENS_TRY(render_hh(rec, where, r)); break;
     case RMENS_PREP_PROMPT: RMENS_TRY(render_prompt_string(rec, where, r)); break;
     case RMENS_PREP_MESSAGES: RMENS_TRY(render_conversation(rec, "prompt", where, r)); break;
     case RMENS_PREP_SHAREGPT: RMENS_TRY(render_conversation(rec, "conversations", where, r)); break;
-    default: return rmens_fail(RMENS_ERR_ARG, "unknown format %d", (int)p->fmt);
+    case RMENS_PREP_ULTRAFEEDBACK: RMENS_TRY(render_conversation(rec, NULL, where, r)); break;
+    case RMENS_PREP_SUMMARIZE:
+        RMENS_TRY(rmens_prep_summarize(rec, where, r, &m));
+        if (p->mk == MARGIN_FORMAT && isnan(m))
+            return rmens_fail(RMENS_ERR_INPUT, "%s: missing field \"extra.confidence\" (the first record has one, so "
+                              "it is the margin; `margin_field` none writes no margins)", where);
+        break;
+    case RMENS_PREP_HELPSTEER2_PREF:
+        RMENS_TRY(rmens_prep_helpsteer2_pref(rec, where, r, &m));
+        m = fabs(m);
+        break;
+    default: return rmens_fail(RMENS_ERR_ARG, "format %s is not a pair format", rmens_prep_format_name(p->fmt));
     }
+    if (p->mk == MARGIN_FORMAT)
+        *margin = m;
     return read_margin(rec, p->mk, p->mfield, where, margin);
 }
 
@@ -543,20 +684,15 @@ static rmens_status prep_tokenize(prep_run *p, const char *where, rmens_record *
     return RMENS_OK;
 }
 
-/* One record: rendered, checked, tokenized and appended to its split, or skipped and
- * counted. A malformed record is an error, or skipped with skip_bad. */
-static rmens_status prep_record(prep_run *p, json_object *rec, const char *where)
+/* The rendered pair p->r: checked, tokenized and appended to its split (*split), or
+ * skipped and counted. */
+static rmens_status prep_emit(prep_run *p, const char *where, double margin, int64_t source, int *split)
 {
     const rmens_prep_options *o = p->o;
     rmens_prep_report *rep = p->rep;
     rendered *r = &p->r;
-    float margin = 0;
-    rmens_status st = prep_render(p, rec, where, &margin);
-    if (st == RMENS_ERR_INPUT && o->skip_bad) {
-        rep->skipped[RMENS_SKIP_MALFORMED]++;
-        return RMENS_OK;
-    }
-    RMENS_TRY(st);
+    rmens_status st;
+    *split = -1;
     if (r->full[0].len == r->full[1].len && memcmp(r->full[0].buf, r->full[1].buf, r->full[0].len) == 0)
         r->skip = RMENS_SKIP_IDENTICAL;
     else if (r->skip < 0 && (r->full[0].len <= r->prompt_len || r->full[1].len <= r->prompt_len))
@@ -569,7 +705,7 @@ static rmens_status prep_record(prep_run *p, json_object *rec, const char *where
     for (int k = 0; k < 2; k++)
         bad_utf8 |= rmens_utf8_valid_prefix(r->full[k].buf, r->full[k].len) != r->full[k].len;
     if (bad_utf8 && rep->invalid_utf8++ == 0)
-        rep->first_invalid_utf8_line = rmens_records_index(p->in) + 1;
+        rep->first_invalid_utf8_line = source + 1;
     rmens_record rr = {0};
     int same;
     st = prep_tokenize(p, where, &rr, &same);
@@ -582,11 +718,154 @@ static rmens_status prep_record(prep_run *p, json_object *rec, const char *where
         rep->skipped[RMENS_SKIP_IDENTICAL]++;
         return RMENS_OK;
     }
-    rr.margin = margin;
-    rr.source_record = rmens_records_index(p->in);
+    rr.margin = (float)(margin * o->margin_scale);
+    if (!isfinite(rr.margin) && o->skip_bad) {  /* finite as a double, but not as the float32 stored */
+        rep->skipped[RMENS_SKIP_MALFORMED]++;
+        return RMENS_OK;
+    }
+    if (!isfinite(rr.margin))
+        return rmens_fail(RMENS_ERR_INPUT, "%s: the margin %g does not fit a float32", where, margin * o->margin_scale);
+    rr.weight = 1;
+    rr.source_record = source;
     if (r->prompt_len > INT32_MAX)
         return rmens_fail(RMENS_ERR_INPUT, "%s: prompt longer than 2^31 bytes", where);
-    return rmens_dataset_append(p->ds[to_val(r, o)], &rr);
+    *split = to_val(r, o);
+    return rmens_dataset_append(p->ds[*split], &rr);
+}
+
+/* One prompt's responses idx[0..m) of g (prompt P): every two with different scores
+ * make a pair, the higher-scored chosen, their score difference the margin (when the
+ * file has margins); the prompt's pairs share a weight of 1 (InstructGPT: each prompt
+ * counts once in the loss). */
+static rmens_status prep_ranked(prep_run *p, const char *P, size_t pn, const rmens_prep_group *g, const int64_t *idx,
+                                int64_t m, const char *where)
+{
+    rendered *r = &p->r;
+    int split = -1;
+    int64_t n0 = -1;
+    for (int64_t a = 0; a < m; a++)
+        for (int64_t b = a + 1; b < m; b++) {
+            int64_t i = idx[a], j = idx[b];
+            if (g->score[i] == g->score[j]) {
+                p->rep->skipped[RMENS_SKIP_TIE]++;
+                continue;
+            }
+            int64_t w = g->score[i] > g->score[j] ? i : j, l = w == i ? j : i;
+            r->full[0].len = r->full[1].len = 0;
+            r->prompt_len = pn;
+            r->skip = g->empty[w] || g->empty[l] ? RMENS_SKIP_EMPTY_RESPONSE : -1;
+            if (rmens_text_append(&r->full[0], P, pn) ||
+                rmens_text_append(&r->full[0], g->resp.buf + g->off[w], g->off[w + 1] - g->off[w]) ||
+                rmens_text_append(&r->full[1], P, pn) ||
+                rmens_text_append(&r->full[1], g->resp.buf + g->off[l], g->off[l + 1] - g->off[l]))
+                return NOMEM(where);
+            int s;
+            RMENS_TRY(prep_emit(p, where, p->mk == MARGIN_GROUP ? g->score[w] - g->score[l] : 0, g->source[w], &s));
+            if (s >= 0 && split < 0) {  /* one prompt: one split */
+                split = s;
+                n0 = p->ds[s]->n - 1;
+            }
+        }
+    if (split >= 0) {
+        rmens_dataset *d = p->ds[split];
+        for (int64_t i = n0; i < d->n; i++)
+            d->weight[i] = 1.0f / (float)(d->n - n0);
+    }
+    return RMENS_OK;
+}
+
+/* A HelpSteer2 record: its response joins its prompt's, expanded at the end. */
+static rmens_status gather(prep_run *p, json_object *rec, const char *where)
+{
+    gathered *h = &p->hs;
+    RMENS_TRY(rmens_prep_helpsteer2(rec, p->o->helpsteer_weights, where, rmens_records_index(p->in), &h->prompt, &h->all));
+    int64_t id = rmens_prompt_table_id(&h->prompts, h->prompt.buf, h->prompt.len);
+    if (id < 0)
+        return NOMEM(where);
+    if (h->all.k > h->cap) {
+        int64_t c = h->cap ? 2 * h->cap : 1024;
+        int64_t *q = realloc(h->prompt_of, (size_t)c * sizeof *q);
+        if (!q)
+            return NOMEM(where);
+        h->prompt_of = q;
+        h->cap = c;
+    }
+    h->prompt_of[h->all.k - 1] = id;
+    return RMENS_OK;
+}
+
+/* Every HelpSteer2 prompt's responses, in order of first appearance, into pairs. */
+static rmens_status gathered_expand(prep_run *p)
+{
+    gathered *h = &p->hs;
+    const int64_t n = h->all.k, np = h->prompts.n;
+    int64_t *start = calloc((size_t)np + 1, sizeof *start), *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    rmens_status st = start && order ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "%s: out of memory", p->o->input);
+    for (int64_t i = 0; st == RMENS_OK && i < n; i++)  /* counting sort by prompt, stable */
+        start[h->prompt_of[i] + 1]++;
+    for (int64_t k = 0; st == RMENS_OK && k < np; k++)
+        start[k + 1] += start[k];
+    for (int64_t i = 0; st == RMENS_OK && i < n; i++)
+        order[start[h->prompt_of[i]]++] = i;
+    for (int64_t k = 0, at = 0; st == RMENS_OK && k < np; k++) {
+        int64_t m = start[k] - at;
+        char where[1200];
+        snprintf(where, sizeof where, "%s: record %lld (the prompt's first)", p->o->input,
+                 (long long)h->all.source[order[at]] + 1);
+        st = prep_ranked(p, h->prompts.text.buf + h->prompts.off[k], h->prompts.off[k + 1] - h->prompts.off[k], &h->all,
+                         order + at, m, where);
+        at = start[k];
+    }
+    free(start);
+    free(order);
+    return st;
+}
+
+/* One record: rendered, checked, tokenized and appended to its split, or skipped and
+ * counted. A malformed record is an error, or skipped with skip_bad. */
+static rmens_status prep_record(prep_run *p, json_object *rec, const char *where)
+{
+    const rmens_prep_options *o = p->o;
+    rmens_prep_report *rep = p->rep;
+    double margin = 0;
+    int split;
+    rmens_status st = prep_format(p, rec, where);
+    if (st == RMENS_OK && p->fmt == RMENS_PREP_HELPSTEER2) {
+        int64_t k = p->hs.all.k;
+        size_t len = p->hs.all.resp.len;
+        if ((st = gather(p, rec, where)) != RMENS_OK) {  /* a refused record leaves nothing behind */
+            p->hs.all.k = k;
+            p->hs.all.resp.len = len;
+        }
+    } else if (st == RMENS_OK && formats[p->fmt].ranked) {
+        int scores = 0;
+        int64_t src = rmens_records_index(p->in);
+        st = p->fmt == RMENS_PREP_RANKING ? rmens_prep_ranking(rec, where, src, &p->g, &scores)
+                                          : rmens_prep_ultrafeedback_raw(rec, o->score_field, where, src, &p->g,
+                                                                         &rep->skipped[RMENS_SKIP_UNRATED]);
+        if (st == RMENS_OK && p->fmt == RMENS_PREP_RANKING && scores != p->group_scores)
+            st = rmens_fail(RMENS_ERR_INPUT, "%s: record ranks by \"%s\" but the file began with \"%s\" (margins are "
+                            "written for scores only)", where, scores ? "scores" : "ranking",
+                            p->group_scores ? "scores" : "ranking");
+        if (st == RMENS_OK) {
+            int64_t idx[64], *ix = p->g.k <= 64 ? idx : malloc((size_t)p->g.k * sizeof *ix);
+            if (!ix)
+                return NOMEM(where);
+            for (int64_t i = 0; i < p->g.k; i++)
+                ix[i] = i;
+            st = prep_ranked(p, p->g.prompt.buf, p->g.prompt.len, &p->g, ix, p->g.k, where);
+            if (ix != idx)
+                free(ix);
+            return st;
+        }
+    } else if (st == RMENS_OK && (st = prep_render(p, rec, where, &margin)) == RMENS_OK) {
+        return prep_emit(p, where, margin, rmens_records_index(p->in), &split);
+    }
+    if (st == RMENS_ERR_INPUT && o->skip_bad) {
+        rep->skipped[RMENS_SKIP_MALFORMED]++;
+        return RMENS_OK;
+    }
+    return st;
 }
 
 /* Both outputs or neither; an existing file is replaced only by a complete run. */
@@ -626,6 +905,11 @@ static void prep_free(prep_run *p)
     rmens_ids_free(&p->ids);
     rmens_text_free(&p->r.full[0]);
     rmens_text_free(&p->r.full[1]);
+    rmens_prep_group_free(&p->g);
+    rmens_prep_group_free(&p->hs.all);
+    rmens_prompt_table_free(&p->hs.prompts);
+    rmens_text_free(&p->hs.prompt);
+    free(p->hs.prompt_of);
     rmens_dataset_free(p->ds[0]);
     rmens_dataset_free(p->ds[1]);
     rmens_records_close(p->in);
@@ -655,6 +939,8 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
         if ((st = prep_record(&p, rec, rmens_records_where(p.in))) != RMENS_OK)
             break;
     }
+    if (st == RMENS_OK && p.fmt == RMENS_PREP_HELPSTEER2)
+        st = gathered_expand(&p);
     if (st == RMENS_OK && (st = prep_write(&p)) == RMENS_OK)
         rep->seconds = rmens_now() - t0;
     prep_free(&p);

@@ -24,6 +24,26 @@ rmens_status rmens_json_message(json_object *m, const char *what, const char *wh
 int rmens_json_render_messages(rmens_text *t, json_object *list, size_t from, const char *where,
                                const char *what, rmens_status *st);
 
+/* The prompt of a record: a string (an HH transcript kept verbatim, else one Human turn)
+ * or a list of messages; then the assistant header. */
+rmens_status rmens_json_render_prompt(json_object *p, const char *where, rmens_text *P);
+/* Appends one response: a string (the assistant's content), a message, or a list of
+ * messages whose first is the assistant's. *empty: its first content is empty. */
+rmens_status rmens_json_render_response(json_object *v, const char *what, const char *where, rmens_text *t,
+                                        int *empty);
+
+/* Rendered prompts seen so far, by text: equal text, equal id (first seen, first id). */
+typedef struct {
+    rmens_text text;   /* every prompt, concatenated */
+    size_t *off;       /* [n + 1] prompt k is text.buf[off[k] .. off[k + 1]) */
+    int64_t n, cap;
+    int64_t *slot;     /* open addressing: prompt id + 1, 0 = empty; nslot a power of 2 */
+    int64_t nslot;
+} rmens_prompt_table;
+/* The id of prompt s[0..n), adding it when new; -1 out of memory. */
+int64_t rmens_prompt_table_id(rmens_prompt_table *t, const char *s, size_t n);
+void rmens_prompt_table_free(rmens_prompt_table *t);
+
 /* The next input record, skipping (and counting) malformed ones with --skip-bad, and
  * stopping (*rec = NULL) at the end or after --max-records. */
 typedef struct rmens_records rmens_records;

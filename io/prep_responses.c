@@ -17,14 +17,10 @@
 
 /* ------------------------------------------------ prompts -> prompt ids */
 
-/* Rendered prompts seen so far, by text: equal text, equal id (first seen, first id). */
-typedef struct {
-    rmens_text text;   /* every prompt, concatenated */
-    size_t *off;       /* [n + 1] prompt k is text.buf[off[k] .. off[k + 1]) */
-    int64_t n, cap;
-    int64_t *slot;     /* open addressing: prompt id + 1, 0 = empty; nslot a power of 2 */
-    int64_t nslot;
-} prompt_table;
+typedef rmens_prompt_table prompt_table;
+#define prompt_table_free rmens_prompt_table_free
+#define render_prompt_value rmens_json_render_prompt
+#define render_response rmens_json_render_response
 
 static uint64_t fnv1a(const char *s, size_t n)
 {
@@ -44,7 +40,7 @@ static int64_t *find_slot(prompt_table *t, const char *s, size_t n)
 }
 
 /* The id of prompt s[0..n), adding it when new; -1 out of memory. */
-static int64_t prompt_id(prompt_table *t, const char *s, size_t n)
+int64_t rmens_prompt_table_id(prompt_table *t, const char *s, size_t n)
 {
     if (2 * (t->n + 1) > t->nslot) {  /* keep the table at most half full */
         int64_t ns = t->nslot ? 2 * t->nslot : 1024;
@@ -79,7 +75,7 @@ static int64_t prompt_id(prompt_table *t, const char *s, size_t n)
     return t->n - 1;
 }
 
-static void prompt_table_free(prompt_table *t)
+void prompt_table_free(prompt_table *t)
 {
     rmens_text_free(&t->text);
     free(t->off);
@@ -90,7 +86,7 @@ static void prompt_table_free(prompt_table *t)
 
 /* The prompt of a record: a string (HH transcript kept verbatim, else one Human turn) or
  * a list of messages, then the assistant header. */
-static rmens_status render_prompt_value(json_object *p, const char *where, rmens_text *P)
+rmens_status render_prompt_value(json_object *p, const char *where, rmens_text *P)
 {
     rmens_status st = RMENS_OK;
     if (json_object_is_type(p, json_type_string)) {
@@ -110,7 +106,7 @@ static rmens_status render_prompt_value(json_object *p, const char *where, rmens
 
 /* Appends one response: a string (the assistant's content), a message, or a list of
  * messages whose first is the assistant's. *empty: its first content is empty. */
-static rmens_status render_response(json_object *v, const char *what, const char *where, rmens_text *t,
+rmens_status render_response(json_object *v, const char *what, const char *where, rmens_text *t,
                                     int *empty)
 {
     rmens_status st = RMENS_OK;
@@ -301,7 +297,7 @@ rmens_status rmens_prep_responses(const rmens_prep_options *o, rmens_prep_report
                 rep->skipped[RMENS_SKIP_EMPTY_RESPONSE]++;
                 continue;
             }
-            if (id < 0 && (id = prompt_id(&prompts, t->buf, plen)) < 0) {
+            if (id < 0 && (id = rmens_prompt_table_id(&prompts, t->buf, plen)) < 0) {
                 st = NOMEM(where);
                 break;
             }

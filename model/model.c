@@ -176,6 +176,7 @@ void rmens_model_free(rmens_model *m)
     free(m->grads);
     if (!m->acts_borrowed)
         free(m->acts);
+    free(m->source_config);
     free(m);
 }
 

@@ -68,6 +68,7 @@ struct rmens_model {
     int fwd_only;      /* 1: one layer's activations, reused, and no backward buffers */
     int compact_last;  /* 1: the last layer only computes what the reward needs */
     int acts_borrowed; /* activations belong to another model (rmens_model_borrow_acts) */
+    char *source_config; /* config.json text when loaded from a Hugging Face directory (else NULL) */
 };
 
 /* Tensors by Hugging Face name (a checkpoint loader's entry points). Datasets are the

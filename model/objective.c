@@ -1,5 +1,7 @@
 #include "model/objective.h"
 
+#include <stddef.h>
+
 #include "base/logistic.h"
 
 double rmens_bt_loss(float *drewards, const float *rewards, const float *margin, int B, float center,
@@ -11,17 +13,26 @@ double rmens_bt_loss(float *drewards, const float *rewards, const float *margin,
 double rmens_bt_loss_part(float *drewards, const float *rewards, const float *margin, int B, int norm, float center,
                           int *correct)
 {
+    return rmens_bt_loss_weighted(drewards, rewards, margin, NULL, B, norm, center, correct);
+}
+
+double rmens_bt_loss_weighted(float *drewards, const float *rewards, const float *margin, const float *weight, int B,
+                              double norm, float center, int *correct)
+{
     double loss = 0;
     int ok = 0;
     for (int i = 0; i < B; i++) {
-        double rw = rewards[2 * i], rl = rewards[2 * i + 1];
+        double rw = rewards[2 * i], rl = rewards[2 * i + 1], w = weight ? weight[i] : 1.0;
         double d = rw - rl - (margin ? margin[i] : 0.0);
-        loss += rmens_softplus(-d);  /* -log sigmoid(d) */
+        double li = rmens_softplus(-d);  /* -log sigmoid(d) */
         double sig = rmens_sigmoid(d);
-        double gd = (sig - 1.0) / norm;
-        double gc = center != 0 ? 2.0 * center * (rw + rl) / norm : 0.0;
-        if (center != 0)
-            loss += center * (rw + rl) * (rw + rl);
+        double gd = w * (sig - 1.0) / norm;
+        double gc = center != 0 ? w * 2.0 * center * (rw + rl) / norm : 0.0;
+        double lc = center != 0 ? center * (rw + rl) * (rw + rl) : 0.0;
+        if (weight)
+            loss += w * (li + lc);
+        else  /* the unweighted sum, added as it always was */
+            loss = loss + li + lc;
         drewards[2 * i] = (float)(gd + gc);
         drewards[2 * i + 1] = (float)(-gd + gc);
         ok += rw > rl;

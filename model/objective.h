@@ -13,5 +13,11 @@ double rmens_bt_loss(float *drewards, const float *rewards, const float *margin,
  * divided by norm, so the shards' sums make the whole batch's mean. */
 double rmens_bt_loss_part(float *drewards, const float *rewards, const float *margin, int B, int norm, float center,
                           int *correct);
+/* The weighted mean: pair i's loss (and its centering term) times weight[i] (NULL: all 1),
+ * summed and divided by norm, the sum of the weights of the whole batch (of every shard),
+ * so the shards' sums make sum(w_i l_i) / sum(w_i). With weights 1 and norm B it is
+ * rmens_bt_loss_part, bit for bit. */
+double rmens_bt_loss_weighted(float *drewards, const float *rewards, const float *margin, const float *weight, int B,
+                              double norm, float center, int *correct);
 
 #endif

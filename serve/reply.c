@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "comm/moments.h"
+#include "base/logistic.h"
 #include "ensemble/ensemble.h"
+#include "ensemble/uncertainty.h"
 
 /* The reward kinds are the ensemble's decision rules (ensemble.h), in its order. */
 _Static_assert(RMENS_REWARD_MEAN == (int)RMENS_RULE_MEAN && RMENS_REWARD_MIN == (int)RMENS_RULE_MIN &&
@@ -103,7 +105,8 @@ static json_object *get_reward_reply(const rmens_request *r, const aggregate *a)
 }
 
 /* P(a > b): each member's Bradley-Terry probability of its margin in its own scale; the
- * ensemble's is their mean, its uncertainty their spread. */
+ * ensemble's is their mean; its uncertainty the one rule of ensemble/uncertainty.h, with
+ * the members' spread beside it. */
 static json_object *pair_reply(const rmens_request *r, const float *rewards, const rmens_reply_config *c,
                                int64_t q)
 {
@@ -111,11 +114,12 @@ static json_object *pair_reply(const rmens_request *r, const float *rewards, con
     rmens_moments p, m;
     rmens_moments_clear(&p, 1);
     rmens_moments_clear(&m, 1);
+    double *d = malloc((size_t)c->K * sizeof *d);
+    if (!d)
+        return NULL;
+    rmens_pair_margins(d, rewards + a * c->K, rewards + b * c->K, c->K, c->normalize ? c->rstd : NULL, c->tau);
     for (int k = 0; k < c->K; k++) {
-        double d = (double)rewards[a * c->K + k] - rewards[b * c->K + k];
-        if (c->normalize)
-            d *= c->rstd[k];
-        float pk = (float)(1.0 / (1.0 + exp(-d))), dk = (float)d;
+        float pk = (float)rmens_sigmoid(d[k]), dk = (float)d[k];
         rmens_moments_add(&p, &pk, 1);
         rmens_moments_add(&m, &dk, 1);
     }
@@ -128,6 +132,8 @@ static json_object *pair_reply(const rmens_request *r, const float *rewards, con
     json_object_object_add(o, "p_max", num(p.max));
     json_object_object_add(o, "margin_mean", num(m.mean));
     json_object_object_add(o, "margin_std", num(sqrt(rmens_moments_var(&m))));
+    json_object_object_add(o, "uncertainty", num(rmens_uncertainty(d, c->K)));
+    free(d);
     return o;
 }
 

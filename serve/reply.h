@@ -14,6 +14,7 @@ typedef struct {
     int normalize;           /* rewards were standardised by each member's statistics */
     const double *rstd;      /* [K] those statistics' std: margins are turned back into the
                               * members' own scale for P(a > b) */
+    const double *tau;       /* [K] the checkpoint's temperatures of those margins, or NULL */
 } rmens_reply_config;
 
 /* NUL-terminated JSON (malloc'ed; *len its length) answering r, given every member's

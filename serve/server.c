@@ -296,7 +296,7 @@ rmens_status rmens_serve(const rmens_serve_options *o, MPI_Comm comm, rmens_serv
             rstd[k] = s.e->rstd[k];
         hc = (rmens_http_config){o->host, o->port, o->max_body, o->token,
                                  {.n_ctx = s.e->cfg.n_ctx, .truncate_error = o->truncate_error, .max_items = o->max_items},
-                                 {s.K, o->reward, o->lambda, o->normalize, rstd}, b, info};
+                                 {s.K, o->reward, o->lambda, o->normalize, rstd, s.e->tau}, b, info};
         if (st == RMENS_OK)
             st = rmens_request_limits_init(&hc.limits, s.tk, s.tpl);
         if (st == RMENS_OK)

@@ -32,6 +32,15 @@ check_line
 grep -q "no savings" "$TMP/out" || fail "bench flags not reported"
 grep -q "pairs cut" "$TMP/out" || fail "cut count not reported"
 check_line
+# a Hugging Face directory's architecture (a Qwen3-shaped fixture), when torch can write it
+if "$PY" -c "import torch" 2>/dev/null; then
+    "$PY" "$top_srcdir/tests/hf_fixtures.py" tiny "$TMP/q3" --hidden 32 --heads 2 --kv 1 --head-dim 16 --inter 48 ||
+        fail "fixture"
+    "$RMENS" bench --model "$TMP/q3" --ctx 24 --batch 2 --steps 2 >"$TMP/out" || { cat "$TMP/out"; fail "bench --model"; }
+    grep -q "model            $TMP/q3: qwen3, vocab 300, kv heads 1, head_dim 16, intermediate 48" "$TMP/out" ||
+        { cat "$TMP/out"; fail "bench --model header"; }
+    check_line
+fi
 "$RMENS" bench --embd 30 --heads 4 >"$TMP/out" 2>&1 && fail "bench accepted n_embd not divisible by n_head"
 grep -q "not a multiple of n_head" "$TMP/out" || fail "bad config message: $(cat "$TMP/out")"
 echo "bench_smoke: all passed"

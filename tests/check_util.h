@@ -74,5 +74,7 @@ Suite *arch_suite(void);
 Suite *bootstrap_suite(void);
 Suite *metrics_suite(void);
 Suite *results_suite(void);
+Suite *objective_suite(void);
+Suite *uncertainty_suite(void);
 
 #endif

@@ -56,10 +56,10 @@ u = (W - L).std(1); wrong = (mw <= ml).astype(int)
 # Which pairs are wrong is itself decided by mw - ml: a near-tie may be either.
 union = lambda rs: None if rs[0] is None else (min(r[0] for r in rs), max(r[1] for r in rs))
 labelings = [wrong, (mw - ml <= tol).astype(int), (mw - ml <= -tol).astype(int)]
-within(rep["uncertainty"]["error_auroc"], union([auroc_range(u, w, tol) for w in labelings]), "auroc")
+within(rep["signals"]["std"]["error_auroc"], union([auroc_range(u, w, tol) for w in labelings]), "auroc")
 for c in (50, 80, 100):
     keep = int(np.ceil(c / 100 * n - 1e-9))
-    within(rep["uncertainty"][f"accuracy_at_coverage_{c}"], union([coverage_range(u, w == 0, keep, tol) for w in labelings]),
+    within(rep["signals"]["std"][f"accuracy_at_coverage_{c}"], union([coverage_range(u, w == 0, keep, tol) for w in labelings]),
            f"coverage {c}")
 def resp_len(side):
     off = data[side + "/offsets"][:]; return np.diff(off) - data["prompt_len"][:]

@@ -18,6 +18,16 @@ model.safetensors.index.json ({"metadata": {"total_size"}, "weight_map"}).
     written FILE DIR DTYPE    the file rmens wrote, parsed here with numpy, against DIR's
                               values (BF16: torch's round-to-nearest-even of them)
     rmconfig SRC OUT PAD DTYPE  the reward model's config.json rmens wrote from SRC's
+  hf_fixtures.py tiny OUT [--arch qwen3|qwen2|llama] [--vocab V] [--ctx T] [--hidden C]
+      [--layers L] [--heads H] [--kv KV] [--head-dim D] [--inter I] [--dtype F32|BF16|F16]
+      [--shards N] [--seed S] [--seq-cls [--labels N]] [--lm-head] [--drop NAME] [--reshape NAME]
+      [--int64 NAME] [--nan NAME]
+                                            a small random checkpoint of that architecture in
+                                            Hugging Face layout (ForCausalLM, or
+                                            ForSequenceClassification with score.weight
+                                            [labels, hidden]); --drop, --reshape, --int64
+                                            (stored as I64) and --nan break one tensor
+                                            (refusal tests)
 Values are regenerated from each fixture's seed, so nothing large is kept twice. The
 vocabularies of GPT-2, Qwen and Pythia shapes are cut (to about 1000 rows: their token
 ids with them) unless --full-vocab; SmolLM2's is whole (49152)."""
@@ -654,8 +664,97 @@ def fuzz_seeds(out):
             json.dump(c, f, indent=1)
 
 
+def tiny(argv):
+    """A small random checkpoint (see the module's usage)."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="hf_fixtures.py tiny")
+    ap.add_argument("out")
+    ap.add_argument("--arch", default="qwen3", choices=("qwen3", "qwen2", "llama"))
+    for k, v in (("vocab", 300), ("ctx", 256), ("hidden", 64), ("layers", 2), ("heads", 4), ("kv", 2),
+                 ("head-dim", 32), ("inter", 96), ("shards", 1), ("seed", 7), ("labels", 1)):
+        ap.add_argument("--" + k, type=int, default=v)
+    ap.add_argument("--dtype", default="F32", choices=("F32", "BF16", "F16"))
+    ap.add_argument("--seq-cls", action="store_true")
+    ap.add_argument("--lm-head", action="store_true")
+    ap.add_argument("--drop", default=None)
+    ap.add_argument("--reshape", default=None)
+    ap.add_argument("--int64", default=None)
+    ap.add_argument("--nan", default=None)
+    a = ap.parse_args(argv)
+    V, C, L, H, KV, D, FF = a.vocab, a.hidden, a.layers, a.heads, a.kv, a.head_dim, a.inter
+    prefix = {"qwen3": "Qwen3", "qwen2": "Qwen2", "llama": "Llama"}[a.arch]
+    cfg = {"architectures": [prefix + ("ForSequenceClassification" if a.seq_cls else "ForCausalLM")],
+           "model_type": a.arch, "vocab_size": V, "max_position_embeddings": a.ctx, "hidden_size": C,
+           "num_hidden_layers": L, "num_attention_heads": H, "num_key_value_heads": KV, "head_dim": D,
+           "intermediate_size": FF, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "hidden_act": "silu",
+           "tie_word_embeddings": not a.lm_head, "torch_dtype": {"F32": "float32", "BF16": "bfloat16",
+                                                                 "F16": "float16"}[a.dtype],
+           "bos_token_id": V - 2, "eos_token_id": V - 1, "attention_dropout": 0.0, "use_cache": True,
+           "transformers_version": "4.51.0"}
+    if a.arch != "qwen2":
+        cfg["attention_bias"] = False
+    if a.arch == "qwen2":
+        cfg["use_sliding_window"] = False
+    if a.seq_cls:
+        cfg["id2label"] = {str(i): f"LABEL_{i}" for i in range(a.labels)}
+        cfg["label2id"] = {f"LABEL_{i}": i for i in range(a.labels)}
+        cfg["pad_token_id"] = V - 1
+    shapes = [("model.embed_tokens.weight", [V, C])]
+    for i in range(L):   # llama_layers writes two layers; here any number
+        p = f"model.layers.{i}."
+        shapes += [(p + "input_layernorm.weight", [C]), (p + "self_attn.q_proj.weight", [H * D, C]),
+                   (p + "self_attn.k_proj.weight", [KV * D, C]), (p + "self_attn.v_proj.weight", [KV * D, C]),
+                   (p + "self_attn.o_proj.weight", [C, H * D])]
+        if a.arch == "qwen2":
+            shapes += [(p + "self_attn.q_proj.bias", [H * D]), (p + "self_attn.k_proj.bias", [KV * D]),
+                       (p + "self_attn.v_proj.bias", [KV * D])]
+        if a.arch == "qwen3":
+            shapes += [(p + "self_attn.q_norm.weight", [D]), (p + "self_attn.k_norm.weight", [D])]
+        shapes += [(p + "post_attention_layernorm.weight", [C]), (p + "mlp.gate_proj.weight", [FF, C]),
+                   (p + "mlp.up_proj.weight", [FF, C]), (p + "mlp.down_proj.weight", [C, FF])]
+    shapes.append(("model.norm.weight", [C]))
+    if a.lm_head:
+        shapes.append(("lm_head.weight", [V, C]))
+    if a.seq_cls:
+        shapes.append(("score.weight", [a.labels, C]))
+    g = torch.Generator().manual_seed(a.seed)
+    ts = []
+    for n, shape in shapes:
+        if n == a.drop:
+            continue
+        if n == a.reshape:
+            shape = [shape[0] + 1] + shape[1:]
+        if len(shape) == 1:
+            t = 1.0 + 0.1 * torch.randn(shape, generator=g)
+        elif n == "score.weight":
+            t = torch.randn(shape, generator=g) / math.sqrt(C)
+        else:
+            t = 0.1 * torch.randn(shape, generator=g)
+        if n == a.nan:
+            t.view(-1)[len(t.view(-1)) // 2] = math.nan
+        ts.append((n, t, "I64" if n == a.int64 else a.dtype))
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+    if a.shards == 1:
+        with open(os.path.join(a.out, "model.safetensors"), "wb") as f:
+            f.write(st_bytes(ts, {"format": "pt"}))
+        return
+    per = -(-len(ts) // a.shards)
+    weight_map = {}
+    for k in range(a.shards):
+        fn = f"model-{k + 1:05d}-of-{a.shards:05d}.safetensors"
+        with open(os.path.join(a.out, fn), "wb") as f:
+            f.write(st_bytes(ts[k * per:(k + 1) * per], {"format": "pt"}))
+        weight_map.update({n: fn for n, _, _ in ts[k * per:(k + 1) * per]})
+    with open(os.path.join(a.out, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f, indent=2)
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
+    if cmd == "tiny":
+        return tiny(argv[2:])
     if cmd == "write":
         out, full = argv[2], "--full-vocab" in argv
         for name in FIXTURES:

@@ -150,11 +150,16 @@ run 2 score --ckpt "$TMP/k1.h5" --data "$TMP/resp.h5" --out "$TMP/sk1.h5" --per-
 import sys, json, math, h5py, numpy as np
 d = sys.argv[1]
 rep = json.load(open(d + "/rk1.json"))
-u, e = rep["uncertainty"], rep["ensemble"]
+e = rep["ensemble"]
 assert rep["members_count"] == 1
 # no disagreement to rank by: not 0.5, not "the first half of the file"
-assert u["error_auroc"] is None and u["accuracy_at_coverage_50"] is None and u["accuracy_at_coverage_80"] is None, u
-assert u["accuracy_at_coverage_100"] == e["accuracy_mean"]
+for g in ("std", "votes", "bald", "spread"):
+    u = rep["signals"][g]
+    assert u["error_auroc"] is None and u["aurc"] is None and u["accuracy_at_coverage_50"] is None, (g, u)
+    assert u["accuracy_at_coverage_80"] is None and u["accuracy_at_coverage_100"] == e["accuracy_mean"], (g, u)
+# the entropy of the one member's probability is defined: the default uncertainty
+assert rep["uncertainty"]["signal"] == "entropy" and rep["uncertainty"]["aurc"] is not None, rep["uncertainty"]
+assert rep["uncertainty"]["accuracy_at_coverage_100"] == e["accuracy_mean"]
 assert rep["ood"]["auroc"] is None and rep["ood"]["mean_disagreement_ood"] is None, rep["ood"]
 assert e["accuracy_mean"] == e["accuracy_min"] == rep["members"][0]["accuracy"]
 for k, v in e.items():

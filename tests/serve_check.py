@@ -214,6 +214,9 @@ def part_scoring():
             close(got["p"], p.mean(), f"pair {a},{b} p", scale=1)
             close(got["p_std"], p.std(), f"pair {a},{b} p_std", scale=1)
             close(got["margin_mean"], (PER[a] - PER[b]).mean(), f"pair {a},{b} margin", scale=1)
+            pm = p.mean()  # uncertainty: the predictive entropy of that mean, in nats
+            close(got["uncertainty"], -(pm * np.log(pm) + (1 - pm) * np.log(1 - pm)), f"pair {a},{b} uncertainty",
+                  scale=1)
         rc = srv.stop()
         check(rc == 0, f"P={np_}: exit status {rc}: {srv.output()[-2000:]}")
         print(f"P={np_} {' '.join(opts)}: {len(results)} texts by 16 clients in {dt:.2f} s, largest relative "

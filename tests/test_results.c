@@ -91,9 +91,12 @@ START_TEST(eval_by_hand)
     ck_assert_double_eq_tol(r.accuracy[RMENS_RULE_UWO], 1.0 / 3, 1e-15);
     ck_assert_double_eq_tol(r.ensemble.accuracy, 2.0 / 3, 1e-15);
     /* disagreement (std of the margins) .5, .5, 1.5; wrong only on pair 1: AUROC (tie .5 + 0) / 2 */
-    ck_assert_double_eq_tol(r.error_auroc, 0.25, 1e-15);
-    ck_assert_double_eq_tol(r.accuracy_at_coverage[0], 0.5, 1e-15);  /* pairs 0 and 1 */
-    ck_assert_double_eq_tol(r.accuracy_at_coverage[2], 2.0 / 3, 1e-15);
+    const rmens_eval_signal *sd = &r.signal[RMENS_SIGNAL_STD];
+    ck_assert_double_eq_tol(sd->auroc, 0.25, 1e-15);
+    ck_assert_double_eq_tol(sd->accuracy_at_coverage[0], 0.5, 1e-15);  /* pairs 0 and 1 */
+    ck_assert_double_eq_tol(sd->accuracy_at_coverage[2], 2.0 / 3, 1e-15);
+    /* risks: the tie {0, 1} holds one error: 1/2 expected at k = 1 and 2; then 1/3 */
+    ck_assert_double_eq_tol(sd->aurc, (0.5 + 0.5 + 1.0 / 3) / 3, 1e-15);
     /* ranks of the mean rewards and of the response lengths (average ranks): rho = -4.75 / 15 */
     ck_assert_double_eq_tol(r.spearman_length, -4.75 / 15, 1e-12);
     ck_assert_int_eq(r.pairs_chosen_shorter, 1);
@@ -114,8 +117,12 @@ START_TEST(eval_by_hand)
     /* One member: no disagreement to measure, and no AUROC passed off as 0.5. */
     const float R1[] = {1, 0, 2, 0, 1, 0};
     ck_assert_int_eq(rmens_eval_compute(ds, R1, 1, Rood, 4, 0.5, &r), RMENS_OK);
-    ck_assert(isnan(r.error_auroc) && isnan(r.accuracy_at_coverage[0]) && isnan(r.ood_auroc));
-    ck_assert_double_eq_tol(r.accuracy_at_coverage[2], 2.0 / 3, 1e-15);
+    ck_assert(isnan(r.signal[RMENS_SIGNAL_STD].auroc) && isnan(r.signal[RMENS_SIGNAL_STD].accuracy_at_coverage[0]));
+    ck_assert(isnan(r.signal[RMENS_SIGNAL_BALD].aurc) && isnan(r.ood_auroc));
+    ck_assert_double_eq_tol(r.signal[RMENS_SIGNAL_STD].accuracy_at_coverage[2], 2.0 / 3, 1e-15);
+    /* the entropy of one member's probability is defined: margins 1, -1, 2, wrong on the
+     * second; H(sig(1)) = H(sig(-1)) > H(sig(2)): AUROC (tie .5 + 1) / 2 */
+    ck_assert_double_eq_tol(r.signal[RMENS_SIGNAL_ENTROPY].auroc, 0.75, 1e-15);
     rmens_eval_result_free(&r);
     rmens_dataset_free(ds);
 }

@@ -14,6 +14,8 @@ int main(void)
     srunner_add_suite(sr, bootstrap_suite());
     srunner_add_suite(sr, metrics_suite());
     srunner_add_suite(sr, results_suite());
+    srunner_add_suite(sr, objective_suite());
+    srunner_add_suite(sr, uncertainty_suite());
     test_dir();  /* created before forking, so every test shares it */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

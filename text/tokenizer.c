@@ -64,6 +64,12 @@ const char *rmens_tokenizer_identity(const rmens_tokenizer *t, char *buf, size_t
     return buf;
 }
 
+int rmens_tokenizer_same(const char *a, const char *b)
+{
+    const char *sa = strrchr(a, '@'), *sb = strrchr(b, '@');
+    return strcmp(a, b) == 0 || (sa && sb && strcmp(sa, sb) == 0);
+}
+
 int32_t rmens_tokenizer_token_id(const rmens_tokenizer *t, const char *s)
 {
     size_t n = strlen(s);

@@ -5,6 +5,12 @@ Bradley-Terry loss and AdamW on padded batches, as a PyTorch user would run it.
 
   tools/bench_torch.py --layers 4 --heads 4 --embd 256 --ctx 256 --batch 8 --steps 10 \
                        [--threads N] [--data pairs.h5]
+  tools/bench_torch.py --model DIR --ctx 512 --batch 4 ...   (as `rmens bench --model DIR`)
+
+With --model, a Llama/Qwen2/Qwen3 reward model of that directory's config.json shape
+(LlamaForSequenceClassification semantics: RMSNorm, RoPE, grouped-query attention (eager,
+as transformers' default on CPU; Debian's torch 1.13 has no fused attention), SwiGLU;
+freshly initialised: only the shape is read).
 
 Without --data: random tokens filling the whole context (as `rmens bench`). With --data:
 pairs from an rmens pairs file, each batch padded to its longest sequence (truncated
@@ -53,6 +59,72 @@ class RewardModel(nn.Module):
         return s.score(x[torch.arange(B), last]).squeeze(-1)   # HF: the last non-pad token
 
 
+class RMSNorm(nn.Module):   # nn.RMSNorm is newer than Debian's torch
+    def __init__(s, n, eps):
+        super().__init__()
+        s.w, s.eps = nn.Parameter(torch.ones(n)), eps
+
+    def forward(s, x):
+        return s.w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + s.eps))
+
+
+class LlamaBlock(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        C, s.H, s.KV = c["hidden_size"], c["num_attention_heads"], c.get("num_key_value_heads") or c["num_attention_heads"]
+        s.D = c.get("head_dim") or C // s.H
+        s.eps, s.qk = c.get("rms_norm_eps", 1e-6), c["model_type"] == "qwen3"
+        bias = c["model_type"] == "qwen2"
+        s.q = nn.Linear(C, s.H * s.D, bias=bias)
+        s.k, s.v = nn.Linear(C, s.KV * s.D, bias=bias), nn.Linear(C, s.KV * s.D, bias=bias)
+        s.o = nn.Linear(s.H * s.D, C, bias=False)
+        s.n1, s.n2 = RMSNorm(C, eps=s.eps), RMSNorm(C, eps=s.eps)
+        s.qn, s.kn = RMSNorm(s.D, eps=s.eps), RMSNorm(s.D, eps=s.eps)
+        F_ = c["intermediate_size"]
+        s.gate, s.up, s.down = nn.Linear(C, F_, bias=False), nn.Linear(C, F_, bias=False), nn.Linear(F_, C, bias=False)
+
+    def forward(s, x, cos, sin):
+        B, T, C = x.shape
+        h = s.n1(x)
+        q = s.q(h).view(B, T, s.H, s.D).transpose(1, 2)
+        k = s.k(h).view(B, T, s.KV, s.D).transpose(1, 2)
+        v = s.v(h).view(B, T, s.KV, s.D).transpose(1, 2)
+        if s.qk:
+            q, k = s.qn(q), s.kn(k)
+        rot = lambda t: torch.cat((-t[..., s.D // 2:], t[..., :s.D // 2]), dim=-1)
+        q, k = q * cos + rot(q) * sin, k * cos + rot(k) * sin
+        k, v = k.repeat_interleave(s.H // s.KV, dim=1), v.repeat_interleave(s.H // s.KV, dim=1)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(s.D))   # Debian's torch has no fused attention
+        att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).tril().logical_not(), float("-inf")).softmax(dim=-1)
+        y = att @ v
+        x = x + s.o(y.transpose(1, 2).reshape(B, T, s.H * s.D))
+        h = s.n2(x)
+        return x + s.down(F.silu(s.gate(h)) * s.up(h))
+
+
+class LlamaRewardModel(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        C = c["hidden_size"]
+        s.embed = nn.Embedding(c["vocab_size"], C)
+        s.layers = nn.ModuleList(LlamaBlock(c) for _ in range(c["num_hidden_layers"]))
+        s.norm = RMSNorm(C, eps=c.get("rms_norm_eps", 1e-6))
+        s.score = nn.Linear(C, 1, bias=False)
+        D = s.layers[0].D
+        s.inv = 1.0 / (float(c.get("rope_theta", 10000.0)) ** (torch.arange(0, D, 2).float() / D))
+
+    def forward(s, idx, last):
+        B, T = idx.shape
+        f = torch.arange(T).float()[:, None] * s.inv[None, :]
+        emb = torch.cat((f, f), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        x = s.embed(idx)
+        for b in s.layers:
+            x = b(x, cos, sin)
+        x = s.norm(x)
+        return s.score(x[torch.arange(B), last]).squeeze(-1)   # HF: the last non-pad token
+
+
 def batches(args):
     rng = np.random.default_rng(1)
     if not args.data:
@@ -86,10 +158,18 @@ def main():
     for k, v in dict(layers=4, heads=4, embd=256, ctx=256, batch=8, steps=10, threads=1).items():
         ap.add_argument("--" + k, type=int, default=v)
     ap.add_argument("--data")
+    ap.add_argument("--model")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
-    model = RewardModel(257, args.ctx, args.layers, args.heads, args.embd)
+    if args.model:
+        import json, os
+        with open(os.path.join(args.model, "config.json")) as fh:
+            c = json.load(fh)
+        args.ctx = min(args.ctx, c["max_position_embeddings"])
+        model = LlamaRewardModel(c)
+    else:
+        model = RewardModel(257, args.ctx, args.layers, args.heads, args.embd)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01)
     it = batches(args)
 

@@ -516,8 +516,8 @@ void fuzz_walk_dataset(const rmens_dataset *ds, FILE *out)
         fuzz_fail("the reader accepted a file with %lld records", (long long)n);
     if (ds->vocab_size < 1 || ds->eot < 0 || ds->eot >= ds->vocab_size)
         fuzz_fail("accepted: vocab_size %d, eot_token %d", ds->vocab_size, ds->eot);
-    if (ns == 1 && (ds->has & (RMENS_HAS_MARGIN | RMENS_HAS_TRAP)))
-        fuzz_fail("accepted: a responses file with /margin or /trap");
+    if (ns == 1 && (ds->has & (RMENS_HAS_MARGIN | RMENS_HAS_TRAP | RMENS_HAS_WEIGHT)))
+        fuzz_fail("accepted: a responses file with /margin, /trap or /weight");
     for (int s = 0; s < ns; s++) {
         const rmens_seqs *q = &ds->side[s];
         if (q->offsets[0] != 0 || q->offsets[n] != q->ntok)
@@ -563,6 +563,8 @@ void fuzz_walk_dataset(const rmens_dataset *ds, FILE *out)
             fuzz_fail("accepted: record %lld prompt_len %d is inconsistent with its sequences", (long long)i, p);
         if ((ds->has & RMENS_HAS_MARGIN) && !isfinite(rmens_dataset_margin(ds, i)))
             fuzz_fail("accepted: record %lld margin is not finite", (long long)i);
+        if ((ds->has & RMENS_HAS_WEIGHT) && !(isfinite(ds->weight[i]) && ds->weight[i] > 0))
+            fuzz_fail("accepted: record %lld weight %g", (long long)i, (double)ds->weight[i]);
         if ((ds->has & RMENS_HAS_TRAP) && (ds->trap[i] < 0 || ds->trap[i] > 3))
             fuzz_fail("accepted: record %lld trap %d", (long long)i, ds->trap[i]);
         if ((ds->has & RMENS_HAS_SOURCE) && ds->source_record[i] < 0)
@@ -604,6 +606,7 @@ static void compare(const rmens_dataset *a, const rmens_dataset *b)
     }
     if (((a->has & RMENS_HAS_PROMPT) && memcmp(a->prompt_len, b->prompt_len, (size_t)n * 4) != 0) ||
         ((a->has & RMENS_HAS_MARGIN) && memcmp(a->margin, b->margin, (size_t)n * 4) != 0) ||
+        ((a->has & RMENS_HAS_WEIGHT) && memcmp(a->weight, b->weight, (size_t)n * 4) != 0) ||
         ((a->has & RMENS_HAS_TRAP) && memcmp(a->trap, b->trap, (size_t)n) != 0) ||
         ((a->has & RMENS_HAS_SOURCE) && memcmp(a->source_record, b->source_record, (size_t)n * 8) != 0))
         fuzz_fail("written back, the per-record fields read differently");

@@ -96,6 +96,24 @@ prep_seed("sharegpt-array-val", [{"conversations": [msg("system", "s", "from", "
                                   "chosen": msg("gpt", "yes", "from", "value"),
                                   "rejected": msg("bard", "no", "from", "value")} for i in range(4)],
           "sharegpt", VAL, b1=0, array=True)
+# the formats of issue 18, detected by --format auto (the target's format bits stop at sharegpt)
+prep_seed("summarize", [{"info": {"post": "p", "title": "t", "subreddit": "s"}, "summaries": [{"text": "a"}, {"text": "b"}],
+                         "choice": 1, "extra": {"confidence": 3}},
+                        {"info": {"post": None, "article": "x"}, "summaries": [{"text": "c"}, {"text": "d"}],
+                         "choice": 0, "extra": {"confidence": 9}}])
+prep_seed("ultrafeedback", [{"prompt": "q", "chosen": [msg("user", "q"), msg("assistant", "a")],
+                             "rejected": [msg("user", "q"), msg("assistant", "b")], "score_chosen": 8, "score_rejected": 2.5}])
+prep_seed("helpsteer2-pref", [{"prompt": "q", "response_1": "a", "response_2": "b", "preference_strength": s}
+                              for s in (-3, 0, 2)])
+prep_seed("helpsteer2", [{"prompt": "q%d" % (i % 2), "response": "r%d" % i, "helpfulness": i % 5, "correctness": 2,
+                          "coherence": 4, "complexity": 1, "verbosity": 0} for i in range(5)])
+prep_seed("ranking", [{"prompt": "q", "responses": ["a", "b", "c", "d"], "scores": [3, 1, 3, 2]},
+                      {"prompt": [msg("user", "q2")], "responses": ["x", msg("assistant", "y")], "scores": [0, 1]}])
+prep_seed("ranking-ranks-val", [{"prompt": "q%d" % i, "responses": ["a", "b", "c"], "ranking": [2, 1, 3]}
+                                for i in range(4)], flags=VAL, array=True)
+prep_seed("ultrafeedback-raw", [{"instruction": "i", "completions": [{"response": "a", "overall_score": 9},
+                                                                     {"response": "b", "overall_score": None},
+                                                                     {"response": "c", "overall_score": 4}]}])
 prep_seed("skip-bad", [hh_syn, b"not json", b"[1, 2]", {"chosen": 1, "rejected": "x"},
                        {"chosen": "\n\nHuman: a\n\nAssistant: same", "rejected": "\n\nHuman: a\n\nAssistant: same"},
                        {"prompt": "p", "chosen": "", "rejected": "x"}, b"", b"{\"chosen\": \"trunc"], "auto", SKIP)
