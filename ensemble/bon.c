@@ -8,6 +8,7 @@
 #include "comm/moments.h"
 #include "comm/placement.h"
 #include "comm/verdict.h"
+#include "ensemble/ensemble.h"
 #include "ensemble/scorer.h"
 #include "ensemble/uncertainty.h"
 #include "io/dataset.h"
@@ -219,10 +220,8 @@ rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_resu
     int rank;
     memset(res, 0, sizeof *res);
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
-    rmens_status st = RMENS_OK;
-    if (!(o->lambda >= 0) || !isfinite(o->lambda))
-        st = rmens_fail(RMENS_ERR_ARG, "`lambda` must be a non-negative number, got %g", o->lambda);
-    else if (rank == 0)
+    rmens_status st = rmens_rule_check_lambda(o->lambda);
+    if (st == RMENS_OK && rank == 0)
         st = rmens_output_check((rmens_file_use[]){{"`ckpt`", o->ckpt, 0}, {"`candidates`", o->candidates, 0}}, 2,
                                 &(rmens_file_use){"`out`", o->out, o->force}, 1);
     RMENS_TRY(rmens_verdict(comm, st));

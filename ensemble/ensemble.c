@@ -363,6 +363,13 @@ rmens_status rmens_ensemble_set_tokenizer(rmens_ensemble *e, rmens_tokenizer *tk
 
 const char *const rmens_rule_names[RMENS_RULE_N] = {"mean", "min", "uwo"};
 
+rmens_status rmens_rule_check_lambda(double lambda)
+{
+    if (!(lambda >= 0) || !isfinite(lambda))
+        return rmens_fail(RMENS_ERR_ARG, "`lambda` must be a non-negative number, got %g", lambda);
+    return RMENS_OK;
+}
+
 double rmens_rule_value(rmens_rule r, double mean, double min, double var, double lambda)
 {
     switch (r) {

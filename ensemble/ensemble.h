@@ -53,6 +53,8 @@ rmens_status rmens_ensemble_set_batch_len(rmens_ensemble *e, int seqs, int max_l
 typedef enum { RMENS_RULE_MEAN, RMENS_RULE_MIN, RMENS_RULE_UWO, RMENS_RULE_N } rmens_rule;
 extern const char *const rmens_rule_names[RMENS_RULE_N];  /* "mean", "min", "uwo" */
 double rmens_rule_value(rmens_rule r, double mean, double min, double var, double lambda);
+/* uwo's lambda must be a finite non-negative number (score, eval and bon check it so). */
+rmens_status rmens_rule_check_lambda(double lambda);
 /* Adds to wins[r], for every rule, 1 if it prefers the chosen response (w) to the rejected
  * one (l), from each side's mean, minimum and variance over the members. */
 void rmens_rule_decide(double wins[RMENS_RULE_N], const double w[3], const double l[3], double lambda);

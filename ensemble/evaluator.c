@@ -9,6 +9,7 @@
 #include "comm/placement.h"
 #include "comm/verdict.h"
 #include "ensemble/metrics.h"
+#include "ensemble/ensemble.h"
 #include "ensemble/scorer.h"
 #include "ensemble/temperature.h"
 #include "io/calibration.h"
@@ -327,10 +328,8 @@ rmens_status rmens_eval(const rmens_eval_options *o, MPI_Comm comm, rmens_eval_r
     int rank;
     memset(res, 0, sizeof *res);
     RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
-    rmens_status st = RMENS_OK;
-    if (!(o->lambda >= 0) || !isfinite(o->lambda))
-        st = rmens_fail(RMENS_ERR_ARG, "`lambda` must be a non-negative number, got %g", o->lambda);
-    else if (rank == 0)
+    rmens_status st = rmens_rule_check_lambda(o->lambda);
+    if (st == RMENS_OK && rank == 0)
         st = rmens_output_check((rmens_file_use[]){{"`ckpt`", o->ckpt, 0}, {"`data`", o->data, 0}, {"`ood`", o->ood, 0}},
                                 3, &(rmens_file_use){"`json`", o->json, o->force}, 1);
     /* Recording temperatures writes the checkpoint: it must be an ensemble, and no other
