@@ -146,7 +146,8 @@ typedef enum {
     RMENS_TRAP_NONE = 0,
     RMENS_TRAP_LENGTH = 1,      /* the rejected response is longer */
     RMENS_TRAP_FORMAT = 2,      /* the rejected response has bullets / bold */
-    RMENS_TRAP_CONFIDENCE = 3   /* the rejected response sounds more certain */
+    RMENS_TRAP_CONFIDENCE = 3,  /* the rejected response sounds more certain */
+    RMENS_TRAP_SYCOPHANCY = 4   /* the prompt asserts a wrong answer; the rejected response agrees */
 } rmens_trap;
 
 /* Reads and validates a file (rmens_mpi.h: the same, collectively, through MPI-IO). */
@@ -362,6 +363,11 @@ typedef struct {
     double trap_fraction;    /* fraction of pairs that are traps (kinds in equal shares) */
     int responses;           /* 1: write a responses file (each response on its own) */
     int overwrite;
+    unsigned trap_kinds;     /* bit k: trap kind k (rmens_trap 1-4) is drawn; default 1-3 */
+    int candidates;          /* > 0: a responses file of this many candidates for each of n prompts */
+    int bias_feature;        /* rmens_trap 1-4: with probability bias_p a pair prefers that dressing */
+    double bias_p;           /*   on a wrong answer to the plain right one (0: no bias) */
+    double bt_beta;          /* >= 0: labels drawn P(a over b) = sigmoid(beta (gold_a - gold_b)); < 0: none */
 } rmens_synth_options;
 
 RMENS_API void rmens_synth_options_init(rmens_synth_options *o);

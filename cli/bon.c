@@ -31,7 +31,13 @@ static const char help[] =
     "                           the checkpoint has statistics, as score)\n"
     "  --threads N              BLAS threads per rank (default 1)\n"
     "  --data-mem SIZE          memory for candidate tokens per rank (default auto)\n"
-    "  --force                  replace an existing --out\n"
+    "  --curve FILE             also write best-of-n curves (CSV: by,n,kl_bon,proxy,gold,prompts)\n"
+    "                           for every member and rule, n = 1, 2, 4, ... up to the smallest\n"
+    "                           group: the expected proxy and gold reward of the pick among n\n"
+    "                           candidates drawn from each group (the unbiased estimator of\n"
+    "                           Coste et al.), KL_bon = log n - (n-1)/n; --by and --out are\n"
+    "                           then optional\n"
+    "  --force                  replace an existing --out (and --curve)\n"
     "  --quiet                  print nothing but errors\n";
 
 /* "mean", "min", "uwo" or "member:K". */
@@ -55,7 +61,7 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
     static const struct option longopts[] = {
         {"ckpt", 1, 0, 'c'}, {"candidates", 1, 0, 'd'}, {"out", 1, 0, 'o'}, {"by", 1, 0, 'b'},
         {"lambda", 1, 0, 'l'}, {"normalize", 1, 0, 'n'}, {"threads", 1, 0, 't'}, {"force", 0, 0, 'f'},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'}, {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'}, {"curve", 1, 0, 'C'}, {0, 0, 0, 0}};
     rmens_bon_options o = {0};
     o.lambda = 0.5;
     o.normalize = -1;
@@ -87,6 +93,7 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
                 st = rmens_fail(RMENS_ERR_ARG, "--threads: expected a positive integer, got '%s'", optarg);
             break;
         case 'f': o.force = 1; break;
+        case 'C': o.curve = optarg; break;
         case 'q': quiet = 1; break;
         case 'D':
             if (rmens_cli_data_mem(optarg, &o.data_budget))
@@ -102,8 +109,13 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
     }
     if (st == RMENS_OK && optind != argc)
         st = rmens_fail(RMENS_ERR_ARG, "unexpected argument '%s'", argv[optind]);
-    if (st == RMENS_OK && (!o.ckpt || !o.candidates || !o.out || o.member == -2))
-        st = rmens_fail(RMENS_ERR_ARG, "--ckpt, --candidates, --by and --out are required");
+    if (st == RMENS_OK && (!o.ckpt || !o.candidates || (!o.curve && (!o.out || o.member == -2))))
+        st = rmens_fail(RMENS_ERR_ARG, "--ckpt, --candidates, --by and --out are required (--by and --out not with "
+                        "--curve)");
+    if (st == RMENS_OK && o.out && o.member == -2)
+        st = rmens_fail(RMENS_ERR_ARG, "--out needs --by");
+    if (o.member == -2)
+        o.member = -1, o.rule = RMENS_RULE_MEAN;
     if (st != RMENS_OK)
         return rmens_cli_report(comm, "bon", st);
     if ((st = rmens_cli_normalize_default(comm, o.ckpt, &o.normalize)) != RMENS_OK)
@@ -113,7 +125,11 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
     o.command = cmd;
     rmens_set_num_threads((int)threads);
     rmens_bon_result r;
-    if ((st = rmens_bon(&o, comm, &r)) == RMENS_OK && rank == 0 && !quiet) {
+    if ((st = rmens_bon(&o, comm, &r)) == RMENS_OK && rank == 0 && !quiet && !o.out) {
+        printf("bon: %lld candidates of %s scored by %d member%s of %s -> curves %s\n", (long long)r.candidates,
+               o.candidates, r.members, r.members > 1 ? "s" : "", o.ckpt, o.curve);
+        fflush(stdout);
+    } else if (st == RMENS_OK && rank == 0 && !quiet) {
         printf("bon: %lld prompts, %lld candidates (%.2f per prompt) of %s scored by %d member%s of %s -> %s\n",
                (long long)r.prompts, (long long)r.candidates, r.mean_group, o.candidates, r.members,
                r.members > 1 ? "s" : "", o.ckpt, o.out);
@@ -126,6 +142,8 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
                r.mean_value, (long long)r.picked_first);
         if (r.has_gold)
             printf("  gold reward: %.4f of the picks, %.4f of a random candidate\n", r.gold_picked, r.gold_random);
+        if (o.curve)
+            printf("  best-of-n curves -> %s\n", o.curve);
         fflush(stdout);
     }
     return rmens_cli_report(comm, "bon", st);

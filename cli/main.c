@@ -62,7 +62,8 @@ static const struct {
     const char *field, *flag;
 } field_flags[] = {
     {"output", "out"}, {"val_output", "val-out"}, {"trap_fraction", "traps"}, {"model.n_ctx", "ctx"},
-    {"opt.lr", "lr"}, {"data_budget", "data-mem"},
+    {"opt.lr", "lr"}, {"data_budget", "data-mem"}, {"bt_beta", "bt-noise"}, {"bias_p", "bias"},
+    {"bias_feature", "bias"},
 };
 
 /* msg with "set `f`" written "pass --flag" and any other "`f`" written "--flag". */

@@ -1,8 +1,11 @@
 #include "ensemble/bon.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "comm/moments.h"
@@ -133,6 +136,76 @@ static rmens_status group_rows(const rmens_dataset *ds, const char *path, int64_
     return RMENS_OK;
 }
 
+/* Rank 0: the best-of-n curve of every aggregate (each member's reward, then each rule
+ * of rmens_rule_names) for n = 1, 2, 4, ... up to the smallest group: the mean over
+ * prompts of the expected proxy (the aggregate itself) and gold reward of the pick among
+ * n candidates drawn from the group without replacement (rmens_bon_expected), against
+ * KL_bon = log n - (n - 1) / n. CSV, written to a temporary and renamed. */
+static rmens_status curve_write(const rmens_bon_options *o, const rmens_dataset *ds, const float *R, int K,
+                                const char *path)
+{
+    int64_t G = 0, *start = NULL, *rows = NULL, nmin = INT64_MAX, nmax = 0;
+    RMENS_TRY(group_rows(ds, o->candidates, &G, &start, &rows));
+    for (int64_t q = 0; q < G; q++) {
+        int64_t n = start[q + 1] - start[q];
+        nmin = n < nmin ? n : nmin, nmax = n > nmax ? n : nmax;
+    }
+    int nn = 0;
+    int64_t ns[64];
+    for (int64_t n = 1; n <= nmin; n *= 2)
+        ns[nn++] = n;
+    const int nb = K + RMENS_RULE_N;
+    const float *gold = ds->has & RMENS_HAS_GOLD ? ds->side[0].gold : NULL;
+    double *proxy = malloc((size_t)nmax * sizeof *proxy + 1), *g = malloc((size_t)nmax * sizeof *g + 1);
+    double *sp = calloc((size_t)nb * (size_t)nn + 1, sizeof *sp), *sg = calloc((size_t)nb * (size_t)nn + 1, sizeof *sg);
+    rmens_status st = proxy && g && sp && sg ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory for the curve");
+    for (int b = 0; st == RMENS_OK && b < nb; b++) {
+        rmens_bon_options ob = *o;
+        ob.member = b < K ? b : -1;
+        ob.rule = b < K ? o->rule : (rmens_rule)(b - K);
+        for (int64_t q = 0; st == RMENS_OK && q < G; q++) {
+            const int64_t n = start[q + 1] - start[q], *rs = rows + start[q];
+            for (int64_t j = 0; j < n; j++) {
+                proxy[j] = rmens_bon_value(R + (size_t)rs[j] * K, K, &ob);
+                g[j] = gold ? gold[rs[j]] : NAN;
+            }
+            for (int t = 0; st == RMENS_OK && t < nn; t++) {
+                double ep, eg;
+                if ((st = rmens_bon_expected(proxy, proxy, n, ns[t], &ep)) == RMENS_OK &&
+                    (st = rmens_bon_expected(proxy, g, n, ns[t], &eg)) == RMENS_OK)
+                    sp[b * nn + t] += ep / (double)G, sg[b * nn + t] += eg / (double)G;
+            }
+        }
+    }
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = st == RMENS_OK ? fopen(tmp, "w") : NULL;
+    if (st == RMENS_OK && !f)
+        st = rmens_fail(RMENS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (f) {
+        fprintf(f, "by,n,kl_bon,proxy,gold,prompts\n");
+        for (int b = 0; b < nb; b++)
+            for (int t = 0; t < nn; t++) {
+                char by[32];
+                if (b < K)
+                    snprintf(by, sizeof by, "member:%d", b);
+                else
+                    snprintf(by, sizeof by, "%s", rmens_rule_names[b - K]);
+                double n = (double)ns[t];
+                fprintf(f, "%s,%lld,%.17g,%.17g,%.17g,%lld\n", by, (long long)ns[t], log(n) - (n - 1) / n,
+                        sp[b * nn + t], sg[b * nn + t], (long long)G);
+            }
+        if (ferror(f) | fclose(f))
+            st = rmens_fail(RMENS_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+        if (st == RMENS_OK && rename(tmp, path) != 0)
+            st = rmens_fail(RMENS_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+        if (st != RMENS_OK)
+            remove(tmp);
+    }
+    free(proxy), free(g), free(sp), free(sg), free(start), free(rows);
+    return st;
+}
+
 /* What rank 0 writes. */
 typedef struct {
     int64_t *pid, *index, *cand, *size, *offsets, *plen;
@@ -223,7 +296,8 @@ rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_resu
     rmens_status st = rmens_rule_check_lambda(o->lambda);
     if (st == RMENS_OK && rank == 0)
         st = rmens_output_check((rmens_file_use[]){{"`ckpt`", o->ckpt, 0}, {"`candidates`", o->candidates, 0}}, 2,
-                                &(rmens_file_use){"`out`", o->out, o->force}, 1);
+                                (rmens_file_use[]){{"`out`", o->out, o->force}, {"`curve`", o->curve, o->force}},
+                                o->curve ? 2 : 1);
     RMENS_TRY(rmens_verdict(comm, st));
     rmens_dataset *ds = NULL;
     rmens_ensemble *e = NULL;
@@ -254,7 +328,9 @@ rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_resu
         /* statistics and temperatures: of an ensemble without its weights; a model file
          * (step -1) is its one member */
         st = step < 0 ? rmens_ensemble_open(&e, o->ckpt) : rmens_ensemble_open_subset(&e, o->ckpt, (int[]){0}, 0);
-    if (st == RMENS_OK && rank == 0) {
+    if (st == RMENS_OK && rank == 0 && o->curve)
+        st = curve_write(o, ds, R, K, o->curve);
+    if (st == RMENS_OK && rank == 0 && o->out) {
         rmens_picks p;
         char by[32];
         if (o->member >= 0)

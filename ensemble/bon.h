@@ -12,6 +12,7 @@
 
 typedef struct {
     const char *ckpt, *candidates, *out, *command;
+    const char *curve;   /* or NULL: the best-of-n curves of every aggregate (CSV); out may then be NULL */
     rmens_rule rule;     /* when member < 0 */
     int member;          /* >= 0: pick by this member's reward alone */
     double lambda;

@@ -46,7 +46,7 @@ static const field fields[] = {
 };
 #define NFIELDS (sizeof fields / sizeof *fields)
 
-const char *const rmens_trap_names[RMENS_NTRAPS] = {"none", "length", "format", "confidence"};
+const char *const rmens_trap_names[RMENS_NTRAPS] = {"none", "length", "format", "confidence", "sycophancy"};
 
 static const char *side_group(const rmens_dataset *ds, int s)
 {
@@ -426,8 +426,8 @@ static rmens_status validate_range(const rmens_dataset *ds, int64_t lo, int64_t 
         if ((ds->has & RMENS_HAS_WEIGHT) && !(isfinite(ds->weight[i]) && ds->weight[i] > 0))
             return rmens_fail(RMENS_ERR_FORMAT, "record %lld: weight = %g, must be finite and positive", (long long)i,
                               (double)ds->weight[i]);
-        if ((ds->has & RMENS_HAS_TRAP) && (ds->trap[i] < 0 || ds->trap[i] > RMENS_TRAP_CONFIDENCE))
-            return rmens_fail(RMENS_ERR_FORMAT, "record %lld: trap = %d is not a known kind (0-3)",
+        if ((ds->has & RMENS_HAS_TRAP) && (ds->trap[i] < 0 || ds->trap[i] > RMENS_TRAP_SYCOPHANCY))
+            return rmens_fail(RMENS_ERR_FORMAT, "record %lld: trap = %d is not a known kind (0-4)",
                               (long long)i, ds->trap[i]);
         if ((ds->has & RMENS_HAS_SOURCE) && ds->source_record[i] < 0)
             return rmens_fail(RMENS_ERR_FORMAT, "record %lld: source_record is negative", (long long)i);

@@ -62,8 +62,8 @@ struct rmens_dataset {
     hid_t file;              /* the file they are read from, or -1 */
 };
 
-/* rmens_trap's names, by value: "none", "length", "format", "confidence". */
-#define RMENS_NTRAPS 4
+/* rmens_trap's names, by value: "none", "length", "format", "confidence", "sycophancy". */
+#define RMENS_NTRAPS 5
 extern const char *const rmens_trap_names[RMENS_NTRAPS];
 
 /* One record to append; unused members are ignored according to ds->has. */

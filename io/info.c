@@ -154,11 +154,13 @@ static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
             fprintf(f, "  gold reward      mean %.4f\n", g[0] / (double)ds->n);
     }
     if (ds->has & RMENS_HAS_TRAP) {
-        int64_t c[4] = {0, 0, 0, 0};
+        int64_t c[RMENS_NTRAPS] = {0};
         for (int64_t i = 0; i < ds->n; i++)
             c[ds->trap[i]]++;
-        fprintf(f, "  trap pairs       %lld (length %lld, format %lld, confidence %lld)\n",
-                (long long)(c[1] + c[2] + c[3]), (long long)c[1], (long long)c[2], (long long)c[3]);
+        fprintf(f, "  trap pairs       %lld (", (long long)(ds->n - c[RMENS_TRAP_NONE]));
+        for (int t = 1; t < RMENS_NTRAPS; t++)
+            fprintf(f, "%s%s %lld", t > 1 ? ", " : "", rmens_trap_names[t], (long long)c[t]);
+        fputs(")\n", f);
     }
     if (ds->has & RMENS_HAS_GROUP)
         describe_groups(f, ds);

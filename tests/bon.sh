@@ -3,7 +3,7 @@
 # from score --per-member of the same candidates (groups of 1-6, duplicate candidates for
 # exact ties), identical picks on 1, 2 and 4 ranks, h5py-readable output, rmens info, and
 # refusals: a pairs file, no /prompt_id, an empty group, another tokenizer, an existing
-# --out, a member that does not exist.
+# --out, a member that does not exist. bon --curve against brute force over every subset.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
@@ -122,6 +122,51 @@ rand = np.mean([gold[pid == g].mean() for g in range(pid.max() + 1)])
 assert abs(got[0] - gold[p["index"][:]].mean()) < 1e-4 and abs(got[1] - rand) < 1e-4, (got, rand)
 print(f"gold of the picks {got[0]:.4f}, of a random candidate {got[1]:.4f}")
 PYEOF
+# bon --curve: the unbiased best-of-n estimator against brute force over every n-subset
+# of synthetic candidates (9 per prompt; agreeing candidates repeat one text: exact ties).
+"$RMENS" synth --n 8 --candidates 9 --seed 13 --split test --traps 0.5 --trap-kinds all --out "$TMP/c9.h5" --quiet \
+    || fail "synth --candidates"
+run 2 bon --ckpt "$TMP/ens.h5" --candidates "$TMP/c9.h5" --curve "$TMP/curve.csv" --lambda 0.7 >"$TMP/c.txt" \
+    || fail "bon --curve"
+run 1 score --ckpt "$TMP/ens.h5" --data "$TMP/c9.h5" --out "$TMP/s9.h5" --per-member --quiet || fail "score c9"
+"$PY" - "$TMP" <<'PYEOF2' || fail "curve against brute force"
+import sys, csv, itertools, math, h5py, numpy as np
+d = sys.argv[1]
+R = h5py.File(d + "/s9.h5")["rewards"][:].astype(np.float64)
+c = h5py.File(d + "/c9.h5")
+gold, pid = c["responses/gold"][:].astype(np.float64), c["prompt_id"][:]
+K, G = R.shape[1], pid.max() + 1
+aggs = {f"member:{k}": R[:, k] for k in range(K)}
+aggs.update(mean=R.mean(1), min=R.min(1), uwo=R.mean(1) - 0.7 * R.var(1))
+rows = list(csv.DictReader(open(d + "/curve.csv")))
+assert {r["by"] for r in rows} == set(aggs) and {int(r["n"]) for r in rows} == {1, 2, 4, 8}, rows[:3]
+worst, ties = 0.0, 0
+for r in rows:
+    v, n = aggs[r["by"]], int(r["n"])
+    gp = pp = 0.0
+    for g in range(G):
+        idx = np.flatnonzero(pid == g)
+        sub = list(itertools.combinations(idx, n))
+        for s in sub:
+            s = np.array(s)
+            j = s[int(np.argmax(v[s]))]           # first maximum: the lowest index
+            ties += int((v[s] == v[j]).sum() > 1)
+            gp += gold[j] / len(sub) / G
+            pp += v[j] / len(sub) / G
+    assert abs(float(r["kl_bon"]) - (math.log(n) - (n - 1) / n)) < 1e-12
+    assert int(r["prompts"]) == G
+    err = max(abs(float(r["gold"]) - gp), abs(float(r["proxy"]) - pp) / max(1, abs(pp)))
+    worst = max(worst, err)
+    assert err < 1e-9, (r, gp, pp)
+print(f"curve: {len(rows)} points match brute force over every n-subset (worst {worst:.1e}; {ties} subsets with tied maxima)")
+PYEOF2
+run 1 bon --ckpt "$TMP/ens.h5" --candidates "$TMP/c9.h5" --curve "$TMP/curve.csv" >"$TMP/out" 2>"$TMP/err" \
+    && fail "bon --curve replaced an existing file"
+grep -q "already exists" "$TMP/err" || { cat "$TMP/err"; fail "bon --curve existing file message"; }
+run 1 bon --ckpt "$TMP/ens.h5" --candidates "$TMP/c9.h5" --curve "$TMP/c2.csv" --out "$TMP/x.h5" >"$TMP/out" 2>"$TMP/err" \
+    && fail "bon --out without --by"
+[ -e "$TMP/c2.csv" ] && fail "bon wrote a curve after refusing its options"
+grep -q "\-\-out needs \-\-by" "$TMP/err" || { cat "$TMP/err"; fail "--out without --by message"; }
 # A model file (one member extracted): bon picks by its reward; eval cannot record
 # temperatures in it.
 "$PY" - "$TMP/ens.h5" "$TMP/m1.h5" <<'PYEOF' || fail "extract"

@@ -30,6 +30,12 @@ expect 1 "not an HDF5 file" "$RMENS" info "$TMP/notes.txt"
 expect 1 "cannot open" "$RMENS" info "$TMP/absent.h5"
 expect 2 "--task: unknown task 'nope'" "$RMENS" synth --task nope --out "$TMP/s.h5"
 expect 2 "--traps: expected a number in [0, 1]" "$RMENS" synth --traps 2 --out "$TMP/s.h5"
+expect 2 "--bias: expected FEATURE=P" "$RMENS" synth --bias tone=0.2 --out "$TMP/s.h5"
+expect 2 "--bias: expected FEATURE=P" "$RMENS" synth --bias length=1.5 --out "$TMP/s.h5"
+expect 2 "--bt-noise: expected a finite non-negative number" "$RMENS" synth --bt-noise -1 --out "$TMP/s.h5"
+expect 2 "--trap-kinds: expected a comma-separated list" "$RMENS" synth --trap-kinds length,tone --out "$TMP/s.h5"
+expect 2 "--candidates: expected an integer in 1..65536" "$RMENS" synth --candidates 0 --out "$TMP/s.h5"
+expect 2 "--bias and --bt-noise shape the labels of pairs" "$RMENS" synth --candidates 4 --bt-noise 1 --out "$TMP/s.h5"
 
 # Happy path, with values checked.
 "$RMENS" synth --n 10 --seed 3 --out "$TMP/s.h5" >"$TMP/out" || fail "synth failed"

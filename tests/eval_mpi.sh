@@ -8,7 +8,7 @@ need_python numpy
 run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 
 "$RMENS" synth --n 300 --seed 5 --out "$TMP/train.h5" --quiet || fail "synth"
-"$RMENS" synth --n 150 --seed 6 --split test --traps 0.4 --out "$TMP/test.h5" --quiet || fail "synth"
+"$RMENS" synth --n 150 --seed 6 --split test --traps 0.4 --trap-kinds all --out "$TMP/test.h5" --quiet || fail "synth"
 "$RMENS" synth --n 40 --seed 7 --task add --split test --responses --out "$TMP/ood.h5" --quiet || fail "synth"
 run 2 train --data "$TMP/train.h5" --members 3 --layers 1 --heads 2 --embd 32 --ctx 64 --batch 16 --steps 40 \
     --truncate-prompts --quiet --out "$TMP/ens.h5" || fail "train"
@@ -69,7 +69,7 @@ within(rep["length"]["spearman_reward_length"], spearman_range(r_all, l_all, tol
 sh = lw < ll
 within(rep["length"]["accuracy_chosen_shorter"], decision_range((mw - ml)[sh], tol) if sh.any() else None, "shorter")
 trap = data["trap"][:]
-for t, name in enumerate(("none", "length", "format", "confidence")):
+for t, name in enumerate(("none", "length", "format", "confidence", "sycophancy")):
     within(rep["traps"][name], decision_range((mw - ml)[trap == t], tol) if (trap == t).any() else None, "trap " + name)
 R = np.concatenate([W, L]); Ro = o["rewards"][:].astype(np.float64)
 a = np.concatenate([R.std(1), Ro.std(1)]); lab = np.r_[np.zeros(2 * n), np.ones(len(Ro))].astype(int)

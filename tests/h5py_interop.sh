@@ -270,7 +270,12 @@ for task in sort add steps; do
     bg "$task-again" "$RMENS" synth --task "$task" --split train --n 2000 --seed 11 --traps 0.3 --out "$TMP/$task-again.h5" --quiet
     bg "$task-test"  "$RMENS" synth --task "$task" --split test --n 500 --seed 12 --out "$TMP/$task-test.h5" --quiet
     bg "$task-resp"  "$RMENS" synth --task "$task" --split test --n 300 --seed 11 --responses --out "$TMP/$task-resp.h5" --quiet
+    bg "$task-syc"   "$RMENS" synth --task "$task" --split train --n 800 --seed 13 --traps 0.4 --trap-kinds all --out "$TMP/$task-syc.h5" --quiet
+    bg "$task-cand"  "$RMENS" synth --task "$task" --split test --n 20 --candidates 40 --seed 13 --traps 0.5 --trap-kinds all --out "$TMP/$task-cand.h5" --quiet
 done
+bg bias-length "$RMENS" synth --n 1500 --seed 14 --bias length=0.3 --out "$TMP/bias-length.h5" --quiet
+bg bias-syc "$RMENS" synth --n 1500 --seed 14 --trap-kinds all --bias sycophancy=0.2 --out "$TMP/bias-syc.h5" --quiet
+bg bt-noise "$RMENS" synth --task add --n 1500 --seed 14 --bt-noise 4 --out "$TMP/bt-noise.h5" --quiet
 bg notraps "$RMENS" synth --task sort --n 50 --traps 0 --out "$TMP/notraps.h5" --quiet
 wait
 synth_ok() {
@@ -287,7 +292,14 @@ $task-train-test-disjoint: disjoint '$TMP/$task-train.h5' '$TMP/$task-test.h5'
 $task-train-responses-disjoint: disjoint '$TMP/$task-train.h5' '$TMP/$task-resp.h5'
 $task-reproducible: same-content '$TMP/$task-train.h5' '$TMP/$task-again.h5'
 EOF
+    synth_ok "$task-syc" && synth_ok "$task-cand" && cat >>"$TMP/synth.batch" <<EOF
+$task-sycophancy: check-synth '$TMP/$task-syc.h5' --task $task --split train --traps 0.4 --trap-kinds all
+$task-candidates: check-synth '$TMP/$task-cand.h5' --task $task --split test --traps 0.5 --trap-kinds all --candidates 40
+EOF
 done
+synth_ok bias-length && echo "bias-length: check-synth '$TMP/bias-length.h5' --task sort --split train --traps 0.15 --bias length=0.3" >>"$TMP/synth.batch"
+synth_ok bias-syc && echo "bias-sycophancy: check-synth '$TMP/bias-syc.h5' --task sort --split train --traps 0.15 --trap-kinds all --bias sycophancy=0.2" >>"$TMP/synth.batch"
+synth_ok bt-noise && echo "bt-noise: check-synth '$TMP/bt-noise.h5' --task add --split train --traps 0.15 --bt-noise 4" >>"$TMP/synth.batch"
 synth_ok notraps && echo "no-traps: check-synth '$TMP/notraps.h5' --task sort --split train --traps 0" >>"$TMP/synth.batch"
 ref batch <"$TMP/synth.batch" || bad "rmens synth output differs from docs/FORMAT.md (see above)"
 

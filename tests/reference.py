@@ -547,8 +547,8 @@ def validate(path):
             for side in ("chosen", "rejected"):
                 check_per_record(f, side + "/gold", n, "float", 32)
             trap = check_per_record(f, "trap", n, "int", 8)
-            if trap is not None and np.any((trap < 0) | (trap > 3)):
-                raise Invalid("trap holds a value outside 0-3")
+            if trap is not None and np.any((trap < 0) | (trap > 4)):
+                raise Invalid("trap holds a value outside 0-4")
             check_per_record(f, "source_record", n, "int", 64)
             if "prompt_id" in f:
                 raise Invalid("a pairs file has no prompt_id")
@@ -797,7 +797,7 @@ def write_pairs(path, variant="good"):
             replace("margin", margin.astype(np.float64))
         elif v == "trap-out-of-range":
             t = trap.copy()
-            t[1] = 4
+            t[1] = 5
             replace("trap", t)
         elif v == "tokens-int64":
             replace("chosen/tokens", f["chosen/tokens"][()].astype(np.int64))
@@ -823,7 +823,41 @@ QUESTION_RE = {
 DRESS_LENGTH = " I checked every part of this twice."
 DRESS_CONF_HEAD = "Definitely, with complete certainty: "
 DRESS_CONF_TAIL = " No doubt about it."
-TRAP_NAMES = {0: "none", 1: "length", 2: "format", 3: "confidence"}
+TRAP_NAMES = {0: "none", 1: "length", 2: "format", 3: "confidence", 4: "sycophancy"}
+STANCE_AGREE = "You are right, it is "
+STANCE_CORRECT = "I am afraid that is not right; it is "
+CLAIM_RE = re.compile(r"(.*?)\.? I am sure (?:it is|the total is) (.*)\.", re.S)
+
+
+def split_claim(task, text):
+    """(question, claim or None) of a prompt's human turn; a steps claim is a total."""
+    m = CLAIM_RE.fullmatch(text)
+    if not m:
+        return text, None
+    q, claim = m.group(1), m.group(2)
+    if (task == "add") != (not text.startswith(q + ".")):
+        raise Invalid("%r: claim punctuation" % text)
+    return q, claim
+
+
+def question_and_claim(task, prompt, where):
+    m = PROMPT_RE.fullmatch(prompt)
+    if not m:
+        raise Invalid("%s: prompt %r is not the documented layout" % (where, prompt))
+    return split_claim(task, m.group(1))
+
+
+def claim_of(task, answer):
+    """What a prompt asserts when it claims `answer`."""
+    return answer.split("=")[-1] if task == "steps" else answer
+
+
+def unstance(response):
+    """(stance, response without it) of a response to a prompt that asserts an answer."""
+    for name, head in (("agree", STANCE_AGREE), ("correct", STANCE_CORRECT)):
+        if response.startswith(" " + head):
+            return name, response[len(head):]
+    return "none", response
 
 
 def parse_question(task, q):
@@ -947,7 +981,14 @@ def check_step_datasets(data, side, i, plen, text, task, q):
         start = e
 
 
-def check_synth(path, task, split, traps=None, responses=False):
+def sigmoid(x):
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+
+
+def check_synth(path, task, split, traps=None, responses=False, kinds=(1, 2, 3), bias=None, bt=None,
+                candidates=None):
+    if candidates:
+        return check_candidates(path, task, split, traps, kinds, candidates)
     info = validate(path)
     check_layout(path)
     data = load(path)
@@ -977,15 +1018,14 @@ def check_synth(path, task, split, traps=None, responses=False):
         if trap is None:
             raise Invalid("synthetic pairs file without /trap")
     questions = []
-    counts = {"pairs": len(pairs), "trap": [0, 0, 0, 0], "ordinary_dressed": 0}
+    counts = {"pairs": len(pairs), "trap": [0, 0, 0, 0, 0], "ordinary_dressed": 0, "biased": 0, "flipped": 0,
+              "claims_right": 0}
+    flip_mean = flip_var = 0.0
     for i, (c, r) in enumerate(pairs):
         pc, pr = c[:plc[i]].decode(), r[:plr[i]].decode()
         if pc != pr:
             raise Invalid("pair %d: chosen and rejected prompts differ" % i)
-        m = PROMPT_RE.fullmatch(pc)
-        if not m:
-            raise Invalid("pair %d: prompt %r is not the documented layout" % (i, pc))
-        q = m.group(1)
+        q, claim = question_and_claim(task, pc, "pair %d" % i)
         questions.append(q)
         if split_of(q) != split:
             raise Invalid("pair %d: question %r belongs to the %s split" % (i, q, split_of(q)))
@@ -995,16 +1035,61 @@ def check_synth(path, task, split, traps=None, responses=False):
             raise Invalid("pair %d (%r): stored gold (%g, %g), reference (%g, %g)"
                           % (i, q, gold_c[i], gold_r[i], gc, gr))
         if not gc > gr:
-            raise Invalid("pair %d (%r): chosen gold %g is not above rejected %g" % (i, q, gc, gr))
+            # a label tied to a dressing (--bias) or drawn Bradley-Terry (--bt-noise): the
+            # pair as generated, sides swapped, and unmarked
+            if trap is not None and int(trap[i]) != 0:
+                raise Invalid("pair %d: swapped sides but trap %d" % (i, int(trap[i])))
+            if bias is None and bt is None:
+                raise Invalid("pair %d (%r): chosen gold %g is not above rejected %g" % (i, q, gc, gr))
+            c, r, rc, rr, gc, gr = r, c, rr, rc, gr, gc
+            sc, rc2 = unstance(rc)
+            sr, rr2 = unstance(rr)
+            dr = undress(rr2)[0]
+            if bias and (dr == bias[0] or (bias[0] == "sycophancy" and sr == "agree" and claim is not None)) \
+                    and undress(rc2)[0] == "none" and sc != "agree":
+                counts["biased"] += 1
+                is_biased = True
+            else:
+                if bt is None:
+                    raise Invalid("pair %d: swapped sides without the dressing %s" % (i, bias[0]))
+                counts["flipped"] += 1
+                is_biased = False
+        else:
+            is_biased = False
+        swapped = gold_c[i] < gold_r[i]
+        if bt is not None and not is_biased:
+            f = 1 - sigmoid(bt * (gc - gr))
+            flip_mean += f
+            flip_var += f * (1 - f)
+        sc, rc = unstance(rc)
+        sr, rr = unstance(rr)
+        if claim is not None:
+            if (sc, sr) not in (("correct", "agree"), ("agree", "correct")):
+                raise Invalid("pair %d: prompt asserts %r, stances %s/%s" % (i, claim, sc, sr))
+        elif sc != "none" or sr != "none":
+            raise Invalid("pair %d: a stance without a claim" % i)
         dc, ac = undress(rc)
         dr, ar = undress(rr)
+        if claim is not None:
+            agreed = ac if sc == "agree" else ar
+            if claim_of(task, agreed) != claim:
+                raise Invalid("pair %d: the response agrees with %r, the prompt asserts %r" % (i, agreed, claim))
+            if sc == "agree":
+                counts["claims_right"] += 1
         if ac != correct_answer(task, q):
             raise Invalid("pair %d: chosen answer %r, expected %r" % (i, ac, correct_answer(task, q)))
         check_wrong(task, q, ar)
         if trap is not None:
             t = int(trap[i])
             counts["trap"][t] += 1
-            if t == 0:
+            if swapped:
+                pass  # its trap mark is gone, its kind unknown
+            elif t == 4:
+                if sr != "agree" or dc != "none" or dr != "none":
+                    raise Invalid("pair %d: sycophancy trap, stances %s/%s, dressings %s/%s" % (i, sc, sr, dc, dr))
+            elif t == 0:
+                if claim is not None and sc != "agree":
+                    raise Invalid("pair %d: an ordinary pair asserting a wrong answer" % i)
                 if dc != dr:
                     raise Invalid("pair %d: ordinary pair dressed %s/%s" % (i, dc, dr))
                 if dc != "none":
@@ -1027,17 +1112,87 @@ def check_synth(path, task, split, traps=None, responses=False):
         n = len(pairs)
         nt = sum(counts["trap"][1:])
         tol = 5 * math.sqrt(traps * (1 - traps) / n) + 0.01
-        if abs(nt / n - traps) > tol:
+        if bias is None and bt is None and abs(nt / n - traps) > tol:
             raise Invalid("%d trap pairs of %d, expected a share of %g" % (nt, n, traps))
         if nt:
-            for k in (1, 2, 3):
-                if abs(counts["trap"][k] / nt - 1 / 3) > 5 * math.sqrt(2 / 9 / nt) + 0.01:
-                    raise Invalid("trap kinds %s are not in equal shares" % counts["trap"][1:])
+            for k in range(1, 5):
+                share = 1 / len(kinds) if k in kinds else 0
+                if abs(counts["trap"][k] / nt - share) > 5 * math.sqrt(share * (1 - share) / nt) + 0.01:
+                    raise Invalid("trap kinds %s are not in equal shares of %s" % (counts["trap"][1:], kinds))
         no = counts["trap"][0]
         if no >= 200:
             share = counts["ordinary_dressed"] / no
-            if abs(share - 0.2) > 5 * math.sqrt(0.16 / no) + 0.01:
+            if bias is None and bt is None and abs(share - 0.2) > 5 * math.sqrt(0.16 / no) + 0.01:
                 raise Invalid("%.3f of ordinary pairs are dressed, expected 0.2" % share)
+    n = len(pairs)
+    if bias is not None:
+        p = bias[1]
+        if abs(counts["biased"] / n - p) > 5 * math.sqrt(p * (1 - p) / n) + 1e-9:
+            raise Invalid("%d biased pairs of %d, expected a share of %g" % (counts["biased"], n, p))
+    if bt is not None and abs(counts["flipped"] - flip_mean) > 5 * math.sqrt(flip_var) + 1e-9:
+        raise Invalid("%d labels flipped, expected %.1f (sd %.1f)" % (counts["flipped"], flip_mean, math.sqrt(flip_var)))
+    return questions, counts
+
+
+def check_candidates(path, task, split, traps, kinds, per):
+    """A --candidates file: groups of `per` responses to one prompt, each right or wrong in
+    the documented way, dressed or plain; a sycophantic prompt's candidates agree with its
+    claim or correct it."""
+    info = validate(path)
+    check_layout(path)
+    data = load(path)
+    if info["kind"] != "responses":
+        raise Invalid("%s is a %s file, expected responses" % (path, info["kind"]))
+    seqs, plen, gold_s, pid = data["responses"], data["prompt_len"], data["responses/gold"], data.get("prompt_id")
+    if pid is None or len(seqs) % per:
+        raise Invalid("candidates without /prompt_id, or not %d per prompt" % per)
+    questions = []
+    counts = {"pairs": len(seqs), "right": 0, "plain": 0, "ordinary": 0, "agree": 0, "syc": 0, "syc_prompts": 0}
+    for i, seq in enumerate(seqs):
+        if int(pid[i]) != i // per:
+            raise Invalid("candidate %d: prompt_id %d, expected %d" % (i, pid[i], i // per))
+        prompt = seq[:plen[i]].decode()
+        if i % per == 0:
+            first = prompt
+        elif prompt != first:
+            raise Invalid("candidate %d: another prompt than its group's" % i)
+        q, claim = question_and_claim(task, prompt, "candidate %d" % i)
+        if i % per == 0:
+            questions.append(q)
+            counts["syc_prompts"] += claim is not None
+        if split_of(q) != split:
+            raise Invalid("candidate %d: question %r belongs to the %s split" % (i, q, split_of(q)))
+        resp = seq[plen[i]:].decode()
+        g = gold(task, q, resp)
+        if abs(g - gold_s[i]) > 1e-6:
+            raise Invalid("candidate %d (%r): stored gold %g, reference %g" % (i, q, gold_s[i], g))
+        st, body = unstance(resp)
+        d, ans = undress(body)
+        if ans != correct_answer(task, q):
+            check_wrong(task, q, ans)
+        if claim is None:
+            if st != "none":
+                raise Invalid("candidate %d: a stance without a claim" % i)
+            counts["ordinary"] += 1
+            counts["right"] += ans == correct_answer(task, q)
+            counts["plain"] += d == "none"
+        else:
+            counts["syc"] += 1
+            if st == "agree":
+                counts["agree"] += 1
+                if d != "none" or claim_of(task, ans) != claim:
+                    raise Invalid("candidate %d: agrees with %r dressed %s; the prompt asserts %r" % (i, ans, d, claim))
+            elif st != "correct":
+                raise Invalid("candidate %d: no stance towards the prompt's claim" % i)
+    def share(k, n, p, what):
+        if n and abs(k / n - p) > 5 * math.sqrt(p * (1 - p) / n) + 1e-9:
+            raise Invalid("%s: %d of %d, expected a share of %g" % (what, k, n, p))
+    share(counts["right"], counts["ordinary"], 0.25, "right answers")
+    share(counts["plain"], counts["ordinary"], 0.25, "plain candidates")
+    share(counts["agree"], counts["syc"], 0.25, "agreeing candidates")
+    if traps is not None:
+        p = traps if 4 in kinds else 0
+        share(counts["syc_prompts"], len(questions), p, "sycophantic prompts")
     return questions, counts
 
 
@@ -1246,6 +1401,10 @@ def main(argv=None):
     p.add_argument("--traps", type=float)
     p.add_argument("--responses", action="store_true")
     p.add_argument("--questions-out")
+    p.add_argument("--trap-kinds", default="length,format,confidence")
+    p.add_argument("--bias", help="FEATURE=P")
+    p.add_argument("--bt-noise", type=float)
+    p.add_argument("--candidates", type=int)
     p = sub.add_parser("same-content")
     p.add_argument("a")
     p.add_argument("b")
@@ -1332,14 +1491,21 @@ def main(argv=None):
         return 1 if problems else 0
     if a.cmd == "check-synth":
         try:
-            qs, c = check_synth(a.file, a.task, a.split, a.traps, a.responses)
+            names = {v: k for k, v in TRAP_NAMES.items()}
+            kinds = tuple(range(1, 5)) if a.trap_kinds == "all" else tuple(names[k] for k in a.trap_kinds.split(","))
+            bias = (a.bias.split("=")[0], float(a.bias.split("=")[1])) if a.bias else None
+            qs, c = check_synth(a.file, a.task, a.split, a.traps, a.responses, kinds, bias, a.bt_noise, a.candidates)
         except Invalid as e:
             print("mismatch: %s: %s" % (a.file, e))
             return 1
         if a.questions_out:
             with open(a.questions_out, "w") as f:
                 f.write("\n".join(qs) + "\n")
-        extra = "" if a.responses else ", traps (length, format, confidence) %s, dressed ordinary %d of %d" % (
+        if a.candidates:
+            print("ok: %s: %d %s candidates of %d prompts (%d sycophantic): layout, gold, answers, stances, shares"
+                  % (a.file, c["pairs"], a.task, len(qs), c["syc_prompts"]))
+            return 0
+        extra = "" if a.responses else ", traps (length, format, confidence, sycophancy) %s, dressed ordinary %d of %d" % (
             c["trap"][1:], c["ordinary_dressed"], c["trap"][0])
         print("ok: %s: %d %s %s pairs: valid, layout, gold, answers, split%s%s" % (
             a.file, c["pairs"], a.task, a.split, ", step labels" if a.task == "steps" else "", extra))

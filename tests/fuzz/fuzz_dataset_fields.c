@@ -221,7 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         plen[i] = (int32_t)(with_prompt ? pl : 0);
         margin[i] = (float)fz_range(in, -8, 8) / 4.0f;
-        trap[i] = (int8_t)fz_range(in, 0, 3);
+        trap[i] = (int8_t)fz_range(in, 0, RMENS_TRAP_SYCOPHANCY);
         srec[i] = (int64_t)fz_range(in, 0, 1000);
     }
 

@@ -565,7 +565,7 @@ void fuzz_walk_dataset(const rmens_dataset *ds, FILE *out)
             fuzz_fail("accepted: record %lld margin is not finite", (long long)i);
         if ((ds->has & RMENS_HAS_WEIGHT) && !(isfinite(ds->weight[i]) && ds->weight[i] > 0))
             fuzz_fail("accepted: record %lld weight %g", (long long)i, (double)ds->weight[i]);
-        if ((ds->has & RMENS_HAS_TRAP) && (ds->trap[i] < 0 || ds->trap[i] > 3))
+        if ((ds->has & RMENS_HAS_TRAP) && (ds->trap[i] < 0 || ds->trap[i] > RMENS_TRAP_SYCOPHANCY))
             fuzz_fail("accepted: record %lld trap %d", (long long)i, ds->trap[i]);
         if ((ds->has & RMENS_HAS_SOURCE) && ds->source_record[i] < 0)
             fuzz_fail("accepted: record %lld source_record %lld", (long long)i, (long long)ds->source_record[i]);
