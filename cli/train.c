@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "cli/cli.h"
+#include "ensemble/evaluator.h"
 #include "ensemble/trainer.h"
 #include "io/checkpoint.h"
 
@@ -21,6 +22,8 @@ static const char help[] =
     "data and output:\n"
     "  --data FILE          training pairs (rmens prep / rmens synth)\n"
     "  --val FILE           validation pairs, evaluated every --eval-every steps and at the end\n"
+    "  --calibrate          at the end, fit temperature scaling on the --val pairs and record\n"
+    "                       it in the checkpoint, as rmens eval --write-temperature does\n"
     "  --out FILE           ensemble checkpoint (written atomically)\n"
     "  --members K          ensemble size (default 4)\n"
     "  --init FILE|DIR      start every member from this model: an rmens model file, or a\n"
@@ -188,6 +191,30 @@ static void on_event(const rmens_train_event *ev, void *user)
     fflush(stdout);
 }
 
+/* --calibrate: rmens eval --write-temperature of the new checkpoint on the validation
+ * pairs (the one fit and writer, ensemble/evaluator.c), its rewards standardised as eval
+ * would by default. */
+static rmens_status calibrate_checkpoint(const rmens_train_options *t, MPI_Comm comm, int quiet)
+{
+    rmens_eval_options e = {0};
+    e.ckpt = t->out, e.data = t->val, e.lambda = t->lambda, e.normalize = -1, e.data_budget = t->data_budget;
+    e.fit_temperature = e.write_temperature = 1;
+    RMENS_TRY(rmens_cli_normalize_default(comm, e.ckpt, &e.normalize));
+    rmens_eval_result r;
+    rmens_status st = rmens_eval(&e, comm, &r);
+    if (st == RMENS_OK && rmens_cli_rank(comm) == 0 && !quiet) {
+        printf("calibrate: temperatures fitted on %lld pairs of %s and recorded in %s: member T_k", (long long)r.pairs,
+               t->val, t->out);
+        for (int k = 0; k < r.members; k++)
+            printf(" %.4g", r.member[k].temperature);
+        printf("; mean probability ECE %.4f -> %.4f, NLL %.4f -> %.4f\n", r.ensemble.ece, r.ensemble.ece_calibrated,
+               r.ensemble.nll, r.ensemble.nll_calibrated);
+        fflush(stdout);
+    }
+    rmens_eval_result_free(&r);
+    return st;
+}
+
 int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
 {
     static const struct option longopts[] = {
@@ -203,14 +230,14 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         {"no-share", 0, 0, 'u'},     {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
         {"truncate-prompts", 0, 0, 'P'}, {"member", 1, 0, 'k'}, {"data-mem", 1, 0, 'D'},
         {"norm-pairs", 1, 0, 'N'},     {"oob-pairs", 1, 0, 'O'},
-        {"keep-best", 0, 0, 'Z'},      {"patience", 1, 0, 'Y'},
+        {"keep-best", 0, 0, 'Z'},      {"patience", 1, 0, 'Y'},     {"calibrate", 0, 0, 'X'},
         {0, 0, 0, 0}};
     rmens_train_options o;
     rmens_train_options_init(&o);
     printer pr = {&o, 0, 0, 5};
     o.on_event = on_event;
     o.event_user = &pr;
-    int c, li = 0, rank = rmens_cli_rank(comm), model_given = 0, member_given = 0;
+    int c, li = 0, rank = rmens_cli_rank(comm), model_given = 0, member_given = 0, calibrate = 0;
     int64_t iv, threads = 1;
     double dv;
     rmens_status st = RMENS_OK;
@@ -263,6 +290,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         case 'O': INT_ARG(o.oob_pairs, 0); break;
         case 'V': INT_ARG(o.save_every, 0); break;
         case 'Z': o.keep_best = 1; break;
+        case 'X': calibrate = 1; break;
         case 'Y': INT_ARG(o.patience, 1); break;
         case 'R': o.resume = 1; break;
         case 'F': o.force = 1; break;
@@ -301,6 +329,11 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         o.ensemble_size = o.members;
         o.members = 1;
     }
+    if (st == RMENS_OK && calibrate && !o.val)
+        st = rmens_fail(RMENS_ERR_ARG, "--calibrate needs --val: the temperatures are fitted on validation pairs");
+    if (st == RMENS_OK && calibrate && member_given)
+        st = rmens_fail(RMENS_ERR_ARG, "--calibrate with --member: calibrate the merged ensemble (rmens eval "
+                        "--write-temperature)");
     if (o.init && !model_given)
         o.model.n_ctx = 0;  /* take the shape from the file */
     if (st != RMENS_OK)
@@ -312,5 +345,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
     rmens_cli_train_signals();
     rmens_set_num_threads((int)threads);
     st = rmens_train(&o, comm);
+    if (st == RMENS_OK && calibrate)
+        st = calibrate_checkpoint(&o, comm, pr.quiet);
     return rmens_cli_report(comm, "train", st);
 }
