@@ -196,6 +196,50 @@ grep -q "skipped 1 line" "$TMP/torn.txt" && grep -q "60 train records, 3 eval re
     || { cat "$TMP/torn.txt"; fail "torn metrics: no warning or wrong records"; }
 echo "ok: a torn metrics line is skipped with a warning"
 
+# --bon: best-of-n curves of two candidate draws (bon --curve); every printed figure
+# recomputed from the CSV files, every series present in the SVG.
+for c in 1 2; do
+    "$RMENS" synth --split test --n 6 --candidates 16 --seed $((20 + c)) --trap-kinds all --traps 0.3 \
+        --out "$TMP/cand$c.h5" --quiet || fail "synth --candidates"
+    run 1 bon --ckpt "$TMP/ens.h5" --candidates "$TMP/cand$c.h5" --curve "$TMP/curve$c.csv" --quiet || fail "bon --curve"
+done
+plot "$TMP/bon" --bon "$TMP/curve1.csv" --bon "$TMP/curve2.csv" >"$TMP/bon.txt" 2>&1 || { cat "$TMP/bon.txt"; fail "--bon"; }
+"$PY" - "$TMP" <<'PYEOF2' || { cat "$TMP/bon.txt"; fail "--bon figures"; }
+import csv, re, sys, xml.etree.ElementTree as ET
+import numpy as np
+d = sys.argv[1]
+cur = []
+for c in (1, 2):
+    rows = list(csv.DictReader(open(f"{d}/curve{c}.csv")))
+    cur.append({(r["by"], int(r["n"])): float(r["gold"]) for r in rows})
+members = sorted({b for b, _ in cur[0] if b.startswith("member:")})
+def gold(c, key, n):
+    if key == "single":
+        return np.mean([c[(m, n)] for m in members])
+    if key == "best":
+        return c[(max(members, key=lambda m: c[(m, 16)]), n)]
+    return c[(key, n)]
+out = open(f"{d}/bon.txt").read()
+names = {"single": "single member (mean of K)", "best": "best single member", "mean": "mean", "min": "min (WCO)",
+         "uwo": "UWO"}
+for key, label in names.items():
+    m = re.search(re.escape(f"bon: {label}: gold ") + r"([0-9.]+) at n=1, peak ([0-9.]+) at n=(\d+), ([0-9.]+) \+- ([0-9.]+) at n=16", out)
+    assert m, (label, out)
+    g = np.array([[gold(c, key, n) for n in (1, 2, 4, 8, 16)] for c in cur])
+    want = (g.mean(0)[0], g.mean(0).max(), (1, 2, 4, 8, 16)[g.mean(0).argmax()], g.mean(0)[-1], g[:, -1].std(ddof=1))
+    got = tuple(float(x) for x in m.groups())
+    assert np.allclose(got, want, atol=6e-5), (label, got, want)
+for key in ("mean", "min", "uwo"):
+    m = re.search(re.escape(f"bon: {key} - best single member at n=16: ") + r"([-+0-9.]+) \+- ([0-9.]+)", out)
+    diff = np.array([gold(c, key, 16) - gold(c, "best", 16) for c in cur])
+    assert m and abs(float(m.group(1)) - diff.mean()) < 6e-5 and abs(float(m.group(2)) - diff.std(ddof=1)) < 6e-5, (key, out)
+ids = {e.get("id") for e in ET.parse(f"{d}/bon/bon.svg").getroot().iter()}
+for key in names:
+    for what in ("gold", "proxy", "proxy-gold"):
+        assert f"{what}-{key}" in ids, (what, key)
+print("bon: figures match the curve files; every series drawn")
+PYEOF2
+
 # Bad input: exit status 1, a message naming the file, and nothing written.
 run 1 score --ckpt "$TMP/ens.h5" --data "$TMP/test.h5" --out "$TMP/noper.h5" --quiet || fail "score"
 printf 'not json\n{"type":"train","step":1,"loss":[0.7,0.6]}\n' >"$TMP/bad.jsonl"
@@ -210,6 +254,7 @@ expect_fail() {
     echo "ok: exit 1, '$(head -n 1 "$TMP/err.txt")'"
 }
 expect_fail "$TMP/absent.jsonl: no such file" --metrics "$TMP/absent.jsonl"
+expect_fail "$TMP/m.jsonl: not a curve file of rmens bon --curve" --bon "$TMP/m.jsonl"
 expect_fail "$TMP/absent.h5: no such file" --metrics "$TMP/m.jsonl" --scores "$TMP/absent.h5"
 expect_fail "$TMP/absent.h5: no such file" --scores "$TMP/s.h5" --ood-scores "$TMP/absent.h5"
 expect_fail "$TMP/ens.h5: rmens_format is \"ensemble\"" --scores "$TMP/ens.h5"
