@@ -18,7 +18,7 @@
 #   PROXIES ["s2000:1:2:32:2000 s8000:1:2:32:8000 m2000:2:4:64:2000 m8000:2:4:64:8000"]
 #            name:layers:heads:embd:pairs
 #   RMENS [./rmens]  PY [/usr/bin/python3]  MPIEXEC [mpiexec]
-# At the defaults it took 15-25 min on 2 shared cores (docs/EVALUATION.md).
+# Curves already in OUTDIR are kept: run it again to continue a stopped run.
 set -eu
 [ $# -eq 1 ] || { sed -n '2,22p' "$0" >&2; exit 2; }
 OUT=$1
@@ -52,6 +52,10 @@ for seed in $SEEDS; do
         IFS=: read -r name layers heads embd pairs <<EOF
 $p
 EOF
+        if [ -s "$d/curve-$name.csv" ]; then  # a run stopped midway continues
+            log "seed $seed $name: kept from an earlier run"
+            continue
+        fi
         "$RMENS" synth --n "$pairs" --seed "$seed" --trap-kinds all --traps "$TRAPS" --bias "$BIAS" --bt-noise "$BT" \
             --out "$d/train-$pairs.h5" --force --quiet
         t0=$(date +%s)
