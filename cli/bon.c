@@ -1,9 +1,11 @@
 /* rmens bon: options for best-of-n selection. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "cli/cli.h"
@@ -54,6 +56,30 @@ static int parse_by(const char *s, rmens_bon_options *o)
         return 0;
     }
     return -1;
+}
+
+/* The curve as CSV, written to a temporary and renamed (the library computed it). */
+static rmens_status write_curve(const char *path, const rmens_bon_result *r)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return rmens_fail(RMENS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    fprintf(f, "by,n,kl_bon,proxy,gold,prompts\n");
+    for (int i = 0; i < r->ncurve; i++) {
+        const rmens_bon_point *p = &r->curve[i];
+        fprintf(f, "%s,%lld,%.17g,%.17g,%.17g,%lld\n", p->by, (long long)p->n, p->kl, p->proxy, p->gold,
+                (long long)r->prompts);
+    }
+    rmens_status st = RMENS_OK;
+    if (ferror(f) | fclose(f))
+        st = rmens_fail(RMENS_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    else if (rename(tmp, path) != 0)
+        st = rmens_fail(RMENS_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (st != RMENS_OK)
+        remove(tmp);
+    return st;
 }
 
 int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
@@ -125,7 +151,10 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
     o.command = cmd;
     rmens_set_num_threads((int)threads);
     rmens_bon_result r;
-    if ((st = rmens_bon(&o, comm, &r)) == RMENS_OK && rank == 0 && !quiet && !o.out) {
+    st = rmens_bon(&o, comm, &r);
+    if (st == RMENS_OK && rank == 0 && o.curve)
+        st = write_curve(o.curve, &r);
+    if (st == RMENS_OK && rank == 0 && !quiet && !o.out) {
         printf("bon: %lld candidates of %s scored by %d member%s of %s -> curves %s\n", (long long)r.candidates,
                o.candidates, r.members, r.members > 1 ? "s" : "", o.ckpt, o.curve);
         fflush(stdout);
@@ -146,5 +175,6 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
             printf("  best-of-n curves -> %s\n", o.curve);
         fflush(stdout);
     }
+    rmens_bon_result_free(&r);
     return rmens_cli_report(comm, "bon", st);
 }

@@ -1,11 +1,9 @@
 #include "ensemble/bon.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/error.h"
 #include "comm/moments.h"
@@ -140,9 +138,9 @@ static rmens_status group_rows(const rmens_dataset *ds, const char *path, int64_
  * of rmens_rule_names) for n = 1, 2, 4, ... up to the smallest group: the mean over
  * prompts of the expected proxy (the aggregate itself) and gold reward of the pick among
  * n candidates drawn from the group without replacement (rmens_bon_expected), against
- * KL_bon = log n - (n - 1) / n. CSV, written to a temporary and renamed. */
-static rmens_status curve_write(const rmens_bon_options *o, const rmens_dataset *ds, const float *R, int K,
-                                const char *path)
+ * KL_bon = log n - (n - 1) / n, into res->curve. */
+static rmens_status curve_compute(const rmens_bon_options *o, const rmens_dataset *ds, const float *R, int K,
+                                  rmens_bon_result *res)
 {
     int64_t G = 0, *start = NULL, *rows = NULL, nmin = INT64_MAX, nmax = 0;
     RMENS_TRY(group_rows(ds, o->candidates, &G, &start, &rows));
@@ -157,12 +155,21 @@ static rmens_status curve_write(const rmens_bon_options *o, const rmens_dataset 
     const int nb = K + RMENS_RULE_N;
     const float *gold = ds->has & RMENS_HAS_GOLD ? ds->side[0].gold : NULL;
     double *proxy = malloc((size_t)nmax * sizeof *proxy + 1), *g = malloc((size_t)nmax * sizeof *g + 1);
-    double *sp = calloc((size_t)nb * (size_t)nn + 1, sizeof *sp), *sg = calloc((size_t)nb * (size_t)nn + 1, sizeof *sg);
-    rmens_status st = proxy && g && sp && sg ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory for the curve");
+    rmens_bon_point *c = calloc((size_t)nb * (size_t)nn + 1, sizeof *c);
+    rmens_status st = proxy && g && c ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory for the curve");
     for (int b = 0; st == RMENS_OK && b < nb; b++) {
         rmens_bon_options ob = *o;
         ob.member = b < K ? b : -1;
         ob.rule = b < K ? o->rule : (rmens_rule)(b - K);
+        for (int t = 0; t < nn; t++) {
+            rmens_bon_point *pt = &c[b * nn + t];
+            if (b < K)
+                snprintf(pt->by, sizeof pt->by, "member:%d", b);
+            else
+                snprintf(pt->by, sizeof pt->by, "%s", rmens_rule_names[b - K]);
+            pt->n = ns[t];
+            pt->kl = log((double)ns[t]) - (double)(ns[t] - 1) / (double)ns[t];
+        }
         for (int64_t q = 0; st == RMENS_OK && q < G; q++) {
             const int64_t n = start[q + 1] - start[q], *rs = rows + start[q];
             for (int64_t j = 0; j < n; j++) {
@@ -173,37 +180,23 @@ static rmens_status curve_write(const rmens_bon_options *o, const rmens_dataset 
                 double ep, eg;
                 if ((st = rmens_bon_expected(proxy, proxy, n, ns[t], &ep)) == RMENS_OK &&
                     (st = rmens_bon_expected(proxy, g, n, ns[t], &eg)) == RMENS_OK)
-                    sp[b * nn + t] += ep / (double)G, sg[b * nn + t] += eg / (double)G;
+                    c[b * nn + t].proxy += ep / (double)G, c[b * nn + t].gold += eg / (double)G;
             }
         }
     }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = st == RMENS_OK ? fopen(tmp, "w") : NULL;
-    if (st == RMENS_OK && !f)
-        st = rmens_fail(RMENS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    if (f) {
-        fprintf(f, "by,n,kl_bon,proxy,gold,prompts\n");
-        for (int b = 0; b < nb; b++)
-            for (int t = 0; t < nn; t++) {
-                char by[32];
-                if (b < K)
-                    snprintf(by, sizeof by, "member:%d", b);
-                else
-                    snprintf(by, sizeof by, "%s", rmens_rule_names[b - K]);
-                double n = (double)ns[t];
-                fprintf(f, "%s,%lld,%.17g,%.17g,%.17g,%lld\n", by, (long long)ns[t], log(n) - (n - 1) / n,
-                        sp[b * nn + t], sg[b * nn + t], (long long)G);
-            }
-        if (ferror(f) | fclose(f))
-            st = rmens_fail(RMENS_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        if (st == RMENS_OK && rename(tmp, path) != 0)
-            st = rmens_fail(RMENS_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        if (st != RMENS_OK)
-            remove(tmp);
+    free(proxy), free(g), free(start), free(rows);
+    if (st != RMENS_OK) {
+        free(c);
+        return st;
     }
-    free(proxy), free(g), free(sp), free(sg), free(start), free(rows);
-    return st;
+    res->curve = c, res->ncurve = nb * nn, res->prompts = G;
+    return RMENS_OK;
+}
+
+void rmens_bon_result_free(rmens_bon_result *res)
+{
+    free(res->curve);
+    res->curve = NULL, res->ncurve = 0;
 }
 
 /* What rank 0 writes. */
@@ -329,7 +322,7 @@ rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_resu
          * (step -1) is its one member */
         st = step < 0 ? rmens_ensemble_open(&e, o->ckpt) : rmens_ensemble_open_subset(&e, o->ckpt, (int[]){0}, 0);
     if (st == RMENS_OK && rank == 0 && o->curve)
-        st = curve_write(o, ds, R, K, o->curve);
+        st = curve_compute(o, ds, R, K, res);
     if (st == RMENS_OK && rank == 0 && o->out) {
         rmens_picks p;
         char by[32];

@@ -12,13 +12,21 @@
 
 typedef struct {
     const char *ckpt, *candidates, *out, *command;
-    const char *curve;   /* or NULL: the best-of-n curves of every aggregate (CSV); out may then be NULL */
+    const char *curve;   /* or NULL: compute the best-of-n curves of every aggregate (res->curve; the CLI
+                          * writes them to this path, checked here first); out may then be NULL */
     rmens_rule rule;     /* when member < 0 */
     int member;          /* >= 0: pick by this member's reward alone */
     double lambda;
     int normalize, force;
     int64_t data_budget;
 } rmens_bon_options;
+
+/* One point of a best-of-n curve (rmens_bon_options.curve). */
+typedef struct {
+    char by[32];                /* "member:K", "mean", "min", "uwo" */
+    int64_t n;
+    double kl, proxy, gold;     /* KL_bon; the pick's expected aggregate and gold reward */
+} rmens_bon_point;
 
 typedef struct {
     int64_t candidates, prompts;
@@ -27,6 +35,8 @@ typedef struct {
     int64_t picked_first;           /* prompts whose pick is their first candidate */
     int has_gold;                   /* the candidates carry gold rewards (synthetic tasks): */
     double gold_picked, gold_random;  /* mean gold of the picks; of a random candidate */
+    rmens_bon_point *curve;         /* with o->curve, on rank 0: [ncurve], every aggregate in turn */
+    int ncurve;
 } rmens_bon_result;
 
 /* The aggregate of one candidate's K rewards r: the options' rule of their mean, minimum
@@ -50,5 +60,6 @@ rmens_status rmens_bon_expected(const double *proxy, const double *gold, int64_t
 
 /* Collective over comm: scores o->candidates and writes o->out (rank 0). */
 rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_result *res);
+void rmens_bon_result_free(rmens_bon_result *res);
 
 #endif
