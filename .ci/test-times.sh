@@ -1,6 +1,6 @@
 #!/bin/bash
 # .ci/test-times.sh [DIR]: the wall time of every test of the last suite run in the build
-# directory DIR (default .), slowest first, with the total (tests/timed wrote them).
+# directory DIR (default .), slowest first, with the total (tests/timed.sh wrote them).
 set -euo pipefail
 cd "${1:-.}"
 grep -h '^# rmens-test-time ' tests/*.log tests/fuzz/*.log 2>/dev/null |
