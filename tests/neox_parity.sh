@@ -81,9 +81,11 @@ run() {
 }
 
 # The full vocabulary once (its float64 reference dominates the time), the other
-# settings at vocab 1024.
+# settings at vocab 1024. Learning rates of at least 5e-5: the parameter bound is relative
+# to the summed learning rate, and embeddings of std 1 (values up to 5.6, whose float32
+# spacing is 4.8e-7) that weight decay alone moves need sum(lr) well above 1e-5.
 #   model  label steps share compact ms  center lr    warmup total minfrac wd   clip
-run par    s1c1  1     1     1       0.3 0.05   1e-5  1      1     0.1     0.1  1
+run par    s1c1  2     1     1       0.3 0.05   5e-5  1      2     0.1     0.1  1
 run par1k  s0c0  2     0     0       1   0      5e-5  0      2     0       0.01 0
 run seq    s1c1  2     1     1       0.5 0      5e-5  1      2     0.1     0.1  1
 run seq    s0c0  1     0     0       0   0.05   1e-4  0      1     0       0.05 100
