@@ -75,6 +75,10 @@ expect_refusal "was trained on \"bytes\" tokens, but $TMP/othertok.h5 was tokeni
 expect_refusal "holds 4 members, --members asks for 2" w --data "$TMP/grown.h5" --members 2
 expect_refusal "has n_ctx 64, n_layer 1, n_head 2, n_embd 32; the model options ask for" \
     w --data "$TMP/grown.h5" --layers 2
+cp "$TMP/ens.h5" "$TMP/unfinished.h5" &&
+    "$PY" -c "import sys, h5py; h5py.File(sys.argv[1], 'r+').attrs['step'] = 20" "$TMP/unfinished.h5" || fail "cp"
+expect_refusal "unfinished.h5 is unfinished (step 20 of 30): resume it first" run 2 train --warm-start \
+    "$TMP/unfinished.h5" --data "$TMP/grown.h5" --batch 16 --steps 1 --truncate-prompts --out "$TMP/x.h5"
 expect_refusal "is the same file as" run 1 train --warm-start "$TMP/ens.h5" --data "$TMP/grown.h5" --batch 16 \
     --steps 1 --force --out "$TMP/ens.h5"
 echo "warm start: all passed"
