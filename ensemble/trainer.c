@@ -1029,6 +1029,7 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         return st;
     }
     t->o = &eff;  /* warm_start may set the members */
+    t->pl.group = MPI_COMM_NULL;  /* no placement yet: nothing to free if the warm start is refused */
     if (o->warm_start && (st = read_warm(t, &eff)) != RMENS_OK)
         goto exit;
     if ((st = rmens_placement_init(&t->pl, comm, eff.members)) != RMENS_OK)
