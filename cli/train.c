@@ -32,8 +32,13 @@ static const char help[] =
     "                       *ForSequenceClassification with one label keeps its score head;\n"
     "                       any other model gets a fresh head per member. Its tokenizer.json\n"
     "                       must be the data's.\n"
+    "  --warm-start FILE    continue every member from its weights in this ensemble\n"
+    "                       checkpoint (active learning: the next round on the grown data):\n"
+    "                       a fresh bootstrap over --data, a fresh optimiser (zero moments,\n"
+    "                       warmup and schedule again); shape, tokenizer and --members (by\n"
+    "                       default) are the checkpoint's\n"
     "  --metrics FILE       JSON Lines: one object per step and per evaluation\n"
-    "model (ignored with --init):\n"
+    "model (the file's with --init or --warm-start):\n"
     "  --layers L --heads H --embd C --ctx T   (default 2, 4, 64, 128)\n"
     "optimiser:\n"
     "  --batch B            pairs per step per member (default 32)\n"
@@ -231,14 +236,15 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         {"no-share", 0, 0, 'u'},     {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
         {"truncate-prompts", 0, 0, 'P'}, {"member", 1, 0, 'k'}, {"data-mem", 1, 0, 'D'},
         {"norm-pairs", 1, 0, 'N'},     {"oob-pairs", 1, 0, 'O'},
-        {"keep-best", 0, 0, 'Z'},      {"patience", 1, 0, 'Y'},     {"calibrate", 0, 0, 'X'},
+        {"keep-best", 0, 0, 'Z'},      {"patience", 1, 0, 'Y'},    {"warm-start", 1, 0, 'J'},
+        {"calibrate", 0, 0, 'X'},
         {0, 0, 0, 0}};
     rmens_train_options o;
     rmens_train_options_init(&o);
     printer pr = {&o, 0, 0, 5};
     o.on_event = on_event;
     o.event_user = &pr;
-    int c, li = 0, rank = rmens_cli_rank(comm), model_given = 0, member_given = 0, calibrate = 0;
+    int c, li = 0, rank = rmens_cli_rank(comm), model_given = 0, member_given = 0, members_given = 0, calibrate = 0;
     int64_t iv, threads = 1;
     double dv;
     rmens_status st = RMENS_OK;
@@ -264,7 +270,8 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         case 'o': o.out = optarg; break;
         case 'i': o.init = optarg; break;
         case 'M': o.metrics = optarg; break;
-        case 'K': INT_ARG(o.members, 1); break;
+        case 'K': INT_ARG(o.members, 1); members_given = 1; break;
+        case 'J': o.warm_start = optarg; break;
         case 'L': INT_ARG(o.model.n_layer, 1); model_given = 1; break;
         case 'H': INT_ARG(o.model.n_head, 1); model_given = 1; break;
         case 'C': INT_ARG(o.model.n_embd, 1); model_given = 1; break;
@@ -335,8 +342,10 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
     if (st == RMENS_OK && calibrate && member_given)
         st = rmens_fail(RMENS_ERR_ARG, "--calibrate with --member: calibrate the merged ensemble (rmens eval "
                         "--write-temperature)");
-    if (o.init && !model_given)
+    if ((o.init || o.warm_start) && !model_given)
         o.model.n_ctx = 0;  /* take the shape from the file */
+    if (o.warm_start && !members_given && !member_given)
+        o.members = 0;  /* and the members from the checkpoint */
     if (st != RMENS_OK)
         return rmens_cli_report(comm, "train", st);
     /* The command line goes into the checkpoint, for provenance. */

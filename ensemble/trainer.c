@@ -67,6 +67,7 @@ typedef struct {
     int64_t step, total;
     rmens_model_config cfg;  /* the members' shape: options or --init, vocabulary of the data */
     int fresh_head;          /* --init had no score head: each member draws its own */
+    rmens_ckpt_header *warm; /* the warm_start checkpoint's header, or NULL */
     char *hf_config;         /* --init DIR (or the resumed checkpoint's): config.json text, for export */
     char hf_dir[1024];       /* that directory, absolute */
     int64_t data_crc32;      /* fingerprint of the training pairs, kept for --resume */
@@ -469,7 +470,11 @@ static rmens_status setup_members(trainer *t, const rmens_model *init, const rme
         member *mb = &t->mem[j];
         mb->index = t->pl.local[j];
         RMENS_TRY(rmens_model_alloc(&mb->m, &cfg));
-        if (init) {
+        if (t->warm && !resume) {
+            /* the member's own weights; nothing else of its state (moments, sample) */
+            RMENS_TRY(rmens_checkpoint_read_member(o->warm_start, o->member_offset + mb->index, mb->m, NULL, NULL,
+                                                   NULL, 0, NULL));
+        } else if (init) {
             memcpy(mb->m->params, init->params, init->nparams * sizeof(float));
             if (t->fresh_head)
                 rmens_model_init_head(mb->m, o->seed, 1 + (uint64_t)(o->member_offset + mb->index));
@@ -637,9 +642,10 @@ static rmens_status step_event(trainer *t, const double *vals)
 static rmens_status claim_outputs(const rmens_train_options *o, rmens_output_lock *lock)
 {
     const int keep = o->force || o->resume;
-    const rmens_file_use in[] = {{"`data`", o->data, 0}, {"`val`", o->val, 0}, {"`init`", o->init, 0}};
+    const rmens_file_use in[] = {{"`data`", o->data, 0}, {"`val`", o->val, 0}, {"`init`", o->init, 0},
+                                 {"`warm_start`", o->warm_start, 0}};
     const rmens_file_use out[] = {{"`out`", o->out, keep}, {"`metrics`", o->metrics, keep}};
-    RMENS_TRY(rmens_output_check(in, 3, out, 2));
+    RMENS_TRY(rmens_output_check(in, 4, out, 2));
     return rmens_output_lock_take(lock, o->out);
 }
 
@@ -674,6 +680,9 @@ static rmens_status check_options(const rmens_train_options *o, int rank, rmens_
         return rmens_fail(RMENS_ERR_ARG, "`batch` must be at least 1");
     if (!o->out)
         return rmens_fail(RMENS_ERR_ARG, "`out` is required");
+    if (o->warm_start && o->init)
+        return rmens_fail(RMENS_ERR_ARG, "`warm_start` and `init` exclude each other: the members start from one or "
+                          "the other");
     if ((o->keep_best || o->patience > 0) && (!o->val || o->eval_every <= 0))
         return rmens_fail(RMENS_ERR_ARG, "`%s` needs `val` and `eval_every` > 0: it follows the validation loss",
                           o->keep_best ? "keep_best" : "patience");
@@ -744,9 +753,62 @@ static rmens_status read_init(trainer *t, rmens_model **init)
     return rmens_verdict(t->comm, st);
 }
 
+/* Collective: the warm_start checkpoint's header, and the members it sets (*eff). */
+static rmens_status read_warm(trainer *t, rmens_train_options *eff)
+{
+    const rmens_train_options *o = t->o;
+    rmens_status st = (t->warm = malloc(sizeof *t->warm)) ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (st == RMENS_OK && (st = rmens_checkpoint_read_header(o->warm_start, t->warm)) != RMENS_OK)
+        rmens_fail_context(st, "`warm_start` %s: ", o->warm_start);
+    if (st == RMENS_OK && eff->members == 0)
+        eff->members = t->warm->members;
+    const int want = eff->ensemble_size > 0 ? eff->ensemble_size : eff->members;
+    if (st == RMENS_OK && (t->warm->members != want || t->warm->member_offset != 0))
+        st = rmens_fail(RMENS_ERR_ARG, "`warm_start` %s holds %s%d members, `members` asks for %d (each member "
+                        "continues its own)", o->warm_start, t->warm->member_offset ? "a part of " : "",
+                        t->warm->members, want);
+    if (st == RMENS_OK && t->warm->step != t->warm->total_steps)
+        st = rmens_fail(RMENS_ERR_ARG, "`warm_start` %s is unfinished (step %lld of %lld): resume it first",
+                        o->warm_start, (long long)t->warm->step, (long long)t->warm->total_steps);
+    return rmens_verdict(t->comm, st);
+}
+
+/* The members' shape is warm_start's: checked against the model options (when given)
+ * and the data's tokens. Its Hugging Face record carries over, for export. */
+static rmens_status check_warm(trainer *t)
+{
+    const rmens_train_options *o = t->o;
+    const rmens_ckpt_header *w = t->warm;
+    const rmens_model_config *c = &w->cfg;
+    t->cfg = w->cfg;
+    if (o->model.n_ctx && (o->model.n_ctx != c->n_ctx || o->model.n_layer != c->n_layer ||
+                           o->model.n_head != c->n_head || o->model.n_embd != c->n_embd))
+        return rmens_fail(RMENS_ERR_ARG, "`warm_start` %s has n_ctx %d, n_layer %d, n_head %d, n_embd %d; the model "
+                          "options ask for %d, %d, %d, %d (drop them to use the checkpoint's)", o->warm_start,
+                          c->n_ctx, c->n_layer, c->n_head, c->n_embd, o->model.n_ctx, o->model.n_layer,
+                          o->model.n_head, o->model.n_embd);
+    if (!rmens_tokenizer_same(w->tokenizer, t->train->tokenizer))
+        return rmens_fail(RMENS_ERR_ARG, "`warm_start` %s was trained on \"%s\" tokens, but %s was tokenized by \"%s\"",
+                          o->warm_start, w->tokenizer, o->data, t->train->tokenizer);
+    if (w->eot_token >= 0 && w->eot_token != t->train->eot)
+        return rmens_fail(RMENS_ERR_ARG, "`warm_start` %s was trained with end-of-text token %lld, %s has %d",
+                          o->warm_start, (long long)w->eot_token, o->data, t->train->eot);
+    if (c->vocab_size < rmens_dataset_vocab_size(t->train))
+        return rmens_fail(RMENS_ERR_ARG, "`warm_start` %s has vocab_size %d, the data %s needs %d", o->warm_start,
+                          c->vocab_size, o->data, rmens_dataset_vocab_size(t->train));
+    if (!t->hf_config && w->hf_config[0]) {
+        if (!(t->hf_config = strdup(w->hf_config)))
+            return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        snprintf(t->hf_dir, sizeof t->hf_dir, "%s", w->hf_dir);
+    }
+    return rmens_model_config_check(&t->cfg);
+}
+
 /* The members' shape: the init model's or the options', reading the data's vocabulary. */
 static rmens_status choose_config(trainer *t, const rmens_model *init)
 {
+    if (t->warm)
+        return check_warm(t);
     t->cfg = init ? init->cfg : t->o->model;
     if (!init)
         t->cfg.vocab_size = rmens_dataset_vocab_size(t->train);
@@ -941,6 +1003,7 @@ static void trainer_free(trainer *t)
     rmens_placement_free(&t->pl);
     free(t->mattrs);
     free(t->hf_config);
+    free(t->warm);
     free(t->best);
     free(t->best_loss);
     free(t->best_step);
@@ -965,7 +1028,11 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         rmens_output_lock_release(&lock);
         return st;
     }
-    if ((st = rmens_placement_init(&t->pl, comm, o->members)) != RMENS_OK)
+    t->o = &eff;  /* warm_start may set the members */
+    t->pl.group = MPI_COMM_NULL;  /* no placement yet: nothing to free if the warm start is refused */
+    if (o->warm_start && (st = read_warm(t, &eff)) != RMENS_OK)
+        goto exit;
+    if ((st = rmens_placement_init(&t->pl, comm, eff.members)) != RMENS_OK)
         goto exit;
     if ((st = read_data(t)) != RMENS_OK || (o->init && (st = read_init(t, &init)) != RMENS_OK))
         goto exit;

@@ -74,6 +74,11 @@ typedef void (*rmens_train_callback)(const rmens_train_event *ev, void *user);
 
 typedef struct {
     const char *data, *val, *out, *init, *metrics;
+    /* Warm start (active learning's rounds): every member starts from its own weights in
+     * this ensemble checkpoint (same tokenizer, shape and member count), with a fresh
+     * bootstrap over data and a fresh optimiser (zero moments, step 0, the schedule again).
+     * members 0 (and no model options: model.n_ctx 0) take the checkpoint's. */
+    const char *warm_start;
     int64_t data_budget;        /* bytes of tokens per file held in memory (rmens_data_budget) */
     int members;
     int member_offset;          /* index of member 0 in the whole ensemble (job arrays: --member k) */

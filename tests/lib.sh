@@ -47,3 +47,17 @@ need_tokenizer_fixtures() {
     done
     export NODE_PATH="$FIX"
 }
+# A refusal: "$@" must fail, say $1 on stderr and leave none of $REFUSE_NO_OUTPUT
+# (paths, space-separated) behind.
+expect_refusal() {
+    pat=$1; shift
+    "$@" >"$TMP/refusal.out" 2>"$TMP/refusal.err" && fail "succeeded: $*"
+    grep -qF -- "$pat" "$TMP/refusal.err" || { cat "$TMP/refusal.err"; fail "no '$pat': $*"; }
+    for f in ${REFUSE_NO_OUTPUT:-}; do [ -e "$f" ] && fail "$f was written: $*"; done
+    echo "ok: '$pat'"
+}
+# A copy of data file $1 as $2 claiming another (Hugging Face) tokenizer.
+other_tokenizer() {
+    cp "$1" "$2" &&
+        "$PY" -c "import sys, h5py; h5py.File(sys.argv[1], 'r+').attrs['tokenizer'] = 'Qwen3-0.6B@' + '0' * 64" "$2"
+}
