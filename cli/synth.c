@@ -25,6 +25,8 @@ static const char help[] =
     "  --seed S        seed (default 1)\n"
     "  --traps F       fraction of trap pairs (default 0.15)\n"
     "  --responses     write a responses file (chosen then rejected of each pair)\n"
+    "  --steps-file    (task steps) write a steps file for process RMs: the right then\n"
+    "                  the wrong solution of each problem, a label per step\n"
     "  --force         replace an existing output file\n"
     "  --quiet         print nothing but errors\n";
 
@@ -36,6 +38,7 @@ int rmens_cmd_synth(int argc, char **argv, MPI_Comm comm)
         {"seed", required_argument, 0, 's'},  {"traps", required_argument, 0, 'r'},
         {"responses", no_argument, 0, 'R'},   {"force", no_argument, 0, 'x'},
         {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
+        {"steps-file", no_argument, 0, 'S'},
         {0, 0, 0, 0}};
     rmens_synth_options o;
     rmens_synth_options_init(&o);
@@ -77,6 +80,7 @@ int rmens_cmd_synth(int argc, char **argv, MPI_Comm comm)
                 st = rmens_fail(RMENS_ERR_ARG, "--traps: expected a number in [0, 1], got '%s'", optarg);
             break;
         case 'R': o.responses = 1; break;
+        case 'S': o.steps_file = 1; break;
         case 'x': o.overwrite = 1; break;
         case 'q': quiet = 1; break;
         case 'h':
@@ -103,7 +107,8 @@ int rmens_cmd_synth(int argc, char **argv, MPI_Comm comm)
             st = rmens_dataset_write(ds, out);
         if (st == RMENS_OK && !quiet)
             printf("synth: wrote %lld %s of task %s (%s split, seed %llu) to %s\n",
-                   (long long)rmens_dataset_count(ds), o.responses ? "responses" : "pairs",
+                   (long long)rmens_dataset_count(ds),
+                   o.responses ? "responses" : o.steps_file ? "solutions" : "pairs",
                    rmens_task_name(o.task), o.split == RMENS_SPLIT_TEST ? "test" : "train",
                    (unsigned long long)o.seed, out);
         rmens_dataset_free(ds);

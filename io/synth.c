@@ -318,19 +318,22 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
         return rmens_fail(RMENS_ERR_ARG, "`n` must be at least 1, got %lld", (long long)o->n);
     if (!(o->trap_fraction >= 0 && o->trap_fraction <= 1))
         return rmens_fail(RMENS_ERR_ARG, "`trap_fraction` must be in [0, 1], got %g", o->trap_fraction);
+    if (o->steps_file && (o->task != RMENS_TASK_STEPS || o->responses))
+        return rmens_fail(RMENS_ERR_ARG, "`steps_file` needs the steps task and no `responses`");
     unsigned has = RMENS_HAS_GOLD | RMENS_HAS_PROMPT | (o->task == RMENS_TASK_STEPS ? RMENS_HAS_STEPS : 0);
-    if (!o->responses)
+    if (!o->responses && !o->steps_file)
         has |= RMENS_HAS_TRAP;
     else
         has |= RMENS_HAS_GROUP;  /* the two responses of pair i answer prompt i */
     rmens_dataset *ds;
-    RMENS_TRY(rmens_dataset_new(&ds, o->responses ? RMENS_DATA_RESPONSES : RMENS_DATA_PAIRS, has,
+    RMENS_TRY(rmens_dataset_new(&ds, o->steps_file ? RMENS_DATA_STEPS : o->responses ? RMENS_DATA_RESPONSES
+                                                                              : RMENS_DATA_PAIRS, has,
                                 RMENS_BYTES_VOCAB, RMENS_BYTES_EOT, "bytes"));
     snprintf(ds->task, sizeof ds->task, "%s", rmens_task_name(o->task));
     snprintf(ds->source, sizeof ds->source, "rmens synth --task %s --split %s --n %lld --seed %llu "
              "--traps %g%s", rmens_task_name(o->task), o->split == RMENS_SPLIT_TEST ? "test" : "train",
              (long long)o->n, (unsigned long long)o->seed, o->trap_fraction,
-             o->responses ? " --responses" : "");
+             o->responses ? " --responses" : o->steps_file ? " --steps-file" : "");
     ds->seed = (int64_t)(o->seed & INT64_MAX);
 
     rmens_status st = RMENS_OK;
@@ -363,12 +366,15 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
         } else if (rmens_rng_unit(&g) < BOTH_DRESSED) {
             d[0] = d[1] = (dress)(1 + rmens_rng_below(&g, 3));
         }
+        if (o->steps_file)  /* plain solutions: the steps are what is judged */
+            d[0] = d[1] = DRESS_NONE, trap = RMENS_TRAP_NONE;
         prompt.len = resp[0].len = resp[1].len = 0;
         int rc = rmens_render_turn(&prompt, RMENS_ROLE_HUMAN, p.question, strlen(p.question)) |
                  rmens_text_append(&prompt, RMENS_ASSISTANT_HEADER, strlen(RMENS_ASSISTANT_HEADER));
         const char *ans[2] = {p.right, p.wrong};
         for (int s = 0; s < 2; s++)
-            rc |= rmens_text_append(&resp[s], prompt.buf, prompt.len) | render_answer(&resp[s], ans[s], d[s]);
+            rc |= rmens_text_append(&resp[s], prompt.buf, prompt.len) | render_answer(&resp[s], ans[s], d[s]) |
+                  (o->steps_file ? rmens_text_append(&resp[s], "\n", 1) : 0);  /* the last step's separator */
         size_t need = resp[0].len + resp[1].len + 2;
         if (!rc && need > tokcap) {
             int32_t *t = realloc(tok, need * sizeof *t);
@@ -402,10 +408,11 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
         }
         r.prompt_len = (int32_t)prompt.len;
         r.trap = trap;
-        if (!o->responses) {
+        if (!o->responses && !o->steps_file) {
             st = rmens_dataset_append(ds, &r);
             continue;
         }
+        float target[MAX_STEPS];
         /* A responses file: the chosen then the rejected response of each pair. */
         for (int s = 0; s < 2 && st == RMENS_OK; s++) {
             rmens_record one = {0};
@@ -417,6 +424,11 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
             one.step_end[0] = r.step_end[s];
             one.step_label[0] = r.step_label[s];
             one.nsteps[0] = r.nsteps[s];
+            for (int k = 0; o->steps_file && k < r.nsteps[s]; k++) {
+                ends[s][k]++;  /* a step closes with its separator, where its label is read */
+                target[k] = labels[s][k];
+            }
+            one.step_target = target;
             st = rmens_dataset_append(ds, &one);
         }
     }
