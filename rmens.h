@@ -140,7 +140,9 @@ RMENS_API const char *rmens_tokenizer_chat_template(const rmens_tokenizer *t);
 /* A preference ("pairs") or single-response ("responses") data set: docs/FORMAT.md. */
 typedef struct rmens_dataset rmens_dataset;
 
-/* STEPS: solutions with a label per reasoning step, for process reward models. */
+/* STEPS: solutions with a label per reasoning step, for process reward models; a step's
+ * label is in [0, 1], or RMENS_STEP_UNLABELLED (no loss, no metric). */
+#define RMENS_STEP_UNLABELLED (-1.0f)
 typedef enum { RMENS_DATA_PAIRS = 1, RMENS_DATA_RESPONSES = 2, RMENS_DATA_STEPS = 3 } rmens_data_kind;
 typedef enum { RMENS_SIDE_CHOSEN = 0, RMENS_SIDE_REJECTED = 1, RMENS_SIDE_RESPONSE = 0 } rmens_side;
 typedef enum {

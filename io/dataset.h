@@ -63,9 +63,6 @@ struct rmens_dataset {
     hid_t file;              /* the file they are read from, or -1 */
 };
 
-/* A steps file's label of a step that carries none (no loss, no metric). */
-#define RMENS_STEP_UNLABELLED (-1.0f)
-
 /* Steps of record i of a steps file (or of side s of a pairs/responses file with steps):
  * *n steps, step_end (one past each step's last token, within the sequence). */
 const int32_t *rmens_dataset_step_ends(const rmens_dataset *ds, int s, int64_t i, int64_t *n);

@@ -326,8 +326,47 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
 }
 
 /* A scores file (docs/FORMAT.md, "scores"): where its rewards came from and what they hold. */
+/* A process reward model's scores of a steps file (ensemble/prm.h). */
+static rmens_status describe_step_scores(FILE *f, const char *path, hid_t file)
+{
+    char ckpt[1024] = "", data[1024] = "", agg[16] = "";
+    int64_t members = 0, n = 0, S = 0, cut = 0;
+    float *score = NULL, *mean = NULL;
+    rmens_status st;
+    if ((st = rmens_h5_attr_read_str(file, "checkpoint", ckpt, sizeof ckpt)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "data", data, sizeof data)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "aggregate", agg, sizeof agg)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "members", &members)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "steps_cut", &cut)) != RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/score", H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&score, &n)) !=
+            RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/steps/mean", H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&mean, &S)) !=
+            RMENS_OK) {
+        rmens_fail_context(st, "%s: ", path);
+        goto exit;
+    }
+    double ms = 0, ok = 0;
+    for (int64_t i = 0; i < n; i++)
+        ms += score[i] / (double)n;
+    for (int64_t s = 0; s < S; s++)
+        ok += mean[s] > 0.5f;
+    fprintf(f, "%s: rmens scores file (process reward model on steps)\n", path);
+    fprintf(f, "  checkpoint       %s (%lld members)\n  data             %s\n", ckpt, (long long)members, data);
+    fprintf(f, "  solutions        %lld, score = %s of the steps' mean probability: mean %.4f\n", (long long)n, agg, ms);
+    fprintf(f, "  steps            %lld (%lld cut away: NaN); %.1f%% judged correct (mean p > 1/2)\n", (long long)S,
+            (long long)cut, S ? 100.0 * ok / (double)S : 0.0);
+exit:
+    free(score);
+    free(mean);
+    return st;
+}
+
 static rmens_status describe_scores(FILE *f, const char *path, hid_t file, int64_t show)
 {
+    char kind[32] = "";
+    if (rmens_h5_has_attr(file, "input") && rmens_h5_attr_read_str(file, "input", kind, sizeof kind) == RMENS_OK &&
+        strcmp(kind, "steps") == 0)
+        return describe_step_scores(f, path, file);
     static const char *const cols[] = {"mean", "min", "max", "var", "std", "uwo", "wco"};
     char input[32] = "", ckpt[1024] = "", data[1024] = "", norm[32] = "";
     int64_t version = 0, members = 0, step = -1, crc = 0, cut = 0, n = -1;

@@ -18,7 +18,7 @@
 #include "io/render.h"
 
 #define MAX_NUMS 8
-#define MAX_STEPS (MAX_NUMS - 1)
+#define MAX_STEPS MAX_NUMS  /* the steps task has MAX_NUMS - 1; a sort answer in steps MAX_NUMS */
 /* Share of ordinary pairs whose two responses get the same dressing. */
 #define BOTH_DRESSED 0.2
 
@@ -95,6 +95,18 @@ static int step_labels(const int *q, int nq, const char *r, size_t rn, int8_t *l
         label[found++] = (int8_t)(c == sum);
     }
     return found;
+}
+
+/* Per-step correctness of a sort answer written a digit per step: step k is right when
+ * its digit is the k-th smallest of the question's. */
+static void sort_labels(const int *q, int nq, const char *ans, int8_t *label)
+{
+    int s[MAX_NUMS], a[MAX_NUMS];
+    memcpy(s, q, (size_t)nq * sizeof *s);
+    qsort(s, (size_t)nq, sizeof *s, cmp_int);
+    int na = numbers(ans, strlen(ans), a, MAX_NUMS);
+    for (int k = 0; k < nq; k++)
+        label[k] = (int8_t)(k < na && a[k] == s[k]);
 }
 
 double rmens_synth_gold(rmens_task task, const char *prompt, size_t plen, const char *resp, size_t rlen)
@@ -318,9 +330,11 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
         return rmens_fail(RMENS_ERR_ARG, "`n` must be at least 1, got %lld", (long long)o->n);
     if (!(o->trap_fraction >= 0 && o->trap_fraction <= 1))
         return rmens_fail(RMENS_ERR_ARG, "`trap_fraction` must be in [0, 1], got %g", o->trap_fraction);
-    if (o->steps_file && (o->task != RMENS_TASK_STEPS || o->responses))
-        return rmens_fail(RMENS_ERR_ARG, "`steps_file` needs the steps task and no `responses`");
-    unsigned has = RMENS_HAS_GOLD | RMENS_HAS_PROMPT | (o->task == RMENS_TASK_STEPS ? RMENS_HAS_STEPS : 0);
+    if (o->steps_file && (o->task == RMENS_TASK_ADD || o->responses))
+        return rmens_fail(RMENS_ERR_ARG, "`steps_file` needs the steps or sort task and no `responses`");
+    /* A sort answer in a steps file: one digit per step, right when it is the next in order. */
+    const int sort_steps = o->steps_file && o->task == RMENS_TASK_SORT;
+    unsigned has = RMENS_HAS_GOLD | RMENS_HAS_PROMPT | (o->task == RMENS_TASK_STEPS || sort_steps ? RMENS_HAS_STEPS : 0);
     if (!o->responses && !o->steps_file)
         has |= RMENS_HAS_TRAP;
     else
@@ -368,6 +382,10 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
         }
         if (o->steps_file)  /* plain solutions: the steps are what is judged */
             d[0] = d[1] = DRESS_NONE, trap = RMENS_TRAP_NONE;
+        for (char *c = p.right; sort_steps && *c; c++)  /* "1 2 3" -> "1\n2\n3" */
+            *c = *c == ' ' ? '\n' : *c;
+        for (char *c = p.wrong; sort_steps && *c; c++)
+            *c = *c == ' ' ? '\n' : *c;
         prompt.len = resp[0].len = resp[1].len = 0;
         int rc = rmens_render_turn(&prompt, RMENS_ROLE_HUMAN, p.question, strlen(p.question)) |
                  rmens_text_append(&prompt, RMENS_ASSISTANT_HEADER, strlen(RMENS_ASSISTANT_HEADER));
@@ -398,10 +416,13 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
             at += r.len[s];
             r.gold[s] = (float)rmens_synth_gold(o->task, prompt.buf, prompt.len,
                                                 resp[s].buf + prompt.len, resp[s].len - prompt.len);
-            if (o->task == RMENS_TASK_STEPS) {
+            if (o->task == RMENS_TASK_STEPS || sort_steps) {
                 r.nsteps[s] = step_ends(resp[s].buf + prompt.len, resp[s].len - prompt.len,
                                         prompt.len, ans[s], ends[s]);
-                step_labels(p.q, p.nq, resp[s].buf + prompt.len, resp[s].len - prompt.len, labels[s]);
+                if (sort_steps)
+                    sort_labels(p.q, p.nq, ans[s], labels[s]);
+                else
+                    step_labels(p.q, p.nq, resp[s].buf + prompt.len, resp[s].len - prompt.len, labels[s]);
                 r.step_end[s] = ends[s];
                 r.step_label[s] = labels[s];
             }
