@@ -40,6 +40,7 @@ if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" tests/*.log; then
     echo "sanitizer reports in the logs above" >&2
     exit 1
 fi
+"$src/.ci/test-times.sh"
 echo "sanitizers: make check clean"
 
 # valgrind memcheck on the serial unit tests, in the normal build (valgrind and ASan

@@ -347,6 +347,22 @@ START_TEST(malformed)
         {NULL, "\"a b c\"", NULL, NULL, "model.merges[0] is not"},
         {NULL, "42", NULL, NULL, "model.merges[0] is neither"},
         {"\"ab\": 5", NULL, NULL, NULL, "given to two tokens"},                   /* duplicate id */
+        /* read by text/jsonscan: strict JSON, duplicates refused, the byte named */
+        {"\"ab\": 256, \"ab\": 257", NULL, NULL, NULL, "appears twice"},        /* duplicate key */
+        {"\"ab\": 1.0", NULL, NULL, NULL, "model.vocab[\"ab\"] is not an integer id"},
+        {"\"ab\": 2e2", NULL, NULL, NULL, "model.vocab[\"ab\"] is not an integer id"},
+        {"\"ab\": 01", NULL, NULL, NULL, "not valid JSON at byte"},
+        {"\"a\\ud800\": 256", NULL, NULL, NULL, "lone high surrogate"},
+        {"\"a\\udc00\": 256", NULL, NULL, NULL, "lone low surrogate"},
+        {"\"a\\q\": 256", NULL, NULL, NULL, "unknown escape"},
+        {"\"a\tb\": 256", NULL, NULL, NULL, "control character"},
+        {"\"ab\": 256,", NULL, NULL, NULL, "not valid JSON at byte"},              /* trailing comma */
+        {"\"ab\": 256", "\"a b\",", NULL, NULL, "not valid JSON at byte"},
+        {"\"ab\": 256", "[\"a\"]", NULL, NULL, "model.merges[0] is neither"},
+        {"\"ab\": 256", "[\"a\", \"b\", \"c\"]", NULL, NULL, "model.merges[0] is neither"},
+        {"\"ab\": 256", "[\"a\", 5]", NULL, NULL, "model.merges[0] is neither"},
+        {"\"ab\": 256", "[\"a\", \"b\"], []", NULL, NULL, "model.merges[1] is neither"},
+        {NULL, NULL, "\"vocab\": {},", NULL, "model.vocab appears twice"},
         {"\"ab\": -1", NULL, NULL, NULL, "out of range"},
         {"\"ab\": 99999999", NULL, NULL, NULL, "out of range"},
         {"\"ab\": \"x\"", NULL, NULL, NULL, "is not an integer id"},
@@ -384,6 +400,8 @@ START_TEST(malformed)
         {"{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", "model.type \"Unigram\""},
         {"{\"normalizer\": null}", "model is missing"},
         {"[1, 2]", "not a JSON object"},
+        {"{\"model\": {}, \"model\": {}}", "\"model\" appears twice"},
+        {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a b\"}}", "not valid JSON at byte 61: expected ',' or ']'"},
         {"{\"truncation\": {\"max_length\": 5}, \"model\": {}}", "truncation"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}} x", "text after the JSON value"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", "no token for byte 0x00"},

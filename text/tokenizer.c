@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "base/error.h"
+#include "text/jsonscan.h"
 #include "text/pretok.h"
 #include "text/utf8.h"
 
@@ -653,7 +654,180 @@ static rmens_status add_merge_pair(const ctx *c, rmens_tokenizer *t, const int16
                                                  rank, (int)(alen > 40 ? 40 : alen), a, (int)(blen > 40 ? 40 : blen), b);
 }
 
-static rmens_status load_model(const ctx *c, rmens_tokenizer *t, const int16_t *byte_of, json_object *m)
+/* The two members json-c would pay most for (text/jsonscan.h): where model.vocab (an
+ * object) and model.merges (a list) lie in the file, found by one strict scan of the
+ * whole file. Not found (or of another type): length 2, text "{}" or "[]", for json-c's
+ * checks to report. */
+typedef struct {
+    size_t vocab_at, vocab_len, merges_at, merges_len, n_vocab;
+} bulk;
+
+static rmens_status scan_failed(const char *path, const rmens_jscan *s)
+{
+    return rmens_fail(RMENS_ERR_INPUT, "%s: not valid JSON at byte %zu: %s", path, s->err_at, s->err);
+}
+
+static rmens_status locate_bulk(const char *path, const char *buf, size_t len, bulk *b)
+{
+    memset(b, 0, sizeof *b);
+    rmens_jscan s;
+    rmens_jscan_init(&s, buf, len);
+    if (rmens_jscan_peek(&s) != '{')
+        return RMENS_OK;  /* json-c says what it is instead */
+    int seen_model = 0, seen_vocab = 0, seen_merges = 0, more;
+    for (more = rmens_jscan_open(&s, '{'); more > 0; more = rmens_jscan_next(&s, '}')) {
+        if (rmens_jscan_string(&s) || rmens_jscan_colon(&s))
+            break;
+        if (strcmp(s.str, "model") != 0 || rmens_jscan_peek(&s) != '{') {
+            if (rmens_jscan_skip(&s, NULL))
+                break;
+            continue;
+        }
+        if (seen_model++) {
+            rmens_jscan_free(&s);
+            return rmens_fail(RMENS_ERR_INPUT, "%s: \"model\" appears twice", path);
+        }
+        for (more = rmens_jscan_open(&s, '{'); more > 0; more = rmens_jscan_next(&s, '}')) {
+            if (rmens_jscan_string(&s) || rmens_jscan_colon(&s))
+                break;
+            int v = strcmp(s.str, "vocab") == 0, mg = strcmp(s.str, "merges") == 0;
+            if ((v && seen_vocab++) || (mg && seen_merges++)) {
+                rmens_jscan_free(&s);
+                return rmens_fail(RMENS_ERR_INPUT, "%s: model.%s appears twice", path, v ? "vocab" : "merges");
+            }
+            int c = rmens_jscan_peek(&s);
+            size_t at = (size_t)(s.p - buf), n = 0;
+            if (rmens_jscan_skip(&s, &n))
+                break;
+            if (v && c == '{')
+                b->vocab_at = at, b->vocab_len = (size_t)(s.p - buf) - at, b->n_vocab = n;
+            if (mg && c == '[')
+                b->merges_at = at, b->merges_len = (size_t)(s.p - buf) - at;
+        }
+        if (s.err)
+            break;
+    }
+    rmens_jscan_free(&s);
+    return s.err ? scan_failed(path, &s) : RMENS_OK;
+}
+
+/* A vocabulary object {"token": id, ...} (model.vocab, or a whole vocab.json) at
+ * text[0, len), which lies at byte base of the file. */
+static rmens_status read_vocab(const ctx *c, rmens_tokenizer *t, const int16_t *byte_of, const char *text,
+                               size_t len, size_t base)
+{
+    if (len == 0)
+        return RMENS_OK;
+    rmens_jscan s;
+    rmens_jscan_init(&s, text, len);
+    char *scratch = NULL;
+    size_t cap = 0;
+    rmens_status st = RMENS_OK;
+    int more;
+    for (more = rmens_jscan_open(&s, '{'); more > 0 && st == RMENS_OK; more = rmens_jscan_next(&s, '}')) {
+        if (rmens_jscan_string(&s) || rmens_jscan_colon(&s))
+            break;
+        if (s.str_len + 1 > cap) {
+            cap = 2 * s.str_len + 64;
+            free(scratch);
+            if (!(scratch = malloc(cap))) {
+                st = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s", c->file);
+                break;
+            }
+        }
+        int64_t id;
+        int integral = 0, k = rmens_jscan_peek(&s);
+        if ((k == '-' || (k >= '0' && k <= '9')) && rmens_jscan_number(&s, &id, &integral))
+            break;
+        if (!integral)
+            st = FAIL(c, "model.vocab[\"%.40s\"] is not an integer id", s.str);
+        else
+            st = add_vocab_token(c, t, byte_of, s.str, s.str_len, id, scratch);
+    }
+    if (st == RMENS_OK && s.err) {
+        s.err_at += base;
+        st = scan_failed(c->file, &s);
+    }
+    free(scratch);
+    rmens_jscan_free(&s);
+    return st;
+}
+
+/* model.merges at text[0, len) (byte base of the file): "left right" or ["left", "right"]. */
+static rmens_status read_merges(const ctx *c, rmens_tokenizer *t, const int16_t *byte_of, const char *text,
+                                size_t len, size_t base)
+{
+    if (len == 0)
+        return RMENS_OK;
+    rmens_jscan s;
+    rmens_jscan_init(&s, text, len);
+    char *a = NULL, *sa = NULL, *sb = NULL;  /* the left side of a list pair; byte scratch */
+    size_t acap = 0, scap = 0, alen = 0, i = 0;
+    rmens_status st = RMENS_OK;
+    int more;
+    for (more = rmens_jscan_open(&s, '['); more > 0 && st == RMENS_OK; more = rmens_jscan_next(&s, ']'), i++) {
+        int k = rmens_jscan_peek(&s), pair = 0;
+        const char *b = NULL;
+        size_t blen = 0;
+        if (k == '"') {
+            if (rmens_jscan_string(&s))
+                break;
+            const char *sp = memchr(s.str, ' ', s.str_len);
+            if (!sp || memchr(sp + 1, ' ', s.str_len - (size_t)(sp + 1 - s.str))) {
+                st = FAIL(c, "model.merges[%zu] is not \"left right\" (one space)", i);
+                break;
+            }
+            alen = (size_t)(sp - s.str);
+            b = sp + 1;
+            blen = s.str_len - alen - 1;
+        } else if (k == '[' && rmens_jscan_open(&s, '[') > 0 && rmens_jscan_peek(&s) == '"' &&
+                   !rmens_jscan_string(&s)) {
+            /* exactly two strings, else the message below */
+            alen = s.str_len;
+            if (alen + 1 > acap) {
+                free(a);
+                acap = 2 * alen + 64;
+                if (!(a = malloc(acap))) {
+                    st = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s", c->file);
+                    break;
+                }
+            }
+            memcpy(a, s.str, alen + 1);
+            pair = rmens_jscan_next(&s, ']') > 0 && rmens_jscan_peek(&s) == '"' && !rmens_jscan_string(&s) &&
+                   rmens_jscan_next(&s, ']') == 0;
+            b = s.str;
+            blen = s.str_len;
+        }
+        if (k != '"' && !pair) {
+            st = FAIL(c, "model.merges[%zu] is neither \"left right\" nor [\"left\", \"right\"]", i);
+            break;
+        }
+        if (alen + blen + 2 > scap) {
+            scap = 2 * (alen + blen) + 64;
+            free(sa);
+            free(sb);
+            sa = malloc(scap);
+            sb = malloc(scap);
+            if (!sa || !sb) {
+                st = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s", c->file);
+                break;
+            }
+        }
+        st = add_merge_pair(c, t, byte_of, pair ? a : s.str, alen, b, blen, i, sa, sb, "model.merges");
+    }
+    if (st == RMENS_OK && s.err) {
+        s.err_at += base;
+        st = scan_failed(c->file, &s);
+    }
+    free(a);
+    free(sa);
+    free(sb);
+    rmens_jscan_free(&s);
+    return st;
+}
+
+static rmens_status load_model(const ctx *c, rmens_tokenizer *t, const int16_t *byte_of, json_object *m,
+                              const char *buf, const bulk *bk)
 {
     if (!m || !json_object_is_type(m, json_type_object))
         return FAIL(c, "model is missing or not an object");
@@ -682,93 +856,43 @@ static rmens_status load_model(const ctx *c, rmens_tokenizer *t, const int16_t *
         return FAIL(c, "model.vocab is missing or not an object");
     if (!merges || !json_object_is_type(merges, json_type_array))
         return FAIL(c, "model.merges is missing or not a list");
-    char *sa = NULL, *sb = NULL;
-    size_t cap = 0;
-    rmens_status s = RMENS_OK;
-    json_object_object_foreach(vocab, key, val) {
-        size_t kl = strlen(key);
-        if (!json_object_is_type(val, json_type_int)) {
-            s = FAIL(c, "model.vocab[\"%.40s\"] is not an integer id", key);
-            break;
-        }
-        if (kl + 1 > cap) {
-            cap = 2 * kl + 64;
-            free(sa);
-            if (!(sa = malloc(cap))) {
-                s = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s", c->file);
-                break;
-            }
-        }
-        if ((s = add_vocab_token(c, t, byte_of, key, kl, json_object_get_int64(val), sa)) != RMENS_OK)
-            break;
-    }
-    free(sa);
-    sa = NULL;
-    cap = 0;
-    size_t n = json_object_array_length(merges);
-    for (size_t i = 0; s == RMENS_OK && i < n; i++) {
-        json_object *mg = json_object_array_get_idx(merges, i);
-        const char *a, *b;
-        size_t alen, blen;
-        if (mg && json_object_is_type(mg, json_type_string)) {
-            a = json_object_get_string(mg);
-            const char *sp = strchr(a, ' ');
-            if (!sp || strchr(sp + 1, ' ')) {
-                s = FAIL(c, "model.merges[%zu] is not \"left right\" (one space)", i);
-                break;
-            }
-            alen = (size_t)(sp - a);
-            b = sp + 1;
-            blen = strlen(b);
-        } else if (mg && json_object_is_type(mg, json_type_array) && json_object_array_length(mg) == 2 &&
-                   json_object_is_type(json_object_array_get_idx(mg, 0), json_type_string) &&
-                   json_object_is_type(json_object_array_get_idx(mg, 1), json_type_string)) {
-            a = json_object_get_string(json_object_array_get_idx(mg, 0));
-            b = json_object_get_string(json_object_array_get_idx(mg, 1));
-            alen = strlen(a);
-            blen = strlen(b);
-        } else {
-            s = FAIL(c, "model.merges[%zu] is neither \"left right\" nor [\"left\", \"right\"]", i);
-            break;
-        }
-        if (alen + blen + 2 > cap) {
-            cap = 2 * (alen + blen) + 64;
-            free(sa);
-            free(sb);
-            sa = malloc(cap);
-            sb = malloc(cap);
-            if (!sa || !sb) {
-                s = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s", c->file);
-                break;
-            }
-        }
-        s = add_merge_pair(c, t, byte_of, a, alen, b, blen, i, sa, sb, "model.merges");
-    }
-    free(sa);
-    free(sb);
-    if (s == RMENS_OK && (s = rmens_bpe_check_bytes(t->bpe)) != RMENS_OK)
-        s = rmens_fail_context(s, "%s: model.vocab: ", c->file);
-    return s;
+    /* json-c saw them blanked ("{}", "[]"); their text is read here, from the file */
+    RMENS_TRY(read_vocab(c, t, byte_of, buf + bk->vocab_at, bk->vocab_len, bk->vocab_at));
+    RMENS_TRY(read_merges(c, t, byte_of, buf + bk->merges_at, bk->merges_len, bk->merges_at));
+    rmens_status s = rmens_bpe_check_bytes(t->bpe);
+    return s == RMENS_OK ? s : rmens_fail_context(s, "%s: model.vocab: ", c->file);
 }
 
 static rmens_status load_tokenizer_json(rmens_tokenizer *t, const char *path, const char *buf, size_t len)
 {
+    bulk bk;
+    RMENS_TRY(locate_bulk(path, buf, len, &bk));
+    /* json-c parses the file with the vocabulary and merges blanked, offsets unchanged */
+    char *rest = malloc(len + 1);
+    if (!rest)
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s", path);
+    memcpy(rest, buf, len + 1);
+    if (bk.vocab_len)
+        memset(rest + bk.vocab_at + 1, ' ', bk.vocab_len - 2);
+    if (bk.merges_len)
+        memset(rest + bk.merges_at + 1, ' ', bk.merges_len - 2);
     json_object *root = NULL;
-    RMENS_TRY(parse_json(path, buf, len, &root));
+    rmens_status s = parse_json(path, rest, len, &root);
+    free(rest);
+    if (s != RMENS_OK)
+        return s;
     ctx c = {path};
     int16_t byte_of[324];
     byte_alphabet(byte_of);
     int byte_level = 0, byte_decoder = 0;
     json_object *m = get(root, "model");
-    json_object *vocab = m ? get(m, "vocab") : NULL;
-    size_t hint = vocab && json_object_is_type(vocab, json_type_object) ? (size_t)json_object_object_length(vocab) : 0;
-    rmens_status s = rmens_bpe_new(&t->bpe, hint);
+    s = rmens_bpe_new(&t->bpe, bk.n_vocab);
     static const char *const unsupported[] = {"truncation", "padding"};
     for (int i = 0; s == RMENS_OK && i < 2; i++)
         if (!is_null(get(root, unsupported[i])))
             s = FAIL(&c, "%s: only null is supported (rmens truncates by its own rule)", unsupported[i]);
     if (s == RMENS_OK)
-        s = load_model(&c, t, byte_of, m);
+        s = load_model(&c, t, byte_of, m, buf, &bk);
     if (s == RMENS_OK)
         s = walk(&c, t, get(root, "normalizer"), "normalizers", "normalizer", load_normalizer, NULL);
     if (s == RMENS_OK)
@@ -794,36 +918,31 @@ static rmens_status load_tokenizer_json(rmens_tokenizer *t, const char *path, co
 static rmens_status load_pair(rmens_tokenizer *t, const char *vpath, const char *vbuf, size_t vlen,
                               const char *mpath, const char *mbuf, size_t mlen)
 {
-    json_object *vocab = NULL;
-    RMENS_TRY(parse_json(vpath, vbuf, vlen, &vocab));
     ctx c = {vpath};
     int16_t byte_of[324];
     byte_alphabet(byte_of);
-    rmens_status s = rmens_bpe_new(&t->bpe, (size_t)json_object_object_length(vocab));
-    char *scratch = malloc(vlen + 1);
-    if (s == RMENS_OK && !scratch)
-        s = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s", vpath);
-    if (s == RMENS_OK) {
-        json_object_object_foreach(vocab, key, val) {
-            if (!json_object_is_type(val, json_type_int)) {
-                s = FAIL(&c, "model.vocab[\"%.40s\"] is not an integer id", key);
-                break;
-            }
-            if ((s = add_vocab_token(&c, t, byte_of, key, strlen(key), json_object_get_int64(val), scratch)) != RMENS_OK)
-                break;
-        }
-    }
-    json_object_put(vocab);
+    /* vocab.json is one vocabulary object: checked whole, then read as model.vocab is */
+    rmens_jscan js;
+    rmens_jscan_init(&js, vbuf, vlen);
+    size_t n = 0;
+    int root = rmens_jscan_peek(&js), bad = rmens_jscan_skip(&js, &n), after = rmens_jscan_peek(&js);
+    rmens_status s = RMENS_OK;
+    if (bad)
+        s = scan_failed(vpath, &js);
+    else if (after >= 0)
+        s = rmens_fail(RMENS_ERR_INPUT, "%s: text after the JSON value at byte %zu", vpath, (size_t)(js.p - vbuf));
+    else if (root != '{')
+        s = rmens_fail(RMENS_ERR_INPUT, "%s: not a JSON object", vpath);
+    rmens_jscan_free(&js);
+    if (s == RMENS_OK)
+        s = rmens_bpe_new(&t->bpe, n);
+    if (s == RMENS_OK)
+        s = read_vocab(&c, t, byte_of, vbuf, vlen, 0);
     /* merges.txt: an optional "#version" line, then "left right" per line */
     ctx cm = {mpath};
     size_t rank = 0;
-    char *sb = malloc(mlen + 1);
-    if (s == RMENS_OK && !sb)
-        s = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s", mpath);
-    char *sa = scratch && mlen + 1 > vlen + 1 ? realloc(scratch, mlen + 1) : scratch;
-    if (sa)
-        scratch = sa;
-    else if (s == RMENS_OK)
+    char *scratch = malloc(mlen + 1), *sb = malloc(mlen + 1);
+    if (s == RMENS_OK && (!scratch || !sb))
         s = rmens_fail(RMENS_ERR_NOMEM, "out of memory reading %s", mpath);
     for (size_t at = 0, line = 1; s == RMENS_OK && at < mlen; line++) {
         const char *l = mbuf + at, *nl = memchr(l, '\n', mlen - at);
