@@ -13,6 +13,7 @@ int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_train(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_score(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm);
+int rmens_cmd_select(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_merge(int argc, char **argv, MPI_Comm comm);
 int rmens_cmd_export(int argc, char **argv, MPI_Comm comm);

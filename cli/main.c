@@ -22,6 +22,7 @@ static const char usage[] =
     "  train   train an ensemble of reward models under MPI\n"
     "  score   score responses or pairs with an ensemble: mean, min, variance, ...\n"
     "  bon     best-of-n: pick each prompt's best candidate by mean, min, uwo or a member\n"
+    "  select  pick the pairs of an unlabelled pool most worth labelling (active learning)\n"
     "  eval    accuracy, calibration, uncertainty and bias probes of an ensemble on pairs\n"
     "  merge   join the one-member checkpoints of a job array into one ensemble\n"
     "  export  write members as Hugging Face reward models (<Arch>ForSequenceClassification)\n"
@@ -215,6 +216,8 @@ int main(int argc, char **argv)
         rc = rmens_cmd_score(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "bon") == 0)
         rc = rmens_cmd_bon(argc - 1, argv + 1, comm);
+    else if (strcmp(cmd, "select") == 0)
+        rc = rmens_cmd_select(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "eval") == 0)
         rc = rmens_cmd_eval(argc - 1, argv + 1, comm);
     else if (strcmp(cmd, "merge") == 0)

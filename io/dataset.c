@@ -223,6 +223,50 @@ rmens_status rmens_dataset_append(rmens_dataset *ds, const rmens_record *r)
     return RMENS_OK;
 }
 
+rmens_status rmens_dataset_subset(rmens_dataset **out, const rmens_dataset *src, const int64_t *rows, int64_t n,
+                                  const uint8_t *swap)
+{
+    rmens_dataset *ds;
+    RMENS_TRY(rmens_dataset_new(&ds, src->kind, src->has, src->vocab_size, src->eot, src->tokenizer));
+    memcpy(ds->tokenizer_sha256, src->tokenizer_sha256, sizeof ds->tokenizer_sha256);
+    memcpy(ds->template_name, src->template_name, sizeof ds->template_name);
+    memcpy(ds->task, src->task, sizeof ds->task);
+    memcpy(ds->source, src->source, sizeof ds->source);
+    ds->bos = src->bos, ds->pad = src->pad, ds->seed = src->seed;
+    rmens_status st = RMENS_OK;
+    for (int64_t j = 0; j < n && st == RMENS_OK; j++) {
+        const int64_t i = rows[j];
+        rmens_record r = {.prompt_len = rmens_dataset_prompt_len(src, i)};
+        for (int t = 0; t < rmens_dataset_nsides(src) && st == RMENS_OK; t++) {
+            const int s = swap && swap[j] ? 1 - t : t;  /* the source's side t becomes side s */
+            const rmens_seqs *q = &src->side[t];
+            /* each side reads through its own window: both stay valid until the append */
+            if (!(r.tok[s] = rmens_dataset_seq(src, (rmens_side)t, i, &r.len[s])))
+                st = rmens_fail_context(RMENS_ERR_HDF5, "record %lld: ", (long long)i);
+            if (src->has & RMENS_HAS_GOLD)
+                r.gold[s] = q->gold[i];
+            if (src->has & RMENS_HAS_STEPS) {
+                r.step_end[s] = q->step_end + q->step_offsets[i];
+                r.step_label[s] = q->step_label + q->step_offsets[i];
+                r.nsteps[s] = q->step_offsets[i + 1] - q->step_offsets[i];
+            }
+        }
+        r.margin = src->has & RMENS_HAS_MARGIN ? src->margin[i] : 0;
+        r.trap = src->has & RMENS_HAS_TRAP ? src->trap[i] : 0;
+        r.source_record = src->has & RMENS_HAS_SOURCE ? src->source_record[i] : 0;
+        r.prompt_id = src->has & RMENS_HAS_GROUP ? src->prompt_id[i] : 0;
+        r.weight = src->has & RMENS_HAS_WEIGHT ? src->weight[i] : 1;
+        if (st == RMENS_OK)
+            st = rmens_dataset_append(ds, &r);
+    }
+    if (st != RMENS_OK) {
+        rmens_dataset_free(ds);
+        ds = NULL;
+    }
+    *out = ds;
+    return st;
+}
+
 void rmens_dataset_free(rmens_dataset *ds)
 {
     if (!ds)

@@ -93,6 +93,12 @@ typedef struct {
 rmens_status rmens_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsigned has,
                                int32_t vocab_size, int32_t eot, const char *tokenizer);
 rmens_status rmens_dataset_append(rmens_dataset *ds, const rmens_record *r);
+/* A new data set of records rows[0..n) of src, in that order, every field and file
+ * attribute (tokenizer, template, task, source, seed) kept: rmens select's two parts of a
+ * pool. swap (NULL: none) exchanges the two sides of record j where swap[j] (sequences,
+ * gold and steps; a pairs file). src may be streamed. */
+rmens_status rmens_dataset_subset(rmens_dataset **out, const rmens_dataset *src, const int64_t *rows, int64_t n,
+                                  const uint8_t *swap);
 /* Checks every rule of docs/FORMAT.md; the message names the record and what is wrong. */
 rmens_status rmens_dataset_validate(const rmens_dataset *ds);
 /* Builds ds as an HDF5 file in memory (*file), to be written with rmens_stage_finish

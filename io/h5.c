@@ -305,7 +305,8 @@ rmens_status rmens_h5_write_1d(hid_t file, const char *path, hid_t filetype, hid
     hid_t space = -1, lcpl = -1, dcpl = -1, dset = -1;
     hsize_t dims[1] = {(hsize_t)n};
     if ((space = H5Screate_simple(1, dims, NULL)) < 0 || (lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
-        H5Pset_create_intermediate_group(lcpl, 1) < 0 || (dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0) {
+        H5Pset_create_intermediate_group(lcpl, 1) < 0 || (dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0 ||
+        H5Pset_obj_track_times(dcpl, 0) < 0) {  /* no clock in the file: equal data, equal bytes */
         st = rmens_h5_fail("cannot set up dataset %s", path);
         goto exit;
     }

@@ -76,5 +76,6 @@ Suite *metrics_suite(void);
 Suite *results_suite(void);
 Suite *objective_suite(void);
 Suite *uncertainty_suite(void);
+Suite *acquisition_suite(void);
 
 #endif

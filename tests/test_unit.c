@@ -16,6 +16,7 @@ int main(void)
     srunner_add_suite(sr, results_suite());
     srunner_add_suite(sr, objective_suite());
     srunner_add_suite(sr, uncertainty_suite());
+    srunner_add_suite(sr, acquisition_suite());
     test_dir();  /* created before forking, so every test shares it */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
