@@ -11,7 +11,7 @@
 #      bit-identically; the checkpoint records objective "prm";
 #   3. refusals: a pairs file for a PRM, a steps file for a pairwise RM, resuming with the
 #      other objective: a clear message on every rank, nothing written.
-# The longer run behind the figures in docs/TRAINING.md: tools/prm-steps.sh.
+# The longer runs behind the figures in docs/TRAINING.md: tools/prm-steps.sh.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
