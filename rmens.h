@@ -199,7 +199,7 @@ RMENS_API rmens_status rmens_dataset_stats_compute(const rmens_dataset *ds, rmen
  * architecture's default (model/arch.h: rmens_arch_from_hf fills them from config.json). */
 typedef struct {
     int vocab_size, n_ctx, n_layer, n_head, n_embd;
-    int arch;            /* RMENS_ARCH_*: 0 GPT-2, 1 Llama, 2 Qwen2, 3 Qwen3 */
+    int arch;            /* RMENS_ARCH_*: 0 GPT-2, 1 Llama, 2 Qwen2, 3 Qwen3, 4 GPT-NeoX */
     int n_kv_head;       /* key/value heads (grouped-query attention); 0: n_head */
     int head_dim;        /* 0: n_embd / n_head */
     int n_inner;         /* MLP width; 0: 4 n_embd */
@@ -212,6 +212,7 @@ typedef struct {
     int rope_type;       /* 0: default, 1: llama3 */
     float rope_factor, rope_low_freq, rope_high_freq;
     int rope_original_ctx;
+    int parallel_residual; /* GPT-NeoX: x + attn(ln1(x)) + mlp(ln2(x)) instead of two steps */
 } rmens_model_config;
 
 typedef struct rmens_model rmens_model;

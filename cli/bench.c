@@ -31,7 +31,7 @@ static const char help[] =
     "  --no-share   lay out both sequences of a pair whole (no shared-prompt saving)\n"
     "  --full-last  compute the last layer at every position (no reward-position saving)\n"
     "  --model M    the model to train instead: a Hugging Face directory (Llama, Qwen2, Qwen3,\n"
-    "               GPT-2) or an rmens model file; --layers/--heads/--embd are then its own,\n"
+    "               GPT-NeoX, GPT-2) or an rmens model file; --layers/--heads/--embd are then its own,\n"
     "               and --ctx (default 256) is the length of the random sequences\n";
 
 /* Best sgemm rate over square sizes large enough to keep every thread busy, after a

@@ -355,7 +355,7 @@ rmens_status rmens_ensemble_set_tokenizer(rmens_ensemble *e, rmens_tokenizer *tk
     char id[RMENS_TOKENIZER_ID_LEN];
     rmens_tokenizer_identity(tk, id, sizeof id);
     const char *mine = e->tokenizer[0] ? e->tokenizer : "bytes";
-    if (strcmp(id, mine) != 0)
+    if (!rmens_tokenizer_same(id, mine))  /* the same files under another directory name are the same */
         return rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s, not %s", e->path, mine, id);
     e->tk = tk;
     return RMENS_OK;

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "text/tokenizer.h"
 #include "comm/moments.h"
 #include "comm/placement.h"
 #include "comm/sum.h"
@@ -180,7 +181,7 @@ static rmens_status score_local(const char *ckpt, const char *data, const rmens_
         st = rmens_ensemble_set_batch_len(sc->e, batch > 0 ? batch : RMENS_SCORE_BATCH,
                                           longest < INT32_MAX ? (int)longest : INT32_MAX);
     RMENS_TRY(rmens_verdict(comm, st));
-    if (sc->e->tokenizer[0] && strcmp(sc->e->tokenizer, ds->tokenizer) != 0)
+    if (sc->e->tokenizer[0] && !rmens_tokenizer_same(sc->e->tokenizer, ds->tokenizer))
         st = rmens_fail(RMENS_ERR_ARG, "the data was tokenized by \"%s\" but %s reads \"%s\" tokens", ds->tokenizer,
                         ckpt, sc->e->tokenizer);
     else if (st == RMENS_OK && rmens_dataset_vocab_size(ds) > sc->e->cfg.vocab_size)

@@ -7,7 +7,8 @@
 #include "base/error.h"
 #include "model/model.h"
 
-static const rmens_arch *const archs[] = {&rmens_arch_gpt2, &rmens_arch_llama, &rmens_arch_qwen2, &rmens_arch_qwen3};
+static const rmens_arch *const archs[] = {&rmens_arch_gpt2, &rmens_arch_llama, &rmens_arch_qwen2, &rmens_arch_qwen3,
+                                          &rmens_arch_neox};
 
 void rmens_dims_of(const rmens_model_config *c, rmens_dims *d)
 {
@@ -121,7 +122,7 @@ rmens_status rmens_arch_from_hf(rmens_model_config *cfg, const char *name, const
     const rmens_arch *a = rmens_arch_find(name);
     if (!a)
         return rmens_fail(RMENS_ERR_FORMAT, "architecture \"%s\" is not one rmens runs (GPT2*, Llama*, Qwen2*, "
-                          "Qwen3*, or their model_type)", name);
+                          "Qwen3*, GPTNeoX*, or their model_type)", name);
     memset(cfg, 0, sizeof *cfg);
     cfg->arch = a->id;
     /* Defaults first, then what the file says: two keys may fill one field (an old name

@@ -1,6 +1,7 @@
-/* Architectures: what makes GPT-2, Llama, Qwen2 and Qwen3 reward models differ, as data.
+/* Architectures: what makes GPT-2, Llama, Qwen2, Qwen3 and GPT-NeoX reward models differ, as data.
  *
- * An architecture is a descriptor (one small file each: model/gpt2.c, model/llama.c):
+ * An architecture is a descriptor (one small file each: model/gpt2.c, model/llama.c,
+ * model/neox.c):
  *   - its tensor table: Hugging Face name pattern, shape from the config, per layer or
  *     not, weight decay or not, initialisation. Allocation, initialisation, the model and
  *     checkpoint files (io/modelfile.c), checksums and AdamW all walk this table;
@@ -18,8 +19,8 @@
 
 #include "rmens.h"
 
-enum { RMENS_ARCH_GPT2, RMENS_ARCH_LLAMA, RMENS_ARCH_QWEN2, RMENS_ARCH_QWEN3, RMENS_NARCH };
-enum { RMENS_FAMILY_GPT2, RMENS_FAMILY_LLAMA };
+enum { RMENS_ARCH_GPT2, RMENS_ARCH_LLAMA, RMENS_ARCH_QWEN2, RMENS_ARCH_QWEN3, RMENS_ARCH_NEOX, RMENS_NARCH };
+enum { RMENS_FAMILY_GPT2, RMENS_FAMILY_LLAMA, RMENS_FAMILY_NEOX };
 
 /* Tensor roles. GPT-2's come first, in its storage order (files and flat arrays follow
  * the table, whose order for GPT-2 is this one). */
@@ -80,7 +81,7 @@ typedef struct {
     const char *const *ignored;  /* checkpoint tensors an RM has no use for (lm_head, buffers) */
 } rmens_arch;
 
-extern const rmens_arch rmens_arch_gpt2, rmens_arch_llama, rmens_arch_qwen2, rmens_arch_qwen3;
+extern const rmens_arch rmens_arch_gpt2, rmens_arch_llama, rmens_arch_qwen2, rmens_arch_qwen3, rmens_arch_neox;
 
 /* Sizes of a config, defaults applied (the one place they are). */
 typedef struct {

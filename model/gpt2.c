@@ -8,6 +8,7 @@
 #include "model/model.h"
 
 #define K(f) offsetof(rmens_model_config, f)
+#define GPT2_LN_EPS 1e-5f /* GPT2Config's layer_norm_epsilon */
 
 static const rmens_tensor_desc tensors[] = {
     {RMENS_T_WTE, "transformer.wte.weight", {RMENS_D_V, RMENS_D_C}, RMENS_IF_ALWAYS, 1, RMENS_INIT_NORMAL},
@@ -71,7 +72,7 @@ void rmens_gpt2_forward(rmens_model *m, const rmens_batch *b)
         float *fchg = LAYER(m->a.fchg, ls, 4 * NC), *res3 = LAYER(m->a.res3, RSLOT(l), NC);
         const float *qkvw = LAYER(t[RMENS_T_QKVW], l, (size_t)3 * C * C), *qkvb = LAYER(t[RMENS_T_QKVB], l, 3 * C);
         layernorm_forward(ln1, LAYER(m->a.ln1_mean, ls, cap), LAYER(m->a.ln1_rstd, ls, cap), x, LAYER(t[RMENS_T_LN1W], l, C),
-                          LAYER(t[RMENS_T_LN1B], l, C), N, C);
+                          LAYER(t[RMENS_T_LN1B], l, C), N, C, GPT2_LN_EPS);
         int rows = N;
         const float *xin;  /* the residual entering the attention block, row for row with atty */
         if (l == L - 1 && m->compact_last) {
@@ -96,7 +97,7 @@ void rmens_gpt2_forward(rmens_model *m, const rmens_batch *b)
                        LAYER(t[RMENS_T_ATTPROJB], l, C), rows, C, C);
         residual_forward(res2, res2, xin, RC);
         layernorm_forward(ln2, LAYER(m->a.ln2_mean, ls, cap), LAYER(m->a.ln2_rstd, ls, cap), res2, LAYER(t[RMENS_T_LN2W], l, C),
-                          LAYER(t[RMENS_T_LN2B], l, C), rows, C);
+                          LAYER(t[RMENS_T_LN2B], l, C), rows, C, GPT2_LN_EPS);
         matmul_forward(fch, 4 * C, ln2, C, LAYER(t[RMENS_T_FCW], l, (size_t)4 * C * C), 4 * C,
                        LAYER(t[RMENS_T_FCB], l, 4 * C), rows, C, 4 * C);
         gelu_forward(fchg, fch, 4 * RC);
@@ -113,7 +114,8 @@ void rmens_gpt2_forward(rmens_model *m, const rmens_batch *b)
     else
         for (int s = 0; s < S; s++)
             memcpy(m->a.lastx + (size_t)s * C, top + (size_t)b->last[s] * C, C * sizeof(float));
-    layernorm_forward(m->a.lnf, m->a.lnf_mean, m->a.lnf_rstd, m->a.lastx, t[RMENS_T_LNFW], t[RMENS_T_LNFB], S, C);
+    layernorm_forward(m->a.lnf, m->a.lnf_mean, m->a.lnf_rstd, m->a.lastx, t[RMENS_T_LNFW], t[RMENS_T_LNFB], S, C,
+                      GPT2_LN_EPS);
     for (int s = 0; s < S; s++) {
         const float *h = m->a.lnf + (size_t)s * C;
         float r = 0;

@@ -4,7 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#define LN_EPS 1e-5f
 
 /* Per thread: threads scoring their own ensembles must not share a counter. */
 static _Thread_local double flops;
@@ -91,7 +90,7 @@ void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t
 }
 
 RMENS_HOT void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
-                       const float *bias, int N, int C)
+                       const float *bias, int N, int C, float eps)
 {
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
@@ -108,7 +107,7 @@ RMENS_HOT void layernorm_forward(float *out, float *mean, float *rstd, const flo
             v += d * d;
         }
         v /= (float)C;
-        float s = 1.0f / sqrtf(v + LN_EPS);
+        float s = 1.0f / sqrtf(v + eps);
 #pragma omp simd
         for (int c = 0; c < C; c++)
             o[c] = (x[c] - m) * s * weight[c] + bias[c];
@@ -191,6 +190,24 @@ RMENS_HOT void gelu_backward(float *dinp, const float *inp, const float *dout, s
         float t = fast_tanhf(u);
         float sech2 = 1.0f - t * t;
         float g = 0.5f * (1.0f + t) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] += g * dout[i];
+    }
+}
+
+/* Exact GELU, x Phi(x) with erf (torch.nn.functional.gelu, Hugging Face's "gelu"). */
+RMENS_HOT void gelu_erf_forward(float *out, const float *inp, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * 0.70710678118654752f));
+}
+
+RMENS_HOT void gelu_erf_backward(float *dinp, const float *inp, const float *dout, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float g = 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
         dinp[i] += g * dout[i];
     }
 }

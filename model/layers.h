@@ -35,7 +35,7 @@ void encoder_backward(float *dwte, float *dwpe,                    /* [V, C], [T
 void layernorm_forward(float *out, float *mean, float *rstd,       /* [N, C], [N], [N] */
                        const float *inp,                           /* [N, C] */
                        const float *weight, const float *bias,     /* [C], [C] */
-                       int N, int C);
+                       int N, int C, float eps);
 void layernorm_backward(float *dinp, float *dweight, float *dbias, /* [N, C], [C], [C] */
                         const float *dout, const float *inp,       /* [N, C], [N, C] */
                         const float *weight,                       /* [C] */
@@ -58,6 +58,8 @@ void matmul_backward(float *dinp, int lddi,                        /* [N, C] (NU
 
 void gelu_forward(float *out, const float *inp, size_t n);         /* [n], [n]; tanh form */
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+void gelu_erf_forward(float *out, const float *inp, size_t n);     /* [n], [n]; exact (erf) form */
+void gelu_erf_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
 void residual_forward(float *out, const float *a, const float *b, size_t n);
 

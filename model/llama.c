@@ -200,19 +200,9 @@ void rmens_llama_forward(rmens_model *m, const rmens_batch *b)
     const float *top = LAYER(a->res3, RSLOT(L - 1), cap * C);
 #undef SLOT
 #undef RSLOT
-    if (m->compact_last)
-        memcpy(a->lastx, top, (size_t)S * C * sizeof(float));
-    else
-        for (int i = 0; i < S; i++)
-            memcpy(a->lastx + (size_t)i * C, top + (size_t)b->last[i] * C, C * sizeof(float));
+    rmens_head_rows(m, b, top);
     rmsnorm_forward(a->lnf, C, a->lnf_rstd, a->lastx, C, t[RMENS_T_LNFW], S, C, s.eps);
-    for (int i = 0; i < S; i++) {
-        const float *h = a->lnf + (size_t)i * C;
-        float r = 0;
-        for (int c = 0; c < C; c++)
-            r += h[c] * t[RMENS_T_SCOREW][c];
-        a->rewards[i] = r;
-    }
+    rmens_head_forward(m, S);
 }
 
 /* Backward through the MLP and o_proj of layer l over `rows` rows: dres holds d(res3) on
@@ -269,14 +259,7 @@ void rmens_llama_backward(rmens_model *m, const rmens_batch *b, const float *dre
     /* score head and final RMSNorm at the S reward rows */
     memset(a->dlastC, 0, (size_t)S * C * sizeof(float));
     float *dlnf = a->dlastq;  /* free until the last layer's backward */
-    for (int i = 0; i < S; i++) {
-        const float *h = a->lnf + (size_t)i * C;
-        float *d = dlnf + (size_t)i * C;
-        for (int c = 0; c < C; c++) {
-            g[RMENS_T_SCOREW][c] += drewards[i] * h[c];
-            d[c] = drewards[i] * t[RMENS_T_SCOREW][c];
-        }
-    }
+    rmens_head_backward(m, S, drewards, dlnf);
     rmsnorm_backward(a->dlastC, C, g[RMENS_T_LNFW], dlnf, C, a->lastx, C, t[RMENS_T_LNFW], a->lnf_rstd, S, C);
 
     memset(a->dres, 0, NC * sizeof(float));
@@ -319,12 +302,7 @@ void rmens_llama_backward(rmens_model *m, const rmens_batch *b, const float *dre
                          LAYER(a->ln1_rstd, l, cap), N, C);
         l--;
     } else {
-        for (int i = 0; i < S; i++) {
-            float *dr = a->dres + (size_t)b->last[i] * C;
-            const float *d = a->dlastC + (size_t)i * C;
-            for (int c = 0; c < C; c++)
-                dr[c] += d[c];
-        }
+        rmens_rows_add(a->dres, a->dlastC, b->last, S, C);
     }
     for (; l >= 0; l--) {
         const float *x = l == 0 ? a->encoded : LAYER(a->res3, l - 1, cap * C);

@@ -91,7 +91,8 @@ rmens_status rmens_model_config_check(const rmens_model_config *c)
     if (!a)
         return rmens_fail(RMENS_ERR_ARG, "model config: architecture %d is not one this rmens runs", c->arch);
     if (c->n_kv_head < 0 || c->head_dim < 0 || c->n_inner < 0 || c->rope_original_ctx < 0 || c->norm_eps < 0 ||
-        c->rope_theta < 0 || c->partial_rotary < 0 || c->partial_rotary > 1 || c->rope_type < 0 || c->rope_type > 1)
+        c->rope_theta < 0 || c->partial_rotary < 0 || c->partial_rotary > 1 || c->rope_type < 0 || c->rope_type > 1 ||
+        c->parallel_residual < 0 || c->parallel_residual > 1)
         return rmens_fail(RMENS_ERR_ARG, "model config: a negative or out-of-range field (n_kv_head %d, head_dim %d, "
                           "n_inner %d, partial_rotary %g, rope_type %d)", c->n_kv_head, c->head_dim, c->n_inner,
                           (double)c->partial_rotary, c->rope_type);
@@ -120,6 +121,11 @@ rmens_status rmens_model_config_check(const rmens_model_config *c)
                                   !(c->rope_high_freq > c->rope_low_freq) || c->rope_original_ctx < 1))
             return rmens_fail(RMENS_ERR_ARG, "model config: rope_scaling llama3 needs factor > 0, 0 < "
                               "low_freq_factor < high_freq_factor and original_max_position_embeddings");
+        if (c->parallel_residual && a->family != RMENS_FAMILY_NEOX)
+            return rmens_fail(RMENS_ERR_ARG, "model config: a parallel residual is GPT-NeoX's, not %s's", a->model_type);
+        if (a->family == RMENS_FAMILY_NEOX && (d.NKV != d.NH || d.HD * d.NH != d.C || c->rope_type != 0))
+            return rmens_fail(RMENS_ERR_ARG, "model config: GPT-NeoX has neither grouped-query heads, nor a head_dim "
+                              "other than hidden_size / num_attention_heads, nor rope scaling");
         if ((int64_t)c->n_inner > 1 << 20)
             return rmens_fail(RMENS_ERR_ARG, "model config: intermediate_size %d too large", c->n_inner);
     }
@@ -327,7 +333,10 @@ static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, int fwd_
     rmens_dims d;
     rmens_dims_of(&m->cfg, &d);
     const rmens_arch *arch = rmens_arch_of(&m->cfg);
-    const size_t gpt = arch->family == RMENS_FAMILY_GPT2, lla = !gpt, qkn = m->cfg.qk_norm != 0;
+    /* gpt: LayerNorm means; rope: RoPE tables; lla: SwiGLU's second input; neox: its QKV row */
+    const size_t gpt = arch->family != RMENS_FAMILY_LLAMA, rope = arch->family != RMENS_FAMILY_GPT2;
+    const size_t lla = arch->family == RMENS_FAMILY_LLAMA, neox = arch->family == RMENS_FAMILY_NEOX;
+    const size_t qkn = m->cfg.qk_norm != 0;
     const size_t L = fwd_only ? 1 : (size_t)m->cfg.n_layer, C = (size_t)d.C;
     const size_t Q = (size_t)d.Q, KV = (size_t)d.KV, QKV = (size_t)d.QKV, FF = (size_t)d.FF, CQ = C > Q ? C : Q;
     const size_t NHK = (size_t)(d.NH + d.NKV), ROT = (size_t)d.rot / 2;
@@ -352,14 +361,14 @@ static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, int fwd_
         {&a->atty, L * N * Q}, {&a->probs, L * probs}, {&a->res2, L * N * C},
         {&a->ln2, L * N * C}, {&a->ln2_mean, gpt * L * N}, {&a->ln2_rstd, L * N}, {&a->fch, L * N * FF},
         {&a->fcu, lla * L * N * FF}, {&a->fchg, L * N * FF}, {&a->res3, LR * N * C},
-        {&a->rope_cos, lla * N * ROT}, {&a->rope_sin, lla * N * ROT},
+        {&a->rope_cos, rope * N * ROT}, {&a->rope_sin, rope * N * ROT},
         {&a->lastln1, S * C}, {&a->lastq, S * Q}, {&a->lastqn, qkn * S * Q}, {&a->lastq_rstd, qkn * S * NH},
         {&a->lastatty, S * Q}, {&a->lastprobs, lqp},
         {&a->lastx, S * C}, {&a->lnf, S * C}, {&a->lnf_mean, gpt * S}, {&a->lnf_rstd, S}, {&a->rewards, S},
         {&a->dres, B * N * C}, {&a->dbufC, B * N * CQ}, {&a->dbuf3C, B * N * QKV}, {&a->dbuf4a, B * N * FF},
         {&a->dbuf4b, B * N * FF}, {&a->dbuf4c, lla * B * N * FF}, {&a->dlastC, B * S * CQ}, {&a->dlastq, B * S * CQ},
         {&a->dlastln1, B * S * C}, {&a->dlastres, B * S * C}, {&a->dscratch, B * (qb * 2 * T + 2 * T)},
-        {&a->dqkvn, qkn * B * N * (Q + KV)},
+        {&a->dqkvn, qkn * B * N * (Q + KV)}, {&a->qkvrow, neox * QKV},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
@@ -423,6 +432,64 @@ void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src)
 
 /* ------------------------------------------------------ passes */
 
+void rmens_head_rows(rmens_model *m, const rmens_batch *b, const float *top)
+{
+    const int C = m->cfg.n_embd;
+    if (m->compact_last)
+        memcpy(m->a.lastx, top, (size_t)b->S * C * sizeof(float));
+    else
+        for (int i = 0; i < b->S; i++)
+            memcpy(m->a.lastx + (size_t)i * C, top + (size_t)b->last[i] * C, C * sizeof(float));
+}
+
+void rmens_head_forward(rmens_model *m, int S)
+{
+    const int C = m->cfg.n_embd;
+    const float *w = m->t[RMENS_T_SCOREW];
+    for (int i = 0; i < S; i++) {
+        const float *h = m->a.lnf + (size_t)i * C;
+        float r = 0;
+        for (int c = 0; c < C; c++)
+            r += h[c] * w[c];
+        m->a.rewards[i] = r;
+    }
+}
+
+void rmens_head_backward(rmens_model *m, int S, const float *drewards, float *dlnf)
+{
+    const int C = m->cfg.n_embd;
+    float *gw = m->g[RMENS_T_SCOREW];
+    const float *w = m->t[RMENS_T_SCOREW];
+    for (int i = 0; i < S; i++) {
+        const float *h = m->a.lnf + (size_t)i * C;
+        float *d = dlnf + (size_t)i * C;
+        for (int c = 0; c < C; c++) {
+            gw[c] += drewards[i] * h[c];
+            d[c] = drewards[i] * w[c];
+        }
+    }
+}
+
+void rmens_rows_add(float *dst, const float *src, const int *rows, int S, int C)
+{
+    for (int i = 0; i < S; i++) {
+        float *d = dst + (size_t)rows[i] * C;
+        const float *x = src + (size_t)i * C;
+        for (int c = 0; c < C; c++)
+            d[c] += x[c];
+    }
+}
+
+/* Each family's passes, by RMENS_FAMILY_*. */
+static const struct {
+    void (*forward)(rmens_model *m, const rmens_batch *b);
+    void (*backward)(rmens_model *m, const rmens_batch *b, const float *drewards);
+} passes[] = {
+    [RMENS_FAMILY_GPT2] = {rmens_gpt2_forward, rmens_gpt2_backward},
+    [RMENS_FAMILY_LLAMA] = {rmens_llama_forward, rmens_llama_backward},
+    [RMENS_FAMILY_NEOX] = {rmens_neox_forward, rmens_neox_backward},
+};
+
 rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b)
 {
     if (b->B > m->cap_pairs || b->N > m->cap_rows || b->probs_size > m->cap_probs ||
@@ -430,10 +497,7 @@ rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b)
         return rmens_fail(RMENS_ERR_INTERNAL, "batch larger than the reserved activations");
     if (b->n_head != m->cfg.n_head || b->n_ctx != m->cfg.n_ctx)
         return rmens_fail(RMENS_ERR_INTERNAL, "batch laid out for another model shape");
-    if (m->arch->family == RMENS_FAMILY_GPT2)
-        rmens_gpt2_forward(m, b);
-    else
-        rmens_llama_forward(m, b);
+    passes[m->arch->family].forward(m, b);
     return RMENS_OK;
 }
 
@@ -443,9 +507,6 @@ rmens_status rmens_model_backward(rmens_model *m, const rmens_batch *b, const fl
 {
     if (m->fwd_only)  /* a scoring reservation kept no activations to go back through */
         return rmens_fail(RMENS_ERR_INTERNAL, "backward pass after a forward-only (scoring) reservation");
-    if (m->arch->family == RMENS_FAMILY_GPT2)
-        rmens_gpt2_backward(m, b, drewards);
-    else
-        rmens_llama_backward(m, b, drewards);
+    passes[m->arch->family].backward(m, b, drewards);
     return RMENS_OK;
 }

@@ -48,6 +48,7 @@ typedef struct {
     /* backward scratch */
     float *dres, *dbufC, *dbuf3C, *dbuf4a, *dbuf4b, *dbuf4c, *dlastC, *dlastq, *dlastln1, *dlastres, *dscratch;
     float *dqkvn;                     /* [N, Q + KV] gradient before the per-head norm (Qwen3) */
+    float *qkvrow;                    /* [Q + 2 KV] one row between fused layouts (GPT-NeoX) */
 } rmens_acts;
 
 struct rmens_model {
@@ -116,12 +117,23 @@ const float *rmens_model_rewards(const rmens_model *m);
 rmens_status rmens_model_backward(rmens_model *m, const rmens_batch *b, const float *drewards);
 void rmens_model_zero_grad(rmens_model *m);
 
-/* The families' passes (model/gpt2.c, model/llama.c), which the two above dispatch to
- * after checking the batch against the reservation. */
+/* The families' passes (model/gpt2.c, model/llama.c, model/neox.c), which the two above
+ * dispatch to after checking the batch against the reservation. */
 void rmens_gpt2_forward(rmens_model *m, const rmens_batch *b);
 void rmens_gpt2_backward(rmens_model *m, const rmens_batch *b, const float *drewards);
 void rmens_llama_forward(rmens_model *m, const rmens_batch *b);
 void rmens_llama_backward(rmens_model *m, const rmens_batch *b, const float *drewards);
+void rmens_neox_forward(rmens_model *m, const rmens_batch *b);
+void rmens_neox_backward(rmens_model *m, const rmens_batch *b, const float *drewards);
+
+/* What the families' passes share around the score head (model/model.c): the top of the
+ * residual stream at the S reward rows into a->lastx (already there when compact_last);
+ * rewards = a->lnf . score.weight; its backward (score gradient, d(lnf) [S, C]); and
+ * dst[rows[i]] += src[i] for rows of C channels. */
+void rmens_head_rows(rmens_model *m, const rmens_batch *b, const float *top);
+void rmens_head_forward(rmens_model *m, int S);
+void rmens_head_backward(rmens_model *m, int S, const float *drewards, float *dlnf);
+void rmens_rows_add(float *dst, const float *src, const int *rows, int S, int C);
 
 /* Lends src's reserved activations, and their kind (fwd_only), to dst (members trained
  * or scored in turn on one rank share them); dst must not be used while src is, and src

@@ -12,6 +12,8 @@
 #include "comm/verdict.h"
 #include "ensemble/ensemble.h"
 #include "ensemble/scorer.h"
+#include "io/hfdir.h"
+#include "model/arch.h"
 #include "serve/batcher.h"
 #include "serve/http.h"
 #include "text/template.h"
@@ -176,7 +178,7 @@ static char *info_json(const server *s, int P)
     char crc[16];
     snprintf(crc, sizeof crc, "%08x", (unsigned)rmens_score_file_crc32(o->ckpt));
     json_object_object_add(j, "members", json_object_new_int(s->K));
-    json_object_object_add(a, "type", json_object_new_string("gpt2"));
+    json_object_object_add(a, "type", json_object_new_string(rmens_arch_of(c)->model_type));
     json_object_object_add(a, "n_layer", json_object_new_int(c->n_layer));
     json_object_object_add(a, "n_head", json_object_new_int(c->n_head));
     json_object_object_add(a, "n_embd", json_object_new_int(c->n_embd));
@@ -205,19 +207,21 @@ static char *info_json(const server *s, int P)
 }
 
 /* Rank 0: the tokenizer and template the checkpoint was trained with (recorded by
- * rmens train from the data's), so texts become the ids training saw. */
+ * rmens train from the data's), so texts become the ids training saw. A Hugging Face
+ * directory holding its tokenizer files is its own default. */
 static rmens_status open_tokenizer(server *s)
 {
     const char *ckpt = s->o->ckpt, *mine = s->e->tokenizer[0] ? s->e->tokenizer : "bytes";
     int bytes = strcmp(mine, "bytes") == 0;
-    if (!bytes && !s->o->tokenizer)
+    const char *tok = s->o->tokenizer ? s->o->tokenizer : !bytes && rmens_hfdir_is_dir(ckpt) ? ckpt : NULL;
+    if (!bytes && !tok)
         return rmens_fail(RMENS_ERR_ARG, "%s was trained on tokenizer %s: give `tokenizer` (the directory "
                           "with its tokenizer.json)", ckpt, mine);
     int t = rmens_template_from_name(s->e->template_name[0] ? s->e->template_name : "hh");
     if (t < 0 || t == RMENS_TEMPLATE_AUTO)
         return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown template \"%s\"", ckpt, s->e->template_name);
     s->tpl = (rmens_template)t;
-    RMENS_TRY(s->o->tokenizer ? rmens_tokenizer_load(&s->tk, s->o->tokenizer) : rmens_tokenizer_bytes(&s->tk));
+    RMENS_TRY(tok ? rmens_tokenizer_load(&s->tk, tok) : rmens_tokenizer_bytes(&s->tk));
     RMENS_TRY(rmens_ensemble_set_tokenizer(s->e, s->tk));
     if (rmens_tokenizer_vocab_size(s->tk) > s->e->cfg.vocab_size)
         return rmens_fail(RMENS_ERR_ARG, "%s reads %d token ids, fewer than tokenizer %s's %d", ckpt,

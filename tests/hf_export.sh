@@ -10,7 +10,10 @@
 #      the checkpoint's per-member rewards (same bound); `score --ckpt DIR` and
 #      `train --init DIR` (lr 1e-12, one step) give them again (1e-5);
 #   3. an ensemble trained from scratch (GPT-2, no config.json kept): its export's
-#      config.json is written from the model's config, and the reference agrees again.
+#      config.json is written from the model's config, and the reference agrees again;
+#   4. a GPTNeoXForCausalLM fixture (embed_out, old buffers): 2 members trained from it,
+#      exported, each run by the reference's GPT-NeoX network (same bound), and
+#      `score --ckpt` of an exported member gives its rewards again (1e-5).
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
 need_python numpy
@@ -130,6 +133,42 @@ grep -q "written from the model's config" export.log || { cat export.log; fail "
 grep -q "tokenizer     none copied: .*byte tokenizer" export.log || { cat export.log; fail "export did not say why no tokenizer"; }
 "$PY" "$top_srcdir/tests/hf_reference.py" rewards gx test.h5 $N gx.npy || fail "reference on gx"
 compare scratch_scores.h5 0 gx.npy "exported GPT2ForSequenceClassification (config written from the model's)" 1e-4
+
+# ---- 4. GPT-NeoX: a GPTNeoXForCausalLM (embed_out, the old buffers; rotary_pct 0.25 of
+# head_dim 16) trained from, exported, run by the reference (neox_reward), read back
+"$PY" "$FX" neox nx --lm-head --vocab 300 --hidden 64 --heads 4 --inter 256 --ctx 256 --seed 5 || fail "fixture nx"
+"$RMENS" train --init nx --data train.h5 --members 2 --steps 20 --lr 1e-3 --out nxens.h5 >train4.log 2>&1 ||
+    { cat train4.log; fail "rmens train --init a GPTNeoXForCausalLM directory"; }
+"$RMENS" score --ckpt nxens.h5 --data test.h5 --per-member --normalize none --out nx_scores.h5 >score.log 2>&1 ||
+    { cat score.log; fail "rmens score nxens.h5"; }
+"$RMENS" export --ckpt nxens.h5 --all --out nxex >export.log 2>&1 || { cat export.log; fail "rmens export nxens.h5"; }
+for k in 0 1; do
+    "$PY" "$top_srcdir/tests/hf_reference.py" rewards nxex/member-$k test.h5 $N nx$k.npy || fail "reference on nxex/member-$k"
+    compare nx_scores.h5 $k nx$k.npy "exported member $k (GPTNeoXForSequenceClassification) vs rmens" 1e-4
+done
+"$RMENS" score --ckpt nxex/member-1 --data test.h5 --per-member --normalize none --out nxback.h5 >score.log 2>&1 ||
+    { cat score.log; fail "rmens score --ckpt nxex/member-1"; }
+"$PY" - "$top_srcdir/tests" <<'EOF2' || fail "the GPT-NeoX export"
+import json, sys
+import h5py, numpy as np
+sys.path.insert(0, sys.argv[1])
+import hf_fixtures as hx
+src = json.load(open("nx/config.json"))
+c = json.load(open("nxex/member-0/config.json"))
+assert c["architectures"] == ["GPTNeoXForSequenceClassification"], c["architectures"]
+for key in ("rotary_pct", "rotary_emb_base", "use_parallel_residual", "layer_norm_eps", "intermediate_size"):
+    assert c[key] == src[key], key
+names = set(hx.parse_st("nxex/member-0/model.safetensors")[0])
+assert not any(n == "embed_out.weight" or n.endswith(("attention.bias", "masked_bias", "inv_freq")) for n in names), names
+assert "gpt_neox.layers.1.attention.query_key_value.bias" in names and "score.weight" in names
+with h5py.File("nx_scores.h5") as a, h5py.File("nxback.h5") as b:
+    for side in ("chosen", "rejected"):
+        want, got = a[f"{side}/rewards"][:, 1], b[f"{side}/rewards"][:, 0]
+        err = float(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-2)))
+        assert err <= 1e-5, (side, err)
+print("GPT-NeoX export: GPTNeoXForSequenceClassification, backbone fields kept, no embed_out or buffers; "
+      "score --ckpt nxex/member-1 gives member 1's rewards again (1e-5)")
+EOF2
 
 # ---- export refusals: nothing written, nothing left behind
 "$RMENS" export --ckpt ens.h5 --member 0 --out ex >out.log 2>&1 && fail "export over a non-empty directory without --force"

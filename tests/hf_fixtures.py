@@ -28,6 +28,11 @@ model.safetensors.index.json ({"metadata": {"total_size"}, "weight_map"}).
                                             [labels, hidden]); --drop, --reshape, --int64
                                             (stored as I64) and --nan break one tensor
                                             (refusal tests)
+  hf_fixtures.py neox OUT [--vocab V] [--ctx T] [--hidden C] [--layers L] [--heads H] [--inter I]
+      [--rotary-pct P] [--base B] [--dtype F32|BF16|F16] [--shards N] [--seed S] [--seq-cls]
+      [--lm-head] [--sequential] [--no-bias] [--new-names]
+                                            a random GPT-NeoX checkpoint (Pythia-160m's sizes
+                                            by default, max_position_embeddings 64)
 Values are regenerated from each fixture's seed, so nothing large is kept twice. The
 vocabularies of GPT-2, Qwen and Pythia shapes are cut (to about 1000 rows: their token
 ids with them) unless --full-vocab; SmolLM2's is whole (49152)."""
@@ -733,28 +738,103 @@ def tiny(argv):
         if n == a.nan:
             t.view(-1)[len(t.view(-1)) // 2] = math.nan
         ts.append((n, t, "I64" if n == a.int64 else a.dtype))
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "config.json"), "w") as f:
+    write_dir(a.out, cfg, ts, a.shards, total_size=False)
+
+
+def write_dir(out, cfg, ts, shards, total_size=True):
+    """config.json and the tensors [(name, tensor, dtype)]: model.safetensors, or that many
+    shards and model.safetensors.index.json (total_size 0 unless total_size)."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2, sort_keys=True)
-    if a.shards == 1:
-        with open(os.path.join(a.out, "model.safetensors"), "wb") as f:
+    if shards == 1:
+        with open(os.path.join(out, "model.safetensors"), "wb") as f:
             f.write(st_bytes(ts, {"format": "pt"}))
         return
-    per = -(-len(ts) // a.shards)
-    weight_map = {}
-    for k in range(a.shards):
-        fn = f"model-{k + 1:05d}-of-{a.shards:05d}.safetensors"
-        with open(os.path.join(a.out, fn), "wb") as f:
+    per = -(-len(ts) // shards)
+    weight_map, total = {}, 0
+    for k in range(shards):
+        fn = f"model-{k + 1:05d}-of-{shards:05d}.safetensors"
+        with open(os.path.join(out, fn), "wb") as f:
             f.write(st_bytes(ts[k * per:(k + 1) * per], {"format": "pt"}))
-        weight_map.update({n: fn for n, _, _ in ts[k * per:(k + 1) * per]})
-    with open(os.path.join(a.out, "model.safetensors.index.json"), "w") as f:
-        json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f, indent=2)
+        for n, t, dt in ts[k * per:(k + 1) * per]:
+            weight_map[n] = fn
+            total += len(raw_bytes(t, dt)) if total_size else 0
+    with open(os.path.join(out, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
+
+
+def neox(argv):
+    """A random GPT-NeoX checkpoint (see the module's usage): Pythia-160m's config.json keys
+    (rotary_pct, rotary_emb_base; --new-names: partial_rotary_factor, rope_theta), weights
+    scaled by 1/sqrt(fan-in) so that activations stay O(1) at any width, and, as checkpoints
+    saved by transformers 4.24 (Pythia's) hold them, the attention.bias mask,
+    attention.masked_bias and rotary_emb.inv_freq buffers; --lm-head adds embed_out."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="hf_fixtures.py neox")
+    ap.add_argument("out")
+    for k, v in (("vocab", 50304), ("ctx", 64), ("hidden", 768), ("layers", 2), ("heads", 12), ("inter", 3072),
+                 ("shards", 1), ("seed", 7)):
+        ap.add_argument("--" + k, type=int, default=v)
+    ap.add_argument("--rotary-pct", type=float, default=0.25)
+    ap.add_argument("--base", type=float, default=10000.0)
+    ap.add_argument("--dtype", default="F32", choices=("F32", "BF16", "F16"))
+    for k in ("seq-cls", "lm-head", "sequential", "no-bias", "new-names"):
+        ap.add_argument("--" + k, action="store_true")
+    a = ap.parse_args(argv)
+    V, C, L, H, FF, T = a.vocab, a.hidden, a.layers, a.heads, a.inter, a.ctx
+    D = C // H
+    cfg = {"architectures": ["GPTNeoX" + ("ForSequenceClassification" if a.seq_cls else "ForCausalLM")],
+           "model_type": "gpt_neox", "vocab_size": V, "max_position_embeddings": T, "hidden_size": C,
+           "num_hidden_layers": L, "num_attention_heads": H, "intermediate_size": FF, "layer_norm_eps": 1e-5,
+           "hidden_act": "gelu", "use_parallel_residual": not a.sequential, "tie_word_embeddings": False,
+           "bos_token_id": 0, "eos_token_id": 0, "initializer_range": 0.02, "use_cache": True,
+           "torch_dtype": {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}[a.dtype],
+           "transformers_version": "4.24.0", "hidden_dropout": 0.0, "attention_dropout": 0.0}
+    cfg.update({"partial_rotary_factor": a.rotary_pct, "rope_theta": a.base} if a.new_names else
+               {"rotary_pct": a.rotary_pct, "rotary_emb_base": a.base})
+    if a.no_bias:
+        cfg["attention_bias"] = False
+    if a.seq_cls:
+        cfg.update(id2label={"0": "LABEL_0"}, label2id={"LABEL_0": 0}, pad_token_id=1)
+    g = torch.Generator().manual_seed(a.seed)
+
+    def w(*shape, std):
+        return torch.randn(shape, generator=g) * std
+    rot = int(D * a.rotary_pct)
+    ts = [("gpt_neox.embed_in.weight", w(V, C, std=1.0))]
+    for i in range(L):
+        p = f"gpt_neox.layers.{i}."
+        ts += [(p + "input_layernorm.weight", 1 + w(C, std=0.1)), (p + "input_layernorm.bias", w(C, std=0.1)),
+               (p + "post_attention_layernorm.weight", 1 + w(C, std=0.1)),
+               (p + "post_attention_layernorm.bias", w(C, std=0.1)),
+               (p + "attention.bias", torch.ones(1, 1, T, T, dtype=torch.bool).tril(), "BOOL"),
+               (p + "attention.masked_bias", torch.tensor(-1e9), "F32"),
+               (p + "attention.rotary_emb.inv_freq",
+                1.0 / (a.base ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot)), "F32"),
+               (p + "attention.query_key_value.weight", w(3 * C, C, std=C ** -0.5))]
+        if not a.no_bias:
+            ts.append((p + "attention.query_key_value.bias", w(3 * C, std=0.3)))
+        ts.append((p + "attention.dense.weight", w(C, C, std=C ** -0.5)))
+        if not a.no_bias:
+            ts.append((p + "attention.dense.bias", w(C, std=0.1)))
+        ts += [(p + "mlp.dense_h_to_4h.weight", w(FF, C, std=C ** -0.5)), (p + "mlp.dense_h_to_4h.bias", w(FF, std=0.3)),
+               (p + "mlp.dense_4h_to_h.weight", w(C, FF, std=FF ** -0.5)), (p + "mlp.dense_4h_to_h.bias", w(C, std=0.1))]
+    ts += [("gpt_neox.final_layer_norm.weight", 1 + w(C, std=0.1)), ("gpt_neox.final_layer_norm.bias", w(C, std=0.1))]
+    if a.lm_head:
+        ts.append(("embed_out.weight", w(V, C, std=C ** -0.5)))
+    if a.seq_cls:
+        ts.append(("score.weight", w(1, C, std=C ** -0.5)))
+    ts = [(t[0], t[1], t[2] if len(t) > 2 else a.dtype) for t in ts]
+    write_dir(a.out, cfg, ts, a.shards)
 
 
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "tiny":
         return tiny(argv[2:])
+    if cmd == "neox":
+        return neox(argv[2:])
     if cmd == "write":
         out, full = argv[2], "--full-vocab" in argv
         for name in FIXTURES:

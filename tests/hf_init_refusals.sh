@@ -44,7 +44,7 @@ EOF2
 tiny neox && "$PY" - <<'EOF2' || fail "editing neox/config.json"
 import json
 c = json.load(open("neox/config.json"))
-c.update(architectures=["GPTNeoXForCausalLM"], model_type="gpt_neox")
+c.update(architectures=["GPTNeoXForCausalLM"], model_type="gpt_neox", hidden_act="gelu_new")
 json.dump(c, open("neox/config.json", "w"))
 EOF2
 # the real Qwen3 tokenizer: beside a fitting embedding (the data is bytes: mismatch), and
@@ -80,7 +80,7 @@ extra|extra/model.safetensors: tensor model.layers.2.|not part of a qwen3 model 
 truncated|truncated/model.safetensors|
 no_field|no_field/config.json|hidden_size
 mixtral|mixtral/config.json|mixtral
-neox|neox/config.json|GPTNeoXForCausalLM
+neox|neox/config.json|hidden_act is "gelu_new": rmens runs only gelu
 qtok|--init qtok reads "qtok@$SHA" tokens|train.h5 was tokenized by "bytes"
 small_vocab|does not fit the embedding of small_vocab/config.json (vocab_size 300)|151669
 CASES

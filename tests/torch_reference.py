@@ -221,6 +221,15 @@ class Reference:
         return float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in self.P.values())))
 
 
+def dense_grads(P):
+    """A reward function may gather embedding rows with sparse gradients (a 50k-row
+    vocabulary then costs one dense gradient per pass, not one per sequence): made dense
+    for the optimizer and the output."""
+    for p in P.values():
+        if p.grad is not None and p.grad.is_sparse:
+            p.grad = p.grad.to_dense()
+
+
 def run(model, pairs_path, B, share=1, compact=1, steps=0, lr=0.0, warmup=0, total=0,
         min_lr_frac=0.0, wd=0.0, clip=0.0, margin_scale=0.0, center=0.0, dtype="float64",
         params=None, cfg=None):
@@ -236,6 +245,7 @@ def run(model, pairs_path, B, share=1, compact=1, steps=0, lr=0.0, warmup=0, tot
 
     loss0, rc, rr = ref.loss(seqs, margins, margin_scale, center)
     loss0.backward()
+    dense_grads(ref.P)
     out = {"rewards": torch.stack([rc, rr], 1).reshape(-1).detach().double().numpy(),
            "loss": float(loss0), "cut": cut,
            "grads": {k: p.grad.detach().double().numpy().copy() for k, p in ref.P.items()}}
@@ -246,6 +256,7 @@ def run(model, pairs_path, B, share=1, compact=1, steps=0, lr=0.0, warmup=0, tot
         opt.zero_grad(set_to_none=False)
         loss, _, _ = ref.loss(seqs, margins, margin_scale, center)
         loss.backward()
+        dense_grads(ref.P)
         losses.append(float(loss))
         if clip > 0:
             norms.append(float(torch.nn.utils.clip_grad_norm_(params_list, max_norm=clip)))
