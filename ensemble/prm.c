@@ -19,6 +19,7 @@
 #include "io/h5.h"
 #include "io/output.h"
 #include "model/batch.h"
+#include "text/tokenizer.h"
 
 const char *const rmens_aggregate_names[RMENS_AGG_N] = {"min", "prod", "last"};
 
@@ -95,7 +96,7 @@ static rmens_status gather_logits(const char *ckpt, const char *data, const rmen
     snprintf(out->tokenizer, sizeof out->tokenizer, "%s", h.tokenizer);
     if ((st = rmens_placement_init(&pl, comm, out->K)) == RMENS_OK)
         st = rmens_ensemble_open_subset(&e, ckpt, pl.local, pl.n_local);
-    if (st == RMENS_OK && e->tokenizer[0] && strcmp(e->tokenizer, ds->tokenizer) != 0)
+    if (st == RMENS_OK && e->tokenizer[0] && !rmens_tokenizer_same(e->tokenizer, ds->tokenizer))
         st = rmens_fail(RMENS_ERR_ARG, "%s: the data was tokenized by \"%s\" but %s reads \"%s\" tokens", data,
                         ds->tokenizer, ckpt, e->tokenizer);
     else if (st == RMENS_OK && rmens_dataset_vocab_size(ds) > e->cfg.vocab_size)
