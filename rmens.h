@@ -140,7 +140,10 @@ RMENS_API const char *rmens_tokenizer_chat_template(const rmens_tokenizer *t);
 /* A preference ("pairs") or single-response ("responses") data set: docs/FORMAT.md. */
 typedef struct rmens_dataset rmens_dataset;
 
-typedef enum { RMENS_DATA_PAIRS = 1, RMENS_DATA_RESPONSES = 2 } rmens_data_kind;
+/* STEPS: solutions with a label per reasoning step, for process reward models; a step's
+ * label is in [0, 1], or RMENS_STEP_UNLABELLED (no loss, no metric). */
+#define RMENS_STEP_UNLABELLED (-1.0f)
+typedef enum { RMENS_DATA_PAIRS = 1, RMENS_DATA_RESPONSES = 2, RMENS_DATA_STEPS = 3 } rmens_data_kind;
 typedef enum { RMENS_SIDE_CHOSEN = 0, RMENS_SIDE_REJECTED = 1, RMENS_SIDE_RESPONSE = 0 } rmens_side;
 typedef enum {
     RMENS_TRAP_NONE = 0,
@@ -287,7 +290,11 @@ typedef enum {
     RMENS_PREP_HELPSTEER2_PREF = 7, /* {"prompt", "response_1", "response_2", "preference_strength"} */
     RMENS_PREP_HELPSTEER2 = 8,      /* {"prompt", "response", "helpfulness", ...}: pairs by prompt */
     RMENS_PREP_RANKING = 9,         /* {"prompt", "responses", "ranking" | "scores"}: K(K-1)/2 pairs */
-    RMENS_PREP_ULTRAFEEDBACK_RAW = 10 /* {"instruction", "completions": [{"response", ratings}]} */
+    RMENS_PREP_ULTRAFEEDBACK_RAW = 10, /* {"instruction", "completions": [{"response", ratings}]} */
+    /* Process supervision -> a steps file (io/prep_steps.c): */
+    RMENS_PREP_TRL_PRM = 11,        /* TRL: {"prompt", "completions": [step, ...], "labels": [bool, ...]} */
+    RMENS_PREP_MATH_SHEPHERD = 12,  /* {"input": "... step ки\n...", "label": "... step +\n..."} */
+    RMENS_PREP_PRM800K = 13         /* PRM800K phase files: label.steps[].completions[].rating */
 } rmens_prep_format;
 
 typedef struct {
@@ -310,6 +317,10 @@ typedef struct {
     double margin_scale;       /* every margin written is multiplied by this (1) */
     double helpsteer_weights[5]; /* helpsteer2: score = weights . (helpfulness, correctness,
                                   * coherence, complexity, verbosity); default 1,0,0,0,0 */
+    int steps;                 /* 1: process supervision (trl-prm, math-shepherd, prm800k) -> a
+                                * steps file (docs/FORMAT.md) */
+    const char *step_separator; /* steps formats: text after each step ("\n") */
+    double prm800k_neutral;    /* PRM800K rating 0 becomes this label (1), or NaN: unlabelled */
     const char *score_field;   /* ultrafeedback-raw: the completions' rating, "overall_score"
                                 * (default) or "fine-grained_score" */
 } rmens_prep_options;
@@ -369,6 +380,8 @@ typedef struct {
     int bias_feature;        /* rmens_trap 1-4: with probability bias_p a pair prefers that dressing */
     double bias_p;           /*   on a wrong answer to the plain right one (0: no bias) */
     double bt_beta;          /* >= 0: labels drawn P(a over b) = sigmoid(beta (gold_a - gold_b)); < 0: none */
+    int steps_file;          /* 1 (task steps): a steps file, the right then the wrong solution
+                              * of each problem, every step closed by "\n" (docs/FORMAT.md) */
 } rmens_synth_options;
 
 RMENS_API void rmens_synth_options_init(rmens_synth_options *o);

@@ -12,6 +12,7 @@
 #include "comm/verdict.h"
 #include "ensemble/ensemble.h"
 #include "ensemble/evaluator.h"
+#include "ensemble/prm.h"
 #include "ensemble/uncertainty.h"
 
 static const char help[] =
@@ -243,6 +244,58 @@ static rmens_status write_json(const char *path, json_object *j)
     return RMENS_OK;
 }
 
+/* A process reward model's report: printed, and as JSON. */
+static void print_prm(const char *ckpt, const char *data, const rmens_prm_eval_result *r)
+{
+    printf("eval: process reward model %s on %s: %lld solutions, %lld steps (%lld labelled, %.1f%% correct)\n", ckpt,
+           data, (long long)r->solutions, (long long)r->steps, (long long)r->labelled,
+           r->labelled ? 100.0 * (double)r->positive / (double)r->labelled : 0.0);
+    printf("  step accuracy   members");
+    for (int k = 0; k < r->members; k++)
+        printf(" %.4f", r->member_accuracy[k]);
+    printf("\n                  ensemble by mean probability %.4f, by min %.4f\n", r->accuracy[RMENS_PRM_BY_MEAN],
+           r->accuracy[RMENS_PRM_BY_MIN]);
+    printf("  AUROC           ensemble mean %.4f, min %.4f; members' mean %.4f\n", r->auroc[RMENS_PRM_BY_MEAN],
+           r->auroc[RMENS_PRM_BY_MIN], r->member_auroc_mean);
+    printf("  ECE (10 bins)   ensemble mean %.4f, min %.4f\n", r->ece[RMENS_PRM_BY_MEAN], r->ece[RMENS_PRM_BY_MIN]);
+    printf("  first error     F1 %.4f (ProcessBench): right first wrong step in %.4f of %lld solutions with an error,\n"
+           "                  no error judged in %.4f of %lld without\n", r->first_error_f1, r->first_error_acc,
+           (long long)r->with_error, r->no_error_acc, (long long)r->without_error);
+    printf("  members' std    AUROC %.4f for the ensemble's wrong steps\n", r->std_auroc);
+}
+
+static json_object *prm_json(const char *ckpt, const char *data, const rmens_prm_eval_result *r)
+{
+    json_object *j = json_object_new_object(), *m = json_object_new_array();
+    json_object_object_add(j, "checkpoint", json_object_new_string(ckpt));
+    json_object_object_add(j, "data", json_object_new_string(data));
+    json_object_object_add(j, "objective", json_object_new_string("prm"));
+    json_object_object_add(j, "solutions", json_object_new_int64(r->solutions));
+    json_object_object_add(j, "steps", json_object_new_int64(r->steps));
+    json_object_object_add(j, "labelled_steps", json_object_new_int64(r->labelled));
+    for (int k = 0; k < r->members; k++)
+        json_object_array_add(m, num(r->member_accuracy[k]));
+    json_object_object_add(j, "member_step_accuracy", m);
+    static const char *const by[RMENS_PRM_BY_N] = {"mean", "min"};
+    for (int b = 0; b < RMENS_PRM_BY_N; b++) {
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "step_accuracy", num(r->accuracy[b]));
+        json_object_object_add(e, "auroc", num(r->auroc[b]));
+        json_object_object_add(e, "ece", num(r->ece[b]));
+        json_object_object_add(j, by[b], e);
+    }
+    json_object_object_add(j, "member_auroc_mean", num(r->member_auroc_mean));
+    json_object_object_add(j, "std_auroc", num(r->std_auroc));
+    json_object *fe = json_object_new_object();
+    json_object_object_add(fe, "f1", num(r->first_error_f1));
+    json_object_object_add(fe, "error_accuracy", num(r->first_error_acc));
+    json_object_object_add(fe, "no_error_accuracy", num(r->no_error_acc));
+    json_object_object_add(fe, "with_error", json_object_new_int64(r->with_error));
+    json_object_object_add(fe, "without_error", json_object_new_int64(r->without_error));
+    json_object_object_add(j, "first_error", fe);
+    return j;
+}
+
 int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
 {
     static const struct option longopts[] = {
@@ -310,6 +363,27 @@ int rmens_cmd_eval(int argc, char **argv, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "--ckpt and --data are required");
     if (st != RMENS_OK)
         return rmens_cli_report(comm, "eval", st);
+    if (rmens_prm_wanted(o.ckpt, o.data)) {  /* a process reward model on a steps file */
+        if (o.ood || o.fit_temperature)
+            st = rmens_fail(RMENS_ERR_ARG, "--ood and temperatures apply to pairwise reward models");
+        else if (rank == 0 && o.json && !o.force && access(o.json, F_OK) == 0)
+            st = rmens_fail(RMENS_ERR_ARG, "--json %s already exists (--force replaces it)", o.json);
+        if ((st = rmens_verdict(comm, st)) != RMENS_OK)
+            return rmens_cli_report(comm, "eval", st);
+        rmens_set_num_threads((int)threads);
+        rmens_prm_eval_result pr;
+        if ((st = rmens_prm_eval(o.ckpt, o.data, comm, &pr)) == RMENS_OK && rank == 0) {
+            if (!quiet)
+                print_prm(o.ckpt, o.data, &pr);
+            if (o.json) {
+                json_object *j = prm_json(o.ckpt, o.data, &pr);
+                st = j ? write_json(o.json, j) : rmens_fail(RMENS_ERR_NOMEM, "out of memory for the JSON report");
+                json_object_put(j);
+            }
+        }
+        rmens_prm_eval_result_free(&pr);
+        return rmens_cli_report(comm, "eval", st);
+    }
     if ((st = rmens_cli_normalize_default(comm, o.ckpt, &o.normalize)) != RMENS_OK)
         return rmens_cli_report(comm, "eval", st);
     rmens_set_num_threads((int)threads);

@@ -45,9 +45,24 @@ static const char help[] =
     "  {\"messages\": [...]} or {\"conversations\": [...]}: the last message (the assistant's)\n"
     "  is the response, the ones before it the prompt\n"
     "\n"
+    "With --steps, INPUT is process supervision (a label per reasoning step) and the output\n"
+    "is a steps file for process reward models (docs/FORMAT.md); --format auto tells these apart:\n"
+    "  trl-prm   TRL's PRM format: {\"prompt\", \"completions\": [step, ...], \"labels\": [bool, ...]}\n"
+    "            (a label may be a number in [0, 1], or null: unlabelled)\n"
+    "  math-shepherd  {\"input\": \"question Step 1: ... ки\\nStep 2: ... ки\", \"label\": the same text\n"
+    "            with + or - in place of each tag}; the question ends at \"Step 1:\"\n"
+    "  prm800k   PRM800K phase files: question.problem, label.steps[].completions[].rating\n"
+    "            (1 correct, -1 wrong, 0 neutral: --prm800k-neutral)\n"
+    "Each step is followed by --step-separator; the step's label sits on the separator's last\n"
+    "token, as in TRL's PRMTrainer.\n"
+    "\n"
     "options:\n"
     "  --out FILE            output pairs file (required)\n"
     "  --responses           prompts and responses to score -> a responses file (above)\n"
+    "  --steps               process supervision -> a steps file (above)\n"
+    "  --step-separator S    text closing each step (default \"\\n\"; \\n, \\t and \\\\ are read as escapes)\n"
+    "  --prm800k-neutral X   label of a PRM800K step rated 0: a number in [0, 1] (default 1: a\n"
+    "                        neutral step is no error) or skip (unlabelled: no loss)\n"
     "  --val-out FILE        also write a validation split here\n"
     "  --val-fraction F      share of prompts sent to --val-out (default 0.1); the split\n"
     "                        hashes the prompt, so pairs sharing a prompt stay together\n"
@@ -83,7 +98,10 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         {"responses", no_argument, 0, 'R'},       {"help", no_argument, 0, 'h'},
         {"margin-scale", required_argument, 0, 'S'}, {"helpsteer-weights", required_argument, 0, 'W'},
         {"score-field", required_argument, 0, 'C'},
+        {"steps", no_argument, 0, 'Z'},           {"step-separator", required_argument, 0, 'E'},
+        {"prm800k-neutral", required_argument, 0, 'N'},
         {0, 0, 0, 0}};
+    char sep[256];
     rmens_prep_options o;
     rmens_prep_options_init(&o);
     int quiet = 0, c, rank = rmens_cli_rank(comm), fraction_given = 0;
@@ -115,7 +133,7 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
             if (!found)
                 st = rmens_fail(RMENS_ERR_ARG, "--format: unknown format '%s' (auto, hh, prompt, messages, "
                                 "sharegpt, summarize, ultrafeedback, helpsteer2-pref, helpsteer2, ranking, "
-                                "ultrafeedback-raw)", optarg);
+                                "ultrafeedback-raw; with --steps: trl-prm, math-shepherd, prm800k)", optarg);
             break;
         }
         case 'm': o.margin_field = optarg; break;
@@ -144,6 +162,25 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         case 'T': o.tokenizer = optarg; break;
         case 'P': o.template_name = optarg; break;
         case 'R': o.responses = 1; break;
+        case 'Z': o.steps = 1; break;
+        case 'E': {
+            size_t n = 0;
+            for (const char *q = optarg; *q && n + 1 < sizeof sep; q++) {
+                char ch = *q;
+                if (ch == '\\' && q[1])
+                    ch = *++q == 'n' ? '\n' : *q == 't' ? '\t' : *q;
+                sep[n++] = ch;
+            }
+            sep[n] = 0;
+            o.step_separator = sep;
+            break;
+        }
+        case 'N':
+            if (strcmp(optarg, "skip") == 0)
+                o.prm800k_neutral = NAN;
+            else if (rmens_cli_double(optarg, &o.prm800k_neutral) || !(o.prm800k_neutral >= 0 && o.prm800k_neutral <= 1))
+                st = rmens_fail(RMENS_ERR_ARG, "--prm800k-neutral: expected a number in [0, 1] or skip, got '%s'", optarg);
+            break;
         case 'q': quiet = 1; break;
         case 'h':
             if (rank == 0)

@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "cli/cli.h"
+#include "ensemble/prm.h"
 #include "ensemble/scorer.h"
 
 static const char help[] =
@@ -23,6 +24,11 @@ static const char help[] =
     "  --normalize none|member  standardise each member's rewards by its training statistics\n"
     "                         first (default member when the checkpoint has them, as eval)\n"
     "  --per-member           also write every member's reward: rewards [N, K]\n"
+    "  --aggregate min|prod|last  a process reward model on a steps file: every member's\n"
+    "                         probability of every step, the ensemble's per-step mean, std\n"
+    "                         and min, and each solution's score from its steps' mean\n"
+    "                         probabilities: the least (min, default), the product (prod) or\n"
+    "                         the last step's (last) (docs/FORMAT.md, \"scores\" of steps)\n"
     "  --batch B              sequences per forward pass (default 64; memory grows with it)\n"
     "  --threads N            BLAS threads per rank (default 1)\n"
     "  --data-mem SIZE        memory for data tokens per rank (e.g. 512M, 4G); a larger file\n"
@@ -35,7 +41,9 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
     static const struct option longopts[] = {
         {"ckpt", 1, 0, 'c'},  {"data", 1, 0, 'd'},    {"out", 1, 0, 'o'},         {"lambda", 1, 0, 'l'},
         {"normalize", 1, 0, 'n'}, {"per-member", 0, 0, 'p'}, {"threads", 1, 0, 't'}, {"force", 0, 0, 'f'},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'},    {"batch", 1, 0, 'b'}, {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'},    {"batch", 1, 0, 'b'},
+        {"aggregate", 1, 0, 'A'}, {0, 0, 0, 0}};
+    int aggregate = RMENS_AGG_MIN;
     rmens_score_options o = {0};
     o.lambda = 0.5;
     o.normalize = -1;
@@ -58,6 +66,12 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
                 st = rmens_fail(RMENS_ERR_ARG, "--normalize: expected none or member, got '%s'", optarg);
             break;
         case 'p': o.per_member = 1; break;
+        case 'A':
+            for (aggregate = 0; aggregate < RMENS_AGG_N && strcmp(optarg, rmens_aggregate_names[aggregate]) != 0;)
+                aggregate++;
+            if (aggregate == RMENS_AGG_N)
+                st = rmens_fail(RMENS_ERR_ARG, "--aggregate: expected min, prod or last, got '%s'", optarg);
+            break;
         case 'b': {
             int64_t b;
             if (rmens_cli_int(optarg, &b) || b < 1 || b > 1 << 20)
@@ -90,6 +104,22 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
         st = rmens_fail(RMENS_ERR_ARG, "--ckpt, --data and --out are required");
     if (st != RMENS_OK)
         return rmens_cli_report(comm, "score", st);
+    if (rmens_prm_wanted(o.ckpt, o.data)) {  /* a process reward model and a steps file */
+        char cmd[4096];
+        rmens_cli_command(cmd, sizeof cmd, "score", argc, argv);
+        rmens_set_num_threads((int)threads);
+        rmens_prm_score_options po = {o.ckpt, o.data, o.out, cmd, (rmens_aggregate)aggregate, o.force, o.batch};
+        rmens_prm_score_result pr;
+        if ((st = rmens_prm_score(&po, comm, &pr)) == RMENS_OK && rank == 0 && !quiet) {
+            printf("score: %lld solutions (%lld steps) of %s by %d member%s of %s -> %s (aggregate %s)\n",
+                   (long long)pr.n, (long long)pr.steps, o.data, pr.members, pr.members > 1 ? "s" : "", o.ckpt, o.out,
+                   rmens_aggregate_names[aggregate]);
+            printf("  %.2f s; %lld solutions cut to n_ctx %d from the front, %lld steps lost to the cut (NaN)\n",
+                   pr.seconds, (long long)pr.n_cut, pr.n_ctx, (long long)pr.steps_cut);
+            fflush(stdout);
+        }
+        return rmens_cli_report(comm, "score", st);
+    }
     if ((st = rmens_cli_normalize_default(comm, o.ckpt, &o.normalize)) != RMENS_OK)
         return rmens_cli_report(comm, "score", st);
     char cmd[4096];

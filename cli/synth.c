@@ -40,6 +40,8 @@ static const char help[] =
     "  --bt-noise BETA pairs only: every other pair's label drawn Bradley-Terry from the\n"
     "                  gold rewards, P(a over b) = sigmoid(BETA (gold_a - gold_b)); BETA is\n"
     "                  the labellers' inverse temperature (0: coin flips)\n"
+    "  --steps-file    (task steps) write a steps file for process RMs: the right then\n"
+    "                  the wrong solution of each problem, a label per step\n"
     "  --force         replace an existing output file\n"
     "  --quiet         print nothing but errors\n";
 
@@ -77,6 +79,7 @@ int rmens_cmd_synth(int argc, char **argv, MPI_Comm comm)
         {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
         {"trap-kinds", required_argument, 0, 'k'}, {"candidates", required_argument, 0, 'c'},
         {"bias", required_argument, 0, 'b'},  {"bt-noise", required_argument, 0, 'B'},
+        {"steps-file", no_argument, 0, 'S'},
         {0, 0, 0, 0}};
     rmens_synth_options o;
     rmens_synth_options_init(&o);
@@ -145,6 +148,7 @@ int rmens_cmd_synth(int argc, char **argv, MPI_Comm comm)
                 st = rmens_fail(RMENS_ERR_ARG, "--bt-noise: expected a finite non-negative number, got '%s'", optarg);
             break;
         case 'R': o.responses = 1; break;
+        case 'S': o.steps_file = 1; break;
         case 'x': o.overwrite = 1; break;
         case 'q': quiet = 1; break;
         case 'h':
@@ -171,7 +175,8 @@ int rmens_cmd_synth(int argc, char **argv, MPI_Comm comm)
             st = rmens_dataset_write(ds, out);
         if (st == RMENS_OK && !quiet)
             printf("synth: wrote %lld %s of task %s (%s split, seed %llu) to %s\n",
-                   (long long)rmens_dataset_count(ds), o.candidates ? "candidates" : o.responses ? "responses" : "pairs",
+                   (long long)rmens_dataset_count(ds),
+                   o.candidates ? "candidates" : o.responses ? "responses" : o.steps_file ? "solutions" : "pairs",
                    rmens_task_name(o.task), o.split == RMENS_SPLIT_TEST ? "test" : "train",
                    (unsigned long long)o.seed, out);
         rmens_dataset_free(ds);

@@ -55,6 +55,11 @@ static const char help[] =
     "                       task); rmens merge joins the parts into one checkpoint\n"
     "  --lambda X           uncertainty weight in mean - X var (default 0.5)\n"
     "loss:\n"
+    "  --objective bt|prm   bt (default): Bradley-Terry on a pairs file; prm: a process\n"
+    "                       reward model on a steps file (rmens prep --steps): the head read\n"
+    "                       at each step's closing token, sigmoid, binary cross-entropy with\n"
+    "                       the step's (soft) label; unlabelled steps and the prompt carry no\n"
+    "                       loss; --batch and --bootstrap count solutions\n"
     "  --margin-scale X     subtract X times the data's margin in the Bradley-Terry loss (0)\n"
     "  --center-coef X      reward centering: + X mean((r_w + r_l)^2) (0)\n"
     "running:\n"
@@ -238,6 +243,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         {"norm-pairs", 1, 0, 'N'},     {"oob-pairs", 1, 0, 'O'},
         {"keep-best", 0, 0, 'Z'},      {"patience", 1, 0, 'Y'},    {"warm-start", 1, 0, 'J'},
         {"calibrate", 0, 0, 'X'},
+        {"objective", 1, 0, 'j'},
         {0, 0, 0, 0}};
     rmens_train_options o;
     rmens_train_options_init(&o);
@@ -299,6 +305,12 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         case 'V': INT_ARG(o.save_every, 0); break;
         case 'Z': o.keep_best = 1; break;
         case 'X': calibrate = 1; break;
+        case 'j':
+            if (strcmp(optarg, rmens_objective_names[RMENS_OBJECTIVE_PRM]) == 0)
+                o.objective = RMENS_OBJECTIVE_PRM;
+            else if (strcmp(optarg, rmens_objective_names[RMENS_OBJECTIVE_BT]) != 0)
+                st = rmens_fail(RMENS_ERR_ARG, "--objective: expected bt or prm, got '%s'", optarg);
+            break;
         case 'Y': INT_ARG(o.patience, 1); break;
         case 'R': o.resume = 1; break;
         case 'F': o.force = 1; break;

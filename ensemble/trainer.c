@@ -26,6 +26,8 @@
 
 volatile sig_atomic_t rmens_train_stop_requested = 0;
 
+const char *const rmens_objective_names[2] = {"bt", "prm"};
+
 void rmens_train_options_init(rmens_train_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -64,6 +66,10 @@ typedef struct {
     float *dr;
     float *w;             /* [B] the pair weights of a shard, when the data has /weight */
     int weighted;
+    int prm;                 /* a process reward model on a steps file (objective prm) */
+    int cap;                 /* the batch's room, in pairs (prm: 2 cap reads) */
+    float *y;                /* [2 cap] labels of a prm batch's reads */
+    int64_t reads[2];        /* prm: labelled reads of the training and validation files */
     int64_t step, total;
     rmens_model_config cfg;  /* the members' shape: options or --init, vocabulary of the data */
     int fresh_head;          /* --init had no score head: each member draws its own */
@@ -72,6 +78,7 @@ typedef struct {
     char hf_dir[1024];       /* that directory, absolute */
     int64_t data_crc32;      /* fingerprint of the training pairs, kept for --resume */
     int max_len;             /* longest sequence of the data (activations are sized by it) */
+    int max_reads;           /* prm: most steps read in one solution */
     double *mattrs;       /* [K][RMENS_MA_N], identical on all ranks after each evaluation */
     FILE *log;               /* the metrics file (io/trainlog), rank 0 */
     double t0;
@@ -116,6 +123,25 @@ static rmens_status rewards_of(trainer *t, member *mb, const rmens_dataset *ds, 
     return RMENS_OK;
 }
 
+/* Process rewards: the logits of every labelled step of solutions idx[0..n) of ds, and
+ * their labels, in order; *m receives their count. */
+static rmens_status step_logits_of(trainer *t, member *mb, const rmens_dataset *ds, const int64_t *idx, int64_t n,
+                                   float *out, float *labels, int64_t *m)
+{
+    const int B = t->o->batch;
+    *m = 0;
+    for (int64_t a = 0; a < n; a += B) {
+        int b = (int)(n - a < B ? n - a : B);
+        RMENS_TRY(rmens_batch_build_steps(&t->batch, ds, idx + a, b, 1, labels + *m));
+        if (t->batch.S == 0)
+            continue;
+        RMENS_TRY(rmens_model_forward(mb->m, &t->batch));
+        memcpy(out + *m, rmens_model_rewards(mb->m), (size_t)t->batch.S * sizeof *out);
+        *m += t->batch.S;
+    }
+    return RMENS_OK;
+}
+
 /* ------------------------------------------------------------ evaluate */
 
 enum { EV_LOSS, EV_CORRECT, EV_MARGIN, EV_OOB_CORRECT, EV_OOB_N, EV_OOB_LOSS, EV_OOB_MARGIN, EV_VAL_W, EV_OOB_W, EV_N };
@@ -135,6 +161,37 @@ static void pair_metrics(double *e, const float *r, const rmens_dataset *ds, con
     }
 }
 
+/* The same for process rewards: loss (binary cross-entropy), correct steps, margin (the
+ * logit towards the label, (2y - 1) r) and the labelled steps' count into e[4]. */
+static void step_metrics(double *e, const float *r, const float *y, int64_t m)
+{
+    for (int64_t k = 0; k < m; k++) {  /* rmens_prm_loss one step at a time: its loss and its rule */
+        float d;
+        int ok;
+        e[0] += rmens_prm_loss(&d, r + k, y + k, 1, 1.0, &ok);
+        e[1] += ok;
+        e[2] += (2.0 * y[k] - 1.0) * r[k];
+        e[3] += 1;
+    }
+}
+
+/* A member's metrics on items idx[0..n) of ds (pairs or steps), into m3[4]; their rewards
+ * (pairs: chosen 2i, rejected 2i + 1; steps: each labelled step's logit) into r, labels
+ * (steps) into y, their count into *nr. */
+static rmens_status item_metrics(trainer *t, member *mb, const rmens_dataset *ds, const int64_t *idx, int64_t n,
+                                 double *m3, float *r, int64_t *nr)
+{
+    if (t->prm) {
+        RMENS_TRY(step_logits_of(t, mb, ds, idx, n, r, t->y + 2 * (int64_t)t->cap, nr));
+        step_metrics(m3, r, t->y + 2 * (int64_t)t->cap, *nr);
+        return RMENS_OK;
+    }
+    RMENS_TRY(rewards_of(t, mb, ds, idx, n, r));
+    pair_metrics(m3, r, ds, idx, n, t->o->margin_scale);
+    *nr = 2 * n;
+    return RMENS_OK;
+}
+
 /* Member mb on the validation pairs (their rewards into mom) and on an evenly spaced
  * sample of its out-of-bag pairs: loss, correct count and margin into e[EV_N]. */
 static rmens_status measure_member(trainer *t, member *mb, double *e, rmens_moments *mom, float *r, int64_t *all)
@@ -144,11 +201,11 @@ static rmens_status measure_member(trainer *t, member *mb, double *e, rmens_mome
     if (nv > 0) {
         for (int64_t i = 0; i < nv; i++)
             all[i] = i;
-        RMENS_TRY(rewards_of(t, mb, t->val, all, nv, r));
         double m3[4] = {0, 0, 0, 0};
-        pair_metrics(m3, r, t->val, all, nv, o->margin_scale);
+        int64_t nr;
+        RMENS_TRY(item_metrics(t, mb, t->val, all, nv, m3, r, &nr));
         e[EV_LOSS] = m3[0], e[EV_CORRECT] = m3[1], e[EV_MARGIN] = m3[2], e[EV_VAL_W] = m3[3];
-        rmens_moments_add(mom, r, (size_t)(2 * nv));
+        rmens_moments_add(mom, r, (size_t)nr);
     }
     int64_t noob = rmens_bootstrap_oob(&mb->boot, all);
     if (o->oob_pairs > 0 && noob > o->oob_pairs) {
@@ -161,9 +218,9 @@ static rmens_status measure_member(trainer *t, member *mb, double *e, rmens_mome
         noob = cap;
     }
     if (noob > 0) {
-        RMENS_TRY(rewards_of(t, mb, t->train, all, noob, r));
         double m3[4] = {0, 0, 0, 0};
-        pair_metrics(m3, r, t->train, all, noob, o->margin_scale);
+        int64_t nr;
+        RMENS_TRY(item_metrics(t, mb, t->train, all, noob, m3, r, &nr));
         e[EV_OOB_LOSS] = m3[0], e[EV_OOB_CORRECT] = m3[1], e[EV_OOB_MARGIN] = m3[2], e[EV_OOB_W] = m3[3];
     }
     e[EV_OOB_N] = (double)noob;
@@ -180,15 +237,17 @@ static rmens_status measure_norm(trainer *t, member *mb, float *r, int64_t *all)
     const int64_t ns = t->o->norm_pairs > 0 && t->o->norm_pairs < nt ? t->o->norm_pairs : nt;
     for (int64_t i = 0; i < ns; i++)
         all[i] = rmens_even_sample(i, nt, ns);
-    RMENS_TRY(rewards_of(t, mb, t->train, all, ns, r));
+    double m3[4] = {0, 0, 0, 0};
+    int64_t nr;  /* pairs: 2 ns rewards; steps: the labelled steps' logits */
+    RMENS_TRY(item_metrics(t, mb, t->train, all, ns, m3, r, &nr));
     double s = 0, s2 = 0;
-    for (int64_t i = 0; i < 2 * ns; i++)
+    for (int64_t i = 0; i < nr; i++)
         s += r[i];
-    double mean = s / (double)(2 * ns);
-    for (int64_t i = 0; i < 2 * ns; i++)
+    double mean = nr ? s / (double)nr : 0;
+    for (int64_t i = 0; i < nr; i++)
         s2 += (r[i] - mean) * (r[i] - mean);
     t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_MEAN] = mean;
-    t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_STD] = sqrt(s2 / (double)(2 * ns));
+    t->mattrs[mb->index * RMENS_MA_N + RMENS_MA_REWARD_STD] = nr ? sqrt(s2 / (double)nr) : 0;
     return RMENS_OK;
 }
 
@@ -252,22 +311,47 @@ static void ensemble_accuracy(double acc[RMENS_RULE_N], const rmens_moments *mom
         acc[r] /= wsum;
 }
 
+/* The same for process rewards: each labelled validation step (moments of its logits
+ * over members, label y[k]) decided correct by each rule when the rule's value is > 0
+ * (p > 1/2) exactly when y >= 1/2. */
+static void ensemble_step_accuracy(double acc[RMENS_RULE_N], const rmens_moments *mom, const float *y, int64_t m,
+                                   double lambda)
+{
+    for (int r = 0; r < RMENS_RULE_N; r++)
+        acc[r] = 0;
+    for (int64_t k = 0; k < m; k++) {
+        double one[RMENS_RULE_N] = {0};
+        rmens_rule_decide(one, (const double[3]){mom[k].mean, mom[k].min, rmens_moments_var(&mom[k])},
+                          (const double[3]){0, 0, 0}, lambda);
+        for (int r = 0; r < RMENS_RULE_N; r++)
+            acc[r] += (one[r] > 0.5) == (y[k] >= 0.5f);
+    }
+    for (int r = 0; m && r < RMENS_RULE_N; r++)
+        acc[r] /= (double)m;
+}
+
 /* Collective: every member on the validation pairs and its out-of-bag sample (final: and
  * its reward statistics); mattrs the same on every rank after it; an EVAL event. */
 static rmens_status evaluate(trainer *t, int final)
 {
     const int K = t->o->members;
     const int64_t nv = t->val ? rmens_dataset_count(t->val) : 0, nt = rmens_dataset_count(t->train);
+    /* the rewards of one pass: 2 per pair, or one per labelled step */
+    const int64_t nmom = t->prm ? t->reads[1] : 2 * nv, nr = t->prm ? (t->reads[0] > nmom ? t->reads[0] : nmom)
+                                                                    : 2 * (nv > nt ? nv : nt);
     rmens_status st = RMENS_OK;
     double *ev = calloc((size_t)K * EV_N, sizeof *ev), *evsum = calloc((size_t)K * EV_N, sizeof *ev);
-    rmens_moments *mom = malloc((size_t)(2 * nv + 1) * sizeof *mom);
-    float *r = malloc((size_t)(2 * (nv > nt ? nv : nt) + 2) * sizeof *r);
+    rmens_moments *mom = malloc((size_t)(nmom + 1) * sizeof *mom);
+    float *r = malloc((size_t)(nr + 2) * sizeof *r);
+    float *y = t->prm ? realloc(t->y, (size_t)(2 * (int64_t)t->cap + nr + 2) * sizeof *y) : t->y;
+    if (y)
+        t->y = y;
     int64_t *all = malloc((size_t)(nv > nt ? nv : nt) * sizeof *all);
-    if (!ev || !evsum || !mom || !r || !all) {
+    if (!ev || !evsum || !mom || !r || !all || !y) {
         st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for evaluation");
         goto exit;
     }
-    rmens_moments_clear(mom, (size_t)(2 * nv));
+    rmens_moments_clear(mom, (size_t)nmom);
     for (int j = 0; j < t->pl.n_local && owner(t) && st == RMENS_OK; j++) {
         st = measure_member(t, &t->mem[j], ev + (size_t)t->mem[j].index * EV_N, mom, r, all);
         if (st == RMENS_OK && final)
@@ -282,15 +366,29 @@ static rmens_status evaluate(trainer *t, int final)
         goto exit;
     set_member_metrics(t, evsum, nv);
     /* Per-pair statistics across members: a Chan-merge reduction onto rank 0. */
-    if (nv > 0 && (st = rmens_moments_reduce(mom, (size_t)(2 * nv), 0, t->comm)) != RMENS_OK)
+    if (nmom > 0 && (st = rmens_moments_reduce(mom, (size_t)nmom, 0, t->comm)) != RMENS_OK)
         goto exit;
     rmens_train_event e = {.kind = RMENS_TRAIN_EVAL};
     e.eval.final = final;
     e.eval.member = t->mattrs;
     e.eval.has_val = nv > 0;
     e.eval.lambda = t->o->lambda;
-    if (is_root(t))
+    if (is_root(t) && t->prm && nv > 0) {
+        /* the validation labels, in the order the moments hold them */
+        int64_t m = 0;
+        for (int64_t i = 0; i < nv && st == RMENS_OK; i += t->o->batch) {
+            int b = (int)(nv - i < t->o->batch ? nv - i : t->o->batch);
+            for (int j = 0; j < b; j++)
+                all[j] = i + j;
+            st = rmens_batch_build_steps(&t->batch, t->val, all, b, 1, t->y + 2 * (int64_t)t->cap + m);
+            m += t->batch.S;
+        }
+        if (st != RMENS_OK)
+            goto exit;
+        ensemble_step_accuracy(e.eval.accuracy, mom, t->y + 2 * (int64_t)t->cap, m, t->o->lambda);
+    } else if (is_root(t)) {
         ensemble_accuracy(e.eval.accuracy, mom, t->val, nv, t->o->lambda);
+    }
     notify(t, &e);
 exit:
     free(ev);
@@ -332,6 +430,7 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     snprintf(h->tokenizer, sizeof h->tokenizer, "%s", t->train->tokenizer);
     h->eot_token = t->train->eot;
     snprintf(h->template_name, sizeof h->template_name, "%s", t->train->template_name);
+    snprintf(h->objective, sizeof h->objective, "%s", rmens_objective_names[t->prm]);
     snprintf(h->data, sizeof h->data, "%s", o->data);
     snprintf(h->command, sizeof h->command, "%s", o->command ? o->command : "");
     snprintf(h->hf_config, sizeof h->hf_config, "%s", t->hf_config ? t->hf_config : "");
@@ -433,6 +532,10 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     static const char *const apart[] = {"vocab_size", "n_ctx", "n_layer", "n_head", "n_embd", "step", "ensemble_size",
                                         "data_crc32", "tokenizer", "eot_token", "template_name", "data", "command", NULL};
     rmens_hdiff d;
+    if (strcmp(h->objective, want.objective) != 0)
+        return rmens_fail(RMENS_ERR_ARG, "`resume`: %s holds %s members (objective %s), the options ask for objective %s",
+                          t->o->out, strcmp(h->objective, "prm") == 0 ? "process reward" : "pairwise (Bradley-Terry)",
+                          h->objective, want.objective);
     /* The tokenizer first: another one also changes the vocabulary, and is the cause. */
     if (strcmp(h->tokenizer, want.tokenizer) != 0)
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s was trained on \"%s\" tokens, %s holds \"%s\" tokens", t->o->out,
@@ -464,7 +567,7 @@ static rmens_status setup_members(trainer *t, const rmens_model *init, const rme
     t->mem = calloc((size_t)t->pl.n_local, sizeof *t->mem);
     if (!t->mem)
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
-    int max_b = o->batch;
+    int max_b = t->cap;
     RMENS_TRY(rmens_batch_init(&t->batch, max_b, cfg.n_ctx, cfg.n_head));
     for (int j = 0; j < t->pl.n_local; j++) {
         member *mb = &t->mem[j];
@@ -539,19 +642,55 @@ static void fault_nan(const trainer *t, member *mb)
         mb->m->params[i] = NAN;
 }
 
+/* A process reward model's forward and backward on solutions [lo, hi) of the member's
+ * batch (t->idx): the loss is the mean binary cross-entropy over the labelled steps of the
+ * whole batch (every shard's), *right the correct steps scaled to the batch size, so the
+ * STEP event's accuracy (right / batch) is the share of correct steps. */
+static rmens_status prm_step(trainer *t, member *mb, int lo, int hi, double *loss, double *right)
+{
+    const int B = t->o->batch;
+    double W = 0;
+    for (int i = 0; i < B; i++)
+        W += rmens_batch_steps_read(t->train, t->idx[i], t->cfg.n_ctx, 1);
+    if (hi <= lo || W == 0)
+        return RMENS_OK;
+    RMENS_TRY(rmens_batch_build_steps(&t->batch, t->train, t->idx + lo, hi - lo, 1, t->y));
+    if (t->batch.S == 0)
+        return RMENS_OK;
+    RMENS_TRY(rmens_model_forward(mb->m, &t->batch));
+    const float *r = rmens_model_rewards(mb->m);
+    int correct;
+    *loss = rmens_prm_loss(t->dr, r, t->y, t->batch.S, W, &correct);
+    *right = correct * (double)B / W;
+    for (int k = 0; k < t->batch.S; k++)
+        if (!isfinite(r[k])) {
+            char why[512] = "";
+            weights_note(mb, why, sizeof why);
+            return rmens_fail(RMENS_ERR_NUMERIC, "member %d, step %lld: non-finite step logit %g%s%s", member_id(t, mb),
+                              (long long)t->step + 1, r[k],
+                              why[0] ? "; its weights are no longer finite: " : "; lower `opt.lr` or check the data", why);
+        }
+    return rmens_model_backward(mb->m, &t->batch, t->dr);
+}
+
 static rmens_status train_step(trainer *t, double *vals)
 {
     const rmens_train_options *o = t->o;
     const int B = o->batch, G = t->pl.group_size, gr = t->pl.group_rank;
     /* This rank's shard of the batch: pairs [lo, hi) of the member's B. */
-    const int lo = (int)((int64_t)B * gr / G), hi = (int)((int64_t)B * (gr + 1) / G);
+    const int lo = (int)((int64_t)B * gr / G), hi0 = (int)((int64_t)B * (gr + 1) / G);
     for (int j = 0; j < t->pl.n_local; j++) {
         member *mb = &t->mem[j];
+        int hi = hi0;
         rmens_bootstrap_batch(&mb->boot, t->step, B, t->idx);
         rmens_model_zero_grad(mb->m);
         int correct = 0;
-        double loss = 0;
+        double loss = 0, right = 0;
         rmens_status st = RMENS_OK;
+        if (t->prm) {
+            st = prm_step(t, mb, lo, hi, &loss, &right);
+            hi = lo;  /* done */
+        }
         if (hi > lo)
             st = rmens_batch_build(&t->batch, t->train, t->idx + lo, hi - lo, o->share, o->margin_scale);
         if (hi > lo && st == RMENS_OK)
@@ -587,6 +726,7 @@ static rmens_status train_step(trainer *t, double *vals)
                                 (long long)t->step + 1, why[0] ? why : "centering term overflow?");
             if (st == RMENS_OK)
                 st = rmens_model_backward(mb->m, &t->batch, t->dr);
+            right = correct;
         }
         /* The ranks of a member agree before their collectives: one that failed must not
          * leave its partners waiting in the gradient reduction. */
@@ -601,7 +741,7 @@ static rmens_status train_step(trainer *t, double *vals)
                               (long long)t->step + 1);
         fault_nan(t, mb);
         vals[2 * mb->index] += loss;
-        vals[2 * mb->index + 1] += correct;
+        vals[2 * mb->index + 1] += right;
     }
     return RMENS_OK;
 }
@@ -658,7 +798,7 @@ static rmens_status check_memory(const trainer *t)
         nparams += (double)rmens_tensor_numel(&t->cfg, k);
     /* weights, gradients, two Adam moments; bootstrap counts and order */
     double per_member = 16.0 * nparams + 12.0 * n;
-    double acts = rmens_model_acts_bytes(&t->cfg, t->o->batch, t->max_len, 0);
+    double acts = rmens_model_acts_bytes(&t->cfg, t->cap, t->max_len, 0);
     for (int f = 0; f < 2; f++) {
         const rmens_dataset *d = f ? t->val : t->train;
         for (int s = 0; d && s < 2 && !d->streamed; s++)
@@ -704,8 +844,18 @@ static rmens_status read_data(trainer *t)
     RMENS_TRY(rmens_dataset_read_comm(&t->train, o->data, t->comm, budget));
     if (o->val)
         RMENS_TRY(rmens_dataset_read_comm(&t->val, o->val, t->comm, budget));
-    if (rmens_dataset_kind(t->train) != RMENS_DATA_PAIRS)
-        return rmens_fail(RMENS_ERR_ARG, "%s is a responses file; training needs pairs", o->data);
+    t->prm = o->objective == RMENS_OBJECTIVE_PRM;
+    static const char *const kinds[] = {"?", "pairs", "responses", "steps"};
+    const rmens_data_kind want = t->prm ? RMENS_DATA_STEPS : RMENS_DATA_PAIRS;
+    for (int f = 0; f < 2; f++) {
+        const rmens_dataset *d = f ? t->val : t->train;
+        if (d && rmens_dataset_kind(d) != want)
+            return rmens_fail(RMENS_ERR_ARG, "%s is a %s file; %s", f ? o->val : o->data, kinds[rmens_dataset_kind(d)],
+                              t->prm ? "`objective` prm (a process reward model) trains on a steps file"
+                              : rmens_dataset_kind(d) == RMENS_DATA_STEPS
+                                  ? "train a process reward model on it with `objective` prm (--objective prm)"
+                                  : "training needs pairs");
+    }
     if (o->batch > rmens_dataset_count(t->train))
         return rmens_fail(RMENS_ERR_ARG, "`batch` %d is larger than the data (%s holds %lld pairs)", o->batch, o->data,
                           (long long)rmens_dataset_count(t->train));
@@ -837,6 +987,11 @@ static rmens_status check_lengths(trainer *t)
                 t->max_len = (int)(longer < INT32_MAX ? longer : INT32_MAX);
             const rmens_cut c = rmens_batch_cut(lc, lr, p, t->cfg.n_ctx);
             cut += c.cut;
+            if (t->prm) {  /* a solution's reads, all of them (scoring) and the labelled (training) */
+                int all = rmens_batch_steps_read(ds, i, t->cfg.n_ctx, 0);
+                t->max_reads = all > t->max_reads ? all : t->max_reads;
+                t->reads[f] += rmens_batch_steps_read(ds, i, t->cfg.n_ctx, 1);
+            }
             long_prompt += p >= t->cfg.n_ctx;
             lost += c.prompt_lost;
             longest = p > longest ? p : longest;
@@ -882,10 +1037,11 @@ static rmens_status setup(trainer *t, const rmens_model *init)
     rmens_status st = RMENS_OK;
     t->mattrs = malloc((size_t)o->members * RMENS_MA_N * sizeof *t->mattrs);
     t->idx = malloc((size_t)o->batch * sizeof *t->idx);
-    t->dr = malloc((size_t)2 * o->batch * sizeof *t->dr);
+    t->dr = malloc((size_t)2 * t->cap * sizeof *t->dr);
+    t->y = malloc((size_t)2 * t->cap * sizeof *t->y);
     t->w = malloc((size_t)o->batch * sizeof *t->w);
     t->weighted = rmens_dataset_has_weight(t->train);
-    if (!t->mattrs || !t->idx || !t->dr || !t->w)
+    if (!t->mattrs || !t->idx || !t->dr || !t->w || !t->y)
         st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     for (int i = 0; st == RMENS_OK && i < o->members * RMENS_MA_N; i++)
         t->mattrs[i] = NAN;
@@ -1009,6 +1165,7 @@ static void trainer_free(trainer *t)
     free(t->best_step);
     free(t->idx);
     free(t->dr);
+    free(t->y);
     free(t->w);
 }
 
@@ -1036,8 +1193,12 @@ rmens_status rmens_train(const rmens_train_options *o, MPI_Comm comm)
         goto exit;
     if ((st = read_data(t)) != RMENS_OK || (o->init && (st = read_init(t, &init)) != RMENS_OK))
         goto exit;
-    if ((st = choose_config(t, init)) != RMENS_OK || (st = check_lengths(t)) != RMENS_OK ||
-        (st = check_memory(t)) != RMENS_OK)
+    if ((st = choose_config(t, init)) != RMENS_OK || (st = check_lengths(t)) != RMENS_OK)
+        goto exit;
+    /* A prm batch reads every step of its solutions: room for B solutions of the most
+     * steps (2 reads per pair of room), and at least B rows of context. */
+    t->cap = t->prm ? (int)(((int64_t)o->batch * (t->max_reads > 1 ? t->max_reads : 1) + 1) / 2) : o->batch;
+    if ((st = check_memory(t)) != RMENS_OK)
         goto exit;
     plan_steps(t, &eff);
     t->o = &eff;

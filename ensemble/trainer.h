@@ -72,6 +72,12 @@ typedef struct {
 /* Receives every event on rank 0, in order; user is the options' event_user. */
 typedef void (*rmens_train_callback)(const rmens_train_event *ev, void *user);
 
+/* What the members learn: Bradley-Terry on pairs, or per-step labels of a steps file
+ * (a process reward model: the head read at each step's closing token, binary
+ * cross-entropy; model/objective.h). */
+typedef enum { RMENS_OBJECTIVE_BT = 0, RMENS_OBJECTIVE_PRM = 1 } rmens_objective;
+extern const char *const rmens_objective_names[2];  /* "bt", "prm": the checkpoint's `objective` */
+
 typedef struct {
     const char *data, *val, *out, *init, *metrics;
     /* Warm start (active learning's rounds): every member starts from its own weights in
@@ -79,6 +85,7 @@ typedef struct {
      * bootstrap over data and a fresh optimiser (zero moments, step 0, the schedule again).
      * members 0 (and no model options: model.n_ctx 0) take the checkpoint's. */
     const char *warm_start;
+    rmens_objective objective;
     int64_t data_budget;        /* bytes of tokens per file held in memory (rmens_data_budget) */
     int members;
     int member_offset;          /* index of member 0 in the whole ensemble (job arrays: --member k) */

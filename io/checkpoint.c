@@ -39,6 +39,7 @@ typedef struct {
 static const hfield hfields[] = {
     HC(vocab_size), HC(n_ctx), HC(n_layer), HC(n_head), HC(n_embd), HX(step, 'l'), HX(total_steps, 'l'),
     HX(n_pairs, 'l'), HX(seed, 'u'), HX(data_crc32, 'l'), HX(eot_token, 'l'), HX(tokenizer, 's'), HX(template_name, 's'),
+    HX(objective, 's'),
     HI(members), HI(batch), HI(warmup), HI(share), HI(member_offset), HI(ensemble_size),
     HD(lr), HD(min_lr_frac), HD(beta1), HD(beta2), HD(eps), HD(weight_decay), HD(clip), HD(margin_scale), HD(center),
     HD(bootstrap), HX(data, 's'), HX(command, 's'),
@@ -106,6 +107,7 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
         RMENS_TRY(rmens_h5_attr_write_i64(f, "eot_token", h->eot_token));
     if (h->template_name[0])
         RMENS_TRY(rmens_h5_attr_write_str(f, "template", h->template_name));
+    RMENS_TRY(rmens_h5_attr_write_str(f, "objective", h->objective[0] ? h->objective : "bt"));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "seed", (int64_t)h->seed));
     RMENS_TRY(rmens_h5_attr_write_str(f, "generator", RMENS_GENERATOR_NAME));
     RMENS_TRY(rmens_h5_attr_write_str(f, "data", h->data));
@@ -321,6 +323,14 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
     if (rmens_h5_has_attr(f, "template") &&
         (st = rmens_h5_attr_read_str(f, "template", h->template_name, sizeof h->template_name)) != RMENS_OK)
         goto exit;
+    snprintf(h->objective, sizeof h->objective, "bt");  /* checkpoints before process RMs */
+    if (rmens_h5_has_attr(f, "objective") &&
+        (st = rmens_h5_attr_read_str(f, "objective", h->objective, sizeof h->objective)) != RMENS_OK)
+        goto exit;
+    if (strcmp(h->objective, "bt") != 0 && strcmp(h->objective, "prm") != 0) {
+        st = rmens_fail(RMENS_ERR_FORMAT, "objective is \"%s\", expected \"bt\" or \"prm\"", h->objective);
+        goto exit;
+    }
     struct {
         const char *n;
         int64_t *p;

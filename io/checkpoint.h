@@ -34,6 +34,7 @@ typedef struct {
     char tokenizer[128];  /* the training data's ("bytes" in files from before it was kept) */
     int64_t eot_token;   /* the training data's end-of-text token; -1 in files from before it was kept */
     char template_name[32];  /* the training data's conversation template ("" if it named none: hh) */
+    char objective[8];       /* "bt" (pairs; also files from before it was kept) or "prm" (steps) */
     char data[1024];
     char command[4096];
     /* Trained from a Hugging Face directory (--init DIR): its config.json text and the

@@ -26,23 +26,26 @@ typedef struct {
     ftype type;
     flen len;
     size_t off;        /* offsetof the pointer in rmens_seqs (side >= 0) or rmens_dataset */
+    int kinds;         /* 0: every kind; k > 0: only rmens_data_kind k; -k: every kind but k */
 } field;
 
 #define SEQ(m) offsetof(rmens_seqs, m)
 #define DS(m) offsetof(struct rmens_dataset, m)
 static const field fields[] = {
-    {"tokens", 0, 0, T_I32, LEN_TOK, SEQ(tokens)},
-    {"offsets", 0, 0, T_I64, LEN_N1, SEQ(offsets)},
-    {"gold", 0, RMENS_HAS_GOLD, T_F32, LEN_N, SEQ(gold)},
-    {"step_offsets", 0, RMENS_HAS_STEPS, T_I64, LEN_N1, SEQ(step_offsets)},
-    {"step_end", 0, RMENS_HAS_STEPS, T_I32, LEN_STEPS, SEQ(step_end)},
-    {"step_label", 0, RMENS_HAS_STEPS, T_I8, LEN_STEPS, SEQ(step_label)},
-    {"prompt_len", -1, RMENS_HAS_PROMPT, T_I32, LEN_N, DS(prompt_len)},
-    {"margin", -1, RMENS_HAS_MARGIN, T_F32, LEN_N, DS(margin)},
-    {"trap", -1, RMENS_HAS_TRAP, T_I8, LEN_N, DS(trap)},
-    {"source_record", -1, RMENS_HAS_SOURCE, T_I64, LEN_N, DS(source_record)},
-    {"prompt_id", -1, RMENS_HAS_GROUP, T_I64, LEN_N, DS(prompt_id)},
-    {"weight", -1, RMENS_HAS_WEIGHT, T_F32, LEN_N, DS(weight)},
+    {"tokens", 0, 0, T_I32, LEN_TOK, SEQ(tokens), 0},
+    {"offsets", 0, 0, T_I64, LEN_N1, SEQ(offsets), 0},
+    {"gold", 0, RMENS_HAS_GOLD, T_F32, LEN_N, SEQ(gold), 0},
+    {"step_offsets", 0, RMENS_HAS_STEPS, T_I64, LEN_N1, SEQ(step_offsets), 0},
+    {"step_end", 0, RMENS_HAS_STEPS, T_I32, LEN_STEPS, SEQ(step_end), 0},
+    {"step_label", 0, RMENS_HAS_STEPS, T_I8, LEN_STEPS, SEQ(step_label), -RMENS_DATA_STEPS},
+    /* a steps file's labels are soft: float, under the same name */
+    {"step_label", 0, RMENS_HAS_STEPS, T_F32, LEN_STEPS, SEQ(step_target), RMENS_DATA_STEPS},
+    {"prompt_len", -1, RMENS_HAS_PROMPT, T_I32, LEN_N, DS(prompt_len), 0},
+    {"margin", -1, RMENS_HAS_MARGIN, T_F32, LEN_N, DS(margin), 0},
+    {"trap", -1, RMENS_HAS_TRAP, T_I8, LEN_N, DS(trap), 0},
+    {"source_record", -1, RMENS_HAS_SOURCE, T_I64, LEN_N, DS(source_record), 0},
+    {"prompt_id", -1, RMENS_HAS_GROUP, T_I64, LEN_N, DS(prompt_id), 0},
+    {"weight", -1, RMENS_HAS_WEIGHT, T_F32, LEN_N, DS(weight), 0},
 };
 #define NFIELDS (sizeof fields / sizeof *fields)
 
@@ -52,6 +55,8 @@ static const char *side_group(const rmens_dataset *ds, int s)
 {
     if (ds->kind == RMENS_DATA_RESPONSES)
         return "responses";
+    if (ds->kind == RMENS_DATA_STEPS)
+        return "steps";
     return s == 0 ? "chosen" : "rejected";
 }
 
@@ -81,6 +86,8 @@ static const void *field_data(const rmens_dataset *ds, const field *f, int s)
 
 static int field_present(const rmens_dataset *ds, const field *f)
 {
+    if ((f->kinds > 0 && (int)ds->kind != f->kinds) || (f->kinds < 0 && (int)ds->kind == -f->kinds))
+        return 0;
     if (f->flag == 0)
         return 1;
     return (ds->has & f->flag) != 0;
@@ -105,10 +112,12 @@ rmens_status rmens_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsign
                                int32_t vocab_size, int32_t eot, const char *tokenizer)
 {
     *out = NULL;
-    if (kind != RMENS_DATA_PAIRS && kind != RMENS_DATA_RESPONSES)
+    if (kind != RMENS_DATA_PAIRS && kind != RMENS_DATA_RESPONSES && kind != RMENS_DATA_STEPS)
         return rmens_fail(RMENS_ERR_ARG, "unknown dataset kind %d", (int)kind);
     if (kind == RMENS_DATA_PAIRS)
         has = (has | RMENS_HAS_PROMPT) & ~(unsigned)RMENS_HAS_GROUP;
+    else if (kind == RMENS_DATA_STEPS)
+        has = (has | RMENS_HAS_PROMPT | RMENS_HAS_STEPS) & ~(unsigned)(RMENS_HAS_MARGIN | RMENS_HAS_TRAP | RMENS_HAS_WEIGHT);
     else
         has &= ~(unsigned)(RMENS_HAS_MARGIN | RMENS_HAS_TRAP | RMENS_HAS_WEIGHT);
     rmens_dataset *ds = calloc(1, sizeof *ds);
@@ -181,13 +190,18 @@ rmens_status rmens_dataset_append(rmens_dataset *ds, const rmens_record *r)
         if (ds->has & RMENS_HAS_GOLD)
             q->gold[i] = r->gold[s];
         if (ds->has & RMENS_HAS_STEPS) {
+            const int soft = ds->kind == RMENS_DATA_STEPS;
             int64_t cap = q->cap_steps;
             if (grow((void **)&q->step_end, &cap, q->nsteps + r->nsteps[s], sizeof(int32_t)) ||
-                grow((void **)&q->step_label, &q->cap_steps, q->nsteps + r->nsteps[s], 1))
+                (soft ? grow((void **)&q->step_target, &q->cap_steps, q->nsteps + r->nsteps[s], sizeof(float))
+                      : grow((void **)&q->step_label, &q->cap_steps, q->nsteps + r->nsteps[s], 1)))
                 return rmens_fail(RMENS_ERR_NOMEM, "out of memory at record %lld", (long long)i);
             if (r->nsteps[s] > 0) {
                 memcpy(q->step_end + q->nsteps, r->step_end[s], (size_t)r->nsteps[s] * sizeof(int32_t));
-                memcpy(q->step_label + q->nsteps, r->step_label[s], (size_t)r->nsteps[s]);
+                if (soft)
+                    memcpy(q->step_target + q->nsteps, r->step_target, (size_t)r->nsteps[s] * sizeof(float));
+                else
+                    memcpy(q->step_label + q->nsteps, r->step_label[s], (size_t)r->nsteps[s]);
             }
             q->nsteps += r->nsteps[s];
             q->step_offsets[i + 1] = q->nsteps;
@@ -343,6 +357,23 @@ const int32_t *rmens_dataset_seq(const rmens_dataset *ds, rmens_side side, int64
     return t;
 }
 
+const int32_t *rmens_dataset_step_ends(const rmens_dataset *ds, int s, int64_t i, int64_t *n)
+{
+    *n = 0;
+    if (!(ds->has & RMENS_HAS_STEPS) || i < 0 || i >= ds->n || s < 0 || s >= rmens_dataset_nsides(ds))
+        return NULL;
+    const rmens_seqs *q = &ds->side[s];
+    *n = q->step_offsets[i + 1] - q->step_offsets[i];
+    return q->step_end + q->step_offsets[i];
+}
+
+const float *rmens_dataset_step_targets(const rmens_dataset *ds, int64_t i)
+{
+    if (ds->kind != RMENS_DATA_STEPS || i < 0 || i >= ds->n)
+        return NULL;
+    return ds->side[0].step_target + ds->side[0].step_offsets[i];
+}
+
 int32_t rmens_dataset_prompt_len(const rmens_dataset *ds, int64_t i)
 {
     return (ds->has & RMENS_HAS_PROMPT) && i >= 0 && i < ds->n ? ds->prompt_len[i] : 0;
@@ -409,13 +440,24 @@ static rmens_status validate_side(const rmens_dataset *ds, int s, int64_t lo, in
                 return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/step_offsets [%lld, %lld) "
                                   "invalid (%lld steps stored)", (long long)i, g, (long long)sa,
                                   (long long)sb, (long long)q->nsteps);
-            int32_t prev = 0;
+            /* A steps file: every solution has a step, and each step closes after the prompt. */
+            const int soft = ds->kind == RMENS_DATA_STEPS;
+            if (soft && sb == sa)
+                return rmens_fail(RMENS_ERR_FORMAT, "record %lld: no steps (/%s/step_offsets[%lld] = "
+                                  "step_offsets[%lld]): a solution has at least one", (long long)i, g,
+                                  (long long)i, (long long)(i + 1));
+            int32_t prev = soft ? ds->prompt_len[i] : 0;
             for (int64_t k = sa; k < sb; k++) {
                 if (q->step_end[k] <= prev || q->step_end[k] > b - a)
                     return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/step_end[%lld] = %d must "
-                                      "increase within (0, %lld]", (long long)i, g, (long long)k,
-                                      q->step_end[k], (long long)(b - a));
-                if (q->step_label[k] != 0 && q->step_label[k] != 1)
+                                      "increase within (%d, %lld]", (long long)i, g, (long long)k,
+                                      q->step_end[k], (int)(soft ? ds->prompt_len[i] : 0), (long long)(b - a));
+                if (soft) {
+                    float y = q->step_target[k];
+                    if (!(y == RMENS_STEP_UNLABELLED || (y >= 0 && y <= 1)))
+                        return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/step_label[%lld] = %g, must be "
+                                          "in [0, 1] or -1 (unlabelled)", (long long)i, g, (long long)k, (double)y);
+                } else if (q->step_label[k] != 0 && q->step_label[k] != 1)
                     return rmens_fail(RMENS_ERR_FORMAT, "record %lld: /%s/step_label[%lld] = %d, "
                                       "must be 0 or 1", (long long)i, g, (long long)k, q->step_label[k]);
                 prev = q->step_end[k];
@@ -449,7 +491,7 @@ static rmens_status validate_range(const rmens_dataset *ds, int64_t lo, int64_t 
             const int32_t *c = rmens_dataset_seq(ds, 0, i, &lc), *r = NULL;
             if (!c)
                 return rmens_fail_context(RMENS_ERR_HDF5, "record %lld: ", (long long)i);
-            if (ds->kind == RMENS_DATA_PAIRS && !(r = rmens_dataset_seq(ds, 1, i, &lr)))
+            if (rmens_dataset_nsides(ds) == 2 && !(r = rmens_dataset_seq(ds, 1, i, &lr)))
                 return rmens_fail_context(RMENS_ERR_HDF5, "record %lld: ", (long long)i);
             int64_t lmin = lc < lr ? lc : lr;
             int32_t p = ds->prompt_len[i];
@@ -533,6 +575,12 @@ uint32_t rmens_dataset_fingerprint(const rmens_dataset *ds)
         c = crc32_z(c, (const Bytef *)ds->margin, (size_t)ds->n * sizeof *ds->margin);
     if (ds->has & RMENS_HAS_WEIGHT)
         c = crc32_z(c, (const Bytef *)ds->weight, (size_t)ds->n * sizeof *ds->weight);
+    if (ds->kind == RMENS_DATA_STEPS) {  /* what a process RM trains on: the steps and their labels */
+        const rmens_seqs *q = &ds->side[0];
+        c = crc32_z(c, (const Bytef *)q->step_offsets, (size_t)(ds->n + 1) * sizeof *q->step_offsets);
+        c = crc32_z(c, (const Bytef *)q->step_end, (size_t)q->nsteps * sizeof *q->step_end);
+        c = crc32_z(c, (const Bytef *)q->step_target, (size_t)q->nsteps * sizeof *q->step_target);
+    }
     return (uint32_t)c;
 }
 
@@ -540,8 +588,8 @@ uint32_t rmens_dataset_fingerprint(const rmens_dataset *ds)
 
 static rmens_status write_file(const rmens_dataset *ds, hid_t file)
 {
-    RMENS_TRY(rmens_h5_attr_write_str(file, "rmens_format",
-                                      ds->kind == RMENS_DATA_PAIRS ? "pairs" : "responses"));
+    RMENS_TRY(rmens_h5_attr_write_str(file, "rmens_format", ds->kind == RMENS_DATA_PAIRS ? "pairs"
+                                                            : ds->kind == RMENS_DATA_STEPS ? "steps" : "responses"));
     /* Version 2 added the Hugging Face tokenizer's record; byte-tokenized files are the
      * same in both and stay version 1 for older readers. */
     int v2 = strcmp(ds->tokenizer, "bytes") != 0;
@@ -628,8 +676,11 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t
         ds->kind = RMENS_DATA_PAIRS;
     else if (strcmp(fmt, "responses") == 0)
         ds->kind = RMENS_DATA_RESPONSES;
+    else if (strcmp(fmt, "steps") == 0)
+        ds->kind = RMENS_DATA_STEPS;
     else
-        return rmens_fail(RMENS_ERR_FORMAT, "rmens_format is \"%s\", expected \"pairs\" or \"responses\"", fmt);
+        return rmens_fail(RMENS_ERR_FORMAT, "rmens_format is \"%s\", expected \"pairs\", \"responses\" or \"steps\"",
+                          fmt);
     RMENS_TRY(rmens_h5_attr_read_i64(file, "rmens_version", &version));
     if (version < 1 || version > RMENS_DATA_VERSION)
         return rmens_fail(RMENS_ERR_FORMAT, "rmens_version is %lld; this rmens reads versions 1 to %d",
@@ -669,11 +720,13 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t
     }
 
     /* Which optional parts are there: decided by their first dataset's presence. */
-    ds->has = ds->kind == RMENS_DATA_PAIRS ? RMENS_HAS_PROMPT : 0;
+    /* A steps file requires its prompts and steps: read as required fields, missing ones are named. */
+    ds->has = ds->kind == RMENS_DATA_PAIRS ? RMENS_HAS_PROMPT
+            : ds->kind == RMENS_DATA_STEPS ? RMENS_HAS_PROMPT | RMENS_HAS_STEPS : 0;
     for (size_t k = 0; k < NFIELDS; k++) {
         const field *f = &fields[k];
         char path[128];
-        if (f->flag == 0 || (ds->kind == RMENS_DATA_PAIRS && f->flag == RMENS_HAS_PROMPT))
+        if (f->flag == 0 || (f->flag & ds->has))
             continue;
         if (f->side < 0)
             snprintf(path, sizeof path, "/%s", f->name);
@@ -682,8 +735,9 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t
         if (rmens_h5_exists(file, path))
             ds->has |= f->flag;
     }
-    if (ds->kind == RMENS_DATA_RESPONSES && (ds->has & (RMENS_HAS_MARGIN | RMENS_HAS_TRAP | RMENS_HAS_WEIGHT)))
-        return rmens_fail(RMENS_ERR_FORMAT, "a responses file has no /margin, /trap or /weight");
+    if (ds->kind != RMENS_DATA_PAIRS && (ds->has & (RMENS_HAS_MARGIN | RMENS_HAS_TRAP | RMENS_HAS_WEIGHT)))
+        return rmens_fail(RMENS_ERR_FORMAT, "a %s file has no /margin, /trap or /weight",
+                          ds->kind == RMENS_DATA_STEPS ? "steps" : "responses");
     if (ds->kind == RMENS_DATA_PAIRS && (ds->has & RMENS_HAS_GROUP))
         return rmens_fail(RMENS_ERR_FORMAT, "a pairs file has no /prompt_id (responses files group by it)");
 
@@ -719,7 +773,7 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t
                 if (pass == 1 && f->len == LEN_TOK)
                     ds->side[s].ntok = got;
                 if (pass == 1 && f->len == LEN_STEPS) {
-                    if (f->type == T_I32)
+                    if (f->off == SEQ(step_end))
                         ds->side[s].nsteps = got;
                     else if (got != ds->side[s].nsteps)
                         return rmens_fail(RMENS_ERR_FORMAT, "%s has %lld entries, step_end has %lld",

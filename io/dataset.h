@@ -30,6 +30,7 @@ typedef struct {
     int64_t *step_offsets;  /* [n+1] steps of sequence i are step_*[step_offsets[i] ..] */
     int32_t *step_end;      /* [nsteps] token index (in the sequence) one past the step */
     int8_t *step_label;     /* [nsteps] 1 = correct step, 0 = wrong */
+    float *step_target;     /* [nsteps] a steps file's labels: in [0, 1], or -1 unlabelled */
     int64_t ntok, nsteps;
     int64_t cap_tok, cap_steps;  /* builder capacity */
     /* A streamed file (tokens == NULL) reads its tokens through a window (io/dataset.c). */
@@ -62,6 +63,13 @@ struct rmens_dataset {
     hid_t file;              /* the file they are read from, or -1 */
 };
 
+/* Steps of record i of a steps file (or of side s of a pairs/responses file with steps):
+ * *n steps, step_end (one past each step's last token, within the sequence). */
+const int32_t *rmens_dataset_step_ends(const rmens_dataset *ds, int s, int64_t i, int64_t *n);
+/* A steps file's labels of record i (RMENS_STEP_UNLABELLED where none); NULL otherwise. */
+const float *rmens_dataset_step_targets(const rmens_dataset *ds, int64_t i);
+
+
 /* rmens_trap's names, by value: "none", "length", "format", "confidence", "sycophancy". */
 #define RMENS_NTRAPS 5
 extern const char *const rmens_trap_names[RMENS_NTRAPS];
@@ -79,6 +87,7 @@ typedef struct {
     float weight;
     const int32_t *step_end[2];
     const int8_t *step_label[2];
+    const float *step_target;  /* a steps file's labels (RMENS_STEP_UNLABELLED: none) */
     int64_t nsteps[2];
 } rmens_record;
 

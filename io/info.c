@@ -57,6 +57,28 @@ static void show_record(FILE *f, const rmens_dataset *ds, int64_t i)
         fprintf(f, "  prompt (%d tokens):\n", p);
         print_tokens(f, seq[0], p, ds->eot, "    | ");
     }
+    if (ds->kind == RMENS_DATA_STEPS) {  /* each step decoded, its label after it */
+        int64_t nst;
+        const int32_t *end = rmens_dataset_step_ends(ds, 0, i, &nst);
+        const float *y = rmens_dataset_step_targets(ds, i);
+        fprintf(f, "  solution (%lld tokens after the prompt, %lld steps", (long long)(len[0] - p), (long long)nst);
+        if (ds->has & RMENS_HAS_GOLD)
+            fprintf(f, ", gold %.4g", (double)ds->side[0].gold[i]);
+        fprintf(f, "):\n");
+        for (int64_t k = 0, at = p; k < nst; at = end[k++]) {
+            if (y[k] == RMENS_STEP_UNLABELLED)
+                fprintf(f, "    step %lld (tokens %lld-%d, unlabelled):\n", (long long)k + 1, (long long)at, end[k] - 1);
+            else
+                fprintf(f, "    step %lld (tokens %lld-%d, label %g):\n", (long long)k + 1, (long long)at, end[k] - 1,
+                        (double)y[k]);
+            print_tokens(f, seq[0] + at, end[k] - at, ds->eot, "    | ");
+        }
+        if (nst && end[nst - 1] < len[0]) {
+            fprintf(f, "    after the last step:\n");
+            print_tokens(f, seq[0] + end[nst - 1], len[0] - end[nst - 1], ds->eot, "    | ");
+        }
+        return;
+    }
     for (int s = 0; s < ns; s++) {
         const char *name = ds->kind == RMENS_DATA_RESPONSES ? "response" : s ? "rejected" : "chosen";
         fprintf(f, "  %s (%lld tokens after the prompt", name, (long long)(len[s] - p));
@@ -97,6 +119,36 @@ static void describe_groups(FILE *f, const rmens_dataset *ds)
     free(count);
 }
 
+/* A steps file's steps and labels (docs/FORMAT.md). */
+static void describe_steps(FILE *f, const rmens_dataset *ds)
+{
+    const rmens_seqs *q = &ds->side[0];
+    int64_t labelled = 0, positive = 0, with_error = 0, most = 0;
+    double sum = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        int64_t n;
+        rmens_dataset_step_ends(ds, 0, i, &n);
+        const float *y = rmens_dataset_step_targets(ds, i);
+        int err = 0;
+        for (int64_t k = 0; k < n; k++) {
+            if (y[k] == RMENS_STEP_UNLABELLED)
+                continue;
+            labelled++;
+            sum += y[k];
+            positive += y[k] >= 0.5f;
+            err |= y[k] < 0.5f;
+        }
+        with_error += err;
+        most = n > most ? n : most;
+    }
+    fprintf(f, "  steps            %lld (%.2f per solution, at most %lld); %lld labelled, %lld unlabelled\n",
+            (long long)q->nsteps, (double)q->nsteps / (double)ds->n, (long long)most, (long long)labelled,
+            (long long)(q->nsteps - labelled));
+    if (labelled)
+        fprintf(f, "  step labels      mean %.4f; %.1f%% >= 0.5 (correct); %lld solutions with a step < 0.5\n",
+                sum / (double)labelled, 100.0 * (double)positive / (double)labelled, (long long)with_error);
+}
+
 static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
 {
     rmens_dataset *ds;
@@ -112,9 +164,10 @@ static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
                         (long long)show, (long long)ds->n);
         goto exit;
     }
-    int pairs = ds->kind == RMENS_DATA_PAIRS;
-    fprintf(f, "%s: rmens %s file, version %d\n", path, pairs ? "pairs" : "responses", RMENS_FORMAT_VERSION);
-    fprintf(f, "  records          %lld %s\n", (long long)ds->n, pairs ? "pairs" : "responses");
+    int pairs = ds->kind == RMENS_DATA_PAIRS, steps = ds->kind == RMENS_DATA_STEPS;
+    const char *kind = pairs ? "pairs" : steps ? "steps" : "responses";
+    fprintf(f, "%s: rmens %s file, version %d\n", path, kind, RMENS_FORMAT_VERSION);
+    fprintf(f, "  records          %lld %s\n", (long long)ds->n, steps ? "solutions" : kind);
     fprintf(f, "  tokenizer        %s (vocab_size %d, end-of-text %d)\n", ds->tokenizer, ds->vocab_size,
             ds->eot);
     if (ds->task[0])
@@ -164,7 +217,9 @@ static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
     }
     if (ds->has & RMENS_HAS_GROUP)
         describe_groups(f, ds);
-    if (ds->has & RMENS_HAS_STEPS)
+    if (steps)
+        describe_steps(f, ds);
+    else if (ds->has & RMENS_HAS_STEPS)
         fprintf(f, "  steps            %lld labelled steps\n",
                 (long long)(ds->side[0].nsteps + (pairs ? ds->side[1].nsteps : 0)));
     if (show >= 0)
@@ -273,8 +328,47 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
 }
 
 /* A scores file (docs/FORMAT.md, "scores"): where its rewards came from and what they hold. */
+/* A process reward model's scores of a steps file (ensemble/prm.h). */
+static rmens_status describe_step_scores(FILE *f, const char *path, hid_t file)
+{
+    char ckpt[1024] = "", data[1024] = "", agg[16] = "";
+    int64_t members = 0, n = 0, S = 0, cut = 0;
+    float *score = NULL, *mean = NULL;
+    rmens_status st;
+    if ((st = rmens_h5_attr_read_str(file, "checkpoint", ckpt, sizeof ckpt)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "data", data, sizeof data)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_str(file, "aggregate", agg, sizeof agg)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "members", &members)) != RMENS_OK ||
+        (st = rmens_h5_attr_read_i64(file, "steps_cut", &cut)) != RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/score", H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&score, &n)) !=
+            RMENS_OK ||
+        (st = rmens_h5_read_1d(file, "/steps/mean", H5T_FLOAT, H5T_NATIVE_FLOAT, H5P_DEFAULT, (void **)&mean, &S)) !=
+            RMENS_OK) {
+        rmens_fail_context(st, "%s: ", path);
+        goto exit;
+    }
+    double ms = 0, ok = 0;
+    for (int64_t i = 0; i < n; i++)
+        ms += score[i] / (double)n;
+    for (int64_t s = 0; s < S; s++)
+        ok += mean[s] > 0.5f;
+    fprintf(f, "%s: rmens scores file (process reward model on steps)\n", path);
+    fprintf(f, "  checkpoint       %s (%lld members)\n  data             %s\n", ckpt, (long long)members, data);
+    fprintf(f, "  solutions        %lld, score = %s of the steps' mean probability: mean %.4f\n", (long long)n, agg, ms);
+    fprintf(f, "  steps            %lld (%lld cut away: NaN); %.1f%% judged correct (mean p > 1/2)\n", (long long)S,
+            (long long)cut, S ? 100.0 * ok / (double)S : 0.0);
+exit:
+    free(score);
+    free(mean);
+    return st;
+}
+
 static rmens_status describe_scores(FILE *f, const char *path, hid_t file, int64_t show)
 {
+    char kind[32] = "";
+    if (rmens_h5_has_attr(file, "input") && rmens_h5_attr_read_str(file, "input", kind, sizeof kind) == RMENS_OK &&
+        strcmp(kind, "steps") == 0)
+        return describe_step_scores(f, path, file);
     static const char *const cols[] = {"mean", "min", "max", "var", "std", "uwo", "wco"};
     char input[32] = "", ckpt[1024] = "", data[1024] = "", norm[32] = "";
     int64_t version = 0, members = 0, step = -1, crc = 0, cut = 0, n = -1;
@@ -461,7 +555,7 @@ static rmens_status info(FILE *f, const char *path, int64_t show)
     H5Fclose(file);
     if (st != RMENS_OK || strcmp(kind, "scores") == 0 || strcmp(kind, "picks") == 0)
         return st;
-    if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0)
+    if (strcmp(kind, "pairs") == 0 || strcmp(kind, "responses") == 0 || strcmp(kind, "steps") == 0)
         return describe_dataset(f, path, show);
     if (show >= 0 && (strcmp(kind, "model") == 0 || strcmp(kind, "ensemble") == 0))
         return rmens_fail(RMENS_ERR_ARG, "%s: `show` applies to pairs and responses files, this is a %s file", path, kind);
@@ -470,7 +564,7 @@ static rmens_status info(FILE *f, const char *path, int64_t show)
     if (strcmp(kind, "ensemble") == 0)
         return describe_ensemble(f, path);
     return rmens_fail(RMENS_ERR_FORMAT, "%s: unknown rmens_format \"%s\" (this rmens knows pairs, "
-                      "responses, model, ensemble, scores, picks)", path, kind);
+                      "responses, steps, model, ensemble, scores, picks)", path, kind);
 }
 
 rmens_status rmens_info(FILE *f, const char *path, int64_t show) { RMENS_H5_LOCKED(info(f, path, show)); }

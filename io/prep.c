@@ -27,6 +27,8 @@ void rmens_prep_options_init(rmens_prep_options *o)
     o->val_fraction = 0.1;
     o->seed = 1234;
     o->margin_scale = 1;
+    o->step_separator = "\n";
+    o->prm800k_neutral = 1;  /* a neutral step is no error (docs/FORMAT.md, "steps" files) */
     o->helpsteer_weights[0] = 1;  /* helpfulness alone */
     o->score_field = "overall_score";
 }
@@ -47,6 +49,9 @@ static const struct {
     [RMENS_PREP_HELPSTEER2] = {"helpsteer2", 1},
     [RMENS_PREP_RANKING] = {"ranking", 1},
     [RMENS_PREP_ULTRAFEEDBACK_RAW] = {"ultrafeedback-raw", 1},
+    [RMENS_PREP_TRL_PRM] = {"trl-prm", 0},
+    [RMENS_PREP_MATH_SHEPHERD] = {"math-shepherd", 0},
+    [RMENS_PREP_PRM800K] = {"prm800k", 0},
 };
 #define NFORMATS (sizeof formats / sizeof *formats)
 
@@ -345,6 +350,9 @@ static const struct {
     {RMENS_PREP_RANKING, {"responses", "ranking"}},
     {RMENS_PREP_RANKING, {"responses", "scores"}},
     {RMENS_PREP_ULTRAFEEDBACK_RAW, {"instruction", "completions"}},
+    {RMENS_PREP_TRL_PRM, {"prompt", "completions", "labels"}},
+    {RMENS_PREP_MATH_SHEPHERD, {"input", "label"}},
+    {RMENS_PREP_PRM800K, {"question", "label"}},
 };
 
 static rmens_status detect_pair(json_object *o, const char *where, rmens_prep_format *f);
@@ -357,7 +365,7 @@ static void signature_text(char *buf, size_t n, int k)
         at += snprintf(buf + at, n - (size_t)at, "%s\"%s\"", j ? ", " : "", signatures[k].keys[j]);
 }
 
-static rmens_status detect(json_object *o, const char *where, rmens_prep_format *f)
+rmens_status rmens_prep_detect(json_object *o, const char *where, rmens_prep_format *f)
 {
     if (!json_object_is_type(o, json_type_object))
         return rmens_fail(RMENS_ERR_INPUT, "%s: a record must be a JSON object, not %s", where,
@@ -383,7 +391,8 @@ static rmens_status detect(json_object *o, const char *where, rmens_prep_format 
     if (found < 0)
         return rmens_fail(RMENS_ERR_INPUT, "%s: cannot tell the format: a record needs \"chosen\" and \"rejected\" "
                           "(with \"prompt\" or \"conversations\"), or the fields of summarize, helpsteer2-pref, "
-                          "helpsteer2, ranking or ultrafeedback-raw (rmens prep --help)", where);
+                          "helpsteer2, ranking or ultrafeedback-raw; with --steps, of trl-prm, math-shepherd or prm800k "
+                          "(rmens prep --help)", where);
     if (signatures[found].f != RMENS_PREP_AUTO) {
         *f = signatures[found].f;
         return RMENS_OK;
@@ -546,7 +555,6 @@ static rmens_status prep_open(prep_run *p)
 static rmens_status prep_first(prep_run *p, json_object *rec, rmens_prep_format f, const char *where)
 {
     const rmens_prep_options *o = p->o;
-    char ident[RMENS_TOKENIZER_ID_LEN];
     json_object *extra;
     if (p->fmt == RMENS_PREP_AUTO)
         p->fmt = f;
@@ -580,16 +588,24 @@ static rmens_status prep_first(prep_run *p, json_object *rec, rmens_prep_format 
     unsigned has = RMENS_HAS_SOURCE | (p->mk != MARGIN_NONE ? RMENS_HAS_MARGIN : 0) |
                    (formats[p->fmt].ranked ? RMENS_HAS_WEIGHT : 0);
     p->rep->format = p->fmt;
-    for (int k = 0; k < (o->val_output ? 2 : 1); k++) {
-        RMENS_TRY(rmens_dataset_new(&p->ds[k], RMENS_DATA_PAIRS, has, rmens_tokenizer_vocab_size(p->tk), p->end,
-                                    rmens_tokenizer_identity(p->tk, ident, sizeof ident)));
-        rmens_dataset *d = p->ds[k];
-        snprintf(d->source, sizeof d->source, "%s", o->input);
-        snprintf(d->tokenizer_sha256, sizeof d->tokenizer_sha256, "%s", rmens_tokenizer_sha256(p->tk));
-        snprintf(d->template_name, sizeof d->template_name, "%s", rmens_template_name(p->tpl));
-        d->bos = rmens_tokenizer_bos_id(p->tk);
-        d->pad = rmens_tokenizer_pad_id(p->tk);
-    }
+    for (int k = 0; k < (o->val_output ? 2 : 1); k++)
+        RMENS_TRY(rmens_prep_dataset_new(&p->ds[k], RMENS_DATA_PAIRS, has, p->tk, p->end,
+                                         rmens_template_name(p->tpl), o->input));
+    return RMENS_OK;
+}
+
+rmens_status rmens_prep_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsigned has, const rmens_tokenizer *tk,
+                                    int32_t end, const char *template_name, const char *input)
+{
+    char ident[RMENS_TOKENIZER_ID_LEN];
+    RMENS_TRY(rmens_dataset_new(out, kind, has, rmens_tokenizer_vocab_size(tk), end,
+                                rmens_tokenizer_identity(tk, ident, sizeof ident)));
+    rmens_dataset *d = *out;
+    snprintf(d->source, sizeof d->source, "%s", input);
+    snprintf(d->tokenizer_sha256, sizeof d->tokenizer_sha256, "%s", rmens_tokenizer_sha256(tk));
+    snprintf(d->template_name, sizeof d->template_name, "%s", template_name);
+    d->bos = rmens_tokenizer_bos_id(tk);
+    d->pad = rmens_tokenizer_pad_id(tk);
     return RMENS_OK;
 }
 
@@ -599,7 +615,10 @@ static rmens_status prep_format(prep_run *p, json_object *rec, const char *where
     const rmens_prep_options *o = p->o;
     rmens_prep_format f = o->format;
     if (f == RMENS_PREP_AUTO)
-        RMENS_TRY(detect(rec, where, &f));
+        RMENS_TRY(rmens_prep_detect(rec, where, &f));
+    if (f >= RMENS_PREP_TRL_PRM)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: a %s record is process supervision (a label per step): prep it with "
+                          "--steps, into a steps file", where, rmens_prep_format_name(f));
     else if (!json_object_is_type(rec, json_type_object))
         return rmens_fail(RMENS_ERR_INPUT, "%s: a record must be a JSON object, not %s", where, type_name(rec));
     if (!p->ds[0])
@@ -927,6 +946,8 @@ rmens_status rmens_prep(const rmens_prep_options *o, rmens_prep_report *rep)
     const rmens_file_use inputs[] = {{"input", o->input, 0}};
     const rmens_file_use outs[] = {{"`out`", o->output, o->overwrite}, {"`val_output`", o->val_output, o->overwrite}};
     RMENS_TRY(rmens_output_check(inputs, 1, outs, 2));
+    if (o->steps)
+        return rmens_prep_steps(o, rep);
     double t0 = rmens_now();
     prep_run p = {.o = o, .rep = rep};
     rmens_status st = prep_open(&p);
@@ -951,6 +972,10 @@ void rmens_prep_report_print(FILE *f, const rmens_prep_options *o, const rmens_p
 {
     if (o->responses) {
         rmens_prep_responses_report_print(f, o, rep);
+        return;
+    }
+    if (o->steps) {
+        rmens_prep_steps_report_print(f, o, rep);
         return;
     }
     const rmens_dataset_stats *s = &rep->stats;

@@ -50,6 +50,17 @@ typedef struct rmens_records rmens_records;
 rmens_status rmens_prep_next(rmens_records *in, const rmens_prep_options *o, rmens_prep_report *rep,
                             json_object **rec);
 
+/* An output data file recording the tokenizer, its end token, the template and the input. */
+rmens_status rmens_prep_dataset_new(rmens_dataset **out, rmens_data_kind kind, unsigned has, const rmens_tokenizer *tk,
+                                    int32_t end, const char *template_name, const char *input);
+
+/* A record's format by its fields (--format auto); an ambiguous record is refused. */
+rmens_status rmens_prep_detect(json_object *o, const char *where, rmens_prep_format *f);
+
+/* rmens prep --steps (io/prep_steps.c): process supervision -> a steps file. */
+rmens_status rmens_prep_steps(const rmens_prep_options *o, rmens_prep_report *rep);
+void rmens_prep_steps_report_print(FILE *f, const rmens_prep_options *o, const rmens_prep_report *rep);
+
 /* rmens prep --responses (io/prep_responses.c), reached through rmens_prep. */
 rmens_status rmens_prep_responses(const rmens_prep_options *o, rmens_prep_report *rep);
 void rmens_prep_responses_report_print(FILE *f, const rmens_prep_options *o, const rmens_prep_report *rep);

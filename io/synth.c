@@ -27,7 +27,7 @@
 #include "io/render.h"
 
 #define MAX_NUMS 8
-#define MAX_STEPS (MAX_NUMS - 1)
+#define MAX_STEPS MAX_NUMS  /* the steps task has MAX_NUMS - 1; a sort answer in steps MAX_NUMS */
 /* Share of ordinary pairs whose two responses get the same dressing. */
 #define BOTH_DRESSED 0.2
 /* Share of right answers among candidates (the rest are fresh wrong answers). */
@@ -115,6 +115,18 @@ static int step_labels(const int *q, int nq, const char *r, size_t rn, int8_t *l
         label[found++] = (int8_t)(c == sum);
     }
     return found;
+}
+
+/* Per-step correctness of a sort answer written a digit per step: step k is right when
+ * its digit is the k-th smallest of the question's. */
+static void sort_labels(const int *q, int nq, const char *ans, int8_t *label)
+{
+    int s[MAX_NUMS], a[MAX_NUMS];
+    memcpy(s, q, (size_t)nq * sizeof *s);
+    qsort(s, (size_t)nq, sizeof *s, cmp_int);
+    int na = numbers(ans, strlen(ans), a, MAX_NUMS);
+    for (int k = 0; k < nq; k++)
+        label[k] = (int8_t)(k < na && a[k] == s[k]);
 }
 
 double rmens_synth_gold(rmens_task task, const char *prompt, size_t plen, const char *resp, size_t rlen)
@@ -369,7 +381,8 @@ static void describe(const rmens_synth_options *o, char *out, size_t size)
     static const char *const feature[] = {"", "length", "format", "confidence", "sycophancy"};
     int at = snprintf(out, size, "rmens synth --task %s --split %s --n %lld --seed %llu --traps %g%s",
                       rmens_task_name(o->task), o->split == RMENS_SPLIT_TEST ? "test" : "train", (long long)o->n,
-                      (unsigned long long)o->seed, o->trap_fraction, o->responses ? " --responses" : "");
+                      (unsigned long long)o->seed, o->trap_fraction,
+                      o->responses ? " --responses" : o->steps_file ? " --steps-file" : "");
     rmens_synth_options d;
     rmens_synth_options_init(&d);
     const char *sep = " --trap-kinds ";
@@ -412,15 +425,19 @@ static int grow_tokens(int32_t **tok, size_t *cap, size_t need)
 
 /* Side s of r from its text resp (prompt and answer ans): tokens (written to tok), gold
  * reward, and steps (into ends and labels). */
-static void fill_side(rmens_record *r, int s, rmens_task task, const problem *p, const rmens_text *resp, size_t plen,
-                      const char *ans, int32_t *tok, int32_t *ends, int8_t *labels)
+static void fill_side(rmens_record *r, int s, rmens_task task, int sort_steps, const problem *p,
+                      const rmens_text *resp, size_t plen, const char *ans, int32_t *tok, int32_t *ends,
+                      int8_t *labels)
 {
     r->tok[s] = tok;
     r->len[s] = (int64_t)rmens_tokenize_bytes(tok, resp->buf, resp->len);
     r->gold[s] = (float)rmens_synth_gold(task, resp->buf, plen, resp->buf + plen, resp->len - plen);
-    if (task == RMENS_TASK_STEPS) {
+    if (task == RMENS_TASK_STEPS || sort_steps) {
         r->nsteps[s] = step_ends(resp->buf + plen, resp->len - plen, plen, ans, ends);
-        step_labels(p->q, p->nq, resp->buf + plen, resp->len - plen, labels);
+        if (sort_steps)
+            sort_labels(p->q, p->nq, ans, labels);
+        else
+            step_labels(p->q, p->nq, resp->buf + plen, resp->len - plen, labels);
         r->step_end[s] = ends;
         r->step_label[s] = labels;
     }
@@ -472,7 +489,7 @@ static rmens_status candidates(const rmens_synth_options *o, const problem *p, r
         rmens_record r = {0};
         int32_t ends[MAX_STEPS];
         int8_t labels[MAX_STEPS];
-        fill_side(&r, 0, o->task, p, resp, prompt->len, ans, *tok, ends, labels);
+        fill_side(&r, 0, o->task, 0, p, resp, prompt->len, ans, *tok, ends, labels);
         r.prompt_len = (int32_t)prompt->len;
         r.prompt_id = id;
         st = rmens_dataset_append(ds, &r);
@@ -509,13 +526,20 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
     if ((o->bias_p > 0 || o->bt_beta >= 0) && (o->responses || o->candidates))
         return rmens_fail(RMENS_ERR_ARG, "`bias_p` and `bt_beta` shape the labels of pairs: a responses file "
                           "has none");
-    unsigned has = RMENS_HAS_GOLD | RMENS_HAS_PROMPT | (o->task == RMENS_TASK_STEPS ? RMENS_HAS_STEPS : 0);
-    if (!o->responses && !o->candidates)
+    if (o->steps_file && (o->task == RMENS_TASK_ADD || o->responses || o->candidates || o->bias_p > 0 ||
+                          o->bt_beta >= 0))
+        return rmens_fail(RMENS_ERR_ARG, "`steps_file` needs the steps or sort task and no `responses`, "
+                          "`candidates`, `bias_p` or `bt_beta`");
+    /* A sort answer in a steps file: one digit per step, right when it is the next in order. */
+    const int sort_steps = o->steps_file && o->task == RMENS_TASK_SORT;
+    unsigned has = RMENS_HAS_GOLD | RMENS_HAS_PROMPT | (o->task == RMENS_TASK_STEPS || sort_steps ? RMENS_HAS_STEPS : 0);
+    if (!o->responses && !o->candidates && !o->steps_file)
         has |= RMENS_HAS_TRAP;
     else
         has |= RMENS_HAS_GROUP;  /* the two responses of pair i (the candidates of prompt i) answer prompt i */
     rmens_dataset *ds;
-    RMENS_TRY(rmens_dataset_new(&ds, o->responses || o->candidates ? RMENS_DATA_RESPONSES : RMENS_DATA_PAIRS,
+    RMENS_TRY(rmens_dataset_new(&ds, o->steps_file ? RMENS_DATA_STEPS
+                                : o->responses || o->candidates ? RMENS_DATA_RESPONSES : RMENS_DATA_PAIRS,
                                 has, RMENS_BYTES_VOCAB, RMENS_BYTES_EOT, "bytes"));
     snprintf(ds->task, sizeof ds->task, "%s", rmens_task_name(o->task));
     describe(o, ds->source, sizeof ds->source);
@@ -574,12 +598,19 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
             claim = p.wrong, sd[0] = STANCE_CORRECT, sd[1] = STANCE_AGREE;
         else if (trap != RMENS_TRAP_NONE)
             d[1] = (dress)trap;
+        if (o->steps_file)  /* plain solutions: the steps are what is judged */
+            d[0] = d[1] = DRESS_NONE, sd[0] = sd[1] = STANCE_NONE, claim = NULL, trap = RMENS_TRAP_NONE;
+        for (char *c = p.right; sort_steps && *c; c++)  /* "1 2 3" -> "1\n2\n3" */
+            *c = *c == ' ' ? '\n' : *c;
+        for (char *c = p.wrong; sort_steps && *c; c++)
+            *c = *c == ' ' ? '\n' : *c;
         prompt.len = resp[0].len = resp[1].len = 0;
         int rc = render_prompt(&prompt, &p, o->task, claim);
         const char *ans[2] = {p.right, p.wrong};
         for (int s = 0; s < 2; s++)
             rc |= rmens_text_append(&resp[s], prompt.buf, prompt.len) |
-                  render_answer(&resp[s], ans[s], d[s], sd[s]);
+                  render_answer(&resp[s], ans[s], d[s], sd[s]) |
+                  (o->steps_file ? rmens_text_append(&resp[s], "\n", 1) : 0);  /* the last step's separator */
         if (rc || grow_tokens(&tok, &tokcap, resp[0].len + resp[1].len + 2)) {
             st = rmens_fail(RMENS_ERR_NOMEM, "synth: out of memory at record %lld", (long long)i);
             break;
@@ -588,17 +619,18 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
         int32_t ends[2][MAX_STEPS];
         int8_t labels[2][MAX_STEPS];
         for (int s = 0; s < 2; s++)
-            fill_side(&r, s, o->task, &p, &resp[s], prompt.len, ans[s], s ? tok + r.len[0] : tok, ends[s],
-                      labels[s]);
+            fill_side(&r, s, o->task, sort_steps, &p, &resp[s], prompt.len, ans[s], s ? tok + r.len[0] : tok,
+                      ends[s], labels[s]);
         r.prompt_len = (int32_t)prompt.len;
         r.trap = trap;
         /* Real labels: tied to a dressing (biased), else drawn Bradley-Terry from gold. */
         if (biased || (o->bt_beta >= 0 && rmens_rng_unit(&h) >= rmens_sigmoid(o->bt_beta * (r.gold[0] - r.gold[1]))))
             swap_sides(&r);
-        if (!o->responses) {
+        if (!o->responses && !o->steps_file) {
             st = rmens_dataset_append(ds, &r);
             continue;
         }
+        float target[MAX_STEPS];
         /* A responses file: the chosen then the rejected response of each pair. */
         for (int s = 0; s < 2 && st == RMENS_OK; s++) {
             rmens_record one = {0};
@@ -610,6 +642,11 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
             one.step_end[0] = r.step_end[s];
             one.step_label[0] = r.step_label[s];
             one.nsteps[0] = r.nsteps[s];
+            for (int k = 0; o->steps_file && k < r.nsteps[s]; k++) {
+                ends[s][k]++;  /* a step closes with its separator, where its label is read */
+                target[k] = labels[s][k];
+            }
+            one.step_target = target;
             st = rmens_dataset_append(ds, &one);
         }
     }

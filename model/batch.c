@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "io/dataset.h"
 
 rmens_status rmens_batch_init(rmens_batch *b, int max_pairs, int n_ctx, int n_head)
 {
@@ -160,5 +161,77 @@ rmens_status rmens_batch_build(rmens_batch *b, const rmens_dataset *ds, const in
         }
         b->margin[i] = margin_scale * rmens_dataset_margin(ds, idx[i]);
     }
+    return RMENS_OK;
+}
+
+/* The steps of solution i read at the context T: those whose closing token survives the
+ * cut from the front (and, labelled_only, carry a label). Calls visit(k, row in the kept
+ * sequence) for each when given; returns their count. */
+static int steps_kept(const rmens_dataset *ds, int64_t i, int T, int labelled_only,
+                      void (*visit)(void *, int64_t, int), void *user)
+{
+    int64_t n, len = rmens_dataset_len(ds, RMENS_SIDE_RESPONSE, i);
+    const int32_t *end = rmens_dataset_step_ends(ds, 0, i, &n);
+    const float *y = rmens_dataset_step_targets(ds, i);
+    const int64_t cut = rmens_batch_cut(len, 0, 0, T).chosen;
+    int kept = 0;
+    for (int64_t k = 0; k < n; k++) {
+        if (end[k] - 1 < cut || (labelled_only && (!y || y[k] == RMENS_STEP_UNLABELLED)))
+            continue;
+        if (visit)
+            visit(user, k, (int)(end[k] - 1 - cut));
+        kept++;
+    }
+    return kept;
+}
+
+int rmens_batch_steps_read(const rmens_dataset *ds, int64_t i, int T, int labelled_only)
+{
+    return steps_kept(ds, i, T, labelled_only, NULL, NULL);
+}
+
+typedef struct {
+    rmens_batch *b;
+    int r0;
+    const float *y;
+    float *labels;
+} step_reads;
+
+static void add_step_read(void *user, int64_t k, int row)
+{
+    step_reads *s = user;
+    rmens_batch *b = s->b;
+    if (s->labels)
+        s->labels[b->S] = s->y ? s->y[k] : RMENS_STEP_UNLABELLED;
+    add_lastq(b, b->S++, 0, 0, s->r0, row + 1);  /* causal: the query sees rows up to its own */
+}
+
+rmens_status rmens_batch_build_steps(rmens_batch *b, const rmens_dataset *ds, const int64_t *idx, int B,
+                                     int labelled_only, float *labels)
+{
+    if (rmens_dataset_kind(ds) != RMENS_DATA_STEPS)
+        return rmens_fail(RMENS_ERR_ARG, "a process reward model reads a steps file");
+    const int T = b->n_ctx;
+    b->N = b->S = b->nsegs = b->max_keys = b->n_cut = 0;
+    b->probs_size = b->lq_probs_size = 0;
+    int64_t n = rmens_dataset_count(ds);
+    for (int i = 0; i < B; i++) {
+        if (idx[i] < 0 || idx[i] >= n)
+            return rmens_fail(RMENS_ERR_ARG, "solution index %lld outside [0, %lld)", (long long)idx[i], (long long)n);
+        int64_t len;
+        const int32_t *t = rmens_dataset_seq(ds, RMENS_SIDE_RESPONSE, idx[i], &len);
+        if (!t)
+            return rmens_fail_context(RMENS_ERR_HDF5, "solution %lld: ", (long long)idx[i]);
+        const int reads = steps_kept(ds, idx[i], T, labelled_only, NULL, NULL);
+        const int64_t cut = rmens_batch_cut(len, 0, 0, T).chosen;
+        if (b->N + (len - cut) > (int64_t)2 * b->cap_pairs * T || b->S + reads > 2 * b->cap_pairs)
+            return rmens_fail(RMENS_ERR_INTERNAL, "batch: %d solutions do not fit the room for %d pairs", B,
+                              b->cap_pairs);
+        b->n_cut += cut > 0;
+        step_reads s = {b, put_rows(b, t + cut, 0, (int)(len - cut), 0), rmens_dataset_step_targets(ds, idx[i]), labels};
+        add_segment(b, s.r0, (int)(len - cut), 0, 0);
+        steps_kept(ds, idx[i], T, labelled_only, add_step_read, &s);
+    }
+    b->B = (b->S + 1) / 2;
     return RMENS_OK;
 }

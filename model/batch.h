@@ -50,4 +50,13 @@ rmens_status rmens_batch_build(rmens_batch *b, const rmens_dataset *ds, const in
  * n_ctx tokens; rewards come back in the order given. n <= 2 * capacity in pairs. */
 rmens_status rmens_batch_build_seqs(rmens_batch *b, const int32_t *const *seqs, const int64_t *lens, int n);
 
+/* Process rewards: solutions idx[0..B) of a steps file, each one causal segment (cut to
+ * its last n_ctx tokens), read at the closing token of each of its steps (labelled_only:
+ * of each labelled one) whose token survives the cut: S reads in order, labels[S] their
+ * labels (NULL: not wanted). The room for P pairs holds 2P reads and 2P n_ctx rows. */
+rmens_status rmens_batch_build_steps(rmens_batch *b, const rmens_dataset *ds, const int64_t *idx, int B,
+                                     int labelled_only, float *labels);
+/* How many reads solution i gives at context T (as rmens_batch_build_steps lays it out). */
+int rmens_batch_steps_read(const rmens_dataset *ds, int64_t i, int T, int labelled_only);
+
 #endif

@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "base/logistic.h"
+#include "rmens.h"
 
 double rmens_bt_loss(float *drewards, const float *rewards, const float *margin, int B, float center,
                      int *correct)
@@ -36,6 +37,26 @@ double rmens_bt_loss_weighted(float *drewards, const float *rewards, const float
         drewards[2 * i] = (float)(gd + gc);
         drewards[2 * i + 1] = (float)(-gd + gc);
         ok += rw > rl;
+    }
+    if (correct)
+        *correct = ok;
+    return loss / norm;
+}
+
+double rmens_prm_loss(float *dlogits, const float *logits, const float *labels, int S, double norm, int *correct)
+{
+    double loss = 0;
+    int ok = 0;
+    for (int k = 0; k < S; k++) {
+        double r = logits[k], y = labels[k];
+        if (labels[k] == RMENS_STEP_UNLABELLED) {  /* no loss, no gradient */
+            dlogits[k] = 0;
+            continue;
+        }
+        /* -[y log p + (1 - y) log(1 - p)] with p = sigmoid(r), in softplus form for large |r| */
+        loss += y * rmens_softplus(-r) + (1 - y) * rmens_softplus(r);
+        dlogits[k] = (float)((rmens_sigmoid(r) - y) / norm);
+        ok += (r > 0) == (y >= 0.5);
     }
     if (correct)
         *correct = ok;

@@ -20,4 +20,12 @@ double rmens_bt_loss_part(float *drewards, const float *rewards, const float *ma
 double rmens_bt_loss_weighted(float *drewards, const float *rewards, const float *margin, const float *weight, int B,
                               double norm, float center, int *correct);
 
+/* Process rewards (a per-step head): logits[S] are the scalar head read at each step's
+ * closing token, p = sigmoid(logit); labels[S] in [0, 1] (soft allowed) or
+ * RMENS_STEP_UNLABELLED (rmens.h). The loss is binary cross-entropy summed over labelled steps and
+ * divided by norm (the labelled steps of the whole batch, over every shard), its gradient
+ * dlogit = (p - y) / norm; unlabelled steps get 0. correct (optional): labelled steps with
+ * (logit > 0) == (y >= 0.5). */
+double rmens_prm_loss(float *dlogits, const float *logits, const float *labels, int S, double norm, int *correct);
+
 #endif

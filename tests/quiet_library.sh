@@ -11,7 +11,7 @@ FORBIDDEN='^(printf|vprintf|fprintf|vfprintf|dprintf|puts|putchar|putc|fputc|fpu
 allowed() {
     case "$1" in
     io/info.o) echo "the caller's FILE*: rmens_info() describes a file to the stream it is given" ;;
-    io/prep.o | io/prep_responses.o) echo "the caller's FILE*: rmens_prep_report_print() renders a report to the stream it is given" ;;
+    io/prep.o | io/prep_responses.o | io/prep_steps.o) echo "the caller's FILE*: rmens_prep_report_print() renders a report to the stream it is given" ;;
     io/events.o) echo "fwrite to its own file: a TensorBoard event file's records" ;;
     io/trainlog.o) echo "fputs to its own file: train's metrics JSON Lines, rows of the trainer's events" ;;
     base/fault.o) echo "_exit: RMENS_FAULT_SAVE (tests only, --enable-fault-injection)" ;;

@@ -5,6 +5,10 @@
  *             [--steps K] [--lr X] [--warmup W] [--total T] [--min-lr-frac X]
  *             [--wd X] [--clip X] [--margin-scale X] [--center X]
  *
+ * PAIRS.h5 may be a steps file (docs/FORMAT.md): the first B solutions are then read at
+ * their labelled steps' closing tokens (a process reward model), /rewards holds those S
+ * logits in order, /labels their labels, and the loss is the mean binary cross-entropy.
+ *
  * OUT.h5 holds:
  *   /rewards      float32 [2B]  r(chosen_0), r(rejected_0), r(chosen_1), ... before training
  *   /grads/<HF name>             gradient of the loss of that first forward pass
@@ -74,15 +78,22 @@ int main(int argc, char **argv)
     int64_t *idx = malloc((size_t)B * sizeof *idx);
     for (int i = 0; i < B; i++)
         idx[i] = i;
-    if (rmens_batch_init(&b, B, m->cfg.n_ctx, m->cfg.n_head) != RMENS_OK ||
-        rmens_batch_build(&b, ds, idx, B, share, margin_scale) != RMENS_OK || rmens_model_reserve(m, B) != RMENS_OK)
+    const int prm = rmens_dataset_kind(ds) == RMENS_DATA_STEPS;
+    int cap = B;  /* a steps batch reads every labelled step: room for all of them */
+    for (int i = 0; prm && i < B; i++)
+        cap += rmens_batch_steps_read(ds, i, m->cfg.n_ctx, 1);
+    float *y = malloc((size_t)2 * cap * sizeof *y);
+    if (rmens_batch_init(&b, cap, m->cfg.n_ctx, m->cfg.n_head) != RMENS_OK ||
+        (prm ? rmens_batch_build_steps(&b, ds, idx, B, 1, y) : rmens_batch_build(&b, ds, idx, B, share, margin_scale)) !=
+            RMENS_OK ||
+        rmens_model_reserve(m, cap) != RMENS_OK)
         die("batch");
-    float *dr = malloc((size_t)2 * B * sizeof *dr), *r0 = malloc((size_t)2 * B * sizeof *r0);
+    float *dr = malloc((size_t)2 * cap * sizeof *dr), *r0 = malloc((size_t)2 * cap * sizeof *r0);
     rmens_model_zero_grad(m);
     if (rmens_model_forward(m, &b) != RMENS_OK)
         die("forward");
-    memcpy(r0, rmens_model_rewards(m), (size_t)2 * B * sizeof *r0);
-    double loss0 = rmens_bt_loss(dr, r0, b.margin, B, center, NULL);
+    memcpy(r0, rmens_model_rewards(m), (size_t)b.S * sizeof *r0);
+    double loss0 = prm ? rmens_prm_loss(dr, r0, y, b.S, b.S, NULL) : rmens_bt_loss(dr, r0, b.margin, B, center, NULL);
     if (rmens_model_backward(m, &b, dr) != RMENS_OK)
         die("backward");
 
@@ -90,8 +101,9 @@ int main(int argc, char **argv)
     hid_t f;
     if (rmens_h5_create_tmp(argv[optind + 2], 1, RMENS_H5_OVERHEAD(8), &f, tmp, sizeof tmp) != RMENS_OK)
         die("create output");
-    int64_t n2 = 2 * B;
-    if (rmens_h5_write_1d(f, "/rewards", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, r0, n2) != RMENS_OK ||
+    int64_t n2 = b.S;
+    if ((prm && rmens_h5_write_1d(f, "/labels", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, y, n2) != RMENS_OK) ||
+        rmens_h5_write_1d(f, "/rewards", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, r0, n2) != RMENS_OK ||
         rmens_modelfile_write_tensors(f, "/grads", m, 1) != RMENS_OK ||
         rmens_h5_attr_write_f64(f, "loss", loss0) != RMENS_OK || rmens_h5_attr_write_i64(f, "cut", b.n_cut) != RMENS_OK)
         die("write");
@@ -104,7 +116,8 @@ int main(int argc, char **argv)
         rmens_model_zero_grad(m);
         if (rmens_model_forward(m, &b) != RMENS_OK)
             die("forward");
-        losses[k] = rmens_bt_loss(dr, rmens_model_rewards(m), b.margin, B, center, NULL);
+        losses[k] = prm ? rmens_prm_loss(dr, rmens_model_rewards(m), y, b.S, b.S, NULL)
+                        : rmens_bt_loss(dr, rmens_model_rewards(m), b.margin, B, center, NULL);
         if (rmens_model_backward(m, &b, dr) != RMENS_OK)
             die("backward");
         norms[k] = rmens_adamw_step(&opt, m);
@@ -122,6 +135,7 @@ int main(int argc, char **argv)
     free(idx);
     free(dr);
     free(r0);
+    free(y);
     free(losses);
     free(norms);
     return 0;

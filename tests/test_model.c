@@ -300,6 +300,143 @@ static void finite_differences(int share, int compact)
 
 START_TEST(gradients_finite_differences) { finite_differences(1, 1); }
 END_TEST
+
+/* ------------------------------------------------- process rewards (per-step head) */
+
+/* Solutions of a steps file: hard, soft and unlabelled steps, one with no prompt, and one
+ * longer than the context (19 > 12: the first 7 tokens are cut, and with them its first
+ * step's closing token). */
+static rmens_dataset *make_steps(void)
+{
+    rmens_dataset *ds;
+    ck_assert_int_eq(rmens_dataset_new(&ds, RMENS_DATA_STEPS, 0, 257, 256, "bytes"), RMENS_OK);
+    const char *text[][4] = {{"ab", "c1\n", "d2\n", NULL}, {"", "x\n", "y\n", "z\n"}, {"p", "ab\n", "longer-step2\n", NULL}};
+    const float labels[][3] = {{1.0f, 0.25f}, {0.0f, RMENS_STEP_UNLABELLED, 1.0f}, {1.0f, 0.0f}};
+    for (int i = 0; i < 3; i++) {
+        char buf[64] = "";
+        int32_t tok[64], ends[3];
+        int n = 0;
+        for (int k = 0; k < 4 && text[i][k]; k++) {
+            strcat(buf, text[i][k]);
+            if (k > 0)
+                ends[n++] = (int32_t)strlen(buf);
+        }
+        rmens_record rec = {0};
+        rec.tok[0] = tok;
+        rec.len[0] = (int64_t)rmens_tokenize_bytes(tok, buf, strlen(buf));
+        rec.prompt_len = (int32_t)strlen(text[i][0]);
+        rec.step_end[0] = ends;
+        rec.step_target = labels[i];
+        rec.nsteps[0] = n;
+        ck_assert_int_eq(rmens_dataset_append(ds, &rec), RMENS_OK);
+    }
+    ck_assert_int_eq(rmens_dataset_validate(ds), RMENS_OK);
+    return ds;
+}
+
+/* The per-step head written out: step k's logit is the reward of the solution's prefix
+ * ending at its closing token (causal), on the kept tokens (the last n_ctx; positions from
+ * 0); binary cross-entropy over the labelled, kept steps, averaged. */
+static double ref_prm_loss(const ref_params *P, const rmens_dataset *ds, double *logits, int *count)
+{
+    double loss = 0;
+    int m = 0;
+    for (int64_t i = 0; i < rmens_dataset_count(ds); i++) {
+        int64_t len, ns;
+        const int32_t *t = rmens_dataset_seq(ds, 0, i, &len);
+        const int32_t *end = rmens_dataset_step_ends(ds, 0, i, &ns);
+        const float *y = rmens_dataset_step_targets(ds, i);
+        int64_t cut = len > P->c->n_ctx ? len - P->c->n_ctx : 0;
+        for (int64_t k = 0; k < ns; k++) {
+            if (end[k] - 1 < cut || y[k] == RMENS_STEP_UNLABELLED)
+                continue;
+            double r = ref_reward(P, t + cut, (int)(end[k] - cut));
+            if (logits)
+                logits[m] = r;
+            loss += -(y[k] * log(1 / (1 + exp(-r))) + (1 - y[k]) * log(1 / (1 + exp(r))));
+            m++;
+        }
+    }
+    *count = m;
+    return loss / m;
+}
+
+/* The C model on the steps batch: logits into r, returns the loss; gradients in m->g. */
+static double c_prm_step(rmens_model *m, const rmens_dataset *ds, int compact, float *r, int *S)
+{
+    rmens_batch b;
+    int64_t idx[3] = {0, 1, 2};
+    float y[16], d[16];
+    m->compact_last = compact;
+    ck_assert_int_eq(rmens_batch_init(&b, 4, m->cfg.n_ctx, m->cfg.n_head), RMENS_OK);
+    ck_assert_int_eq(rmens_batch_build_steps(&b, ds, idx, 3, 1, y), RMENS_OK);
+    ck_assert_int_eq(rmens_model_reserve(m, 4), RMENS_OK);
+    rmens_model_zero_grad(m);
+    ck_assert_int_eq(rmens_model_forward(m, &b), RMENS_OK);
+    double loss = rmens_prm_loss(d, rmens_model_rewards(m), y, b.S, b.S, NULL);
+    memcpy(r, rmens_model_rewards(m), (size_t)b.S * sizeof *r);
+    ck_assert_int_eq(rmens_model_backward(m, &b, d), RMENS_OK);
+    *S = b.S;
+    ck_assert_int_eq(b.n_cut, 1);
+    rmens_batch_free(&b);
+    return loss;
+}
+
+static void prm_finite_differences(int compact)
+{
+    const double h = 1e-4, atol = 2e-5, rtol = 2e-3;
+    rmens_model *m = make_model(4);
+    rmens_dataset *ds = make_steps();
+    float r[16];
+    int S, count;
+    double l = c_prm_step(m, ds, compact, r, &S);
+    ref_params P;
+    to_ref(&P, m);
+    double rr[16];
+    double lref = ref_prm_loss(&P, ds, rr, &count);
+    ck_assert_int_eq(S, 5);  /* 2 + 2 (one unlabelled) + 1 (one cut away) */
+    ck_assert_int_eq(count, S);
+    for (int k = 0; k < S; k++)
+        ck_assert_msg(fabs(r[k] - rr[k]) <= 1e-5 * fmax(1.0, fabs(rr[k])), "logit %d: C %.8g, reference %.8g", k, r[k],
+                      rr[k]);
+    ck_assert_double_eq_tol(l, lref, 1e-5 * fmax(1.0, lref));
+    rmens_rng g;
+    rmens_rng_init(&g, 5, 0);
+    int checked = 0;
+    double worst = 0;
+    for (int t = 0; t < RMENS_NTENSORS; t++) {
+        int64_t n = rmens_tensor_numel(&CFG, t);
+        for (int k = 0; n && k < 12; k++) {
+            int64_t e = (int64_t)rmens_rng_below(&g, (uint64_t)n);
+            if (t == RMENS_T_WTE)  /* rows of tokens the batch reads */
+                e = (int64_t)"abcd12xyz\nlonger-step"[k % 20] * CFG.n_embd + (int64_t)rmens_rng_below(&g, CFG.n_embd);
+            double keep = P.p[t][e];
+            P.p[t][e] = keep + h;
+            double up = ref_prm_loss(&P, ds, NULL, &count);
+            P.p[t][e] = keep - h;
+            double dn = ref_prm_loss(&P, ds, NULL, &count);
+            P.p[t][e] = keep;
+            double fd = (up - dn) / (2 * h), an = m->g[t][e], err = fabs(an - fd);
+            char name[128];
+            rmens_tensor_name(&CFG, t, 0, name, sizeof name);
+            ck_assert_msg(err <= atol + rtol * fabs(fd), "per-step head, tensor %s (index %lld): analytic %.8g, finite "
+                          "difference %.8g", name, (long long)e, an, fd);
+            worst = fmax(worst, err / (atol + rtol * fabs(fd)));
+            checked++;
+        }
+    }
+    printf("per-step head finite differences (compact %d): %d elements, worst error %.3g of tolerance\n", compact,
+           checked, worst);
+    free_ref(&P);
+    rmens_dataset_free(ds);
+    rmens_model_free(m);
+}
+
+START_TEST(prm_gradients_finite_differences) { prm_finite_differences(1); }
+END_TEST
+
+START_TEST(prm_gradients_finite_differences_full) { prm_finite_differences(0); }
+END_TEST
 START_TEST(gradients_finite_differences_unshared) { finite_differences(0, 0); }
 END_TEST
 
@@ -672,6 +809,8 @@ Suite *model_suite(void)
     TCase *tc = tcase_create("numerics");
     tcase_add_test(tc, rewards_match_reference);
     tcase_add_test(tc, gradients_finite_differences);
+    tcase_add_test(tc, prm_gradients_finite_differences);
+    tcase_add_test(tc, prm_gradients_finite_differences_full);
     tcase_add_test(tc, gradients_finite_differences_unshared);
     tcase_add_test(tc, paths_agree);
     tcase_add_test(tc, forward_only_identical);

@@ -31,6 +31,29 @@ START_TEST(weighted_by_hand)
 }
 END_TEST
 
+/* The per-step head's loss (process rewards): binary cross-entropy of sigmoid(logit)
+ * against soft labels, unlabelled steps free, by hand. */
+START_TEST(prm_by_hand)
+{
+    const float r[3] = {0.0f, (float)log(3.0), -2.0f}, y[3] = {1.0f, 0.75f, RMENS_STEP_UNLABELLED};
+    float d[3] = {9, 9, 9};
+    int ok = -1;
+    /* step 0: p = 1/2, y = 1: log 2; step 1: p = 3/4, y = 3/4:
+     * -(3/4 log 3/4 + 1/4 log 1/4) = 3/4 log(4/3) + 1/4 log 4; step 2 unlabelled; over norm 2 */
+    double want = (log(2.0) + 0.75 * log(4.0 / 3.0) + 0.25 * log(4.0)) / 2;
+    double loss = rmens_prm_loss(d, r, y, 3, 2.0, &ok);
+    ck_assert_double_eq_tol(loss, want, 1e-7);
+    ck_assert_double_eq_tol(d[0], (0.5 - 1.0) / 2, 1e-7);  /* (p - y) / norm */
+    ck_assert_double_eq_tol(d[1], 0.0, 1e-7);
+    ck_assert_float_eq(d[2], 0.0f);
+    ck_assert_int_eq(ok, 1);  /* step 0: logit 0 is not > 0 though y = 1; step 1 right */
+    /* Large logits stay finite (softplus form): y = 0 at logit 100 costs 100. */
+    const float big[1] = {100.0f}, zero[1] = {0.0f};
+    ck_assert_double_eq_tol(rmens_prm_loss(d, big, zero, 1, 1.0, NULL), 100.0, 1e-9);
+    ck_assert_double_eq_tol(d[0], 1.0, 1e-7);
+}
+END_TEST
+
 /* Reproducible inputs: a small linear congruential generator. */
 static double lcg(unsigned *s)
 {
@@ -69,6 +92,30 @@ START_TEST(weighted_finite_differences)
         printf("weighted BT loss, centering %g: finite differences of %d rewards, worst relative error %.2g\n",
                (double)center, 2 * B, worst);
         ck_assert(worst < 1e-3);
+    }
+}
+END_TEST
+
+START_TEST(prm_finite_differences)
+{
+    enum { S = 9 };
+    float r[S], d[S], y[S], scratch[S];
+    unsigned seed = 11;
+    for (int k = 0; k < S; k++) {
+        r[k] = (float)(6 * lcg(&seed) - 3);
+        y[k] = k % 4 == 3 ? RMENS_STEP_UNLABELLED : k % 2 ? (float)lcg(&seed) : (float)(k % 3 == 0);
+    }
+    rmens_prm_loss(d, r, y, S, 7.0, NULL);
+    for (int k = 0; k < S; k++) {
+        const float h = 1e-2f, keep = r[k];
+        r[k] = keep + h;
+        double up = rmens_prm_loss(scratch, r, y, S, 7.0, NULL);
+        r[k] = keep - h;
+        double dn = rmens_prm_loss(scratch, r, y, S, 7.0, NULL);
+        r[k] = keep;
+        double fd = (up - dn) / (2.0 * h);
+        ck_assert_msg(fabs(fd - d[k]) <= 1e-4 + 1e-3 * fabs(fd), "step %d: analytic %.8g, finite difference %.8g", k,
+                      d[k], fd);
     }
 }
 END_TEST
@@ -119,6 +166,8 @@ Suite *objective_suite(void)
     Suite *s = suite_create("objective");
     TCase *tc = tcase_create("weighted");
     tcase_add_test(tc, weighted_by_hand);
+    tcase_add_test(tc, prm_by_hand);
+    tcase_add_test(tc, prm_finite_differences);
     tcase_add_test(tc, weighted_finite_differences);
     tcase_add_test(tc, weights_as_repeats);
     tcase_add_test(tc, shards_and_unit_weights);
