@@ -51,7 +51,6 @@ const rmens_arch rmens_arch_gpt2 = {
     tensors, sizeof tensors / sizeof *tensors, keys, sizeof keys / sizeof *keys, ignored,
 };
 
-#define LAYER(base, l, n) ((base) + (size_t)(l) * (n))
 
 void rmens_gpt2_forward(rmens_model *m, const rmens_batch *b)
 {
@@ -62,14 +61,12 @@ void rmens_gpt2_forward(rmens_model *m, const rmens_batch *b)
     encoder_forward(m->a.encoded, b->tokens, b->pos, t[RMENS_T_WTE], t[RMENS_T_WPE], N, C);
     /* Where layer l keeps its activations: its own slot when training (backward reads
      * them), slot 0 for scoring, with the residual stream alternating between two. */
-#define SLOT(l) (m->fwd_only ? 0 : (l))
-#define RSLOT(l) (m->fwd_only ? (l) & 1 : (l))
     for (int l = 0; l < L; l++) {
-        const int ls = SLOT(l);
-        const float *x = l == 0 ? m->a.encoded : LAYER(m->a.res3, RSLOT(l - 1), NC);
+        const int ls = rmens_act_slot(m, l);
+        const float *x = l == 0 ? m->a.encoded : LAYER(m->a.res3, rmens_res_slot(m, l - 1), NC);
         float *ln1 = LAYER(m->a.ln1, ls, NC), *qkv = LAYER(m->a.qkv, ls, 3 * NC), *atty = LAYER(m->a.atty, ls, NC);
         float *res2 = LAYER(m->a.res2, ls, NC), *ln2 = LAYER(m->a.ln2, ls, NC), *fch = LAYER(m->a.fch, ls, 4 * NC);
-        float *fchg = LAYER(m->a.fchg, ls, 4 * NC), *res3 = LAYER(m->a.res3, RSLOT(l), NC);
+        float *fchg = LAYER(m->a.fchg, ls, 4 * NC), *res3 = LAYER(m->a.res3, rmens_res_slot(m, l), NC);
         const float *qkvw = LAYER(t[RMENS_T_QKVW], l, (size_t)3 * C * C), *qkvb = LAYER(t[RMENS_T_QKVB], l, 3 * C);
         layernorm_forward(ln1, LAYER(m->a.ln1_mean, ls, cap), LAYER(m->a.ln1_rstd, ls, cap), x, LAYER(t[RMENS_T_LN1W], l, C),
                           LAYER(t[RMENS_T_LN1B], l, C), N, C, GPT2_LN_EPS);
@@ -106,9 +103,7 @@ void rmens_gpt2_forward(rmens_model *m, const rmens_batch *b)
         residual_forward(res3, res3, res2, RC);
     }
     /* Final LayerNorm and the score head, only at each sequence's last token. */
-    const float *top = LAYER(m->a.res3, RSLOT(L - 1), NC);
-#undef SLOT
-#undef RSLOT
+    const float *top = LAYER(m->a.res3, rmens_res_slot(m, L - 1), NC);
     if (m->compact_last)
         memcpy(m->a.lastx, top, (size_t)S * C * sizeof(float));
     else

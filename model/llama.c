@@ -86,7 +86,6 @@ const rmens_arch rmens_arch_qwen3 = ARCH(RMENS_ARCH_QWEN3, "qwen3", "Qwen3", qwe
 
 /* ------------------------------------------------------------ passes */
 
-#define LAYER(base, l, n) ((base) + (size_t)(l) * (n))
 
 typedef struct {
     int L, C, NH, NKV, HD, Q, KV, QKV, FF, rot, half, qkn;
@@ -142,16 +141,14 @@ void rmens_llama_forward(rmens_model *m, const rmens_batch *b)
     float **t = m->t;
     embedding_forward(a->encoded, b->tokens, t[RMENS_T_WTE], N, C);
     rope_tables(a->rope_cos, a->rope_sin, b->pos, N, s.rot, s.theta, &m->cfg);
-#define SLOT(l) (m->fwd_only ? 0 : (l))
-#define RSLOT(l) (m->fwd_only ? (l) & 1 : (l))
     for (int l = 0; l < L; l++) {
-        const int ls = SLOT(l);
-        const float *x = l == 0 ? a->encoded : LAYER(a->res3, RSLOT(l - 1), cap * C);
+        const int ls = rmens_act_slot(m, l);
+        const float *x = l == 0 ? a->encoded : LAYER(a->res3, rmens_res_slot(m, l - 1), cap * C);
         float *ln1 = LAYER(a->ln1, ls, cap * C), *qkv = LAYER(a->qkv, ls, cap * QKV), *atty = LAYER(a->atty, ls, cap * Q);
         float *qkvn = LAYER(a->qkvn, ls, cap * QK), *qkr = LAYER(a->qk_rstd, ls, cap * NHK);
         float *res2 = LAYER(a->res2, ls, cap * C), *ln2 = LAYER(a->ln2, ls, cap * C);
         float *fch = LAYER(a->fch, ls, cap * FF), *fcu = LAYER(a->fcu, ls, cap * FF), *fchg = LAYER(a->fchg, ls, cap * FF);
-        float *res3 = LAYER(a->res3, RSLOT(l), cap * C);
+        float *res3 = LAYER(a->res3, rmens_res_slot(m, l), cap * C);
         const float *qn = opt(t[RMENS_T_QNORM], l, s.HD), *kn = opt(t[RMENS_T_KNORM], l, s.HD);
         rmsnorm_forward(ln1, C, LAYER(a->ln1_rstd, ls, cap), x, C, LAYER(t[RMENS_T_LN1W], l, C), N, C, s.eps);
         /* With the per-head norm the projections land in qkvn and the norm writes qkv. */
@@ -197,9 +194,7 @@ void rmens_llama_forward(rmens_model *m, const rmens_batch *b)
         linear_forward(res3, C, fchg, FF, LAYER(t[RMENS_T_FCPROJW], l, (size_t)C * FF), NULL, rows, FF, C);
         residual_forward(res3, res3, res2, RC);
     }
-    const float *top = LAYER(a->res3, RSLOT(L - 1), cap * C);
-#undef SLOT
-#undef RSLOT
+    const float *top = LAYER(a->res3, rmens_res_slot(m, L - 1), cap * C);
     rmens_head_rows(m, b, top);
     rmsnorm_forward(a->lnf, C, a->lnf_rstd, a->lastx, C, t[RMENS_T_LNFW], S, C, s.eps);
     rmens_head_forward(m, S);

@@ -140,4 +140,12 @@ void rmens_rows_add(float *dst, const float *src, const int *rows, int S, int C)
  * must outlive dst's use. */
 void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src);
 
+/* Layer l's activations within a per-layer array of n floats per layer, and which layer
+ * slot a pass uses: forward-only models keep one layer's buffers (reused) and two
+ * residual streams (alternating); training models one of each per layer. The one
+ * definition every family's passes use. */
+#define LAYER(base, l, n) ((base) + (size_t)(l) * (n))
+static inline int rmens_act_slot(const rmens_model *m, int l) { return m->fwd_only ? 0 : l; }
+static inline int rmens_res_slot(const rmens_model *m, int l) { return m->fwd_only ? l & 1 : l; }
+
 #endif

@@ -67,7 +67,6 @@ const rmens_arch rmens_arch_neox = {
 
 /* ------------------------------------------------------------ passes */
 
-#define LAYER(base, l, n) ((base) + (size_t)(l) * (n))
 
 /* Layer l of an optional tensor (NULL when the config has none). */
 static float *opt(float *base, int l, size_t n) { return base ? base + (size_t)l * n : NULL; }
@@ -114,15 +113,13 @@ void rmens_neox_forward(rmens_model *m, const rmens_batch *b)
     float **t = m->t;
     embedding_forward(a->encoded, b->tokens, t[RMENS_T_WTE], N, C);
     rope_tables(a->rope_cos, a->rope_sin, b->pos, N, s.rot, s.theta, &m->cfg);
-#define SLOT(l) (m->fwd_only ? 0 : (l))
-#define RSLOT(l) (m->fwd_only ? (l) & 1 : (l))
     for (int l = 0; l < L; l++) {
-        const int ls = SLOT(l);
-        const float *x = l == 0 ? a->encoded : LAYER(a->res3, RSLOT(l - 1), cap * C);
+        const int ls = rmens_act_slot(m, l);
+        const float *x = l == 0 ? a->encoded : LAYER(a->res3, rmens_res_slot(m, l - 1), cap * C);
         float *ln1 = LAYER(a->ln1, ls, cap * C), *qkv = LAYER(a->qkv, ls, cap * C3), *atty = LAYER(a->atty, ls, cap * C);
         float *res2 = LAYER(a->res2, ls, cap * C), *ln2 = LAYER(a->ln2, ls, cap * C);
         float *fch = LAYER(a->fch, ls, cap * FF), *fchg = LAYER(a->fchg, ls, cap * FF);
-        float *res3 = LAYER(a->res3, RSLOT(l), cap * C);
+        float *res3 = LAYER(a->res3, rmens_res_slot(m, l), cap * C);
         layernorm_forward(ln1, LAYER(a->ln1_mean, ls, cap), LAYER(a->ln1_rstd, ls, cap), x, LAYER(t[RMENS_T_LN1W], l, C),
                           LAYER(t[RMENS_T_LN1B], l, C), N, C, s.eps);
         /* q, k, v at every row (in the reduced last layer too: the fused product has no
@@ -160,9 +157,7 @@ void rmens_neox_forward(rmens_model *m, const rmens_batch *b)
                        rows, FF, C);
         residual_forward(res3, res3, res2, RC);
     }
-    const float *top = LAYER(a->res3, RSLOT(L - 1), cap * C);
-#undef SLOT
-#undef RSLOT
+    const float *top = LAYER(a->res3, rmens_res_slot(m, L - 1), cap * C);
     rmens_head_rows(m, b, top);
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->lastx, t[RMENS_T_LNFW], t[RMENS_T_LNFB], S, C, s.eps);
     rmens_head_forward(m, S);
