@@ -78,4 +78,17 @@ full=$(peak "$RMENS" train $big --out big3.h5) || fail "the run without the mode
 less=$(peak "$RMENS" train $big --out big4.h5 --gradient-checkpointing) || fail "the run with the mode"
 echo "ok: peak RSS $full MiB without, $less MiB with --gradient-checkpointing (estimates $need and $with MiB)"
 [ $((less * 2)) -lt "$full" ] || fail "peak RSS $less MiB with the mode is not below half of $full MiB without"
+
+# rmens bench takes it too: the same loss after its steps, fewer activations in its theory
+for gc in plain --gradient-checkpointing; do
+    [ $gc = plain ] && gc=
+    "$RMENS" bench --layers 4 --heads 2 --embd 32 --ctx 128 --batch 4 --steps 2 $gc >"bench$gc.out" ||
+        { cat "bench$gc.out"; fail "rmens bench $gc"; }
+done
+grep -q "; gradient checkpointing" bench--gradient-checkpointing.out || fail "bench did not say it recomputes"
+[ "$(sed -n 's/.*, loss //p' bench.out)" = "$(sed -n 's/.*, loss //p' bench--gradient-checkpointing.out)" ] ||
+    fail "bench: another loss with --gradient-checkpointing"
+a0=$(sed -n 's/.*+ activations //p' bench.out) a1=$(sed -n 's/.*+ activations //p' bench--gradient-checkpointing.out)
+[ "$a1" -lt "$a0" ] || fail "bench: activations $a1 MiB with the mode, $a0 without"
+echo "ok: bench: same loss, activations $a1 instead of $a0 MiB"
 echo "PASS: gradient checkpointing gives bit-identical members in less memory"
