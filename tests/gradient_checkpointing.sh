@@ -77,7 +77,10 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' "$@"; }
 full=$(peak "$RMENS" train $big --out big3.h5) || fail "the run without the mode"
 less=$(peak "$RMENS" train $big --out big4.h5 --gradient-checkpointing) || fail "the run with the mode"
 echo "ok: peak RSS $full MiB without, $less MiB with --gradient-checkpointing (estimates $need and $with MiB)"
-[ $((less * 2)) -lt "$full" ] || fail "peak RSS $less MiB with the mode is not below half of $full MiB without"
+# (sanitized builds, RMENS_TEST_SLOWDOWN > 1, add their own shadow and quarantine to both)
+[ "$less" -lt "$full" ] || fail "peak RSS $less MiB with the mode, $full MiB without"
+[ "$SLOW" -gt 1 ] || [ $((less * 2)) -lt "$full" ] ||
+    fail "peak RSS $less MiB with the mode is not below half of $full MiB without"
 
 # rmens bench takes it too: the same loss after its steps, fewer activations in its theory
 for gc in plain --gradient-checkpointing; do
