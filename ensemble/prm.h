@@ -38,6 +38,18 @@ typedef struct {
  * a "scores" file with input "steps" (docs/FORMAT.md). */
 rmens_status rmens_prm_score(const rmens_prm_score_options *o, MPI_Comm comm, rmens_prm_score_result *res);
 
+/* Whether solution i of a steps file is right: 1 when every labelled step is (label >=
+ * 1/2), 0 when one is not, NaN when none is labelled. Best-of-n's gold on steps files:
+ * with errors carried forward (the synthetic tasks, Math-Shepherd) this is final-answer
+ * correctness. */
+double rmens_prm_solution_right(const rmens_dataset *ds, int64_t i);
+
+/* Collective: every member's score of every solution of ds (read from data), its steps'
+ * probabilities aggregated by a, into *R on rank 0 ([n][K], NaN for a solution whose
+ * steps were all cut; NULL elsewhere; the caller frees); *K and *n_cut on every rank. */
+rmens_status rmens_prm_solution_scores(const char *ckpt, const char *data, const rmens_dataset *ds,
+                                       rmens_aggregate a, MPI_Comm comm, float **R, int *K, int64_t *n_cut);
+
 /* rmens eval of a process reward model: over the labelled steps (a label >= 1/2 is a
  * correct step), each member's and the ensemble's (mean and min probability) step
  * accuracy, AUROC of the probability for the label, and ECE (10 bins); and ProcessBench's
