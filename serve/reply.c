@@ -258,11 +258,13 @@ static json_object *prm_reply(const rmens_request *r, const float *logits, const
                               const rmens_reply_config *c)
 {
     json_object *o = json_object_new_object(), *res = json_object_new_array_ext((int)r->n), *logs = NULL;
-    static const char *const keys[] = {"rewards", "scores", "ens_mean", "ens_std", "ens_min", "ens_max", "steps"};
-    json_object *lists[7] = {0};
+    static const char *const keys[] = {"rewards", "scores", "ens_mean", "ens_std", "ens_min", "ens_max", "steps",
+                                       "tokens"};
+    enum { NL = sizeof keys / sizeof *keys };
+    json_object *lists[NL] = {0};
     if (r->kind == RMENS_REQ_GET_REWARD) {
         logs = json_object_new_object();
-        for (int k = 0; k < 7; k++)
+        for (int k = 0; k < NL; k++)
             lists[k] = json_object_new_array_ext((int)r->n);
     }
     for (int64_t i = 0; i < r->n; i++) {
@@ -270,7 +272,7 @@ static json_object *prm_reply(const rmens_request *r, const float *logits, const
         const int64_t s0 = r->step_off[i];
         if (solution_of(&s, logits + s0 * c->K, r->step_off[i + 1] - s0, c)) {
             json_object_put(o), json_object_put(res), json_object_put(logs);
-            for (int k = 0; k < 7; k++)
+            for (int k = 0; k < NL; k++)
                 json_object_put(lists[k]);
             return NULL;
         }
@@ -280,6 +282,7 @@ static json_object *prm_reply(const rmens_request *r, const float *logits, const
             for (int k = 0; k < 6; k++)
                 json_object_array_add(lists[k], num(v[k]));
             json_object_array_add(lists[6], json_object_new_int64(s.ns));
+            json_object_array_add(lists[7], json_object_new_int64(r->offsets[i + 1] - r->offsets[i]));
         } else {
             json_object_array_add(res, prm_text_reply(r, i, &s, cut, c));
         }
@@ -287,7 +290,7 @@ static json_object *prm_reply(const rmens_request *r, const float *logits, const
     }
     if (logs) {
         json_object_put(res);
-        for (int k = 0; k < 7; k++)
+        for (int k = 0; k < NL; k++)
             json_object_object_add(k < 2 ? o : logs, keys[k], lists[k]);
         json_object_object_add(o, "extra_logs", logs);
         return o;

