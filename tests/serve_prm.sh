@@ -3,11 +3,13 @@
 # HTTP and real MPI, against rmens score of the same solutions (tests/serve_prm_check.py):
 # a synthetic steps file's solutions decoded back to text and sent as {prompt, response},
 # as messages and as OpenRLHF's query + prompts; every step's member probabilities, mean,
-# std and min, and the solution scores by min, prod and last equal score's to 1e-6, on 1
-# and 2 ranks, some solutions cut to the context. The separator comes from the checkpoint
-# (recorded by synth and train), from --step-separator, or is TRL's "\n" for a checkpoint
-# recording none (/v1/info says which). Bad requests get a 400 naming the text and field,
-# and the server answers afterwards.
+# std and min, and the solution scores by min, prod and last equal score's to 1e-6, on 1,
+# 2 and 4 ranks (K = 2 members), some solutions and steps cut to the context. The
+# separator comes from the checkpoint (recorded by synth and train), from --step-separator,
+# or is TRL's "\n" for a checkpoint recording none (/v1/info says which). Bad requests get
+# a 400 naming the text and field, and the server answers afterwards. Then Qwen3's
+# tokenizer with the chatml and hh templates: served token counts and probabilities equal
+# those of prep --steps + score.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/tests/lib.sh"
 need_python h5py

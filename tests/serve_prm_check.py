@@ -302,13 +302,13 @@ def qwen(tpl):
 
 servers = [Server(1, "ens.h5", "--max-batch-tokens", "200", "--max-wait-ms", "2"),
            Server(2, "ens.h5", "--aggregate", "prod", "--max-wait-ms", "20"),
-           Server(1, "nosep.h5", "--aggregate", "last"),
+           Server(4, "nosep.h5", "--aggregate", "last"),  # P > K: a member's two ranks split each batch
            Server(1, "ens.h5", "--step-separator", "\\n", "--truncate", "error", "--max-steps", "8")]
 for s in servers:
     s.wait()
 scoring(servers[0], 1, "min", "checkpoint")
 scoring(servers[1], 2, "prod", "checkpoint")
-scoring(servers[2], 1, "last", "default")
+scoring(servers[2], 4, "last", "default")
 bad_requests(servers[3])
 for s in servers:
     rc = s.stop()
