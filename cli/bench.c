@@ -56,6 +56,16 @@ static double sgemm_peak(void)
     return best;
 }
 
+/* CPU seconds of the whole process (every thread): on a shared machine, where wall time
+ * measures the neighbours too, the rate per CPU-second of a one-thread run is the
+ * figure to compare with a peer's (tools/bench_torch.py prints the same). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* B pairs of n_ctx random byte tokens each (the last is end-of-text), no shared prompt. */
 static rmens_status random_pairs(rmens_dataset **out, int B, int T, uint64_t seed)
 {
@@ -185,7 +195,8 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
     rmens_adamw_config oc;
     rmens_adamw_config_init(&oc);
     oc.total_steps = (int)S + 1;
-    if ((st = rmens_batch_init(&b, (int)B, m->cfg.n_ctx, (int)H)) != RMENS_OK ||
+    /* Sequences are cut to T (a model's own context may be longer: T sized the activations). */
+    if ((st = rmens_batch_init(&b, (int)B, (int)T, (int)H)) != RMENS_OK ||
         (st = rmens_model_reserve_len(m, (int)B, (int)T)) != RMENS_OK || (st = rmens_adamw_init(&opt, m, &oc)) != RMENS_OK)
         goto exit;
     idx = malloc((size_t)B * sizeof *idx);
@@ -205,13 +216,13 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
 
     /* Training: one untimed warm-up step, then S timed steps over consecutive batches. */
     int64_t n = rmens_dataset_count(ds), next = 0, rows = 0, cut = 0;
-    double flops = 0, t_train = 0, loss = 0;
+    double flops = 0, t_train = 0, c_train = 0, loss = 0;
     for (int64_t s = 0; s <= S; s++) {
         for (int64_t i = 0; i < B; i++)
             idx[i] = next++ % n;
         if ((st = rmens_batch_build(&b, ds, idx, (int)B, share, 0.0f)) != RMENS_OK)
             goto exit;
-        double f0 = rmens_layers_flops(), t0 = rmens_now();
+        double f0 = rmens_layers_flops(), t0 = rmens_now(), c0 = cpu_now();
         rmens_model_zero_grad(m);
         if ((st = rmens_model_forward(m, &b)) != RMENS_OK)
             goto exit;
@@ -221,6 +232,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
         rmens_adamw_step(&opt, m);
         if (s > 0) {
             t_train += rmens_now() - t0;
+            c_train += cpu_now() - c0;
             flops += rmens_layers_flops() - f0;
             rows += b.N;
             cut += b.n_cut;
@@ -232,7 +244,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
     if ((st = rmens_model_reserve_forward(m, (int)B, model ? (int)T : 0)) != RMENS_OK)
         goto exit;
     const double acts_score = (double)m->acts_floats * 4;
-    double t_score = 0;
+    double t_score = 0, c_score = 0;
     next = 0;
     /* One untimed batch first, as for training: the fresh buffers' first touch. */
     for (int64_t s = -1; s < S; s++) {
@@ -240,7 +252,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
             idx[i] = next++ % n;
         if ((st = rmens_batch_build(&b, ds, idx, (int)B, share, 0.0f)) != RMENS_OK)
             goto exit;
-        double t0 = rmens_now();
+        double t0 = rmens_now(), c0 = cpu_now();
         if ((st = rmens_model_forward(m, &b)) != RMENS_OK)
             goto exit;
         if (s < 0) {
@@ -248,6 +260,7 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
             continue;
         }
         t_score += rmens_now() - t0;
+        c_score += cpu_now() - c0;
     }
     /* Peak memory of the model's own work, read before the sgemm-peak buffers exist. */
     struct rusage ru;
@@ -262,12 +275,15 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
            1e3 * t_train / (double)S, train_pps, (double)rows / (double)S, (long long)cut, loss);
     printf("  score            %.1f ms/batch, %.2f pairs/s, activations %.1f MiB (training reserves %.1f: %.1fx)\n",
            1e3 * t_score / (double)S, score_pps, acts_score * mib, acts_train * mib, acts_train / acts_score);
+    printf("  cpu              train %.3f, score %.3f pairs per CPU-second of the process (all threads)\n",
+           (double)(S * B) / c_train, (double)(S * B) / c_score);
     printf("  compute          %.2f GFLOP/s executed in products = %.0f%% of the sgemm peak\n", gflops, 100 * mfu);
     printf("  memory           peak RSS %.0f MiB (process, with MPI and HDF5); theoretical %.0f MiB = weights %.0f + grads %.0f + Adam %.0f + "
            "activations %.0f\n", (double)ru.ru_maxrss / 1024, theory * mib, P4 * mib, P4 * mib, 2 * P4 * mib,
            acts * mib);
-    printf("train_pairs_per_s=%.3f score_pairs_per_s=%.3f gflops=%.3f peak_gflops=%.3f mfu=%.3f\n", train_pps,
-           score_pps, gflops, peak, mfu);
+    printf("train_pairs_per_s=%.3f score_pairs_per_s=%.3f gflops=%.3f peak_gflops=%.3f mfu=%.3f "
+           "train_pairs_per_cpu_s=%.3f score_pairs_per_cpu_s=%.3f\n", train_pps, score_pps, gflops, peak, mfu,
+           (double)(S * B) / c_train, (double)(S * B) / c_score);
 exit:
     free(idx);
     free(dr);

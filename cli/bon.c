@@ -39,6 +39,12 @@ static const char help[] =
     "                           candidates drawn from each group (the unbiased estimator of\n"
     "                           Coste et al.), KL_bon = log n - (n-1)/n; --by and --out are\n"
     "                           then optional\n"
+    "  --aggregate min|prod|last  a process reward model (rmens train --objective prm) picks\n"
+    "                           among the solutions of a steps file grouped by prompt: each\n"
+    "                           member's reward of a solution is its steps' probabilities\n"
+    "                           aggregated by their min (default, Math-Shepherd), product\n"
+    "                           (Lightman et al.) or the last step's; gold is whether the\n"
+    "                           solution is right (every labelled step right)\n"
     "  --force                  replace an existing --out (and --curve)\n"
     "  --quiet                  print nothing but errors\n";
 
@@ -87,7 +93,8 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
     static const struct option longopts[] = {
         {"ckpt", 1, 0, 'c'}, {"candidates", 1, 0, 'd'}, {"out", 1, 0, 'o'}, {"by", 1, 0, 'b'},
         {"lambda", 1, 0, 'l'}, {"normalize", 1, 0, 'n'}, {"threads", 1, 0, 't'}, {"force", 0, 0, 'f'},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'}, {"curve", 1, 0, 'C'}, {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'}, {"curve", 1, 0, 'C'},
+        {"aggregate", 1, 0, 'A'}, {0, 0, 0, 0}};
     rmens_bon_options o = {0};
     o.lambda = 0.5;
     o.normalize = -1;
@@ -120,6 +127,10 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
             break;
         case 'f': o.force = 1; break;
         case 'C': o.curve = optarg; break;
+        case 'A':
+            if (rmens_cli_aggregate(optarg, &o.aggregate))
+                st = rmens_fail(RMENS_ERR_ARG, "--aggregate: expected min, prod or last, got '%s'", optarg);
+            break;
         case 'q': quiet = 1; break;
         case 'D':
             if (rmens_cli_data_mem(optarg, &o.data_budget))
@@ -144,7 +155,9 @@ int rmens_cmd_bon(int argc, char **argv, MPI_Comm comm)
         o.member = -1, o.rule = RMENS_RULE_MEAN;
     if (st != RMENS_OK)
         return rmens_cli_report(comm, "bon", st);
-    if ((st = rmens_cli_normalize_default(comm, o.ckpt, &o.normalize)) != RMENS_OK)
+    if (rmens_prm_wanted(o.ckpt, o.candidates))  /* probabilities: nothing to standardise */
+        o.normalize = o.normalize < 0 ? 0 : o.normalize;
+    else if ((st = rmens_cli_normalize_default(comm, o.ckpt, &o.normalize)) != RMENS_OK)
         return rmens_cli_report(comm, "bon", st);
     char cmd[4096];
     rmens_cli_command(cmd, sizeof cmd, "bon", argc, argv);

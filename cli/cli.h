@@ -3,6 +3,7 @@
 #ifndef RMENS_CLI_H
 #define RMENS_CLI_H
 
+#include "ensemble/prm.h"
 #include "rmens_mpi.h"
 
 int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm);
@@ -33,6 +34,8 @@ int rmens_cli_rank(MPI_Comm comm);
 const char *rmens_cli_command(char *buf, size_t size, const char *cmd, int argc, char **argv);
 /* --normalize none|member -> 0 or 1 in *v; 0 on success. */
 int rmens_cli_normalize(const char *s, int *v);
+/* "min", "prod" or "last": a process reward model's solution aggregate. */
+int rmens_cli_aggregate(const char *s, rmens_aggregate *a);
 /* score's and eval's one default (*normalize < 0): member when the checkpoint has
  * reward statistics (every ensemble checkpoint), none for a model file. Collective. */
 rmens_status rmens_cli_normalize_default(MPI_Comm comm, const char *ckpt, int *normalize);

@@ -141,6 +141,16 @@ int rmens_cli_normalize(const char *s, int *v)
     return 0;
 }
 
+int rmens_cli_aggregate(const char *s, rmens_aggregate *a)
+{
+    for (int k = 0; k < RMENS_AGG_N; k++)
+        if (strcmp(s, rmens_aggregate_names[k]) == 0) {
+            *a = (rmens_aggregate)k;
+            return 0;
+        }
+    return -1;
+}
+
 int rmens_cli_int(const char *s, int64_t *v)
 {
     char *end;

@@ -43,7 +43,7 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
         {"normalize", 1, 0, 'n'}, {"per-member", 0, 0, 'p'}, {"threads", 1, 0, 't'}, {"force", 0, 0, 'f'},
         {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"data-mem", 1, 0, 'D'},    {"batch", 1, 0, 'b'},
         {"aggregate", 1, 0, 'A'}, {0, 0, 0, 0}};
-    int aggregate = RMENS_AGG_MIN;
+    rmens_aggregate aggregate = RMENS_AGG_MIN;
     rmens_score_options o = {0};
     o.lambda = 0.5;
     o.normalize = -1;
@@ -67,9 +67,7 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
             break;
         case 'p': o.per_member = 1; break;
         case 'A':
-            for (aggregate = 0; aggregate < RMENS_AGG_N && strcmp(optarg, rmens_aggregate_names[aggregate]) != 0;)
-                aggregate++;
-            if (aggregate == RMENS_AGG_N)
+            if (rmens_cli_aggregate(optarg, &aggregate))
                 st = rmens_fail(RMENS_ERR_ARG, "--aggregate: expected min, prod or last, got '%s'", optarg);
             break;
         case 'b': {
@@ -108,7 +106,7 @@ int rmens_cmd_score(int argc, char **argv, MPI_Comm comm)
         char cmd[4096];
         rmens_cli_command(cmd, sizeof cmd, "score", argc, argv);
         rmens_set_num_threads((int)threads);
-        rmens_prm_score_options po = {o.ckpt, o.data, o.out, cmd, (rmens_aggregate)aggregate, o.force, o.batch};
+        rmens_prm_score_options po = {o.ckpt, o.data, o.out, cmd, aggregate, o.force, o.batch};
         rmens_prm_score_result pr;
         if ((st = rmens_prm_score(&po, comm, &pr)) == RMENS_OK && rank == 0 && !quiet) {
             printf("score: %lld solutions (%lld steps) of %s by %d member%s of %s -> %s (aggregate %s)\n",

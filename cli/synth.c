@@ -40,8 +40,10 @@ static const char help[] =
     "  --bt-noise BETA pairs only: every other pair's label drawn Bradley-Terry from the\n"
     "                  gold rewards, P(a over b) = sigmoid(BETA (gold_a - gold_b)); BETA is\n"
     "                  the labellers' inverse temperature (0: coin flips)\n"
-    "  --steps-file    (task steps) write a steps file for process RMs: the right then\n"
-    "                  the wrong solution of each problem, a label per step\n"
+    "  --steps-file    (task steps or sort) write a steps file for process RMs: the right\n"
+    "                  then the wrong solution of each problem, a label per step (sort: a\n"
+    "                  digit per step); with --candidates N, N plain solutions of each\n"
+    "                  problem (a quarter right), for best-of-n with rmens bon\n"
     "  --force         replace an existing output file\n"
     "  --quiet         print nothing but errors\n";
 

@@ -125,9 +125,10 @@ static void print_begin(const rmens_train_options *o, const rmens_train_event *e
     printf("train: %d members on %d ranks (%d per rank, %d ranks per member); model n_layer %d n_head %d n_embd %d "
            "n_ctx %d (%.2f M parameters each)\n", ev->members, ev->begin.ranks, ev->begin.per_rank,
            ev->begin.ranks_per_member, c->n_layer, c->n_head, c->n_embd, c->n_ctx, (double)ev->begin.nparams / 1e6);
-    printf("  data %s: %lld pairs%s; bootstrap %s; %lld steps of %d pairs%s\n", o->data, (long long)ev->begin.pairs,
+    const char *unit = o->objective == RMENS_OBJECTIVE_PRM ? "solutions" : "pairs";
+    printf("  data %s: %lld %s%s; bootstrap %s; %lld steps of %d %s%s\n", o->data, (long long)ev->begin.pairs, unit,
            ev->begin.streamed ? " (tokens read in chunks: larger than --data-mem)" : "",
-           o->bootstrap < 0 ? "none (seed ensemble)" : "with replacement", (long long)ev->total, o->batch,
+           o->bootstrap < 0 ? "none (seed ensemble)" : "with replacement", (long long)ev->total, o->batch, unit,
            o->resume ? " (resumed)" : "");
     if (o->resume)
         printf("  resuming %s at step %lld\n", o->out, (long long)ev->step);
@@ -146,9 +147,10 @@ static void print_progress(printer *p, const rmens_train_event *ev)
     const char *job = getenv("SLURM_JOB_ID"), *task = getenv("SLURM_ARRAY_TASK_ID");
     if (job)
         printf("[job %s%s%s] ", job, task ? "_" : "", task ? task : "");
-    printf("step %lld/%lld  epoch %.2f  loss %.4f +- %.4f  acc %.3f  %.1f pairs/s  elapsed %s  eta %s\n",
+    printf("step %lld/%lld  epoch %.2f  loss %.4f +- %.4f  acc %.3f  %.1f %s/s  elapsed %s  eta %s\n",
            (long long)ev->step, (long long)ev->total, ev->progress.epoch, ev->progress.loss_mean, ev->progress.loss_std,
-           ev->progress.accuracy_mean, ev->progress.pairs_per_s, e1, e2);
+           ev->progress.accuracy_mean, ev->progress.pairs_per_s,
+           p->o->objective == RMENS_OBJECTIVE_PRM ? "solutions" : "pairs", e1, e2);
 }
 
 static void print_eval(const rmens_train_event *ev)

@@ -10,6 +10,7 @@
 #include "comm/placement.h"
 #include "comm/verdict.h"
 #include "ensemble/ensemble.h"
+#include "ensemble/prm.h"
 #include "ensemble/scorer.h"
 #include "ensemble/uncertainty.h"
 #include "io/dataset.h"
@@ -140,7 +141,7 @@ static rmens_status group_rows(const rmens_dataset *ds, const char *path, int64_
  * n candidates drawn from the group without replacement (rmens_bon_expected), against
  * KL_bon = log n - (n - 1) / n, into res->curve. */
 static rmens_status curve_compute(const rmens_bon_options *o, const rmens_dataset *ds, const float *R, int K,
-                                  rmens_bon_result *res)
+                                  const float *gold, rmens_bon_result *res)
 {
     int64_t G = 0, *start = NULL, *rows = NULL, nmin = INT64_MAX, nmax = 0;
     RMENS_TRY(group_rows(ds, o->candidates, &G, &start, &rows));
@@ -153,7 +154,6 @@ static rmens_status curve_compute(const rmens_bon_options *o, const rmens_datase
     for (int64_t n = 1; n <= nmin; n *= 2)
         ns[nn++] = n;
     const int nb = K + RMENS_RULE_N;
-    const float *gold = ds->has & RMENS_HAS_GOLD ? ds->side[0].gold : NULL;
     double *proxy = malloc((size_t)nmax * sizeof *proxy + 1), *g = malloc((size_t)nmax * sizeof *g + 1);
     rmens_bon_point *c = calloc((size_t)nb * (size_t)nn + 1, sizeof *c);
     rmens_status st = proxy && g && c ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory for the curve");
@@ -215,7 +215,8 @@ static void picks_free(picks_buf *b)
 
 /* Rank 0: the pick of every group, its figures and tokens. */
 static rmens_status select_all(const rmens_bon_options *o, const rmens_dataset *ds, const float *R, int K,
-                               const rmens_ensemble *ei, rmens_picks *out, picks_buf *b, rmens_bon_result *res)
+                               const float *gold, const rmens_ensemble *ei, rmens_picks *out, picks_buf *b,
+                               rmens_bon_result *res)
 {
     int64_t G = 0, *start = NULL, *rows = NULL;
     RMENS_TRY(group_rows(ds, o->candidates, &G, &start, &rows));
@@ -223,7 +224,6 @@ static rmens_status select_all(const rmens_bon_options *o, const rmens_dataset *
     b->pid = malloc(g * 8), b->index = malloc(g * 8), b->cand = malloc(g * 8), b->size = malloc(g * 8);
     b->offsets = calloc(g + 1, 8), b->plen = malloc(g * 8), b->value = malloc(g * 4), b->unc = malloc(g * 4);
     b->rewards = malloc(g * (size_t)K * 4), b->stats = malloc(g * sizeof *b->stats);
-    const float *gold = ds->has & RMENS_HAS_GOLD ? ds->side[0].gold : NULL;
     b->gold = gold ? malloc(g * 4) : NULL;
     double *d = malloc((size_t)K * sizeof *d);
     rmens_status st = b->pid && b->index && b->cand && b->size && b->offsets && b->plen && b->value && b->unc &&
@@ -298,10 +298,21 @@ rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_resu
     int K = 0, none = 0;  /* none: members counted again, unused */
     int64_t n_cut = 0, budget;
     picks_buf b = {0};
+    float *gold = NULL;
+    /* A process reward model picks among a steps file's solutions by their aggregate. */
+    const int prm = rmens_prm_wanted(o->ckpt, o->candidates);
     if ((st = rmens_data_budget(comm, o->data_budget, &budget)) != RMENS_OK ||
-        (st = rmens_dataset_read_comm(&ds, o->candidates, comm, budget)) != RMENS_OK)
+        (st = rmens_dataset_read_comm(&ds, o->candidates, comm, prm ? -1 : budget)) != RMENS_OK)
         goto exit;
-    if (rmens_dataset_kind(ds) != RMENS_DATA_RESPONSES)
+    if (prm && rmens_dataset_kind(ds) != RMENS_DATA_STEPS)
+        st = rmens_fail(RMENS_ERR_ARG, "%s is a process reward model: it picks among the solutions of a steps file "
+                        "grouped by prompt (rmens synth --steps-file --candidates N, rmens prep --steps), and %s is a "
+                        "%s file", o->ckpt, o->candidates,
+                        rmens_dataset_kind(ds) == RMENS_DATA_PAIRS ? "pairs" : "responses");
+    else if (prm && o->normalize)
+        st = rmens_fail(RMENS_ERR_ARG, "`normalize` member: a process reward model's solution scores are "
+                        "probabilities, not standardised");
+    else if (!prm && rmens_dataset_kind(ds) != RMENS_DATA_RESPONSES)
         st = rmens_fail(RMENS_ERR_ARG, "%s is a pairs file; bon needs candidates: a responses file grouped by prompt "
                         "(rmens prep --responses)", o->candidates);
     else if (!(ds->has & RMENS_HAS_GROUP))
@@ -311,8 +322,17 @@ rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_resu
         st = rmens_fail(RMENS_ERR_ARG, "%s has no candidates", o->candidates);
     if ((st = rmens_verdict(comm, st)) != RMENS_OK)
         goto exit;
-    if ((st = rmens_score_gather(o->ckpt, o->candidates, ds, o->normalize, comm, &R, &K, &n_cut)) != RMENS_OK)
+    if ((st = prm ? rmens_prm_solution_scores(o->ckpt, o->candidates, ds, o->aggregate, comm, &R, &K, &n_cut)
+                  : rmens_score_gather(o->ckpt, o->candidates, ds, o->normalize, comm, &R, &K, &n_cut)) != RMENS_OK)
         goto exit;
+    /* gold: the candidates' own (synthetic responses), or whether a solution is right */
+    const int64_t n = rmens_dataset_count(ds);
+    if (rank == 0 && prm && (ds->has & RMENS_HAS_STEPS) && (gold = malloc((size_t)n * sizeof *gold + 1)))
+        for (int64_t i = 0; i < n; i++)
+            gold[i] = (float)rmens_prm_solution_right(ds, i);
+    else if (rank == 0 && prm && (ds->has & RMENS_HAS_STEPS))
+        st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld candidates", (long long)n);
+    const float *g = prm ? gold : ds->has & RMENS_HAS_GOLD ? ds->side[0].gold : NULL;
     if (o->member >= K)
         st = rmens_fail(RMENS_ERR_ARG, "`by` member:%d: %s has %d member%s (0..%d)", o->member, o->ckpt, K,
                         K > 1 ? "s" : "", K - 1);
@@ -322,7 +342,7 @@ rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_resu
          * (step -1) is its one member */
         st = step < 0 ? rmens_ensemble_open(&e, o->ckpt) : rmens_ensemble_open_subset(&e, o->ckpt, (int[]){0}, 0);
     if (st == RMENS_OK && rank == 0 && o->curve)
-        st = curve_compute(o, ds, R, K, res);
+        st = curve_compute(o, ds, R, K, g, res);
     if (st == RMENS_OK && rank == 0 && o->out) {
         rmens_picks p;
         char by[32];
@@ -330,8 +350,9 @@ rmens_status rmens_bon(const rmens_bon_options *o, MPI_Comm comm, rmens_bon_resu
             snprintf(by, sizeof by, "member:%d", o->member);
         else
             snprintf(by, sizeof by, "%s", rmens_rule_names[o->rule]);
-        st = select_all(o, ds, R, K, e, &p, &b, res);
+        st = select_all(o, ds, R, K, g, e, &p, &b, res);
         p.ckpt = o->ckpt, p.candidates = o->candidates, p.command = o->command, p.by = by;
+        p.aggregate = prm ? rmens_aggregate_names[o->aggregate] : NULL;
         p.tokenizer = ds->tokenizer, p.ckpt_crc32 = rmens_score_file_crc32(o->ckpt);
         p.members = K, p.normalize = o->normalize, p.calibrated = e->has_temperature, p.lambda = o->lambda;
         if (st == RMENS_OK)
@@ -345,5 +366,6 @@ exit:
     rmens_ensemble_close(e);
     rmens_dataset_free(ds);
     free(R);
+    free(gold);
     return st;
 }

@@ -3,11 +3,15 @@
  * ranks), and for each prompt the candidate with the highest aggregate is picked: an
  * ensemble decision rule (rmens_rule_value: mean, min, uwo) or one member's reward. Ties
  * go to the lowest candidate index. The result is written as a "picks" file
- * (docs/FORMAT.md). */
+ * (docs/FORMAT.md). A process reward model picks among the solutions of a steps file the
+ * same way, each member's reward being its solution score (the steps' probabilities
+ * aggregated by min, prod or last), and gold being whether a solution is right
+ * (rmens_prm_solution_right): best-of-n's final-answer accuracy. */
 #ifndef RMENS_ENSEMBLE_BON_H
 #define RMENS_ENSEMBLE_BON_H
 
 #include "ensemble/ensemble.h"
+#include "ensemble/prm.h"
 #include "rmens_mpi.h"
 
 typedef struct {
@@ -19,6 +23,7 @@ typedef struct {
     double lambda;
     int normalize, force;
     int64_t data_budget;
+    rmens_aggregate aggregate;  /* a process reward model: how a solution's steps make its score */
 } rmens_bon_options;
 
 /* One point of a best-of-n curve (rmens_bon_options.curve). */

@@ -58,11 +58,16 @@ int rmens_prm_wanted(const char *ckpt, const char *data)
 
 /* ------------------------------------------------------------ scoring */
 
-void rmens_prm_step_stats(const float *logit, int K, float *prob, float *mean, float *sd, float *mn)
+void rmens_prm_probs(const float *logit, int64_t n, float *prob)
+{
+    for (int64_t s = 0; s < n; s++)
+        prob[s] = isnan(logit[s]) ? NAN : (float)rmens_sigmoid(logit[s]);
+}
+
+void rmens_prm_step_stats(const float *prob, int K, float *mean, float *sd, float *mn)
 {
     double m = 0, v = 0, lo = INFINITY;
     for (int k = 0; k < K; k++) {
-        prob[k] = isnan(logit[k]) ? NAN : (float)rmens_sigmoid(logit[k]);
         m += prob[k] / (double)K;
         lo = fmin(lo, prob[k]);
     }
@@ -214,6 +219,61 @@ exit:
     return rmens_verdict(comm, st);
 }
 
+/* Every step's probability by every member (prob[s * K + k], NaN where cut), and every
+ * solution's score by each member: ms[i * K + k], aggregated over its steps by a. */
+static void member_probs(const step_logits *g, float *prob) { rmens_prm_probs(g->logit, g->S * g->K, prob); }
+
+static void member_solution_scores(const step_logits *g, const rmens_dataset *ds, rmens_aggregate a,
+                                   const float *prob, float *ms)
+{
+    for (int64_t i = 0; i < g->n; i++) {
+        int64_t s0 = ds->side[0].step_offsets[i], ns = ds->side[0].step_offsets[i + 1] - s0;
+        for (int k = 0; k < g->K; k++)
+            ms[i * g->K + k] = (float)rmens_aggregate_steps(a, prob + s0 * g->K + k, ns, g->K);
+    }
+}
+
+double rmens_prm_solution_right(const rmens_dataset *ds, int64_t i)
+{
+    const float *y = ds->side[0].step_target;
+    double right = NAN;
+    for (int64_t s = ds->side[0].step_offsets[i]; s < ds->side[0].step_offsets[i + 1]; s++)
+        if (y[s] != RMENS_STEP_UNLABELLED)
+            right = (isnan(right) || right > 0) && y[s] >= 0.5f ? 1.0 : 0.0;
+    return right;
+}
+
+rmens_status rmens_prm_solution_scores(const char *ckpt, const char *data, const rmens_dataset *ds, rmens_aggregate a,
+                                       MPI_Comm comm, float **R, int *K, int64_t *n_cut)
+{
+    int rank;
+    *R = NULL;
+    RMENS_TRY(rmens_mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank"));
+    rmens_status st = (unsigned)a < RMENS_AGG_N ? RMENS_OK : rmens_fail(RMENS_ERR_ARG, "unknown aggregate %d", (int)a);
+    RMENS_TRY(rmens_verdict(comm, st));
+    step_logits g = {0};
+    RMENS_TRY(gather_logits(ckpt, data, ds, 0, comm, &g));
+    *K = g.K;
+    *n_cut = g.n_cut;
+    float *prob = NULL, *ms = NULL;
+    if (rank == 0) {
+        prob = malloc((size_t)(g.S * g.K + 1) * sizeof *prob);
+        ms = malloc((size_t)(g.n * g.K + 1) * sizeof *ms);
+        if (!prob || !ms)
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld solutions' scores", (long long)g.n);
+        else
+            member_probs(&g, prob), member_solution_scores(&g, ds, a, prob, ms);
+    }
+    free(prob);
+    free(g.logit);
+    if ((st = rmens_verdict(comm, st)) != RMENS_OK) {
+        free(ms);
+        return st;
+    }
+    *R = ms;
+    return RMENS_OK;
+}
+
 /* Rank 0: the scores file (docs/FORMAT.md, "scores" files of steps). */
 static rmens_status write_scores(const rmens_prm_score_options *o, const rmens_dataset *ds, const step_logits *g)
 {
@@ -223,15 +283,15 @@ static rmens_status write_scores(const rmens_prm_score_options *o, const rmens_d
     float *score = malloc((size_t)(N * (K + 1) + 1) * sizeof *score);
     rmens_status st = prob && col && score ? RMENS_OK : rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     float *mean = col, *sd = col + S, *mn = col + 2 * S, *lab = col + 3 * S, *ms = score + N;
+    if (st == RMENS_OK)
+        member_probs(g, prob), member_solution_scores(g, ds, o->aggregate, prob, ms);
     for (int64_t s = 0; st == RMENS_OK && s < S; s++) {
-        rmens_prm_step_stats(g->logit + s * K, K, prob + s * K, &mean[s], &sd[s], &mn[s]);
+        rmens_prm_step_stats(prob + s * K, K, &mean[s], &sd[s], &mn[s]);
         lab[s] = ds->side[0].step_target[s];
     }
     for (int64_t i = 0; st == RMENS_OK && i < N; i++) {
         int64_t s0 = ds->side[0].step_offsets[i], ns = ds->side[0].step_offsets[i + 1] - s0;
         score[i] = (float)rmens_aggregate_steps(o->aggregate, mean + s0, ns, 1);
-        for (int k = 0; k < K; k++)
-            ms[i * K + k] = (float)rmens_aggregate_steps(o->aggregate, prob + s0 * K + k, ns, K);
     }
     char tmp[4200];
     hid_t f = -1;
@@ -371,8 +431,9 @@ rmens_status rmens_prm_eval(const char *ckpt, const char *data, MPI_Comm comm, r
         st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
         goto exit;
     }
+    member_probs(&g, prob);
     for (int64_t s = 0; s < S; s++)
-        rmens_prm_step_stats(g.logit + s * K, K, prob + s * K, &col[s], &col[2 * S + s], &col[S + s]);
+        rmens_prm_step_stats(prob + s * K, K, &col[s], &col[2 * S + s], &col[S + s]);
     res->solutions = N;
     res->steps = S;
     res->members = K;

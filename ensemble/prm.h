@@ -16,10 +16,11 @@ extern const char *const rmens_aggregate_names[RMENS_AGG_N];  /* "min", "prod", 
  * when none is left). */
 double rmens_aggregate_steps(rmens_aggregate a, const float *p, int64_t n, int64_t stride);
 
-/* One step's members' probabilities prob[k] = sigmoid(logit[k]) (NaN, a step cut away,
- * stays NaN) and the ensemble's mean, population std and min of them: the one
+/* Probabilities prob[s] = sigmoid(logit[s]) of n logits (NaN, a step cut away, stays
+ * NaN); one step's K members' probabilities' mean, population std and min: the one
  * definition score, eval and serve report. */
-void rmens_prm_step_stats(const float *logit, int K, float *prob, float *mean, float *sd, float *mn);
+void rmens_prm_probs(const float *logit, int64_t n, float *prob);
+void rmens_prm_step_stats(const float *prob, int K, float *mean, float *sd, float *mn);
 
 /* Every loaded member's logit for every step of n solutions given as token arrays (as
  * rmens_batch_build_step_seqs takes them), in as many passes as b's room needs:
@@ -52,6 +53,18 @@ typedef struct {
 /* Collective: every member's probability for every step of o->data, written by rank 0 as
  * a "scores" file with input "steps" (docs/FORMAT.md). */
 rmens_status rmens_prm_score(const rmens_prm_score_options *o, MPI_Comm comm, rmens_prm_score_result *res);
+
+/* Whether solution i of a steps file is right: 1 when every labelled step is (label >=
+ * 1/2), 0 when one is not, NaN when none is labelled. Best-of-n's gold on steps files:
+ * with errors carried forward (the synthetic tasks, Math-Shepherd) this is final-answer
+ * correctness. */
+double rmens_prm_solution_right(const rmens_dataset *ds, int64_t i);
+
+/* Collective: every member's score of every solution of ds (read from data), its steps'
+ * probabilities aggregated by a, into *R on rank 0 ([n][K], NaN for a solution whose
+ * steps were all cut; NULL elsewhere; the caller frees); *K and *n_cut on every rank. */
+rmens_status rmens_prm_solution_scores(const char *ckpt, const char *data, const rmens_dataset *ds,
+                                       rmens_aggregate a, MPI_Comm comm, float **R, int *K, int64_t *n_cut);
 
 /* rmens eval of a process reward model: over the labelled steps (a label >= 1/2 is a
  * correct step), each member's and the ensemble's (mean and min probability) step

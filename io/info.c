@@ -307,11 +307,15 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
     fprintf(f, "  trained          step %lld of %lld%s, batch %d, lr %g, seed %llu\n", (long long)h.step,
             (long long)h.total_steps, h.step < h.total_steps ? " (unfinished: --resume continues)" : "", h.batch, h.lr,
             (unsigned long long)h.seed);
+    const int prm = strcmp(h.objective, "prm") == 0;
+    const char *unit = prm ? "solutions" : "pairs";
+    fprintf(f, "  objective        %s\n", prm ? "prm: a process reward model (per-step binary cross-entropy)"
+                                               : "bt: a pairwise reward model (Bradley-Terry)");
     if (h.bootstrap < 0)
-        fprintf(f, "  bootstrap        none (seed ensemble) over %lld pairs of %s\n", (long long)h.n_pairs, h.data);
+        fprintf(f, "  bootstrap        none (seed ensemble) over %lld %s of %s\n", (long long)h.n_pairs, unit, h.data);
     else
-        fprintf(f, "  bootstrap        %g x %lld pairs of %s, with replacement\n", h.bootstrap, (long long)h.n_pairs,
-                h.data);
+        fprintf(f, "  bootstrap        %g x %lld %s of %s, with replacement\n", h.bootstrap, (long long)h.n_pairs,
+                unit, h.data);
     fprintf(f, "  tokenizer        %s, template %s\n", h.tokenizer, h.template_name[0] ? h.template_name : "hh");
     if (strcmp(h.objective, "prm") == 0) {
         fprintf(f, "  objective        prm (process reward members)\n");

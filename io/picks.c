@@ -46,6 +46,7 @@ rmens_status rmens_picks_write(const char *path, int overwrite, const rmens_pick
     if (st == RMENS_OK) st = rmens_h5_attr_write_str(f, "normalize", p->normalize ? "member" : "none");
     if (st == RMENS_OK) st = rmens_h5_attr_write_str(f, "calibrated", p->calibrated ? "temperature" : "none");
     if (st == RMENS_OK) st = rmens_h5_attr_write_str(f, "tokenizer", p->tokenizer);
+    if (st == RMENS_OK && p->aggregate) st = rmens_h5_attr_write_str(f, "aggregate", p->aggregate);
     const struct {
         const char *name;
         const int64_t *v;

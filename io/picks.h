@@ -7,6 +7,7 @@
 
 typedef struct {
     const char *ckpt, *candidates, *command, *by, *tokenizer;
+    const char *aggregate;      /* a process reward model's solution aggregate ("min", "prod", "last"), or NULL */
     uint32_t ckpt_crc32;
     int members, normalize, calibrated;
     double lambda;

@@ -457,15 +457,24 @@ static void swap_sides(rmens_record *r)
     r->trap = RMENS_TRAP_NONE;
 }
 
+/* A sort answer written a step per digit: "1 2 3" -> "1\n2\n3". */
+static void one_per_line(char *s)
+{
+    for (; *s; s++)
+        *s = *s == ' ' ? '\n' : *s;
+}
+
 /* The candidates of prompt id for best-of-n: a sycophantic prompt (trap_fraction of them,
  * when that kind is on) asserts p's wrong answer, and a quarter of its candidates agree
  * with it, the others correcting it; every other candidate is right (CANDIDATE_RIGHT) or
  * a fresh wrong answer, with each of the four dressings (none, long, format, confident)
- * equally often. */
+ * equally often. In a steps file the candidates are plain solutions (no trap, no
+ * dressing), each step closed by its separator as in the pairs' steps files. */
 static rmens_status candidates(const rmens_synth_options *o, const problem *p, rmens_rng *h, int64_t id,
                                rmens_text *prompt, rmens_text *resp, int32_t **tok, size_t *tokcap, rmens_dataset *ds)
 {
-    int syc = (o->trap_kinds & 1u << RMENS_TRAP_SYCOPHANCY) && rmens_rng_unit(h) < o->trap_fraction;
+    const int sort_steps = o->steps_file && o->task == RMENS_TASK_SORT;
+    int syc = !o->steps_file && (o->trap_kinds & 1u << RMENS_TRAP_SYCOPHANCY) && rmens_rng_unit(h) < o->trap_fraction;
     prompt->len = 0;
     int rc = render_prompt(prompt, p, o->task, syc ? p->wrong : NULL);
     rmens_status st = RMENS_OK;
@@ -479,17 +488,31 @@ static rmens_status candidates(const rmens_synth_options *o, const problem *p, r
                 ans = p->right;
             else
                 wrong_answer[o->task](h, &w), ans = w.wrong;
-            d = (dress)rmens_rng_below(h, 4);
+            d = o->steps_file ? DRESS_NONE : (dress)rmens_rng_below(h, 4);
             s = syc ? STANCE_CORRECT : STANCE_NONE;
         }
+        char line[sizeof p->right];
+        if (sort_steps) {
+            snprintf(line, sizeof line, "%s", ans);
+            one_per_line(line);
+            ans = line;
+        }
         resp->len = 0;
-        rc |= rmens_text_append(resp, prompt->buf, prompt->len) | render_answer(resp, ans, d, s);
+        rc |= rmens_text_append(resp, prompt->buf, prompt->len) | render_answer(resp, ans, d, s) |
+              (o->steps_file ? rmens_text_append(resp, "\n", 1) : 0);  /* the last step's separator */
         if (rc || grow_tokens(tok, tokcap, resp->len + 1))
             return rmens_fail(RMENS_ERR_NOMEM, "synth: out of memory at prompt %lld", (long long)id);
         rmens_record r = {0};
         int32_t ends[MAX_STEPS];
         int8_t labels[MAX_STEPS];
-        fill_side(&r, 0, o->task, 0, p, resp, prompt->len, ans, *tok, ends, labels);
+        float target[MAX_STEPS];
+        fill_side(&r, 0, o->task, sort_steps, p, resp, prompt->len, ans, *tok, ends, labels);
+        for (int k = 0; o->steps_file && k < r.nsteps[0]; k++) {
+            ends[k]++;  /* a step closes with its separator, where its label is read */
+            target[k] = labels[k];
+        }
+        if (o->steps_file)
+            r.step_target = target;
         r.prompt_len = (int32_t)prompt->len;
         r.prompt_id = id;
         st = rmens_dataset_append(ds, &r);
@@ -526,10 +549,9 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
     if ((o->bias_p > 0 || o->bt_beta >= 0) && (o->responses || o->candidates))
         return rmens_fail(RMENS_ERR_ARG, "`bias_p` and `bt_beta` shape the labels of pairs: a responses file "
                           "has none");
-    if (o->steps_file && (o->task == RMENS_TASK_ADD || o->responses || o->candidates || o->bias_p > 0 ||
-                          o->bt_beta >= 0))
+    if (o->steps_file && (o->task == RMENS_TASK_ADD || o->responses || o->bias_p > 0 || o->bt_beta >= 0))
         return rmens_fail(RMENS_ERR_ARG, "`steps_file` needs the steps or sort task and no `responses`, "
-                          "`candidates`, `bias_p` or `bt_beta`");
+                          "`bias_p` or `bt_beta`");
     /* A sort answer in a steps file: one digit per step, right when it is the next in order. */
     const int sort_steps = o->steps_file && o->task == RMENS_TASK_SORT;
     unsigned has = RMENS_HAS_GOLD | RMENS_HAS_PROMPT | (o->task == RMENS_TASK_STEPS || sort_steps ? RMENS_HAS_STEPS : 0);
@@ -602,10 +624,8 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
             d[1] = (dress)trap;
         if (o->steps_file)  /* plain solutions: the steps are what is judged */
             d[0] = d[1] = DRESS_NONE, sd[0] = sd[1] = STANCE_NONE, claim = NULL, trap = RMENS_TRAP_NONE;
-        for (char *c = p.right; sort_steps && *c; c++)  /* "1 2 3" -> "1\n2\n3" */
-            *c = *c == ' ' ? '\n' : *c;
-        for (char *c = p.wrong; sort_steps && *c; c++)
-            *c = *c == ' ' ? '\n' : *c;
+        if (sort_steps)
+            one_per_line(p.right), one_per_line(p.wrong);
         prompt.len = resp[0].len = resp[1].len = 0;
         int rc = render_prompt(&prompt, &p, o->task, claim);
         const char *ans[2] = {p.right, p.wrong};

@@ -495,7 +495,8 @@ rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b)
     if (b->B > m->cap_pairs || b->N > m->cap_rows || b->probs_size > m->cap_probs ||
         b->lq_probs_size > m->cap_lq_probs)
         return rmens_fail(RMENS_ERR_INTERNAL, "batch larger than the reserved activations");
-    if (b->n_head != m->cfg.n_head || b->n_ctx != m->cfg.n_ctx)
+    /* a batch may cut sequences shorter than the model's context (bench --ctx), not longer */
+    if (b->n_head != m->cfg.n_head || b->n_ctx > m->cfg.n_ctx)
         return rmens_fail(RMENS_ERR_INTERNAL, "batch laid out for another model shape");
     passes[m->arch->family].forward(m, b);
     return RMENS_OK;

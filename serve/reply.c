@@ -177,7 +177,7 @@ static json_object *rewards_reply(const rmens_request *r, const float *rewards, 
 /* ------------------------------------------------- process reward models */
 
 /* One solution's steps: every member's probability, the ensemble's mean, std and min
- * (rmens_prm_step_stats, as rmens score writes them); its score by every aggregate of
+ * (rmens_prm_probs, rmens_prm_step_stats: as rmens score writes them); its score by every aggregate of
  * the mean (as score's /score), and each member's score by the chosen one (score's
  * /member_score), with their spread. */
 typedef struct {
@@ -196,8 +196,9 @@ static int solution_of(solution_scores *o, const float *logit, int64_t ns, const
         return -1;
     *o = (solution_scores){.ns = ns, .prob = buf, .mean = buf + ns * K, .sd = buf + ns * (K + 1),
                            .mn = buf + ns * (K + 2), .member = buf + ns * (K + 3)};
+    rmens_prm_probs(logit, ns * K, o->prob);
     for (int64_t s = 0; s < ns; s++) {
-        rmens_prm_step_stats(logit + s * K, K, o->prob + s * K, &o->mean[s], &o->sd[s], &o->mn[s]);
+        rmens_prm_step_stats(o->prob + s * K, K, &o->mean[s], &o->sd[s], &o->mn[s]);
         o->cut += isnan(o->mean[s]) != 0;
     }
     for (int a = 0; a < RMENS_AGG_N; a++)

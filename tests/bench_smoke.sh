@@ -40,6 +40,11 @@ if "$PY" -c "import torch" 2>/dev/null; then
     grep -q "model            $TMP/q3: qwen3, vocab 300, kv heads 1, head_dim 16, intermediate 48" "$TMP/out" ||
         { cat "$TMP/out"; fail "bench --model header"; }
     check_line
+    # with --data, sequences longer than --ctx are cut to it (the model's own context is longer)
+    "$RMENS" bench --model "$TMP/q3" --ctx 16 --batch 2 --steps 2 --data "$TMP/s.h5" >"$TMP/out" ||
+        { cat "$TMP/out"; fail "bench --model --data"; }
+    grep -q "pairs cut" "$TMP/out" && ! grep -q "(0 pairs cut)" "$TMP/out" || { cat "$TMP/out"; fail "no pair cut to --ctx"; }
+    check_line
 fi
 "$RMENS" bench --embd 30 --heads 4 >"$TMP/out" 2>&1 && fail "bench accepted n_embd not divisible by n_head"
 grep -q "not a multiple of n_head" "$TMP/out" || fail "bad config message: $(cat "$TMP/out")"

@@ -239,6 +239,27 @@ for key in names:
         assert f"{what}-{key}" in ids, (what, key)
 print("bon: figures match the curve files; every series drawn")
 PYEOF2
+# --prm-bon: accuracy against n of labelled curve files (any bon --curve file has the series)
+plot "$TMP/pb" --prm-bon "PRM min=$TMP/curve1.csv" --prm-bon "ORM=$TMP/curve2.csv" >"$TMP/pb.txt" 2>&1 ||
+    { cat "$TMP/pb.txt"; fail "--prm-bon"; }
+"$PY" - "$TMP" <<'PYEOF2' || { cat "$TMP/pb.txt"; fail "--prm-bon figures"; }
+import csv, re, sys, xml.etree.ElementTree as ET
+import numpy as np
+d = sys.argv[1]
+out = open(f"{d}/pb.txt").read()
+for i, (label, c) in enumerate((("PRM min", 1), ("ORM", 2))):
+    g = {(r["by"], int(r["n"])): float(r["gold"]) for r in csv.DictReader(open(f"{d}/curve{c}.csv"))}
+    members = sorted({b for b, _ in g if b.startswith("member:")})
+    line = re.search(re.escape(f"prm_bon: {label}: ensemble mean ") + r"(.*)", out).group(1)
+    got = [float(x) for x in re.findall(r"n=\d+ ([0-9.]+)", line)]
+    want = [g[("mean", n)] for n in (1, 2, 4, 8, 16)] + [np.mean([g[(m, 16)] for m in members])]
+    assert np.allclose(got[:6], want, atol=6e-5), (label, got, want)
+    m = re.search(r"ensemble min ([0-9.]+), uwo ([0-9.]+)", line)
+    assert abs(float(m.group(1)) - g[("min", 16)]) < 6e-5 and abs(float(m.group(2)) - g[("uwo", 16)]) < 6e-5, line
+    ids = {e.get("id") for e in ET.parse(f"{d}/pb/prm_bon.svg").getroot().iter()}
+    assert f"prm-bon-{i}-mean" in ids and f"prm-bon-{i}-single" in ids, ids
+print("prm_bon: figures match the curve files; every series drawn")
+PYEOF2
 
 # Bad input: exit status 1, a message naming the file, and nothing written.
 run 1 score --ckpt "$TMP/ens.h5" --data "$TMP/test.h5" --out "$TMP/noper.h5" --quiet || fail "score"
@@ -255,6 +276,7 @@ expect_fail() {
 }
 expect_fail "$TMP/absent.jsonl: no such file" --metrics "$TMP/absent.jsonl"
 expect_fail "$TMP/m.jsonl: not a curve file of rmens bon --curve" --bon "$TMP/m.jsonl"
+expect_fail "--prm-bon: expected LABEL=FILE" --prm-bon "$TMP/curve1.csv"
 expect_fail "$TMP/absent.h5: no such file" --metrics "$TMP/m.jsonl" --scores "$TMP/absent.h5"
 expect_fail "$TMP/absent.h5: no such file" --scores "$TMP/s.h5" --ood-scores "$TMP/absent.h5"
 expect_fail "$TMP/ens.h5: rmens_format is \"ensemble\"" --scores "$TMP/ens.h5"

@@ -1,12 +1,15 @@
 #!/bin/sh
 # Process reward model ensembles (rmens train --objective prm) on synthetic steps files:
-#   1. on sort answers written a digit per step (rmens synth --task sort --steps-file; the
-#      running sums of --task steps are not learnt by a small model in this time: docs/
-#      TRAINING.md), 2 members on 2 ranks beat the label prior on held-out solutions (the
-#      test split's prompts never appear in training): step accuracy >= 0.78 (prior about
-#      0.72) for the ensemble and >= 0.75 for each member, from the final evaluation; then
-#      rmens score (min, prod, last) and rmens eval of the held-out file, every figure
-#      recomputed in numpy from the per-step probabilities (tests/prm_eval_check.py);
+#   1. on sort answers written a digit per step (rmens synth --task sort --steps-file), 2
+#      members of a small Llama-shaped model (2 layers, hidden 64: RoPE, SwiGLU, RMSNorm,
+#      a random checkpoint written by tests/hf_fixtures.py, trained from scratch through
+#      --init) on 2 ranks reach issue 18's bar on held-out solutions (the test split's
+#      prompts never appear in training): ensemble step accuracy >= 0.90 (label prior about
+#      0.72) and >= 0.85 for each member, from the final evaluation (the running sums of
+#      --task steps stay at their prior: docs/TRAINING.md); then rmens score (min, prod,
+#      last) and rmens eval of the held-out file, every figure recomputed in numpy from the
+#      per-step probabilities (tests/prm_eval_check.py). Sanitized (RMENS_TEST_SLOWDOWN > 1)
+#      the run is cut to 150 steps and the bar is not asserted: the rest still runs;
 #   2. members are bit-identical on 1 and 2 ranks; a SIGUSR1 saves, --resume finishes
 #      bit-identically; the checkpoint records objective "prm";
 #   3. refusals: a pairs file for a PRM, a steps file for a pairwise RM, resuming with the
@@ -16,21 +19,26 @@
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
 need_python numpy
+need_python torch
 CMP="$PY $top_srcdir/tests/compare_ckpt.py"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 
-"$RMENS" synth --task sort --steps-file --n 2000 --seed 3 --out "$TMP/train.h5" --quiet || fail "synth train"
+"$RMENS" synth --task sort --steps-file --n 4000 --seed 3 --out "$TMP/train.h5" --quiet || fail "synth train"
 "$RMENS" synth --task sort --steps-file --n 150 --seed 4 --split test --out "$TMP/test.h5" --quiet || fail "synth test"
-MODEL="--layers 2 --heads 4 --embd 64 --ctx 64 --batch 32 --lr 3e-3 --warmup 20"
+"$PY" "$top_srcdir/tests/hf_fixtures.py" tiny "$TMP/llama" --arch llama --vocab 257 --ctx 64 --hidden 64 --layers 2 \
+    --heads 4 --kv 4 --head-dim 16 --inter 172 --dtype F32 || fail "fixture"
+STEPS=1500 BAR=1
+[ "$SLOW" -gt 1 ] && STEPS=150 BAR=0
 
 # 1. accuracy
 start=$(date +%s)
-run 2 train --objective prm --data "$TMP/train.h5" --val "$TMP/test.h5" --members 2 $MODEL --steps ${PRM_STEPS:-500} \
+run 2 train --objective prm --init "$TMP/llama" --data "$TMP/train.h5" --val "$TMP/test.h5" --members 2 --batch 32 \
+    --lr 3e-3 --warmup 30 --steps ${PRM_STEPS:-$STEPS} \
     --eval-every 0 --out "$TMP/ens.h5" --metrics "$TMP/m.jsonl" >"$TMP/train.out" 2>&1 ||
     { tail "$TMP/train.out"; fail "rmens train --objective prm"; }
 echo "train: $(($(date +%s) - start)) s"
-"$PY" - "$TMP/m.jsonl" "$TMP/ens.h5" <<'PY' || fail "held-out step accuracy below the bar"
+"$PY" - "$TMP/m.jsonl" "$TMP/ens.h5" "$BAR" <<'PY' || fail "held-out step accuracy below the bar"
 import json, sys, h5py
 ev = [json.loads(l) for l in open(sys.argv[1]) if '"eval"' in l][-1]
 acc = [m["val_accuracy"] for m in ev["members"]]
@@ -39,7 +47,7 @@ print("held-out step accuracy: members %s, ensemble (mean logit) %.4f" % (", ".j
 f = h5py.File(sys.argv[2], "r")
 obj = f.attrs["objective"]
 assert (obj.decode() if isinstance(obj, bytes) else obj) == "prm", obj
-sys.exit(0 if min(acc) >= 0.75 and ens >= 0.78 else 1)
+sys.exit(0 if sys.argv[3] == "0" or (min(acc) >= 0.85 and ens >= 0.90) else 1)
 PY
 for a in min prod last; do
     run 2 score --ckpt "$TMP/ens.h5" --data "$TMP/test.h5" --out "$TMP/s_$a.h5" --aggregate $a --quiet || fail "score --aggregate $a"
