@@ -20,7 +20,7 @@
 static const char help[] =
     "usage: rmens bench [--layers L] [--heads H] [--embd C] [--ctx T] [--batch B] [--steps S]\n"
     "                   [--threads N] [--data FILE] [--no-share] [--full-last] [--seed S]\n"
-    "                   [--model DIR|FILE]\n"
+    "                   [--model DIR|FILE] [--gradient-checkpointing]\n"
     "\n"
     "Trains S steps of B pairs of a freshly initialised reward model and prints pairs/s for\n"
     "training and for scoring (forward only), the executed GFLOP/s, a cblas_sgemm peak\n"
@@ -30,6 +30,9 @@ static const char help[] =
     "file (the system-level figure). Defaults: L=4 H=4 C=256 T=256 B=8 S=10, 1 thread.\n"
     "  --no-share   lay out both sequences of a pair whole (no shared-prompt saving)\n"
     "  --full-last  compute the last layer at every position (no reward-position saving)\n"
+    "  --gradient-checkpointing  train as rmens train --gradient-checkpointing does: one\n"
+    "               layer's activations and every layer's input kept, layers recomputed in\n"
+    "               the backward pass\n"
     "  --model M    the model to train instead: a Hugging Face directory (Llama, Qwen2, Qwen3,\n"
     "               GPT-NeoX, GPT-2) or an rmens model file; --layers/--heads/--embd are then its own,\n"
     "               and --ctx (default 256) is the length of the random sequences\n";
@@ -89,11 +92,12 @@ static rmens_status random_pairs(rmens_dataset **out, int B, int T, uint64_t see
 }
 
 static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, int64_t S, int64_t threads,
-                        int64_t seed, const char *data, const char *model, int share, int compact);
+                        int64_t seed, const char *data, const char *model, int share, int compact, rmens_acts_kind kind);
 
 /* Before any work: sizes that fit an int, and a model, activations and data that fit
  * the node's memory (comm/memory.h). */
-static rmens_status size_check(const rmens_model_config *cfg, int64_t L, int64_t H, int64_t C, int64_t T, int64_t B)
+static rmens_status size_check(const rmens_model_config *cfg, int64_t L, int64_t H, int64_t C, int64_t T, int64_t B,
+                               rmens_acts_kind kind)
 {
     if (L > INT32_MAX || H > INT32_MAX || C > INT32_MAX || T > INT32_MAX || B > INT32_MAX / 2)
         return rmens_fail(RMENS_ERR_ARG, "--layers, --heads, --embd, --ctx and --batch must fit a 32-bit int");
@@ -101,11 +105,15 @@ static rmens_status size_check(const rmens_model_config *cfg, int64_t L, int64_t
     double nparams = 0;
     for (int k = 0; k < RMENS_NTENSORS; k++)
         nparams += (double)rmens_tensor_numel(cfg, k);
-    double acts = rmens_model_acts_bytes(cfg, (int)B, (int)T, 0), data = 8.0 * (double)B * (double)T + 64.0 * (double)B;
+    double acts = rmens_model_acts_bytes(cfg, (int)B, (int)T, kind), data = 8.0 * (double)B * (double)T + 64.0 * (double)B;
     char what[160];
     snprintf(what, sizeof what, "%.3g MiB of weights, gradients and Adam moments, %.3g MiB of activations, %.3g MiB "
              "of data", 16.0 * nparams / 1048576.0, acts / 1048576.0, data / 1048576.0);
-    return rmens_memory_check(MPI_COMM_NULL, "bench", 16.0 * nparams + acts + data, what, "use a smaller model or batch");
+    char advice[256];
+    rmens_memory_advice(advice, sizeof advice, kind == RMENS_ACTS_RECOMPUTE ? 0 : 16.0 * nparams + data +
+                        rmens_model_acts_bytes(cfg, (int)B, (int)T, RMENS_ACTS_RECOMPUTE), "--gradient-checkpointing",
+                        "use a smaller model or batch");
+    return rmens_memory_check(MPI_COMM_NULL, "bench", 16.0 * nparams + acts + data, what, advice);
 }
 
 int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm)
@@ -117,11 +125,12 @@ int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm)
         {"layers", 1, 0, 'L'}, {"heads", 1, 0, 'H'}, {"embd", 1, 0, 'C'}, {"ctx", 1, 0, 'T'},
         {"batch", 1, 0, 'B'}, {"steps", 1, 0, 'S'}, {"threads", 1, 0, 'n'}, {"data", 1, 0, 'd'},
         {"no-share", 0, 0, 'u'}, {"full-last", 0, 0, 'f'}, {"seed", 1, 0, 's'}, {"help", 0, 0, 'h'},
-        {"model", 1, 0, 'm'},
+        {"model", 1, 0, 'm'}, {"gradient-checkpointing", 0, 0, 'G'},
         {0, 0, 0, 0}};
     int64_t L = 4, H = 4, C = 256, T = 256, B = 8, S = 10, threads = 1, seed = 1;
     const char *data = NULL, *model = NULL;
     int share = 1, compact = 1, c, rank = rmens_cli_rank(comm);
+    rmens_acts_kind kind = RMENS_ACTS_TRAIN;
     rmens_status st = RMENS_OK;
     opterr = 0;
     optind = 1;
@@ -141,6 +150,8 @@ int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm)
             share = 0;
         } else if (c == 'f') {
             compact = 0;
+        } else if (c == 'G') {
+            kind = RMENS_ACTS_RECOMPUTE;
         } else if (c == 'h') {
             if (rank == 0)
                 fputs(help, stdout);
@@ -153,12 +164,12 @@ int rmens_cmd_bench(int argc, char **argv, MPI_Comm comm)
     if (st == RMENS_OK && optind != argc)
         st = rmens_fail(RMENS_ERR_ARG, "unexpected argument '%s'", argv[optind]);
     if (st == RMENS_OK && rank == 0)
-        st = run(L, H, C, T, B, S, threads, seed, data, model, share, compact);
+        st = run(L, H, C, T, B, S, threads, seed, data, model, share, compact, kind);
     return rmens_cli_report(comm, "bench", st);
 }
 
 static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, int64_t S, int64_t threads,
-                        int64_t seed, const char *data, const char *model, int share, int compact)
+                        int64_t seed, const char *data, const char *model, int share, int compact, rmens_acts_kind kind)
 {
     rmens_status st = RMENS_OK;
     rmens_set_num_threads((int)threads);
@@ -177,9 +188,9 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
         if (T > cfg.n_ctx)
             T = cfg.n_ctx;
         cfg.n_ctx = (int)T;  /* for the memory check only */
-        if ((st = size_check(&cfg, L, H, C, T, B)) != RMENS_OK)
+        if ((st = size_check(&cfg, L, H, C, T, B, kind)) != RMENS_OK)
             goto exit;
-    } else if ((st = size_check(&cfg, L, H, C, T, B)) != RMENS_OK ||
+    } else if ((st = size_check(&cfg, L, H, C, T, B, kind)) != RMENS_OK ||
                (st = rmens_model_new(&m, &cfg, (uint64_t)seed)) != RMENS_OK) {
         goto exit;
     }
@@ -197,7 +208,8 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
     oc.total_steps = (int)S + 1;
     /* Sequences are cut to T (a model's own context may be longer: T sized the activations). */
     if ((st = rmens_batch_init(&b, (int)B, (int)T, (int)H)) != RMENS_OK ||
-        (st = rmens_model_reserve_len(m, (int)B, (int)T)) != RMENS_OK || (st = rmens_adamw_init(&opt, m, &oc)) != RMENS_OK)
+        (st = rmens_model_reserve_kind(m, (int)B, (int)T, kind)) != RMENS_OK ||
+        (st = rmens_adamw_init(&opt, m, &oc)) != RMENS_OK)
         goto exit;
     idx = malloc((size_t)B * sizeof *idx);
     dr = malloc((size_t)2 * B * sizeof *dr);
@@ -205,10 +217,11 @@ static rmens_status run(int64_t L, int64_t H, int64_t C, int64_t T, int64_t B, i
         st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
         goto exit;
     }
-    printf("bench: L=%lld H=%lld C=%lld T=%lld B=%lld, %lld thread(s), %s%s%s\n", (long long)L, (long long)H,
+    printf("bench: L=%lld H=%lld C=%lld T=%lld B=%lld, %lld thread(s), %s%s%s%s\n", (long long)L, (long long)H,
            (long long)C, (long long)T, (long long)B, (long long)threads,
            data ? "pairs from " : "random full-length tokens, no shared prompt (kernel level)", data ? data : "",
-           share && compact ? "" : share ? "; full last layer" : compact ? "; no prompt sharing" : "; no savings");
+           share && compact ? "" : share ? "; full last layer" : compact ? "; no prompt sharing" : "; no savings",
+           kind == RMENS_ACTS_RECOMPUTE ? "; gradient checkpointing (layers recomputed in the backward pass)" : "");
     if (model)
         printf("  model            %s: %s, vocab %d, kv heads %d, head_dim %d, intermediate %d\n", model,
                rmens_arch_of(&m->cfg)->model_type, m->cfg.vocab_size, m->cfg.n_kv_head, m->cfg.head_dim, m->cfg.n_inner);

@@ -81,6 +81,12 @@ static const char help[] =
     "                       node's memory, SLURM's allocation or cgroup limit, shared by\n"
     "                       its ranks; 0: always read in chunks)\n"
     "  --no-share           do not compute shared prompts once per pair\n"
+    "  --gradient-checkpointing\n"
+    "                       keep one layer's activations and the residual stream between\n"
+    "                       layers, recomputing each layer in the backward pass: much less\n"
+    "                       memory at long contexts (Qwen2.5-0.5B, T 1024, batch 4: 2.2\n"
+    "                       instead of 25.9 GiB of activations) for one more forward pass\n"
+    "                       per step; the members are bit-identical to those without it\n"
     "  --truncate-prompts   accept prompts longer than --ctx (refused by default): pairs are\n"
     "                       cut from the front, as every longer pair is\n"
     "  --quiet              no progress lines (errors still go to stderr)\n"
@@ -245,7 +251,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         {"norm-pairs", 1, 0, 'N'},     {"oob-pairs", 1, 0, 'O'},
         {"keep-best", 0, 0, 'Z'},      {"patience", 1, 0, 'Y'},    {"warm-start", 1, 0, 'J'},
         {"calibrate", 0, 0, 'X'},
-        {"objective", 1, 0, 'j'},
+        {"objective", 1, 0, 'j'},      {"gradient-checkpointing", 0, 0, 'G'},
         {0, 0, 0, 0}};
     rmens_train_options o;
     rmens_train_options_init(&o);
@@ -318,6 +324,7 @@ int rmens_cmd_train(int argc, char **argv, MPI_Comm comm)
         case 'F': o.force = 1; break;
         case 'n': INT_ARG(threads, 1); break;
         case 'u': o.share = 0; break;
+        case 'G': o.gradient_checkpointing = 1; break;
         case 'P': o.truncate_prompts = 1; break;
         case 'k': INT_ARG(o.member_offset, 0); member_given = 1; break;
         case 'q': pr.quiet = 1; break;

@@ -116,6 +116,15 @@ static const char *human(char *buf, size_t n, double bytes)
     return buf;
 }
 
+void rmens_memory_advice(char *buf, size_t n, double alt, const char *option, const char *advice)
+{
+    char a[32];
+    if (alt > 0)
+        snprintf(buf, n, "%s would need about %s per rank; or %s", option, human(a, sizeof a, alt), advice);
+    else
+        snprintf(buf, n, "%s", advice);
+}
+
 rmens_status rmens_memory_check(MPI_Comm comm, const char *cmd, double need, const char *what, const char *advice)
 {
     int on_node = 1;

@@ -20,6 +20,10 @@ double rmens_memory_allowance(char *source, size_t n);
  * rank's node. */
 rmens_status rmens_memory_ranks_on_node(MPI_Comm comm, int *n);
 
+/* A refusal's advice into buf: "<option> would need about <alt> per rank; or <advice>",
+ * or advice alone when alt is 0 (the option is on already). */
+void rmens_memory_advice(char *buf, size_t n, double alt, const char *option, const char *advice);
+
 /* Collective: refuses (RMENS_ERR_ARG on every rank, with the figures) when the most any
  * rank needs (need bytes; what: its breakdown, for the message) exceeds its share of its
  * node's allowance. cmd names the command in the message, advice ends it. */

@@ -562,6 +562,12 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
 
 /* --------------------------------------------------------------- setup */
 
+/* The members' activations: every layer's, or one layer's recomputed (gradient checkpointing). */
+static rmens_acts_kind acts_kind(const rmens_train_options *o)
+{
+    return o->gradient_checkpointing ? RMENS_ACTS_RECOMPUTE : RMENS_ACTS_TRAIN;
+}
+
 static rmens_status setup_members(trainer *t, const rmens_model *init, const rmens_ckpt_header *resume)
 {
     const rmens_train_options *o = t->o;
@@ -587,7 +593,7 @@ static rmens_status setup_members(trainer *t, const rmens_model *init, const rme
             rmens_model_init_params(mb->m, o->seed, 1 + (uint64_t)(o->member_offset + mb->index));
         }
         if (j == 0)
-            RMENS_TRY(rmens_model_reserve_len(mb->m, max_b, t->max_len));
+            RMENS_TRY(rmens_model_reserve_kind(mb->m, max_b, t->max_len, acts_kind(o)));
         else
             rmens_model_borrow_acts(mb->m, t->mem[0].m);
         RMENS_TRY(rmens_adamw_init(&mb->opt, mb->m, &o->opt));
@@ -792,7 +798,8 @@ static rmens_status claim_outputs(const rmens_train_options *o, rmens_output_loc
 }
 
 /* Collective, before any member is allocated: what this rank will hold, against its
- * share of the node's memory (comm/memory.h). */
+ * share of the node's memory (comm/memory.h); a refusal says what gradient
+ * checkpointing would need when it is off. */
 static rmens_status check_memory(const trainer *t)
 {
     double nparams = 0, data = 0, n = (double)rmens_dataset_count(t->train);
@@ -800,7 +807,7 @@ static rmens_status check_memory(const trainer *t)
         nparams += (double)rmens_tensor_numel(&t->cfg, k);
     /* weights, gradients, two Adam moments; bootstrap counts and order */
     double per_member = 16.0 * nparams + 12.0 * n;
-    double acts = rmens_model_acts_bytes(&t->cfg, t->cap, t->max_len, 0);
+    double acts = rmens_model_acts_bytes(&t->cfg, t->cap, t->max_len, acts_kind(t->o));
     for (int f = 0; f < 2; f++) {
         const rmens_dataset *d = f ? t->val : t->train;
         for (int s = 0; d && s < 2 && !d->streamed; s++)
@@ -811,8 +818,12 @@ static rmens_status check_memory(const trainer *t)
     snprintf(what, sizeof what, "%d member%s x %.3g MiB of weights, gradients and Adam moments, %.3g MiB of "
              "activations, %.3g MiB of data", t->pl.n_local, t->pl.n_local == 1 ? "" : "s", per_member / 1048576.0,
              acts / 1048576.0, data / 1048576.0);
-    return rmens_memory_check(t->comm, "train", t->pl.n_local * per_member + acts + data, what,
-                              "use fewer members per rank (more ranks or nodes), a smaller model or batch, or --data-mem");
+    char advice[320];
+    const double rest = t->pl.n_local * per_member + data;
+    rmens_memory_advice(advice, sizeof advice, t->o->gradient_checkpointing ? 0 : rest + rmens_model_acts_bytes(
+                            &t->cfg, t->cap, t->max_len, RMENS_ACTS_RECOMPUTE), "--gradient-checkpointing",
+                        "use fewer members per rank (more ranks or nodes), a smaller model or batch, or --data-mem");
+    return rmens_memory_check(t->comm, "train", rest + acts, what, advice);
 }
 
 /* Rank 0 before anything is read: the options alone, then the outputs claimed. */

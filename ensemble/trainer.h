@@ -108,6 +108,10 @@ typedef struct {
     double lambda;              /* uncertainty weight of mean - lambda * var */
     int share;                  /* lay shared prompts out once */
     int truncate_prompts;       /* accept prompts longer than the context (cut from the front) */
+    int gradient_checkpointing; /* keep one layer's activations and every layer's input, and
+                                   recompute each layer in the backward pass: less memory, one
+                                   more forward pass, the same members bit for bit (so it is
+                                   not recorded in the checkpoint) */
     const char *command;        /* the command line, kept in the checkpoint */
     rmens_train_callback on_event;  /* or NULL */
     void *event_user;

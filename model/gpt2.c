@@ -52,72 +52,66 @@ const rmens_arch rmens_arch_gpt2 = {
 };
 
 
-void rmens_gpt2_forward(rmens_model *m, const rmens_batch *b)
+/* Layer l's forward (rmens_layer_forward_fn): the forward pass's and the recomputation's. */
+static void layer_forward(rmens_model *m, const rmens_batch *b, int l, int again)
 {
     const int L = m->cfg.n_layer, C = m->cfg.n_embd, NH = m->cfg.n_head, N = b->N, S = b->S;
     const int cap = m->cap_rows;
     const size_t NC = (size_t)cap * C;  /* per-layer stride of the activation buffers */
     float **t = m->t;
-    encoder_forward(m->a.encoded, b->tokens, b->pos, t[RMENS_T_WTE], t[RMENS_T_WPE], N, C);
-    /* Where layer l keeps its activations: its own slot when training (backward reads
-     * them), slot 0 for scoring, with the residual stream alternating between two. */
-    for (int l = 0; l < L; l++) {
-        const int ls = rmens_act_slot(m, l);
-        const float *x = l == 0 ? m->a.encoded : LAYER(m->a.res3, rmens_res_slot(m, l - 1), NC);
-        float *ln1 = LAYER(m->a.ln1, ls, NC), *qkv = LAYER(m->a.qkv, ls, 3 * NC), *atty = LAYER(m->a.atty, ls, NC);
-        float *res2 = LAYER(m->a.res2, ls, NC), *ln2 = LAYER(m->a.ln2, ls, NC), *fch = LAYER(m->a.fch, ls, 4 * NC);
-        float *fchg = LAYER(m->a.fchg, ls, 4 * NC), *res3 = LAYER(m->a.res3, rmens_res_slot(m, l), NC);
-        const float *qkvw = LAYER(t[RMENS_T_QKVW], l, (size_t)3 * C * C), *qkvb = LAYER(t[RMENS_T_QKVB], l, 3 * C);
-        layernorm_forward(ln1, LAYER(m->a.ln1_mean, ls, cap), LAYER(m->a.ln1_rstd, ls, cap), x, LAYER(t[RMENS_T_LN1W], l, C),
-                          LAYER(t[RMENS_T_LN1B], l, C), N, C, GPT2_LN_EPS);
-        int rows = N;
-        const float *xin;  /* the residual entering the attention block, row for row with atty */
-        if (l == L - 1 && m->compact_last) {
-            /* Keys and values at every row, the query only where the reward is read. */
-            matmul_forward(qkv + C, 3 * C, ln1, C, qkvw + C, 3 * C, qkvb + C, N, C, 2 * C);
-            for (int s = 0; s < S; s++)
-                memcpy(m->a.lastln1 + (size_t)s * C, ln1 + (size_t)b->last[s] * C, C * sizeof(float));
-            matmul_forward(m->a.lastq, C, m->a.lastln1, C, qkvw, 3 * C, qkvb, S, C, C);
-            attention_last_forward(m->a.lastatty, m->a.lastprobs, m->a.lastq, qkv, b->lq, S, NH, NH, C / NH);
-            for (int s = 0; s < S; s++)
-                memcpy(m->a.lastx + (size_t)s * C, x + (size_t)b->last[s] * C, C * sizeof(float));
-            atty = m->a.lastatty;
-            xin = m->a.lastx;
-            rows = S;
-        } else {
-            matmul_forward(qkv, 3 * C, ln1, C, qkvw, 3 * C, qkvb, N, C, 3 * C);
-            attention_forward(atty, LAYER(m->a.probs, ls, m->cap_probs), qkv, b->segs, b->nsegs, NH, NH, C / NH);
-            xin = x;
-        }
-        const size_t RC = (size_t)rows * C;
-        matmul_forward(res2, C, atty, C, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * C), C,
-                       LAYER(t[RMENS_T_ATTPROJB], l, C), rows, C, C);
-        residual_forward(res2, res2, xin, RC);
-        layernorm_forward(ln2, LAYER(m->a.ln2_mean, ls, cap), LAYER(m->a.ln2_rstd, ls, cap), res2, LAYER(t[RMENS_T_LN2W], l, C),
-                          LAYER(t[RMENS_T_LN2B], l, C), rows, C, GPT2_LN_EPS);
-        matmul_forward(fch, 4 * C, ln2, C, LAYER(t[RMENS_T_FCW], l, (size_t)4 * C * C), 4 * C,
-                       LAYER(t[RMENS_T_FCB], l, 4 * C), rows, C, 4 * C);
-        gelu_forward(fchg, fch, 4 * RC);
-        matmul_forward(res3, C, fchg, 4 * C, LAYER(t[RMENS_T_FCPROJW], l, (size_t)4 * C * C), C,
-                       LAYER(t[RMENS_T_FCPROJB], l, C), rows, 4 * C, C);
-        residual_forward(res3, res3, res2, RC);
-    }
-    /* Final LayerNorm and the score head, only at each sequence's last token. */
-    const float *top = LAYER(m->a.res3, rmens_res_slot(m, L - 1), NC);
-    if (m->compact_last)
-        memcpy(m->a.lastx, top, (size_t)S * C * sizeof(float));
-    else
+    const int ls = rmens_act_slot(m, l);
+    const float *x = rmens_layer_input(m, l);
+    float *ln1 = LAYER(m->a.ln1, ls, NC), *qkv = LAYER(m->a.qkv, ls, 3 * NC), *atty = LAYER(m->a.atty, ls, NC);
+    float *res2 = LAYER(m->a.res2, ls, NC), *ln2 = LAYER(m->a.ln2, ls, NC), *fch = LAYER(m->a.fch, ls, 4 * NC);
+    float *fchg = LAYER(m->a.fchg, ls, 4 * NC), *res3 = LAYER(m->a.res3, rmens_res_slot(m, l), NC);
+    const float *qkvw = LAYER(t[RMENS_T_QKVW], l, (size_t)3 * C * C), *qkvb = LAYER(t[RMENS_T_QKVB], l, 3 * C);
+    layernorm_forward(ln1, LAYER(m->a.ln1_mean, ls, cap), LAYER(m->a.ln1_rstd, ls, cap), x, LAYER(t[RMENS_T_LN1W], l, C),
+                      LAYER(t[RMENS_T_LN1B], l, C), N, C, GPT2_LN_EPS);
+    int rows = N;
+    const float *xin;  /* the residual entering the attention block, row for row with atty */
+    if (l == L - 1 && m->compact_last) {
+        /* Keys and values at every row, the query only where the reward is read. */
+        matmul_forward(qkv + C, 3 * C, ln1, C, qkvw + C, 3 * C, qkvb + C, N, C, 2 * C);
         for (int s = 0; s < S; s++)
-            memcpy(m->a.lastx + (size_t)s * C, top + (size_t)b->last[s] * C, C * sizeof(float));
+            memcpy(m->a.lastln1 + (size_t)s * C, ln1 + (size_t)b->last[s] * C, C * sizeof(float));
+        matmul_forward(m->a.lastq, C, m->a.lastln1, C, qkvw, 3 * C, qkvb, S, C, C);
+        attention_last_forward(m->a.lastatty, m->a.lastprobs, m->a.lastq, qkv, b->lq, S, NH, NH, C / NH);
+        for (int s = 0; s < S; s++)
+            memcpy(m->a.lastx + (size_t)s * C, x + (size_t)b->last[s] * C, C * sizeof(float));
+        atty = m->a.lastatty;
+        xin = m->a.lastx;
+        rows = S;
+    } else {
+        matmul_forward(qkv, 3 * C, ln1, C, qkvw, 3 * C, qkvb, N, C, 3 * C);
+        attention_forward(atty, LAYER(m->a.probs, ls, m->cap_probs), qkv, b->segs, b->nsegs, NH, NH, C / NH);
+        xin = x;
+    }
+    const size_t RC = (size_t)rows * C;
+    matmul_forward(res2, C, atty, C, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * C), C,
+                   LAYER(t[RMENS_T_ATTPROJB], l, C), rows, C, C);
+    residual_forward(res2, res2, xin, RC);
+    layernorm_forward(ln2, LAYER(m->a.ln2_mean, ls, cap), LAYER(m->a.ln2_rstd, ls, cap), res2, LAYER(t[RMENS_T_LN2W], l, C),
+                      LAYER(t[RMENS_T_LN2B], l, C), rows, C, GPT2_LN_EPS);
+    matmul_forward(fch, 4 * C, ln2, C, LAYER(t[RMENS_T_FCW], l, (size_t)4 * C * C), 4 * C,
+                   LAYER(t[RMENS_T_FCB], l, 4 * C), rows, C, 4 * C);
+    gelu_forward(fchg, fch, 4 * RC);
+    if (again)
+        return;
+    matmul_forward(res3, C, fchg, 4 * C, LAYER(t[RMENS_T_FCPROJW], l, (size_t)4 * C * C), C,
+                   LAYER(t[RMENS_T_FCPROJB], l, C), rows, 4 * C, C);
+    residual_forward(res3, res3, res2, RC);
+}
+
+void rmens_gpt2_forward(rmens_model *m, const rmens_batch *b)
+{
+    const int C = m->cfg.n_embd, S = b->S;
+    float **t = m->t;
+    encoder_forward(m->a.encoded, b->tokens, b->pos, t[RMENS_T_WTE], t[RMENS_T_WPE], b->N, C);
+    rmens_layers_forward(m, b, layer_forward);
+    /* Final LayerNorm and the score head, only at each sequence's last token. */
     layernorm_forward(m->a.lnf, m->a.lnf_mean, m->a.lnf_rstd, m->a.lastx, t[RMENS_T_LNFW], t[RMENS_T_LNFB], S, C,
                       GPT2_LN_EPS);
-    for (int s = 0; s < S; s++) {
-        const float *h = m->a.lnf + (size_t)s * C;
-        float r = 0;
-        for (int c = 0; c < C; c++)
-            r += h[c] * t[RMENS_T_SCOREW][c];
-        m->a.rewards[s] = r;
-    }
+    rmens_head_forward(m, S);
 }
 
 /* ----------------------------------------------------------- backward */
@@ -130,8 +124,9 @@ static void block_tail_backward(rmens_model *m, int l, int rows, float *dres, fl
     const size_t RC = (size_t)rows * C;
     float **t = m->t, **g = m->g;
     const size_t nc = (size_t)m->cap_rows * C;
-    float *ln2 = LAYER(m->a.ln2, l, nc), *fch = LAYER(m->a.fch, l, 4 * nc), *fchg = LAYER(m->a.fchg, l, 4 * nc);
-    float *res2 = LAYER(m->a.res2, l, nc);
+    const int ls = rmens_act_slot(m, l);
+    float *ln2 = LAYER(m->a.ln2, ls, nc), *fch = LAYER(m->a.fch, ls, 4 * nc), *fchg = LAYER(m->a.fchg, ls, 4 * nc);
+    float *res2 = LAYER(m->a.res2, ls, nc);
     memset(m->a.dbuf4a, 0, 4 * RC * sizeof(float));
     matmul_backward(m->a.dbuf4a, 4 * C, LAYER(g[RMENS_T_FCPROJW], l, (size_t)4 * C * C), C, LAYER(g[RMENS_T_FCPROJB], l, C),
                     dres, C, fchg, 4 * C, LAYER(t[RMENS_T_FCPROJW], l, (size_t)4 * C * C), C, rows, 4 * C, C);
@@ -141,8 +136,8 @@ static void block_tail_backward(rmens_model *m, int l, int rows, float *dres, fl
     matmul_backward(m->a.dbufC, C, LAYER(g[RMENS_T_FCW], l, (size_t)4 * C * C), 4 * C, LAYER(g[RMENS_T_FCB], l, 4 * C),
                     m->a.dbuf4b, 4 * C, ln2, C, LAYER(t[RMENS_T_FCW], l, (size_t)4 * C * C), 4 * C, rows, C, 4 * C);
     layernorm_backward(dres, LAYER(g[RMENS_T_LN2W], l, C), LAYER(g[RMENS_T_LN2B], l, C), m->a.dbufC, res2,
-                       LAYER(t[RMENS_T_LN2W], l, C), LAYER(m->a.ln2_mean, l, m->cap_rows),
-                       LAYER(m->a.ln2_rstd, l, m->cap_rows), rows, C);
+                       LAYER(t[RMENS_T_LN2W], l, C), LAYER(m->a.ln2_mean, ls, m->cap_rows),
+                       LAYER(m->a.ln2_rstd, ls, m->cap_rows), rows, C);
     memset(dout_att, 0, RC * sizeof(float));
     matmul_backward(dout_att, C, LAYER(g[RMENS_T_ATTPROJW], l, (size_t)C * C), C, LAYER(g[RMENS_T_ATTPROJB], l, C),
                     dres, C, atty, C, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * C), C, rows, C, C);
@@ -157,22 +152,16 @@ void rmens_gpt2_backward(rmens_model *m, const rmens_batch *b, const float *drew
     /* score head and final LayerNorm at the S reward rows */
     memset(m->a.dlastC, 0, (size_t)S * C * sizeof(float));
     float *dlnf = m->a.dlastq;  /* free until the last layer's backward */
-    for (int s = 0; s < S; s++) {
-        const float *h = m->a.lnf + (size_t)s * C;
-        float *d = dlnf + (size_t)s * C;
-        for (int c = 0; c < C; c++) {
-            g[RMENS_T_SCOREW][c] += drewards[s] * h[c];
-            d[c] = drewards[s] * t[RMENS_T_SCOREW][c];
-        }
-    }
+    rmens_head_backward(m, S, drewards, dlnf);
     layernorm_backward(m->a.dlastC, g[RMENS_T_LNFW], g[RMENS_T_LNFB], dlnf, m->a.lastx, t[RMENS_T_LNFW],
                        m->a.lnf_mean, m->a.lnf_rstd, S, C);
 
     memset(m->a.dres, 0, NC * sizeof(float));
     int l = L - 1;
-    if (m->compact_last) {
-        const float *x = l == 0 ? m->a.encoded : LAYER(m->a.res3, l - 1, nc);
-        const float *ln1 = LAYER(m->a.ln1, l, nc), *qkv = LAYER(m->a.qkv, l, 3 * nc);
+    if (m->compact_last) {  /* its activations are the forward pass's last: never recomputed */
+        const int ls = rmens_act_slot(m, l);
+        const float *x = rmens_layer_input(m, l);
+        const float *ln1 = LAYER(m->a.ln1, ls, nc), *qkv = LAYER(m->a.qkv, ls, 3 * nc);
         const float *qkvw = LAYER(t[RMENS_T_QKVW], l, (size_t)3 * C * C);
         float *dqkvw = LAYER(g[RMENS_T_QKVW], l, (size_t)3 * C * C), *dqkvb = LAYER(g[RMENS_T_QKVB], l, 3 * C);
         float *dlastres = m->a.dlastres;
@@ -197,32 +186,30 @@ void rmens_gpt2_backward(rmens_model *m, const rmens_batch *b, const float *drew
             }
         }
         layernorm_backward(m->a.dres, LAYER(g[RMENS_T_LN1W], l, C), LAYER(g[RMENS_T_LN1B], l, C), m->a.dbufC, x,
-                           LAYER(t[RMENS_T_LN1W], l, C), LAYER(m->a.ln1_mean, l, m->cap_rows),
-                           LAYER(m->a.ln1_rstd, l, m->cap_rows), N, C);
+                           LAYER(t[RMENS_T_LN1W], l, C), LAYER(m->a.ln1_mean, ls, m->cap_rows),
+                           LAYER(m->a.ln1_rstd, ls, m->cap_rows), N, C);
         l--;
     } else {
-        for (int s = 0; s < S; s++) {
-            float *dr = m->a.dres + (size_t)b->last[s] * C;
-            const float *a = m->a.dlastC + (size_t)s * C;
-            for (int c = 0; c < C; c++)
-                dr[c] += a[c];
-        }
+        rmens_rows_add(m->a.dres, m->a.dlastC, b->last, S, C);
     }
     for (; l >= 0; l--) {
-        const float *x = l == 0 ? m->a.encoded : LAYER(m->a.res3, l - 1, nc);
-        const float *ln1 = LAYER(m->a.ln1, l, nc), *qkv = LAYER(m->a.qkv, l, 3 * nc), *atty = LAYER(m->a.atty, l, nc);
+        if (rmens_needs_recompute(m, l))
+            layer_forward(m, b, l, 1);
+        const int ls = rmens_act_slot(m, l);
+        const float *x = rmens_layer_input(m, l);
+        const float *ln1 = LAYER(m->a.ln1, ls, nc), *qkv = LAYER(m->a.qkv, ls, 3 * nc), *atty = LAYER(m->a.atty, ls, nc);
         float *datty = m->a.dbufC;
         block_tail_backward(m, l, N, m->a.dres, datty, atty);
         memset(m->a.dbuf3C, 0, 3 * NC * sizeof(float));
-        attention_backward(m->a.dbuf3C, m->a.dscratch, datty, qkv, LAYER(m->a.probs, l, m->cap_probs), b->segs, b->nsegs,
+        attention_backward(m->a.dbuf3C, m->a.dscratch, datty, qkv, LAYER(m->a.probs, ls, m->cap_probs), b->segs, b->nsegs,
                            NH, NH, C / NH);
         memset(m->a.dbufC, 0, NC * sizeof(float));
         matmul_backward(m->a.dbufC, C, LAYER(g[RMENS_T_QKVW], l, (size_t)3 * C * C), 3 * C,
                         LAYER(g[RMENS_T_QKVB], l, 3 * C), m->a.dbuf3C, 3 * C, ln1, C,
                         LAYER(t[RMENS_T_QKVW], l, (size_t)3 * C * C), 3 * C, N, C, 3 * C);
         layernorm_backward(m->a.dres, LAYER(g[RMENS_T_LN1W], l, C), LAYER(g[RMENS_T_LN1B], l, C), m->a.dbufC, x,
-                           LAYER(t[RMENS_T_LN1W], l, C), LAYER(m->a.ln1_mean, l, m->cap_rows),
-                           LAYER(m->a.ln1_rstd, l, m->cap_rows), N, C);
+                           LAYER(t[RMENS_T_LN1W], l, C), LAYER(m->a.ln1_mean, ls, m->cap_rows),
+                           LAYER(m->a.ln1_rstd, ls, m->cap_rows), N, C);
     }
     encoder_backward(g[RMENS_T_WTE], g[RMENS_T_WPE], m->a.dres, b->tokens, b->pos, N, C);
 }

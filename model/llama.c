@@ -131,7 +131,8 @@ static void qk_backward(const shape *s, float *dx, int ld, float *dpre, int lddp
     }
 }
 
-void rmens_llama_forward(rmens_model *m, const rmens_batch *b)
+/* Layer l's forward (rmens_layer_forward_fn): the forward pass's and the recomputation's. */
+static void layer_forward(rmens_model *m, const rmens_batch *b, int l, int again)
 {
     const shape s = shape_of(m);
     const int L = s.L, C = s.C, Q = s.Q, KV = s.KV, QKV = s.QKV, FF = s.FF, N = b->N, S = b->S;
@@ -139,63 +140,68 @@ void rmens_llama_forward(rmens_model *m, const rmens_batch *b)
     const size_t cap = (size_t)m->cap_rows;
     rmens_acts *a = &m->a;
     float **t = m->t;
-    embedding_forward(a->encoded, b->tokens, t[RMENS_T_WTE], N, C);
-    rope_tables(a->rope_cos, a->rope_sin, b->pos, N, s.rot, s.theta, &m->cfg);
-    for (int l = 0; l < L; l++) {
-        const int ls = rmens_act_slot(m, l);
-        const float *x = l == 0 ? a->encoded : LAYER(a->res3, rmens_res_slot(m, l - 1), cap * C);
-        float *ln1 = LAYER(a->ln1, ls, cap * C), *qkv = LAYER(a->qkv, ls, cap * QKV), *atty = LAYER(a->atty, ls, cap * Q);
-        float *qkvn = LAYER(a->qkvn, ls, cap * QK), *qkr = LAYER(a->qk_rstd, ls, cap * NHK);
-        float *res2 = LAYER(a->res2, ls, cap * C), *ln2 = LAYER(a->ln2, ls, cap * C);
-        float *fch = LAYER(a->fch, ls, cap * FF), *fcu = LAYER(a->fcu, ls, cap * FF), *fchg = LAYER(a->fchg, ls, cap * FF);
-        float *res3 = LAYER(a->res3, rmens_res_slot(m, l), cap * C);
-        const float *qn = opt(t[RMENS_T_QNORM], l, s.HD), *kn = opt(t[RMENS_T_KNORM], l, s.HD);
-        rmsnorm_forward(ln1, C, LAYER(a->ln1_rstd, ls, cap), x, C, LAYER(t[RMENS_T_LN1W], l, C), N, C, s.eps);
-        /* With the per-head norm the projections land in qkvn and the norm writes qkv. */
-        float *kdst = s.qkn ? qkvn + Q : qkv + Q;
-        const int kld = s.qkn ? QK : QKV;
-        linear_forward(kdst, kld, ln1, C, LAYER(t[RMENS_T_KW], l, (size_t)KV * C), opt(t[RMENS_T_KB], l, KV), N, C, KV);
-        linear_forward(qkv + Q + KV, QKV, ln1, C, LAYER(t[RMENS_T_VW], l, (size_t)KV * C), opt(t[RMENS_T_VB], l, KV),
-                       N, C, KV);
-        qk_forward(&s, qkv + Q, QKV, qkvn + Q, QK, qkr, s.NH, kn, s.NKV, a->rope_cos, a->rope_sin, N);
-        int rows = N;
-        const float *xin;
-        const float *qw = LAYER(t[RMENS_T_QW], l, (size_t)Q * C), *qb = opt(t[RMENS_T_QB], l, Q);
-        if (l == L - 1 && m->compact_last) {
-            /* Keys and values at every row, the query only where the reward is read. */
-            for (int i = 0; i < S; i++)
-                memcpy(a->lastln1 + (size_t)i * C, ln1 + (size_t)b->last[i] * C, C * sizeof(float));
-            linear_forward(s.qkn ? a->lastqn : a->lastq, Q, a->lastln1, C, qw, qb, S, C, Q);
-            for (int i = 0; i < S; i++) {
-                const size_t r = (size_t)b->last[i] * s.half;
-                qk_forward(&s, a->lastq + (size_t)i * Q, Q, a->lastqn + (size_t)i * Q, Q, a->lastq_rstd + (size_t)i * s.NH,
-                           0, qn, s.NH, a->rope_cos + r, a->rope_sin + r, 1);
-            }
-            attention_last_forward(a->lastatty, a->lastprobs, a->lastq, qkv, b->lq, S, s.NH, s.NKV, s.HD);
-            for (int i = 0; i < S; i++)
-                memcpy(a->lastx + (size_t)i * C, x + (size_t)b->last[i] * C, C * sizeof(float));
-            atty = a->lastatty;
-            xin = a->lastx;
-            rows = S;
-        } else {
-            linear_forward(s.qkn ? qkvn : qkv, s.qkn ? QK : QKV, ln1, C, qw, qb, N, C, Q);
-            qk_forward(&s, qkv, QKV, qkvn, QK, qkr, 0, qn, s.NH, a->rope_cos, a->rope_sin, N);
-            attention_forward(atty, LAYER(a->probs, ls, m->cap_probs), qkv, b->segs, b->nsegs, s.NH, s.NKV, s.HD);
-            xin = x;
+    const int ls = rmens_act_slot(m, l);
+    const float *x = rmens_layer_input(m, l);
+    float *ln1 = LAYER(a->ln1, ls, cap * C), *qkv = LAYER(a->qkv, ls, cap * QKV), *atty = LAYER(a->atty, ls, cap * Q);
+    float *qkvn = LAYER(a->qkvn, ls, cap * QK), *qkr = LAYER(a->qk_rstd, ls, cap * NHK);
+    float *res2 = LAYER(a->res2, ls, cap * C), *ln2 = LAYER(a->ln2, ls, cap * C);
+    float *fch = LAYER(a->fch, ls, cap * FF), *fcu = LAYER(a->fcu, ls, cap * FF), *fchg = LAYER(a->fchg, ls, cap * FF);
+    float *res3 = LAYER(a->res3, rmens_res_slot(m, l), cap * C);
+    const float *qn = opt(t[RMENS_T_QNORM], l, s.HD), *kn = opt(t[RMENS_T_KNORM], l, s.HD);
+    rmsnorm_forward(ln1, C, LAYER(a->ln1_rstd, ls, cap), x, C, LAYER(t[RMENS_T_LN1W], l, C), N, C, s.eps);
+    /* With the per-head norm the projections land in qkvn and the norm writes qkv. */
+    float *kdst = s.qkn ? qkvn + Q : qkv + Q;
+    const int kld = s.qkn ? QK : QKV;
+    linear_forward(kdst, kld, ln1, C, LAYER(t[RMENS_T_KW], l, (size_t)KV * C), opt(t[RMENS_T_KB], l, KV), N, C, KV);
+    linear_forward(qkv + Q + KV, QKV, ln1, C, LAYER(t[RMENS_T_VW], l, (size_t)KV * C), opt(t[RMENS_T_VB], l, KV),
+                   N, C, KV);
+    qk_forward(&s, qkv + Q, QKV, qkvn + Q, QK, qkr, s.NH, kn, s.NKV, a->rope_cos, a->rope_sin, N);
+    int rows = N;
+    const float *xin;
+    const float *qw = LAYER(t[RMENS_T_QW], l, (size_t)Q * C), *qb = opt(t[RMENS_T_QB], l, Q);
+    if (l == L - 1 && m->compact_last) {
+        /* Keys and values at every row, the query only where the reward is read. */
+        for (int i = 0; i < S; i++)
+            memcpy(a->lastln1 + (size_t)i * C, ln1 + (size_t)b->last[i] * C, C * sizeof(float));
+        linear_forward(s.qkn ? a->lastqn : a->lastq, Q, a->lastln1, C, qw, qb, S, C, Q);
+        for (int i = 0; i < S; i++) {
+            const size_t r = (size_t)b->last[i] * s.half;
+            qk_forward(&s, a->lastq + (size_t)i * Q, Q, a->lastqn + (size_t)i * Q, Q, a->lastq_rstd + (size_t)i * s.NH,
+                       0, qn, s.NH, a->rope_cos + r, a->rope_sin + r, 1);
         }
-        const size_t RC = (size_t)rows * C;
-        linear_forward(res2, C, atty, Q, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * Q), opt(t[RMENS_T_ATTPROJB], l, C),
-                       rows, Q, C);
-        residual_forward(res2, res2, xin, RC);
-        rmsnorm_forward(ln2, C, LAYER(a->ln2_rstd, ls, cap), res2, C, LAYER(t[RMENS_T_LN2W], l, C), rows, C, s.eps);
-        linear_forward(fch, FF, ln2, C, LAYER(t[RMENS_T_FCW], l, (size_t)FF * C), NULL, rows, C, FF);
-        linear_forward(fcu, FF, ln2, C, LAYER(t[RMENS_T_UPW], l, (size_t)FF * C), NULL, rows, C, FF);
-        swiglu_forward(fchg, fch, fcu, (size_t)rows * FF);
-        linear_forward(res3, C, fchg, FF, LAYER(t[RMENS_T_FCPROJW], l, (size_t)C * FF), NULL, rows, FF, C);
-        residual_forward(res3, res3, res2, RC);
+        attention_last_forward(a->lastatty, a->lastprobs, a->lastq, qkv, b->lq, S, s.NH, s.NKV, s.HD);
+        for (int i = 0; i < S; i++)
+            memcpy(a->lastx + (size_t)i * C, x + (size_t)b->last[i] * C, C * sizeof(float));
+        atty = a->lastatty;
+        xin = a->lastx;
+        rows = S;
+    } else {
+        linear_forward(s.qkn ? qkvn : qkv, s.qkn ? QK : QKV, ln1, C, qw, qb, N, C, Q);
+        qk_forward(&s, qkv, QKV, qkvn, QK, qkr, 0, qn, s.NH, a->rope_cos, a->rope_sin, N);
+        attention_forward(atty, LAYER(a->probs, ls, m->cap_probs), qkv, b->segs, b->nsegs, s.NH, s.NKV, s.HD);
+        xin = x;
     }
-    const float *top = LAYER(a->res3, rmens_res_slot(m, L - 1), cap * C);
-    rmens_head_rows(m, b, top);
+    const size_t RC = (size_t)rows * C;
+    linear_forward(res2, C, atty, Q, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * Q), opt(t[RMENS_T_ATTPROJB], l, C),
+                   rows, Q, C);
+    residual_forward(res2, res2, xin, RC);
+    rmsnorm_forward(ln2, C, LAYER(a->ln2_rstd, ls, cap), res2, C, LAYER(t[RMENS_T_LN2W], l, C), rows, C, s.eps);
+    linear_forward(fch, FF, ln2, C, LAYER(t[RMENS_T_FCW], l, (size_t)FF * C), NULL, rows, C, FF);
+    linear_forward(fcu, FF, ln2, C, LAYER(t[RMENS_T_UPW], l, (size_t)FF * C), NULL, rows, C, FF);
+    swiglu_forward(fchg, fch, fcu, (size_t)rows * FF);
+    if (again)
+        return;
+    linear_forward(res3, C, fchg, FF, LAYER(t[RMENS_T_FCPROJW], l, (size_t)C * FF), NULL, rows, FF, C);
+    residual_forward(res3, res3, res2, RC);
+}
+
+void rmens_llama_forward(rmens_model *m, const rmens_batch *b)
+{
+    const shape s = shape_of(m);
+    const int C = s.C, S = b->S;
+    rmens_acts *a = &m->a;
+    float **t = m->t;
+    rmens_rotary_layers_forward(m, b, layer_forward);
     rmsnorm_forward(a->lnf, C, a->lnf_rstd, a->lastx, C, t[RMENS_T_LNFW], S, C, s.eps);
     rmens_head_forward(m, S);
 }
@@ -208,8 +214,9 @@ static void tail_backward(rmens_model *m, const shape *s, int l, int rows, float
     const size_t cap = (size_t)m->cap_rows;
     rmens_acts *a = &m->a;
     float **t = m->t, **g = m->g;
-    const float *ln2 = LAYER(a->ln2, l, cap * C), *res2 = LAYER(a->res2, l, cap * C);
-    const float *fch = LAYER(a->fch, l, cap * FF), *fcu = LAYER(a->fcu, l, cap * FF), *fchg = LAYER(a->fchg, l, cap * FF);
+    const int ls = rmens_act_slot(m, l);
+    const float *ln2 = LAYER(a->ln2, ls, cap * C), *res2 = LAYER(a->res2, ls, cap * C);
+    const float *fch = LAYER(a->fch, ls, cap * FF), *fcu = LAYER(a->fcu, ls, cap * FF), *fchg = LAYER(a->fchg, ls, cap * FF);
     const size_t RF = (size_t)rows * FF;
     memset(a->dbuf4a, 0, RF * sizeof(float));
     linear_backward(a->dbuf4a, FF, LAYER(g[RMENS_T_FCPROJW], l, (size_t)C * FF), NULL, dres, C, fchg, FF,
@@ -223,7 +230,7 @@ static void tail_backward(rmens_model *m, const shape *s, int l, int rows, float
     linear_backward(a->dbufC, C, LAYER(g[RMENS_T_UPW], l, (size_t)FF * C), NULL, a->dbuf4c, FF, ln2, C,
                     LAYER(t[RMENS_T_UPW], l, (size_t)FF * C), rows, C, FF);
     rmsnorm_backward(dres, C, LAYER(g[RMENS_T_LN2W], l, C), a->dbufC, C, res2, C, LAYER(t[RMENS_T_LN2W], l, C),
-                     LAYER(a->ln2_rstd, l, cap), rows, C);
+                     LAYER(a->ln2_rstd, ls, cap), rows, C);
     memset(datty, 0, (size_t)rows * Q * sizeof(float));
     linear_backward(datty, Q, LAYER(g[RMENS_T_ATTPROJW], l, (size_t)C * Q), opt(g[RMENS_T_ATTPROJB], l, C), dres, C,
                     atty, Q, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * Q), rows, Q, C);
@@ -235,7 +242,7 @@ static void kv_backward(rmens_model *m, const shape *s, int l, int n, float *dln
                         int lddk)
 {
     const int C = s->C, Q = s->Q, KV = s->KV, QKV = s->QKV;
-    const float *ln1 = LAYER(m->a.ln1, l, (size_t)m->cap_rows * C);
+    const float *ln1 = LAYER(m->a.ln1, rmens_act_slot(m, l), (size_t)m->cap_rows * C);
     float **t = m->t, **g = m->g;
     linear_backward(dln1, C, LAYER(g[RMENS_T_KW], l, (size_t)KV * C), opt(g[RMENS_T_KB], l, KV), dkpre, lddk, ln1, C,
                     LAYER(t[RMENS_T_KW], l, (size_t)KV * C), n, C, KV);
@@ -259,10 +266,11 @@ void rmens_llama_backward(rmens_model *m, const rmens_batch *b, const float *dre
 
     memset(a->dres, 0, NC * sizeof(float));
     int l = L - 1;
-    if (m->compact_last) {
-        const float *x = l == 0 ? a->encoded : LAYER(a->res3, l - 1, cap * C);
-        const float *qkv = LAYER(a->qkv, l, cap * QKV), *qkvn = LAYER(a->qkvn, l, cap * QK);
-        const float *qkr = LAYER(a->qk_rstd, l, cap * NHK);
+    if (m->compact_last) {  /* its activations are the forward pass's last: never recomputed */
+        const int ls = rmens_act_slot(m, l);
+        const float *x = rmens_layer_input(m, l);
+        const float *qkv = LAYER(a->qkv, ls, cap * QKV), *qkvn = LAYER(a->qkvn, ls, cap * QK);
+        const float *qkr = LAYER(a->qk_rstd, ls, cap * NHK);
         memcpy(a->dlastres, a->dlastC, (size_t)S * C * sizeof(float));
         float *datty = a->dlastC;  /* [S, Q] */
         tail_backward(m, &s, l, S, a->dlastres, datty, a->lastatty);
@@ -294,19 +302,22 @@ void rmens_llama_backward(rmens_model *m, const rmens_batch *b, const float *dre
             }
         }
         rmsnorm_backward(a->dres, C, LAYER(g[RMENS_T_LN1W], l, C), a->dbufC, C, x, C, LAYER(t[RMENS_T_LN1W], l, C),
-                         LAYER(a->ln1_rstd, l, cap), N, C);
+                         LAYER(a->ln1_rstd, ls, cap), N, C);
         l--;
     } else {
         rmens_rows_add(a->dres, a->dlastC, b->last, S, C);
     }
     for (; l >= 0; l--) {
-        const float *x = l == 0 ? a->encoded : LAYER(a->res3, l - 1, cap * C);
-        const float *ln1 = LAYER(a->ln1, l, cap * C), *qkv = LAYER(a->qkv, l, cap * QKV);
-        const float *qkvn = LAYER(a->qkvn, l, cap * QK), *qkr = LAYER(a->qk_rstd, l, cap * NHK);
+        if (rmens_needs_recompute(m, l))
+            layer_forward(m, b, l, 1);
+        const int ls = rmens_act_slot(m, l);
+        const float *x = rmens_layer_input(m, l);
+        const float *ln1 = LAYER(a->ln1, ls, cap * C), *qkv = LAYER(a->qkv, ls, cap * QKV);
+        const float *qkvn = LAYER(a->qkvn, ls, cap * QK), *qkr = LAYER(a->qk_rstd, ls, cap * NHK);
         float *datty = a->dbufC;  /* [N, Q] */
-        tail_backward(m, &s, l, N, a->dres, datty, LAYER(a->atty, l, cap * Q));
+        tail_backward(m, &s, l, N, a->dres, datty, LAYER(a->atty, ls, cap * Q));
         memset(a->dbuf3C, 0, (size_t)N * QKV * sizeof(float));
-        attention_backward(a->dbuf3C, a->dscratch, datty, qkv, LAYER(a->probs, l, m->cap_probs), b->segs, b->nsegs,
+        attention_backward(a->dbuf3C, a->dscratch, datty, qkv, LAYER(a->probs, ls, m->cap_probs), b->segs, b->nsegs,
                            s.NH, s.NKV, s.HD);
         qk_backward(&s, a->dbuf3C, QKV, a->dqkvn, QK, qkvn, QK, qkr, 0, opt(t[RMENS_T_QNORM], l, s.HD),
                     opt(g[RMENS_T_QNORM], l, s.HD), s.NH, a->rope_cos, a->rope_sin, N);
@@ -318,7 +329,7 @@ void rmens_llama_backward(rmens_model *m, const rmens_batch *b, const float *dre
                         C, Q);
         kv_backward(m, &s, l, N, a->dbufC, a->dbuf3C, s.qkn ? a->dqkvn + Q : a->dbuf3C + Q, s.qkn ? QK : QKV);
         rmsnorm_backward(a->dres, C, LAYER(g[RMENS_T_LN1W], l, C), a->dbufC, C, x, C, LAYER(t[RMENS_T_LN1W], l, C),
-                         LAYER(a->ln1_rstd, l, cap), N, C);
+                         LAYER(a->ln1_rstd, ls, cap), N, C);
     }
     embedding_backward(g[RMENS_T_WTE], a->dres, b->tokens, N, C);
 }

@@ -326,10 +326,13 @@ void rmens_model_zero_grad(rmens_model *m) { memset(m->grads, 0, m->nparams * si
 rmens_status rmens_model_reserve(rmens_model *m, int max_pairs) { return rmens_model_reserve_len(m, max_pairs, m->cfg.n_ctx); }
 
 /* dry: only the size, in floats (rmens_model_acts_bytes). */
-static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, int fwd_only, size_t *dry)
+static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, rmens_acts_kind kind, size_t *dry)
 {
     /* Forward-only: the per-layer activations are overwritten layer after layer (L = 1),
-     * except the residual stream, whose previous layer's copy is the next one's input. */
+     * except the residual stream, whose previous layer's copy is the next one's input.
+     * Recomputing: the same one layer, but every layer's residual (LR = n_layer) and the
+     * backward buffers. */
+    const int fwd_only = kind == RMENS_ACTS_FORWARD;
     rmens_dims d;
     rmens_dims_of(&m->cfg, &d);
     const rmens_arch *arch = rmens_arch_of(&m->cfg);
@@ -337,10 +340,10 @@ static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, int fwd_
     const size_t gpt = arch->family != RMENS_FAMILY_LLAMA, rope = arch->family != RMENS_FAMILY_GPT2;
     const size_t lla = arch->family == RMENS_FAMILY_LLAMA, neox = arch->family == RMENS_FAMILY_NEOX;
     const size_t qkn = m->cfg.qk_norm != 0;
-    const size_t L = fwd_only ? 1 : (size_t)m->cfg.n_layer, C = (size_t)d.C;
+    const size_t L = kind != RMENS_ACTS_TRAIN ? 1 : (size_t)m->cfg.n_layer, C = (size_t)d.C;
     const size_t Q = (size_t)d.Q, KV = (size_t)d.KV, QKV = (size_t)d.QKV, FF = (size_t)d.FF, CQ = C > Q ? C : Q;
     const size_t NHK = (size_t)(d.NH + d.NKV), ROT = (size_t)d.rot / 2;
-    const size_t LR = fwd_only ? (m->cfg.n_layer > 1 ? 2 : 1) : L;
+    const size_t LR = fwd_only ? (m->cfg.n_layer > 1 ? 2 : 1) : (size_t)m->cfg.n_layer;
     const size_t B = fwd_only ? 0 : 1;  /* backward buffers */
     const size_t T = (size_t)(max_len > 0 && max_len < m->cfg.n_ctx ? max_len : m->cfg.n_ctx);
     const size_t NH = (size_t)m->cfg.n_head;
@@ -397,24 +400,30 @@ static rmens_status reserve(rmens_model *m, int max_pairs, int max_len, int fwd_
     m->cap_probs = probs;
     m->cap_lq_probs = lqp;
     m->fwd_only = fwd_only;
+    m->recompute = kind == RMENS_ACTS_RECOMPUTE;
     return RMENS_OK;
+}
+
+rmens_status rmens_model_reserve_kind(rmens_model *m, int max_pairs, int max_len, rmens_acts_kind kind)
+{
+    return reserve(m, max_pairs, max_len, kind, NULL);
 }
 
 rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len)
 {
-    return reserve(m, max_pairs, max_len, 0, NULL);
+    return reserve(m, max_pairs, max_len, RMENS_ACTS_TRAIN, NULL);
 }
 
 rmens_status rmens_model_reserve_forward(rmens_model *m, int max_pairs, int max_len)
 {
-    return reserve(m, max_pairs, max_len, 1, NULL);
+    return reserve(m, max_pairs, max_len, RMENS_ACTS_FORWARD, NULL);
 }
 
-double rmens_model_acts_bytes(const rmens_model_config *cfg, int max_pairs, int max_len, int fwd_only)
+double rmens_model_acts_bytes(const rmens_model_config *cfg, int max_pairs, int max_len, rmens_acts_kind kind)
 {
     rmens_model m = {.cfg = *cfg};
     size_t n = 0;
-    reserve(&m, max_pairs, max_len, fwd_only, &n);
+    reserve(&m, max_pairs, max_len, kind, &n);
     return 4.0 * (double)n;
 }
 
@@ -422,7 +431,7 @@ void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src)
 {
     if (!dst->acts_borrowed)
         free(dst->acts);
-    /* Everything from cap_pairs to fwd_only is about the activations (their pointers in
+    /* Everything from cap_pairs to recompute is about the activations (their pointers in
      * the named struct included). */
     size_t from = offsetof(rmens_model, cap_pairs), to = offsetof(rmens_model, compact_last);
     memcpy((char *)dst + from, (const char *)src + from, to - from);
@@ -431,6 +440,22 @@ void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src)
 
 
 /* ------------------------------------------------------ passes */
+
+void rmens_layers_forward(rmens_model *m, const rmens_batch *b, rmens_layer_forward_fn layer)
+{
+    for (int l = 0; l < m->cfg.n_layer; l++)
+        layer(m, b, l, 0);
+    rmens_head_rows(m, b, rmens_layer_input(m, m->cfg.n_layer));
+}
+
+void rmens_rotary_layers_forward(rmens_model *m, const rmens_batch *b, rmens_layer_forward_fn layer)
+{
+    rmens_dims d;
+    rmens_dims_of(&m->cfg, &d);
+    embedding_forward(m->a.encoded, b->tokens, m->t[RMENS_T_WTE], b->N, (int)d.C);
+    rope_tables(m->a.rope_cos, m->a.rope_sin, b->pos, b->N, (int)d.rot, d.theta, &m->cfg);
+    rmens_layers_forward(m, b, layer);
+}
 
 void rmens_head_rows(rmens_model *m, const rmens_batch *b, const float *top)
 {

@@ -67,6 +67,8 @@ struct rmens_model {
     float *acts;                      /* the one allocation */
     rmens_acts a;                     /* carved out of it */
     int fwd_only;      /* 1: one layer's activations, reused, and no backward buffers */
+    int recompute;     /* 1: one layer's activations, reused, the residual stream of every
+                          layer kept; the backward pass recomputes each layer (rmens_needs_recompute) */
     int compact_last;  /* 1: the last layer only computes what the reward needs */
     int acts_borrowed; /* activations belong to another model (rmens_model_borrow_acts) */
     char *source_config; /* config.json text when loaded from a Hugging Face directory (else NULL) */
@@ -106,8 +108,17 @@ rmens_status rmens_model_reserve_len(rmens_model *m, int max_pairs, int max_len)
  * small size, less for shallow models); rmens_model_backward must not be called (it
  * fails). Rewards are bit-identical to those of a training reservation. */
 rmens_status rmens_model_reserve_forward(rmens_model *m, int max_pairs, int max_len);
-/* Bytes the reservation above (fwd_only 1) or rmens_model_reserve_len (0) would take. */
-double rmens_model_acts_bytes(const rmens_model_config *cfg, int max_pairs, int max_len, int fwd_only);
+/* What a reservation keeps: every layer's activations (training), one layer's and no
+ * backward buffers (scoring: rmens_model_reserve_forward), or one layer's, the residual
+ * stream at every layer boundary and the backward buffers (activation recomputation,
+ * Hugging Face's gradient checkpointing: the backward pass runs each layer's forward
+ * again from its kept input before going back through it; gradients bit-identical to
+ * RMENS_ACTS_TRAIN's, for one more forward pass of all layers but the last, less the
+ * MLP's output product). */
+typedef enum { RMENS_ACTS_TRAIN = 0, RMENS_ACTS_FORWARD = 1, RMENS_ACTS_RECOMPUTE = 2 } rmens_acts_kind;
+rmens_status rmens_model_reserve_kind(rmens_model *m, int max_pairs, int max_len, rmens_acts_kind kind);
+/* Bytes a reservation of that kind would take. */
+double rmens_model_acts_bytes(const rmens_model_config *cfg, int max_pairs, int max_len, rmens_acts_kind kind);
 
 /* rewards[S] for the batch's sequences. */
 rmens_status rmens_model_forward(rmens_model *m, const rmens_batch *b);
@@ -126,6 +137,15 @@ void rmens_llama_backward(rmens_model *m, const rmens_batch *b, const float *dre
 void rmens_neox_forward(rmens_model *m, const rmens_batch *b);
 void rmens_neox_backward(rmens_model *m, const rmens_batch *b, const float *drewards);
 
+/* A family's layer l forward from the residual entering it (rmens_layer_input) into its
+ * activation slot and, unless again (its recomputation in the backward pass, whose output
+ * is kept already), the residual it leaves: what the forward pass and the recomputation
+ * both run. rmens_layers_forward runs every layer in turn, then rmens_head_rows on the top. */
+typedef void (*rmens_layer_forward_fn)(rmens_model *m, const rmens_batch *b, int l, int again);
+void rmens_layers_forward(rmens_model *m, const rmens_batch *b, rmens_layer_forward_fn layer);
+/* The same after the token embeddings and the batch's RoPE tables (Llama, GPT-NeoX). */
+void rmens_rotary_layers_forward(rmens_model *m, const rmens_batch *b, rmens_layer_forward_fn layer);
+
 /* What the families' passes share around the score head (model/model.c): the top of the
  * residual stream at the S reward rows into a->lastx (already there when compact_last);
  * rewards = a->lnf . score.weight; its backward (score gradient, d(lnf) [S, C]); and
@@ -142,10 +162,20 @@ void rmens_model_borrow_acts(rmens_model *dst, const rmens_model *src);
 
 /* Layer l's activations within a per-layer array of n floats per layer, and which layer
  * slot a pass uses: forward-only models keep one layer's buffers (reused) and two
- * residual streams (alternating); training models one of each per layer. The one
- * definition every family's passes use. */
+ * residual streams (alternating); recomputing ones one layer's buffers and every
+ * layer's residual; training models one of each per layer. The one definition every
+ * family's passes, forward and backward, use. */
 #define LAYER(base, l, n) ((base) + (size_t)(l) * (n))
-static inline int rmens_act_slot(const rmens_model *m, int l) { return m->fwd_only ? 0 : l; }
+static inline int rmens_act_slot(const rmens_model *m, int l) { return m->fwd_only || m->recompute ? 0 : l; }
 static inline int rmens_res_slot(const rmens_model *m, int l) { return m->fwd_only ? l & 1 : l; }
+/* The residual stream entering layer l [N, C] (l = n_layer: the top of the stack). */
+static inline float *rmens_layer_input(const rmens_model *m, int l)
+{
+    return l == 0 ? m->a.encoded : LAYER(m->a.res3, rmens_res_slot(m, l - 1), (size_t)m->cap_rows * m->cfg.n_embd);
+}
+/* Whether the backward pass must run layer l's forward again before going back through
+ * it: when recomputing, every layer but the last, whose activations the forward pass
+ * left in the slot. */
+static inline int rmens_needs_recompute(const rmens_model *m, int l) { return m->recompute && l < m->cfg.n_layer - 1; }
 
 #endif

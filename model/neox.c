@@ -104,61 +104,67 @@ static void split_heads(float *qkv, float *row, int N, int NH, int HD, int to_ke
     }
 }
 
-void rmens_neox_forward(rmens_model *m, const rmens_batch *b)
+/* Layer l's forward (rmens_layer_forward_fn): the forward pass's and the recomputation's. */
+static void layer_forward(rmens_model *m, const rmens_batch *b, int l, int again)
 {
     const shape s = shape_of(m);
     const int L = s.L, C = s.C, C3 = s.C3, FF = s.FF, N = b->N, S = b->S;
     const size_t cap = (size_t)m->cap_rows;
     rmens_acts *a = &m->a;
     float **t = m->t;
-    embedding_forward(a->encoded, b->tokens, t[RMENS_T_WTE], N, C);
-    rope_tables(a->rope_cos, a->rope_sin, b->pos, N, s.rot, s.theta, &m->cfg);
-    for (int l = 0; l < L; l++) {
-        const int ls = rmens_act_slot(m, l);
-        const float *x = l == 0 ? a->encoded : LAYER(a->res3, rmens_res_slot(m, l - 1), cap * C);
-        float *ln1 = LAYER(a->ln1, ls, cap * C), *qkv = LAYER(a->qkv, ls, cap * C3), *atty = LAYER(a->atty, ls, cap * C);
-        float *res2 = LAYER(a->res2, ls, cap * C), *ln2 = LAYER(a->ln2, ls, cap * C);
-        float *fch = LAYER(a->fch, ls, cap * FF), *fchg = LAYER(a->fchg, ls, cap * FF);
-        float *res3 = LAYER(a->res3, rmens_res_slot(m, l), cap * C);
-        layernorm_forward(ln1, LAYER(a->ln1_mean, ls, cap), LAYER(a->ln1_rstd, ls, cap), x, LAYER(t[RMENS_T_LN1W], l, C),
-                          LAYER(t[RMENS_T_LN1B], l, C), N, C, s.eps);
-        /* q, k, v at every row (in the reduced last layer too: the fused product has no
-         * cheaper slice for k and v alone), q and k heads rotated together. */
-        linear_forward(qkv, C3, ln1, C, LAYER(t[RMENS_T_QKVW], l, (size_t)C3 * C), opt(t[RMENS_T_QKVB], l, C3), N, C,
-                       C3);
-        split_heads(qkv, a->qkvrow, N, s.NH, s.HD, 1);
-        rope_forward(qkv, C3, a->rope_cos, a->rope_sin, N, 2 * s.NH, s.HD, s.rot);
-        int rows = N;
-        const float *xin;
-        if (l == L - 1 && m->compact_last) {
-            /* attention, the rest of the layer and the head only where the reward is read */
-            for (int i = 0; i < S; i++) {
-                memcpy(a->lastq + (size_t)i * C, qkv + (size_t)b->last[i] * C3, C * sizeof(float));
-                memcpy(a->lastx + (size_t)i * C, x + (size_t)b->last[i] * C, C * sizeof(float));
-            }
-            attention_last_forward(a->lastatty, a->lastprobs, a->lastq, qkv, b->lq, S, s.NH, s.NH, s.HD);
-            atty = a->lastatty;
-            xin = a->lastx;
-            rows = S;
-        } else {
-            attention_forward(atty, LAYER(a->probs, ls, m->cap_probs), qkv, b->segs, b->nsegs, s.NH, s.NH, s.HD);
-            xin = x;
+    const int ls = rmens_act_slot(m, l);
+    const float *x = rmens_layer_input(m, l);
+    float *ln1 = LAYER(a->ln1, ls, cap * C), *qkv = LAYER(a->qkv, ls, cap * C3), *atty = LAYER(a->atty, ls, cap * C);
+    float *res2 = LAYER(a->res2, ls, cap * C), *ln2 = LAYER(a->ln2, ls, cap * C);
+    float *fch = LAYER(a->fch, ls, cap * FF), *fchg = LAYER(a->fchg, ls, cap * FF);
+    float *res3 = LAYER(a->res3, rmens_res_slot(m, l), cap * C);
+    layernorm_forward(ln1, LAYER(a->ln1_mean, ls, cap), LAYER(a->ln1_rstd, ls, cap), x, LAYER(t[RMENS_T_LN1W], l, C),
+                      LAYER(t[RMENS_T_LN1B], l, C), N, C, s.eps);
+    /* q, k, v at every row (in the reduced last layer too: the fused product has no
+     * cheaper slice for k and v alone), q and k heads rotated together. */
+    linear_forward(qkv, C3, ln1, C, LAYER(t[RMENS_T_QKVW], l, (size_t)C3 * C), opt(t[RMENS_T_QKVB], l, C3), N, C,
+                   C3);
+    split_heads(qkv, a->qkvrow, N, s.NH, s.HD, 1);
+    rope_forward(qkv, C3, a->rope_cos, a->rope_sin, N, 2 * s.NH, s.HD, s.rot);
+    int rows = N;
+    const float *xin;
+    if (l == L - 1 && m->compact_last) {
+        /* attention, the rest of the layer and the head only where the reward is read */
+        for (int i = 0; i < S; i++) {
+            memcpy(a->lastq + (size_t)i * C, qkv + (size_t)b->last[i] * C3, C * sizeof(float));
+            memcpy(a->lastx + (size_t)i * C, x + (size_t)b->last[i] * C, C * sizeof(float));
         }
-        const size_t RC = (size_t)rows * C;
-        linear_forward(res2, C, atty, C, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * C), opt(t[RMENS_T_ATTPROJB], l, C),
-                       rows, C, C);
-        residual_forward(res2, res2, xin, RC);
-        layernorm_forward(ln2, LAYER(a->ln2_mean, ls, cap), LAYER(a->ln2_rstd, ls, cap), s.par ? xin : res2,
-                          LAYER(t[RMENS_T_LN2W], l, C), LAYER(t[RMENS_T_LN2B], l, C), rows, C, s.eps);
-        linear_forward(fch, FF, ln2, C, LAYER(t[RMENS_T_FCW], l, (size_t)FF * C), LAYER(t[RMENS_T_FCB], l, FF), rows, C,
-                       FF);
-        gelu_erf_forward(fchg, fch, (size_t)rows * FF);
-        linear_forward(res3, C, fchg, FF, LAYER(t[RMENS_T_FCPROJW], l, (size_t)C * FF), LAYER(t[RMENS_T_FCPROJB], l, C),
-                       rows, FF, C);
-        residual_forward(res3, res3, res2, RC);
+        attention_last_forward(a->lastatty, a->lastprobs, a->lastq, qkv, b->lq, S, s.NH, s.NH, s.HD);
+        atty = a->lastatty;
+        xin = a->lastx;
+        rows = S;
+    } else {
+        attention_forward(atty, LAYER(a->probs, ls, m->cap_probs), qkv, b->segs, b->nsegs, s.NH, s.NH, s.HD);
+        xin = x;
     }
-    const float *top = LAYER(a->res3, rmens_res_slot(m, L - 1), cap * C);
-    rmens_head_rows(m, b, top);
+    const size_t RC = (size_t)rows * C;
+    linear_forward(res2, C, atty, C, LAYER(t[RMENS_T_ATTPROJW], l, (size_t)C * C), opt(t[RMENS_T_ATTPROJB], l, C),
+                   rows, C, C);
+    residual_forward(res2, res2, xin, RC);
+    layernorm_forward(ln2, LAYER(a->ln2_mean, ls, cap), LAYER(a->ln2_rstd, ls, cap), s.par ? xin : res2,
+                      LAYER(t[RMENS_T_LN2W], l, C), LAYER(t[RMENS_T_LN2B], l, C), rows, C, s.eps);
+    linear_forward(fch, FF, ln2, C, LAYER(t[RMENS_T_FCW], l, (size_t)FF * C), LAYER(t[RMENS_T_FCB], l, FF), rows, C,
+                   FF);
+    gelu_erf_forward(fchg, fch, (size_t)rows * FF);
+    if (again)
+        return;
+    linear_forward(res3, C, fchg, FF, LAYER(t[RMENS_T_FCPROJW], l, (size_t)C * FF), LAYER(t[RMENS_T_FCPROJB], l, C),
+                   rows, FF, C);
+    residual_forward(res3, res3, res2, RC);
+}
+
+void rmens_neox_forward(rmens_model *m, const rmens_batch *b)
+{
+    const shape s = shape_of(m);
+    const int C = s.C, S = b->S;
+    rmens_acts *a = &m->a;
+    float **t = m->t;
+    rmens_rotary_layers_forward(m, b, layer_forward);
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->lastx, t[RMENS_T_LNFW], t[RMENS_T_LNFB], S, C, s.eps);
     rmens_head_forward(m, S);
 }
@@ -183,20 +189,21 @@ static void tail_backward(rmens_model *m, const shape *s, int l, int rows, float
 {
     const int C = s->C, FF = s->FF;
     const size_t cap = (size_t)m->cap_rows, RF = (size_t)rows * FF;
+    const int ls = rmens_act_slot(m, l);
     rmens_acts *a = &m->a;
     float **t = m->t, **g = m->g;
     memset(a->dbuf4a, 0, RF * sizeof(float));
     linear_backward(a->dbuf4a, FF, LAYER(g[RMENS_T_FCPROJW], l, (size_t)C * FF), LAYER(g[RMENS_T_FCPROJB], l, C), dres, C,
-                    LAYER(a->fchg, l, cap * FF), FF, LAYER(t[RMENS_T_FCPROJW], l, (size_t)C * FF), rows, FF, C);
+                    LAYER(a->fchg, ls, cap * FF), FF, LAYER(t[RMENS_T_FCPROJW], l, (size_t)C * FF), rows, FF, C);
     if (s->par)
         dense_backward(m, l, rows, dres, datty, atty);
     memset(a->dbuf4b, 0, RF * sizeof(float));
-    gelu_erf_backward(a->dbuf4b, LAYER(a->fch, l, cap * FF), a->dbuf4a, RF);
+    gelu_erf_backward(a->dbuf4b, LAYER(a->fch, ls, cap * FF), a->dbuf4a, RF);
     memset(dln2, 0, (size_t)rows * C * sizeof(float));
     linear_backward(dln2, C, LAYER(g[RMENS_T_FCW], l, (size_t)FF * C), LAYER(g[RMENS_T_FCB], l, FF), a->dbuf4b, FF,
-                    LAYER(a->ln2, l, cap * C), C, LAYER(t[RMENS_T_FCW], l, (size_t)FF * C), rows, C, FF);
+                    LAYER(a->ln2, ls, cap * C), C, LAYER(t[RMENS_T_FCW], l, (size_t)FF * C), rows, C, FF);
     layernorm_backward(dres, LAYER(g[RMENS_T_LN2W], l, C), LAYER(g[RMENS_T_LN2B], l, C), dln2, ln2in,
-                       LAYER(t[RMENS_T_LN2W], l, C), LAYER(a->ln2_mean, l, cap), LAYER(a->ln2_rstd, l, cap), rows, C);
+                       LAYER(t[RMENS_T_LN2W], l, C), LAYER(a->ln2_mean, ls, cap), LAYER(a->ln2_rstd, ls, cap), rows, C);
     if (!s->par)
         dense_backward(m, l, rows, dres, datty, atty);
 }
@@ -211,7 +218,7 @@ static void qkv_backward(rmens_model *m, const shape *s, int l, int N)
     split_heads(a->dbuf3C, a->qkvrow, N, s->NH, s->HD, 0);
     memset(a->dbufC, 0, (size_t)N * C * sizeof(float));
     linear_backward(a->dbufC, C, LAYER(m->g[RMENS_T_QKVW], l, (size_t)C3 * C), opt(m->g[RMENS_T_QKVB], l, C3), a->dbuf3C,
-                    C3, LAYER(a->ln1, l, (size_t)m->cap_rows * C), C, LAYER(m->t[RMENS_T_QKVW], l, (size_t)C3 * C), N, C,
+                    C3, LAYER(a->ln1, rmens_act_slot(m, l), (size_t)m->cap_rows * C), C, LAYER(m->t[RMENS_T_QKVW], l, (size_t)C3 * C), N, C,
                     C3);
 }
 
@@ -232,15 +239,16 @@ void rmens_neox_backward(rmens_model *m, const rmens_batch *b, const float *drew
 
     memset(a->dres, 0, NC * sizeof(float));
     int l = L - 1;
-    if (m->compact_last) {
-        const float *x = l == 0 ? a->encoded : LAYER(a->res3, l - 1, cap * C);
-        const float *qkv = LAYER(a->qkv, l, cap * C3);
+    if (m->compact_last) {  /* its activations are the forward pass's last: never recomputed */
+        const int ls = rmens_act_slot(m, l);
+        const float *x = rmens_layer_input(m, l);
+        const float *qkv = LAYER(a->qkv, ls, cap * C3);
         memcpy(a->dlastres, a->dlastC, (size_t)S * C * sizeof(float));
         float *datty = a->dlastC;  /* [S, C] */
         if (s.par)  /* post_attention_layernorm read x at the reward rows */
             for (int i = 0; i < S; i++)
                 memcpy(a->dlastln1 + (size_t)i * C, x + (size_t)b->last[i] * C, C * sizeof(float));
-        tail_backward(m, &s, l, S, a->dlastres, datty, a->lastatty, s.par ? a->dlastln1 : LAYER(a->res2, l, cap * C),
+        tail_backward(m, &s, l, S, a->dlastres, datty, a->lastatty, s.par ? a->dlastln1 : LAYER(a->res2, ls, cap * C),
                       a->dlastq);
         memset(a->dlastq, 0, (size_t)S * C * sizeof(float));
         memset(a->dbuf3C, 0, (size_t)N * C3 * sizeof(float));
@@ -255,22 +263,25 @@ void rmens_neox_backward(rmens_model *m, const rmens_batch *b, const float *drew
         rmens_rows_add(a->dres, a->dlastres, b->last, S, C);
         qkv_backward(m, &s, l, N);
         layernorm_backward(a->dres, LAYER(g[RMENS_T_LN1W], l, C), LAYER(g[RMENS_T_LN1B], l, C), a->dbufC, x,
-                           LAYER(t[RMENS_T_LN1W], l, C), LAYER(a->ln1_mean, l, cap), LAYER(a->ln1_rstd, l, cap), N, C);
+                           LAYER(t[RMENS_T_LN1W], l, C), LAYER(a->ln1_mean, ls, cap), LAYER(a->ln1_rstd, ls, cap), N, C);
         l--;
     } else {
         rmens_rows_add(a->dres, a->dlastC, b->last, S, C);
     }
     for (; l >= 0; l--) {
-        const float *x = l == 0 ? a->encoded : LAYER(a->res3, l - 1, cap * C);
+        if (rmens_needs_recompute(m, l))
+            layer_forward(m, b, l, 1);
+        const int ls = rmens_act_slot(m, l);
+        const float *x = rmens_layer_input(m, l);
         float *datty = a->dbufC;  /* [N, C] */
-        tail_backward(m, &s, l, N, a->dres, datty, LAYER(a->atty, l, cap * C), s.par ? x : LAYER(a->res2, l, cap * C),
+        tail_backward(m, &s, l, N, a->dres, datty, LAYER(a->atty, ls, cap * C), s.par ? x : LAYER(a->res2, ls, cap * C),
                       a->dbuf3C);
         memset(a->dbuf3C, 0, (size_t)N * C3 * sizeof(float));
-        attention_backward(a->dbuf3C, a->dscratch, datty, LAYER(a->qkv, l, cap * C3), LAYER(a->probs, l, m->cap_probs),
+        attention_backward(a->dbuf3C, a->dscratch, datty, LAYER(a->qkv, ls, cap * C3), LAYER(a->probs, ls, m->cap_probs),
                            b->segs, b->nsegs, s.NH, s.NH, s.HD);
         qkv_backward(m, &s, l, N);
         layernorm_backward(a->dres, LAYER(g[RMENS_T_LN1W], l, C), LAYER(g[RMENS_T_LN1B], l, C), a->dbufC, x,
-                           LAYER(t[RMENS_T_LN1W], l, C), LAYER(a->ln1_mean, l, cap), LAYER(a->ln1_rstd, l, cap), N, C);
+                           LAYER(t[RMENS_T_LN1W], l, C), LAYER(a->ln1_mean, ls, cap), LAYER(a->ln1_rstd, ls, cap), N, C);
     }
     embedding_backward(g[RMENS_T_WTE], a->dres, b->tokens, N, C);
 }

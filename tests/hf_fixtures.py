@@ -20,12 +20,13 @@ model.safetensors.index.json ({"metadata": {"total_size"}, "weight_map"}).
     rmconfig SRC OUT PAD DTYPE  the reward model's config.json rmens wrote from SRC's
   hf_fixtures.py tiny OUT [--arch qwen3|qwen2|llama] [--vocab V] [--ctx T] [--hidden C]
       [--layers L] [--heads H] [--kv KV] [--head-dim D] [--inter I] [--dtype F32|BF16|F16]
-      [--shards N] [--seed S] [--seq-cls [--labels N]] [--lm-head] [--drop NAME] [--reshape NAME]
-      [--int64 NAME] [--nan NAME]
+      [--shards N] [--seed S] [--seq-cls [--labels N]] [--lm-head] [--attention-bias] [--drop NAME]
+      [--reshape NAME] [--int64 NAME] [--nan NAME]
                                             a small random checkpoint of that architecture in
                                             Hugging Face layout (ForCausalLM, or
                                             ForSequenceClassification with score.weight
-                                            [labels, hidden]); --drop, --reshape, --int64
+                                            [labels, hidden]); --attention-bias: q/k/v/o
+                                            biases (llama, qwen3); --drop, --reshape, --int64
                                             (stored as I64) and --nan break one tensor
                                             (refusal tests)
   hf_fixtures.py neox OUT [--vocab V] [--ctx T] [--hidden C] [--layers L] [--heads H] [--inter I]
@@ -681,6 +682,7 @@ def tiny(argv):
     ap.add_argument("--dtype", default="F32", choices=("F32", "BF16", "F16"))
     ap.add_argument("--seq-cls", action="store_true")
     ap.add_argument("--lm-head", action="store_true")
+    ap.add_argument("--attention-bias", action="store_true")
     ap.add_argument("--drop", default=None)
     ap.add_argument("--reshape", default=None)
     ap.add_argument("--int64", default=None)
@@ -697,7 +699,7 @@ def tiny(argv):
            "bos_token_id": V - 2, "eos_token_id": V - 1, "attention_dropout": 0.0, "use_cache": True,
            "transformers_version": "4.51.0"}
     if a.arch != "qwen2":
-        cfg["attention_bias"] = False
+        cfg["attention_bias"] = a.attention_bias
     if a.arch == "qwen2":
         cfg["use_sliding_window"] = False
     if a.seq_cls:
@@ -710,9 +712,11 @@ def tiny(argv):
         shapes += [(p + "input_layernorm.weight", [C]), (p + "self_attn.q_proj.weight", [H * D, C]),
                    (p + "self_attn.k_proj.weight", [KV * D, C]), (p + "self_attn.v_proj.weight", [KV * D, C]),
                    (p + "self_attn.o_proj.weight", [C, H * D])]
-        if a.arch == "qwen2":
+        if a.arch == "qwen2" or a.attention_bias:
             shapes += [(p + "self_attn.q_proj.bias", [H * D]), (p + "self_attn.k_proj.bias", [KV * D]),
                        (p + "self_attn.v_proj.bias", [KV * D])]
+        if a.attention_bias and a.arch != "qwen2":
+            shapes.append((p + "self_attn.o_proj.bias", [C]))
         if a.arch == "qwen3":
             shapes += [(p + "self_attn.q_norm.weight", [D]), (p + "self_attn.k_norm.weight", [D])]
         shapes += [(p + "post_attention_layernorm.weight", [C]), (p + "mlp.gate_proj.weight", [FF, C]),

@@ -569,6 +569,92 @@ START_TEST(forward_only_identical)
 }
 END_TEST
 
+/* Activation recomputation (RMENS_ACTS_RECOMPUTE, train --gradient-checkpointing) runs
+ * the same kernels on the same inputs: rewards and every gradient bit-identical to the
+ * training reservation's, for GPT-2, a Qwen3 shape (grouped-query heads, head_dim not
+ * C / heads, q/k norms, q/k/v and o biases) and GPT-NeoX (partial rotary, parallel and
+ * sequential residual), 1 and 3 layers, with and without prompt sharing (several
+ * segments a batch) and the compact last layer; in exactly the memory of one layer's
+ * activations plus the residual stream of every other layer. */
+START_TEST(recompute_identical)
+{
+    rmens_dataset *ds = make_pairs();
+    const rmens_model_config shapes[] = {
+        CFG,
+        {.vocab_size = 257, .n_ctx = 12, .n_head = 4, .n_embd = 16, .arch = RMENS_ARCH_QWEN3, .n_kv_head = 2,
+         .head_dim = 6, .n_inner = 24, .qkv_bias = 1, .o_bias = 1, .qk_norm = 1, .rope_theta = 1000},
+        {.vocab_size = 257, .n_ctx = 12, .n_head = 2, .n_embd = 16, .arch = RMENS_ARCH_NEOX, .n_inner = 40,
+         .qkv_bias = 1, .o_bias = 1, .partial_rotary = 0.5f, .parallel_residual = 1},
+        {.vocab_size = 257, .n_ctx = 12, .n_head = 2, .n_embd = 16, .arch = RMENS_ARCH_NEOX, .n_inner = 40,
+         .qkv_bias = 1, .partial_rotary = 0.25f},
+    };
+    const int B = 5;
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++)
+        for (int L = 1; L <= 3; L += 2) {
+            rmens_model_config cfg = shapes[k];
+            cfg.n_layer = L;
+            rmens_model *m;
+            ck_assert_int_eq(rmens_model_alloc(&m, &cfg), RMENS_OK);
+            rmens_rng g;
+            rmens_rng_init(&g, 17 + k, (uint64_t)L);
+            for (size_t i = 0; i < m->nparams; i++)  /* no zero bias or unit gain hides a wrong slot */
+                m->params[i] = 0.4f * (float)(2 * rmens_rng_unit(&g) - 1);
+            /* the reservation: one layer (the same as training one layer) plus the
+             * residual stream of the L - 1 others */
+            rmens_model_config one = cfg;
+            one.n_layer = 1;
+            const double res = 4.0 * 2 * B * cfg.n_ctx * cfg.n_embd;
+            const double train = rmens_model_acts_bytes(&cfg, B, 0, RMENS_ACTS_TRAIN);
+            const double rec = rmens_model_acts_bytes(&cfg, B, 0, RMENS_ACTS_RECOMPUTE);
+            ck_assert_double_eq(rec, rmens_model_acts_bytes(&one, B, 0, RMENS_ACTS_TRAIN) + (L - 1) * res);
+            one.n_layer = 2;
+            const double per_layer = rmens_model_acts_bytes(&one, B, 0, RMENS_ACTS_TRAIN) - (rec - (L - 1) * res);
+            ck_assert_double_eq(train - rec, (L - 1) * (per_layer - res));
+            for (int path = 0; path < 4; path++) {
+                const int share = path & 1;
+                m->compact_last = path >> 1;
+                rmens_batch b;
+                int64_t idx[5] = {0, 1, 2, 3, 4};
+                ck_assert_int_eq(rmens_batch_init(&b, B, cfg.n_ctx, cfg.n_head), RMENS_OK);
+                ck_assert_int_eq(rmens_batch_build(&b, ds, idx, B, share, 0.5f), RMENS_OK);
+                ck_assert_int_gt(b.nsegs, 1);
+                float r[2][10], dr[10];
+                float *grads[2];
+                for (int kind = 0; kind < 2; kind++) {
+                    ck_assert_int_eq(rmens_model_reserve_kind(m, B, 0, kind ? RMENS_ACTS_RECOMPUTE : RMENS_ACTS_TRAIN),
+                                     RMENS_OK);
+                    ck_assert_int_eq(m->recompute, kind);
+                    ck_assert_double_eq(4.0 * (double)m->acts_floats, kind ? rec : train);
+                    /* stale values must not matter: poison the buffers */
+                    memset(m->acts, 0xff, m->acts_floats * sizeof(float));
+                    rmens_model_zero_grad(m);
+                    ck_assert_int_eq(rmens_model_forward(m, &b), RMENS_OK);
+                    memcpy(r[kind], rmens_model_rewards(m), sizeof r[kind]);
+                    rmens_bt_loss(dr, r[kind], b.margin, B, 0.1f, NULL);
+                    ck_assert_int_eq(rmens_model_backward(m, &b, dr), RMENS_OK);
+                    grads[kind] = malloc(m->nparams * sizeof(float));
+                    memcpy(grads[kind], m->grads, m->nparams * sizeof(float));
+                }
+                ck_assert_msg(memcmp(r[0], r[1], sizeof r[0]) == 0, "arch %d L=%d path %d: rewards differ", cfg.arch,
+                              L, path);
+                size_t nz = 0;
+                for (size_t i = 0; i < m->nparams; i++) {
+                    ck_assert_msg(memcmp(&grads[0][i], &grads[1][i], sizeof(float)) == 0,
+                                  "arch %d L=%d path %d: gradient %zu differs: %.9g vs %.9g", cfg.arch, L, path, i,
+                                  (double)grads[0][i], (double)grads[1][i]);
+                    nz += grads[0][i] != 0;
+                }
+                ck_assert_uint_gt(nz, m->nparams / 20);  /* gradients reached the embeddings' used rows and all layers */
+                free(grads[0]);
+                free(grads[1]);
+                rmens_batch_free(&b);
+            }
+            rmens_model_free(m);
+        }
+    rmens_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(deterministic)
 {
     rmens_model *a = make_model(5), *b = make_model(5);
@@ -865,6 +951,7 @@ Suite *model_suite(void)
     tcase_add_test(tc, gradients_finite_differences_unshared);
     tcase_add_test(tc, paths_agree);
     tcase_add_test(tc, forward_only_identical);
+    tcase_add_test(tc, recompute_identical);
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, bt_loss_by_hand);
     tcase_add_test(tc, adamw_by_hand);

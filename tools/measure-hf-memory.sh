@@ -9,6 +9,7 @@
 #                layers, hidden 576, 9 / 3, intermediate 1536, vocab 49152, tied)
 #        RUNS    "1024:4 1024:1" (T:B: sequence length and pairs per step)
 #        STEPS   2 (AdamW steps each), THREADS 2, RMENS ./rmens, PYTHON3 /usr/bin/python3
+#        FLAGS   more rmens bench options, e.g. --gradient-checkpointing (in the log's name)
 #
 # Each checkpoint is written in Hugging Face layout (config.json + BF16 model.safetensors,
 # random weights) by tests/hf_fixtures.py tiny, with max_position_embeddings 4096 (RoPE
@@ -26,6 +27,7 @@ STEPS=${STEPS:-2}
 THREADS=${THREADS:-2}
 RMENS=${RMENS:-./rmens}
 PY=${PYTHON3:-/usr/bin/python3}
+FLAGS=${FLAGS:-}
 mkdir -p "$OUT" || exit 1
 for s in $SHAPES; do
     case $s in
@@ -41,13 +43,14 @@ for s in $SHAPES; do
     fi
     for r in $RUNS; do
         T=${r%%:*} B=${r##*:}
-        log="$OUT/$s-T$T-B$B.log"
+        log="$OUT/$s-T$T-B$B$(printf '%s' "$FLAGS" | tr -d ' ').log"
         t0=$(date +%s)
+        # shellcheck disable=SC2086
         /usr/bin/time -v "$RMENS" bench --model "$OUT/$s" --ctx "$T" --batch "$B" --steps "$STEPS" \
-            --threads "$THREADS" >"$log" 2>&1
+            --threads "$THREADS" $FLAGS >"$log" 2>&1
         rc=$?
         rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log")
-        echo "== $s T $T B $B: exit $rc, $(($(date +%s) - t0)) s, peak RSS $(awk -v k="${rss:-0}" 'BEGIN {printf "%.2f GiB", k / 1048576}')"
+        echo "== $s T $T B $B $FLAGS: exit $rc, $(($(date +%s) - t0)) s, peak RSS $(awk -v k="${rss:-0}" 'BEGIN {printf "%.2f GiB", k / 1048576}')"
         grep -iE "memory|GiB|MiB|pairs/s|refus|error" "$log" | grep -v "Maximum resident" | sed 's/^/   /'
     done
 done
