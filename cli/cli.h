@@ -42,6 +42,8 @@ rmens_status rmens_cli_normalize_default(MPI_Comm comm, const char *ckpt, int *n
 /* Parses a whole decimal number / a finite double; 0 on success. */
 int rmens_cli_int(const char *s, int64_t *v);
 int rmens_cli_double(const char *s, double *v);
+/* --step-separator S: S with \n, \t and \\ read as escapes, into out[size]. */
+void rmens_cli_unescape(const char *s, char *out, size_t size);
 /* --data-mem SIZE: bytes with an optional K, M or G suffix (powers of 1024); "0" reads
  * every file in chunks, "auto" (0 in *v) lets rmens_data_budget choose; 0 on success. */
 int rmens_cli_data_mem(const char *s, int64_t *v);

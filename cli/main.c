@@ -194,6 +194,18 @@ int rmens_cli_double(const char *s, double *v)
     return 0;
 }
 
+void rmens_cli_unescape(const char *s, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *q = s; *q && n + 1 < size; q++) {
+        char ch = *q;
+        if (ch == '\\' && q[1])
+            ch = *++q == 'n' ? '\n' : *q == 't' ? '\t' : *q;
+        out[n++] = ch;
+    }
+    out[n] = 0;
+}
+
 int main(int argc, char **argv)
 {
     /* A file-size limit (ulimit -f, a quota enforced that way) must make a write fail

@@ -163,18 +163,10 @@ int rmens_cmd_prep(int argc, char **argv, MPI_Comm comm)
         case 'P': o.template_name = optarg; break;
         case 'R': o.responses = 1; break;
         case 'Z': o.steps = 1; break;
-        case 'E': {
-            size_t n = 0;
-            for (const char *q = optarg; *q && n + 1 < sizeof sep; q++) {
-                char ch = *q;
-                if (ch == '\\' && q[1])
-                    ch = *++q == 'n' ? '\n' : *q == 't' ? '\t' : *q;
-                sep[n++] = ch;
-            }
-            sep[n] = 0;
+        case 'E':
+            rmens_cli_unescape(optarg, sep, sizeof sep);
             o.step_separator = sep;
             break;
-        }
         case 'N':
             if (strcmp(optarg, "skip") == 0)
                 o.prm800k_neutral = NAN;

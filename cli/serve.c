@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "comm/verdict.h"
+#include "ensemble/prm.h"
 #include "serve/server.h"
 
 static const char help[] =
@@ -51,6 +52,13 @@ static const char help[] =
     "                          flight (default 60)\n"
     "  --threads N             BLAS threads per rank (default 1)\n"
     "  --quiet                 print nothing but errors\n"
+    "process reward models (rmens train --objective prm; docs/SERVE.md): each text is a\n"
+    "solution, split into steps at the separator and scored per step\n"
+    "  --aggregate min|prod|last  the solution score from the ensemble's per-step mean\n"
+    "                          probability (default min, as rmens score)\n"
+    "  --step-separator S      the text closing each step (default: the one the checkpoint's\n"
+    "                          training data recorded, else \"\\n\"; \\n, \\t, \\\\ escapes)\n"
+    "  --max-steps N           steps per text (default 64; memory grows with it past 64)\n"
     "SIGTERM, SIGINT or SIGUSR1 reaching the ranks stops taking requests, answers those in\n"
     "flight, and every rank exits 0. mpiexec forwards SIGUSR1; it answers SIGTERM by sending\n"
     "SIGTERM to the ranks and SIGKILL one second later unless OMPI_MCA_odls_base_sigkill_timeout\n"
@@ -124,12 +132,13 @@ int rmens_cmd_serve(int argc, char **argv, MPI_Comm comm)
         {"reward", 1, 0, 'r'},     {"lambda", 1, 0, 'l'},    {"normalize", 1, 0, 'n'},  {"truncate", 1, 0, 'T'},
         {"max-batch-tokens", 1, 0, 'B'}, {"max-wait-ms", 1, 0, 'W'}, {"max-body", 1, 0, 'b'},
         {"max-queue", 1, 0, 'Q'},  {"max-items", 1, 0, 'I'}, {"token-file", 1, 0, 'k'}, {"drain-s", 1, 0, 'D'},
-        {"threads", 1, 0, 't'},    {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+        {"threads", 1, 0, 't'},    {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},
+        {"aggregate", 1, 0, 'g'},  {"step-separator", 1, 0, 'S'}, {"max-steps", 1, 0, 'M'}, {0, 0, 0, 0}};
     rmens_serve_options o;
     rmens_serve_options_init(&o);
     announce an = {0};
     const char *token_file = NULL;
-    static char token[4096];
+    static char token[4096], sep[64];
     int c, rank = rmens_cli_rank(comm);
     int64_t v, threads = 1;
     double d;
@@ -194,6 +203,22 @@ int rmens_cmd_serve(int argc, char **argv, MPI_Comm comm)
         case 'D':
             if (rmens_cli_double(optarg, &o.drain_s) || o.drain_s < 0)
                 st = rmens_fail(RMENS_ERR_ARG, "--drain-s: expected a non-negative number, got '%s'", optarg);
+            break;
+        case 'g':
+            for (o.aggregate = 0; o.aggregate < RMENS_AGG_N && strcmp(optarg, rmens_aggregate_names[o.aggregate]) != 0;)
+                o.aggregate++;
+            if (o.aggregate == RMENS_AGG_N)
+                st = rmens_fail(RMENS_ERR_ARG, "--aggregate: expected min, prod or last, got '%s'", optarg);
+            break;
+        case 'S':
+            rmens_cli_unescape(optarg, sep, sizeof sep);
+            o.step_separator = sep;
+            if (!sep[0] || strlen(optarg) >= sizeof sep)
+                st = rmens_fail(RMENS_ERR_ARG, "--step-separator: expected 1 to %zu bytes", sizeof sep - 1);
+            break;
+        case 'M':
+            if (positive(optarg, 1 << 16, &o.max_steps))
+                st = rmens_fail(RMENS_ERR_ARG, "--max-steps: expected 1 to 65536, got '%s'", optarg);
             break;
         case 't':
             if (positive(optarg, 1024, &threads))

@@ -58,6 +58,50 @@ int rmens_prm_wanted(const char *ckpt, const char *data)
 
 /* ------------------------------------------------------------ scoring */
 
+void rmens_prm_probs(const float *logit, int64_t n, float *prob)
+{
+    for (int64_t s = 0; s < n; s++)
+        prob[s] = isnan(logit[s]) ? NAN : (float)rmens_sigmoid(logit[s]);
+}
+
+void rmens_prm_step_stats(const float *prob, int K, float *mean, float *sd, float *mn)
+{
+    double m = 0, v = 0, lo = INFINITY;
+    for (int k = 0; k < K; k++) {
+        m += prob[k] / (double)K;
+        lo = fmin(lo, prob[k]);
+    }
+    for (int k = 0; k < K; k++)
+        v += (prob[k] - m) * (prob[k] - m) / K;
+    *mean = (float)m, *sd = (float)sqrt(v), *mn = isnan(m) ? NAN : (float)lo;
+}
+
+rmens_status rmens_prm_logits(rmens_ensemble *e, rmens_batch *b, const int32_t *const *seqs, const int64_t *lens,
+                              const int32_t *const *ends, const int64_t *nsteps, int64_t n, float *out)
+{
+    const int T = e->cfg.n_ctx;
+    for (int64_t a = 0, s0 = 0; a < n;) {
+        int laid;
+        RMENS_TRY(rmens_batch_build_step_seqs(b, seqs + a, lens + a, ends + a, nsteps + a, n - a, &laid));
+        for (int j = 0; j < e->nloc; j++) {
+            if (b->S > 0)
+                RMENS_TRY(rmens_model_forward(e->m[j], b));
+            const float *r = rmens_model_rewards(e->m[j]);
+            /* The reads of solution i are its last steps: the cut takes the first ones. */
+            int at = 0;
+            for (int64_t i = a, s = s0; i < a + laid; i++) {
+                const int64_t ns = nsteps[i], kept = rmens_batch_steps_kept(lens[i], ends[i], ns, T);
+                for (int64_t k = 0; k < ns; k++, s++)
+                    out[s * e->nloc + j] = k < ns - kept ? NAN : r[at++];
+            }
+        }
+        for (int64_t i = a; i < a + laid; i++)
+            s0 += nsteps[i];
+        a += laid;
+    }
+    return RMENS_OK;
+}
+
 /* Every member's logit for every step of ds, on rank 0: logit[s * K + k], NaN for a step
  * whose closing token the context cut away. */
 typedef struct {
@@ -136,27 +180,15 @@ static rmens_status gather_logits(const char *ckpt, const char *data, const rmen
     int64_t lo = blocks * pl.group_rank / pl.group_size * B, hi = blocks * (pl.group_rank + 1) / pl.group_size * B;
     hi = hi > out->n ? out->n : hi;
     lo = lo > out->n ? out->n : lo;
-    int64_t idx[1024];
+    const int32_t *seqs[1024], *ends[1024];
+    int64_t lens[1024], nsteps[1024];
     for (int64_t a = lo; a < hi && st == RMENS_OK && e->nloc > 0; a += B) {
         int nb = (int)(hi - a < B ? hi - a : B);
-        for (int i = 0; i < nb; i++)
-            idx[i] = a + i;
-        if ((st = rmens_batch_build_steps(&b, ds, idx, nb, 0, NULL)) != RMENS_OK)
-            break;
-        for (int j = 0; j < e->nloc && st == RMENS_OK; j++) {
-            if (b.S > 0 && (st = rmens_model_forward(e->m[j], &b)) != RMENS_OK)
-                break;
-            const float *r = rmens_model_rewards(e->m[j]);
-            /* The reads of solution i are its last steps: the cut takes the first ones. */
-            int at = 0;
-            for (int i = 0; i < nb; i++) {
-                int64_t ns, s0 = ds->side[0].step_offsets[a + i];
-                rmens_dataset_step_ends(ds, 0, a + i, &ns);
-                int kept = rmens_batch_steps_read(ds, a + i, T, 0);
-                for (int64_t k = 0; k < ns; k++)
-                    local[(size_t)(s0 + k) * e->nloc + j] = k < ns - kept ? NAN : r[at++];
-            }
+        for (int i = 0; i < nb; i++) {
+            seqs[i] = rmens_dataset_seq(ds, RMENS_SIDE_RESPONSE, a + i, &lens[i]);
+            ends[i] = rmens_dataset_step_ends(ds, 0, a + i, &nsteps[i]);
         }
+        st = rmens_prm_logits(e, &b, seqs, lens, ends, nsteps, nb, local + (size_t)ds->side[0].step_offsets[a] * e->nloc);
     }
     if (st != RMENS_OK)
         rmens_fail_context(st, "%s: ", data);
@@ -189,11 +221,7 @@ exit:
 
 /* Every step's probability by every member (prob[s * K + k], NaN where cut), and every
  * solution's score by each member: ms[i * K + k], aggregated over its steps by a. */
-static void member_probs(const step_logits *g, float *prob)
-{
-    for (int64_t s = 0; s < g->S * g->K; s++)
-        prob[s] = isnan(g->logit[s]) ? NAN : (float)rmens_sigmoid(g->logit[s]);
-}
+static void member_probs(const step_logits *g, float *prob) { rmens_prm_probs(g->logit, g->S * g->K, prob); }
 
 static void member_solution_scores(const step_logits *g, const rmens_dataset *ds, rmens_aggregate a,
                                    const float *prob, float *ms)
@@ -258,14 +286,7 @@ static rmens_status write_scores(const rmens_prm_score_options *o, const rmens_d
     if (st == RMENS_OK)
         member_probs(g, prob), member_solution_scores(g, ds, o->aggregate, prob, ms);
     for (int64_t s = 0; st == RMENS_OK && s < S; s++) {
-        double m = 0, v = 0, lo = INFINITY;
-        for (int k = 0; k < K; k++) {
-            m += prob[s * K + k] / (double)K;
-            lo = fmin(lo, prob[s * K + k]);
-        }
-        for (int k = 0; k < K; k++)
-            v += (prob[s * K + k] - m) * (prob[s * K + k] - m) / K;
-        mean[s] = (float)m, sd[s] = (float)sqrt(v), mn[s] = isnan(m) ? NAN : (float)lo;
+        rmens_prm_step_stats(prob + s * K, K, &mean[s], &sd[s], &mn[s]);
         lab[s] = ds->side[0].step_target[s];
     }
     for (int64_t i = 0; st == RMENS_OK && i < N; i++) {
@@ -411,16 +432,8 @@ rmens_status rmens_prm_eval(const char *ckpt, const char *data, MPI_Comm comm, r
         goto exit;
     }
     member_probs(&g, prob);
-    for (int64_t s = 0; s < S; s++) {
-        double m = 0, lo = INFINITY, v = 0;
-        for (int k = 0; k < K; k++) {
-            m += prob[s * K + k] / (double)K;
-            lo = fmin(lo, prob[s * K + k]);
-        }
-        for (int k = 0; k < K; k++)
-            v += (prob[s * K + k] - m) * (prob[s * K + k] - m) / K;
-        col[s] = (float)m, col[S + s] = isnan(m) ? NAN : (float)lo, col[2 * S + s] = (float)sqrt(v);
-    }
+    for (int64_t s = 0; s < S; s++)
+        rmens_prm_step_stats(prob + s * K, K, &col[s], &col[2 * S + s], &col[S + s]);
     res->solutions = N;
     res->steps = S;
     res->members = K;

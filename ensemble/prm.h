@@ -5,6 +5,7 @@
 #ifndef RMENS_ENSEMBLE_PRM_H
 #define RMENS_ENSEMBLE_PRM_H
 
+#include "model/batch.h"
 #include "rmens_mpi.h"
 
 /* How a solution's score comes from its steps' probabilities: the least (Math-Shepherd),
@@ -14,6 +15,21 @@ extern const char *const rmens_aggregate_names[RMENS_AGG_N];  /* "min", "prod", 
 /* The score of n step probabilities p (NaN ones, cut from the context, left out; NaN
  * when none is left). */
 double rmens_aggregate_steps(rmens_aggregate a, const float *p, int64_t n, int64_t stride);
+
+/* Probabilities prob[s] = sigmoid(logit[s]) of n logits (NaN, a step cut away, stays
+ * NaN); one step's K members' probabilities' mean, population std and min: the one
+ * definition score, eval and serve report. */
+void rmens_prm_probs(const float *logit, int64_t n, float *prob);
+void rmens_prm_step_stats(const float *prob, int K, float *mean, float *sd, float *mn);
+
+/* Every loaded member's logit for every step of n solutions given as token arrays (as
+ * rmens_batch_build_step_seqs takes them), in as many passes as b's room needs:
+ * out[s * e->nloc + j], the solutions' steps in order, NaN for a step whose closing token
+ * the context cut away. b, and the members' activations, must have room for any one of
+ * the solutions. rmens score's and rmens serve's forward passes. */
+rmens_status rmens_prm_logits(rmens_ensemble *e, rmens_batch *b, const int32_t *const *seqs,
+                              const int64_t *lens, const int32_t *const *ends, const int64_t *nsteps, int64_t n,
+                              float *out);
 
 /* Whether ckpt holds process reward members (objective prm) or data is a steps file:
  * score and eval take the process path, which refuses a mismatch of the two. */

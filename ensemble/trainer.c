@@ -431,6 +431,7 @@ static void fill_header(const trainer *t, rmens_ckpt_header *h)
     h->eot_token = t->train->eot;
     snprintf(h->template_name, sizeof h->template_name, "%s", t->train->template_name);
     snprintf(h->objective, sizeof h->objective, "%s", rmens_objective_names[t->prm]);
+    snprintf(h->step_separator, sizeof h->step_separator, "%s", t->prm ? t->train->step_separator : "");
     snprintf(h->data, sizeof h->data, "%s", o->data);
     snprintf(h->command, sizeof h->command, "%s", o->command ? o->command : "");
     snprintf(h->hf_config, sizeof h->hf_config, "%s", t->hf_config ? t->hf_config : "");
@@ -530,7 +531,8 @@ static rmens_status check_resume(trainer *t, const rmens_ckpt_header *h)
     static const char *const model[] = {"vocab_size", "n_ctx", "n_layer", "n_head", "n_embd", NULL};
     /* what a resume may change, or what is checked with its own message */
     static const char *const apart[] = {"vocab_size", "n_ctx", "n_layer", "n_head", "n_embd", "step", "ensemble_size",
-                                        "data_crc32", "tokenizer", "eot_token", "template_name", "data", "command", NULL};
+                                        "data_crc32", "tokenizer", "eot_token", "template_name", "step_separator", "data",
+                                        "command", NULL};
     rmens_hdiff d;
     if (strcmp(h->objective, want.objective) != 0)
         return rmens_fail(RMENS_ERR_ARG, "`resume`: %s holds %s members (objective %s), the options ask for objective %s",

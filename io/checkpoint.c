@@ -39,7 +39,7 @@ typedef struct {
 static const hfield hfields[] = {
     HC(vocab_size), HC(n_ctx), HC(n_layer), HC(n_head), HC(n_embd), HX(step, 'l'), HX(total_steps, 'l'),
     HX(n_pairs, 'l'), HX(seed, 'u'), HX(data_crc32, 'l'), HX(eot_token, 'l'), HX(tokenizer, 's'), HX(template_name, 's'),
-    HX(objective, 's'),
+    HX(objective, 's'), HX(step_separator, 's'),
     HI(members), HI(batch), HI(warmup), HI(share), HI(member_offset), HI(ensemble_size),
     HD(lr), HD(min_lr_frac), HD(beta1), HD(beta2), HD(eps), HD(weight_decay), HD(clip), HD(margin_scale), HD(center),
     HD(bootstrap), HX(data, 's'), HX(command, 's'),
@@ -108,6 +108,8 @@ static rmens_status write_header(hid_t f, const rmens_ckpt_header *h)
     if (h->template_name[0])
         RMENS_TRY(rmens_h5_attr_write_str(f, "template", h->template_name));
     RMENS_TRY(rmens_h5_attr_write_str(f, "objective", h->objective[0] ? h->objective : "bt"));
+    if (h->step_separator[0])
+        RMENS_TRY(rmens_h5_attr_write_str(f, "step_separator", h->step_separator));
     RMENS_TRY(rmens_h5_attr_write_i64(f, "seed", (int64_t)h->seed));
     RMENS_TRY(rmens_h5_attr_write_str(f, "generator", RMENS_GENERATOR_NAME));
     RMENS_TRY(rmens_h5_attr_write_str(f, "data", h->data));
@@ -326,6 +328,10 @@ rmens_status rmens_checkpoint_read_header(const char *path, rmens_ckpt_header *h
     snprintf(h->objective, sizeof h->objective, "bt");  /* checkpoints before process RMs */
     if (rmens_h5_has_attr(f, "objective") &&
         (st = rmens_h5_attr_read_str(f, "objective", h->objective, sizeof h->objective)) != RMENS_OK)
+        goto exit;
+    h->step_separator[0] = '\0';
+    if (rmens_h5_has_attr(f, "step_separator") &&
+        (st = rmens_h5_attr_read_str(f, "step_separator", h->step_separator, sizeof h->step_separator)) != RMENS_OK)
         goto exit;
     if (strcmp(h->objective, "bt") != 0 && strcmp(h->objective, "prm") != 0) {
         st = rmens_fail(RMENS_ERR_FORMAT, "objective is \"%s\", expected \"bt\" or \"prm\"", h->objective);

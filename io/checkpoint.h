@@ -35,6 +35,7 @@ typedef struct {
     int64_t eot_token;   /* the training data's end-of-text token; -1 in files from before it was kept */
     char template_name[32];  /* the training data's conversation template ("" if it named none: hh) */
     char objective[8];       /* "bt" (pairs; also files from before it was kept) or "prm" (steps) */
+    char step_separator[64]; /* prm: the training data's step separator; "" when it recorded none */
     char data[1024];
     char command[4096];
     /* Trained from a Hugging Face directory (--init DIR): its config.json text and the

@@ -230,6 +230,7 @@ rmens_status rmens_dataset_subset(rmens_dataset **out, const rmens_dataset *src,
     RMENS_TRY(rmens_dataset_new(&ds, src->kind, src->has, src->vocab_size, src->eot, src->tokenizer));
     memcpy(ds->tokenizer_sha256, src->tokenizer_sha256, sizeof ds->tokenizer_sha256);
     memcpy(ds->template_name, src->template_name, sizeof ds->template_name);
+    memcpy(ds->step_separator, src->step_separator, sizeof ds->step_separator);
     memcpy(ds->task, src->task, sizeof ds->task);
     memcpy(ds->source, src->source, sizeof ds->source);
     ds->bos = src->bos, ds->pad = src->pad, ds->seed = src->seed;
@@ -606,6 +607,8 @@ static rmens_status write_file(const rmens_dataset *ds, hid_t file)
         RMENS_TRY(rmens_h5_attr_write_i64(file, "bos_token", ds->bos));
     if (v2 && ds->pad >= 0)
         RMENS_TRY(rmens_h5_attr_write_i64(file, "pad_token", ds->pad));
+    if (ds->kind == RMENS_DATA_STEPS && ds->step_separator[0])
+        RMENS_TRY(rmens_h5_attr_write_str(file, "step_separator", ds->step_separator));
     if (ds->task[0])
         RMENS_TRY(rmens_h5_attr_write_str(file, "task", ds->task));
     if (ds->source[0])
@@ -697,6 +700,8 @@ static rmens_status read_file(rmens_dataset *ds, hid_t file, hid_t dxpl, int64_t
         RMENS_TRY(rmens_h5_attr_read_str(file, "tokenizer_sha256", ds->tokenizer_sha256, sizeof ds->tokenizer_sha256));
     if (rmens_h5_has_attr(file, "template"))
         RMENS_TRY(rmens_h5_attr_read_str(file, "template", ds->template_name, sizeof ds->template_name));
+    if (rmens_h5_has_attr(file, "step_separator"))
+        RMENS_TRY(rmens_h5_attr_read_str(file, "step_separator", ds->step_separator, sizeof ds->step_separator));
     static const char *const ids[] = {"bos_token", "pad_token"};
     int32_t *dst[] = {&ds->bos, &ds->pad};
     for (int k = 0; k < 2; k++) {

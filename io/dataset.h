@@ -10,6 +10,8 @@
 #define RMENS_FORMAT_VERSION 1
 /* Data files recording a Hugging Face tokenizer (docs/FORMAT.md); readers take 1 and 2. */
 #define RMENS_DATA_VERSION 2
+/* The longest step separator a steps file or checkpoint records, its NUL included. */
+#define RMENS_STEP_SEP_MAX 64
 
 /* Optional parts a dataset carries; chosen when it is created. */
 enum {
@@ -48,6 +50,7 @@ struct rmens_dataset {
     int32_t vocab_size, eot;
     char tokenizer[128];     /* "bytes" or name@sha256 (RMENS_TOKENIZER_ID_LEN) */
     char tokenizer_sha256[65], template_name[16];  /* "" when not recorded */
+    char step_separator[RMENS_STEP_SEP_MAX];  /* a steps file's step separator; "" when not recorded */
     int32_t bos, pad;        /* the tokenizer's special ids; -1 when none */
     char task[32];           /* synthetic task name, or "" */
     char source[1024];       /* where the records came from, or "" */

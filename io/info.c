@@ -119,6 +119,21 @@ static void describe_groups(FILE *f, const rmens_dataset *ds)
     free(count);
 }
 
+/* A steps file's or process reward checkpoint's step separator, escaped as
+ * --step-separator takes it. */
+static void print_separator(FILE *f, const char *sep)
+{
+    fputs("  step separator   ", f);
+    if (!sep[0]) {
+        fputs("not recorded (rmens serve uses \"\\n\")\n", f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *c = sep; *c; c++)
+        fputs(*c == '\n' ? "\\n" : *c == '\t' ? "\\t" : *c == '\\' ? "\\\\" : (char[2]){*c, 0}, f);
+    fputs("\"\n", f);
+}
+
 /* A steps file's steps and labels (docs/FORMAT.md). */
 static void describe_steps(FILE *f, const rmens_dataset *ds)
 {
@@ -170,6 +185,8 @@ static rmens_status describe_dataset(FILE *f, const char *path, int64_t show)
     fprintf(f, "  records          %lld %s\n", (long long)ds->n, steps ? "solutions" : kind);
     fprintf(f, "  tokenizer        %s (vocab_size %d, end-of-text %d)\n", ds->tokenizer, ds->vocab_size,
             ds->eot);
+    if (steps)
+        print_separator(f, ds->step_separator);
     if (ds->task[0])
         fprintf(f, "  task             %s\n", ds->task);
     if (ds->source[0])
@@ -300,6 +317,10 @@ static rmens_status describe_ensemble(FILE *f, const char *path)
         fprintf(f, "  bootstrap        %g x %lld %s of %s, with replacement\n", h.bootstrap, (long long)h.n_pairs,
                 unit, h.data);
     fprintf(f, "  tokenizer        %s, template %s\n", h.tokenizer, h.template_name[0] ? h.template_name : "hh");
+    if (strcmp(h.objective, "prm") == 0) {
+        fprintf(f, "  objective        prm (process reward members)\n");
+        print_separator(f, h.step_separator);
+    }
     fprintf(f, "  command          %s\n", h.command);
     if (h.hf_config[0])
         fprintf(f, "  init             %s (its config.json is kept: rmens export writes it back)\n", h.hf_dir);

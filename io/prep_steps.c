@@ -17,6 +17,7 @@
 #include "io/output.h"
 #include "io/prep_formats.h"
 #include "io/prep_json.h"
+#include "io/prep_steps.h"
 #include "io/records.h"
 #include "io/render.h"
 #include "io/stage.h"
@@ -25,19 +26,10 @@
 
 #define NOMEM(where) rmens_fail(RMENS_ERR_NOMEM, "%s: out of memory", where)
 
-/* One solution as read: the rendered prompt (HH, ending with the assistant header) and
- * its steps, step k being steps.buf[off[k] .. off[k + 1]). */
-typedef struct {
-    rmens_text prompt, steps;
-    size_t *off;
-    float *label;  /* RMENS_STEP_UNLABELLED: none */
-    size_t n, cap;
-} solution;
-
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 /* Appends step s[0..n) with its label; an empty (or all-blank) step is refused. */
-static rmens_status add_step(solution *sol, const char *s, size_t n, float label, const char *where, const char *what,
+rmens_status rmens_solution_add_step(rmens_solution *sol, const char *s, size_t n, float label, const char *where, const char *what,
                              size_t k)
 {
     size_t blank = 0;
@@ -67,7 +59,7 @@ static rmens_status add_step(solution *sol, const char *s, size_t n, float label
 
 /* TRL: {"prompt": str | messages, "completions": [str, ...], "labels": [bool, ...]};
  * a label may also be a number in [0, 1] (soft) or null (unlabelled). */
-static rmens_status read_trl(json_object *o, const char *where, solution *sol)
+static rmens_status read_trl(json_object *o, const char *where, rmens_solution *sol)
 {
     json_object *p, *c, *l;
     RMENS_TRY(rmens_json_field(o, "prompt", where, &p));
@@ -103,7 +95,7 @@ static rmens_status read_trl(json_object *o, const char *where, solution *sol)
         char what[48];
         snprintf(what, sizeof what, "field \"completions\"[%zu]", k);
         RMENS_TRY(rmens_json_string(json_object_array_get_idx(c, k), what, where, &s, &sn));
-        RMENS_TRY(add_step(sol, s, sn, y, where, "field \"completions\"", k));
+        RMENS_TRY(rmens_solution_add_step(sol, s, sn, y, where, "field \"completions\"", k));
     }
     return RMENS_OK;
 }
@@ -113,7 +105,7 @@ static rmens_status read_trl(json_object *o, const char *where, solution *sol)
  * question ends where "Step 1:" (or "step 1:") begins, as TRL's converter splits it; the
  * steps are the texts between tags, trimmed. */
 #define SHEPHERD_TAG "\xd0\xba\xd0\xb8"  /* "ки", U+043A U+0438 */
-static rmens_status read_shepherd(json_object *o, const char *where, solution *sol)
+static rmens_status read_shepherd(json_object *o, const char *where, rmens_solution *sol)
 {
     const char *in, *lab;
     size_t n, ln;
@@ -151,7 +143,7 @@ static rmens_status read_shepherd(json_object *o, const char *where, solution *s
                 s++, sn--;
             while (sn && is_ws(s[sn - 1]))
                 sn--;
-            RMENS_TRY(add_step(sol, s, sn, lab[j] == '+' ? 1.0f : 0.0f, where, "field \"input\"", ntag));
+            RMENS_TRY(rmens_solution_add_step(sol, s, sn, lab[j] == '+' ? 1.0f : 0.0f, where, "field \"input\"", ntag));
             ntag++;
             i += tl;
             j++;
@@ -191,7 +183,7 @@ static rmens_status read_shepherd(json_object *o, const char *where, solution *s
  * completion, or the first rated -1, and ends the solution; a human-written step carries
  * no rating and stays unlabelled. Ratings: 1 -> 1, -1 -> 0, 0 -> `neutral` (NaN:
  * unlabelled). */
-static rmens_status read_prm800k(json_object *o, const char *where, double neutral, solution *sol)
+static rmens_status read_prm800k(json_object *o, const char *where, double neutral, rmens_solution *sol)
 {
     json_object *q, *p, *label, *steps;
     RMENS_TRY(rmens_json_field(o, "question", where, &q));
@@ -271,7 +263,7 @@ static rmens_status read_prm800k(json_object *o, const char *where, double neutr
             int r = json_object_get_int(rating);
             y = r == 1 ? 1.0f : r == -1 ? 0.0f : isnan(neutral) ? RMENS_STEP_UNLABELLED : (float)neutral;
         }
-        RMENS_TRY(add_step(sol, s, sn, y, where, "field \"label.steps\"", k));
+        RMENS_TRY(rmens_solution_add_step(sol, s, sn, y, where, "field \"label.steps\"", k));
         if (last)
             break;
     }
@@ -287,40 +279,107 @@ typedef struct {
     rmens_dataset *ds[2];
     rmens_prompt_table prompts;
     rmens_prep_format fmt;
-    rmens_tokenizer *tk;
-    rmens_template tpl;
-    int32_t end;
-    int append;
-    solution sol;
-    rmens_text hh, rendered;
-    rmens_ids ids;
-    int32_t *ends;
-    size_t ends_cap;
+    rmens_step_encoder enc;
+    rmens_solution sol;
 } steps_run;
 
-/* The solution as the model reads it: the prompt and steps rendered in the template, the
- * part before the first step tokenized as the prompt, then each step and its separator
- * tokenized on their own (TRL's PRMTrainer), then what the template puts after the
- * answer and the end token. Fills ids and ends (one past each separator). */
-static rmens_status tokenize(steps_run *r, const char *where, int32_t *prompt_len)
+void rmens_solution_clear(rmens_solution *sol)
 {
-    const char *sep = r->o->step_separator;
+    sol->prompt.len = sol->steps.len = 0;
+    sol->n = 0;
+}
+
+void rmens_solution_free(rmens_solution *sol)
+{
+    rmens_text_free(&sol->prompt);
+    rmens_text_free(&sol->steps);
+    free(sol->off);
+    free(sol->label);
+    memset(sol, 0, sizeof *sol);
+}
+
+rmens_status rmens_solution_split(rmens_solution *sol, const char *text, size_t n, const char *sep, const char *where,
+                                  const char *what)
+{
     const size_t sl = strlen(sep);
-    solution *s = &r->sol;
-    r->hh.len = 0;
-    int rc = rmens_text_append(&r->hh, s->prompt.buf, s->prompt.len);
-    size_t first = 0;  /* where the steps start in hh */
+    size_t at = 0, k = 0;
+    if (sl == 0)
+        return rmens_fail(RMENS_ERR_ARG, "the step separator is empty");
+    while (at < n) {
+        const char *hit = NULL;
+        for (size_t i = at; i + sl <= n && !hit; i++)
+            if (memcmp(text + i, sep, sl) == 0)
+                hit = text + i;
+        size_t len = hit ? (size_t)(hit - text) - at : n - at;
+        RMENS_TRY(rmens_solution_add_step(sol, text + at, len, RMENS_STEP_UNLABELLED, where, what, k++));
+        at += len + (hit ? sl : 0);
+    }
+    if (k == 0)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: %s is empty: a solution has at least one step", where, what);
+    return RMENS_OK;
+}
+
+void rmens_step_encoder_free(rmens_step_encoder *e)
+{
+    rmens_text_free(&e->hh);
+    rmens_text_free(&e->rendered);
+    rmens_ids_free(&e->ids);
+    free(e->ends);
+    e->ends = NULL;
+    e->ends_cap = 0;
+}
+
+rmens_status rmens_steps_encode(rmens_step_encoder *e, const char *R, size_t pos, const rmens_solution *s,
+                                const char *tail, size_t tail_n, int append, const char *where)
+{
+    const size_t sl = strlen(e->sep);
+    e->ids.n = 0;
+    if (s->n > e->ends_cap) {
+        int32_t *p = realloc(e->ends, s->n * sizeof *p);
+        if (!p)
+            return NOMEM(where);
+        e->ends = p;
+        e->ends_cap = s->n;
+    }
+    rmens_status st = rmens_tokenizer_encode_append(e->tk, R, pos, 0, &e->ids);
+    e->prompt_len = (int32_t)e->ids.n;
+    for (size_t k = 0; k < s->n && st == RMENS_OK; k++) {
+        st = rmens_tokenizer_encode_append(e->tk, s->steps.buf + s->off[k], s->off[k + 1] - s->off[k], 0, &e->ids);
+        if (st == RMENS_OK)
+            st = rmens_tokenizer_encode_append(e->tk, e->sep, sl, 0, &e->ids);
+        e->ends[k] = (int32_t)e->ids.n;
+    }
+    if (st == RMENS_OK)
+        st = rmens_tokenizer_encode_append(e->tk, tail, tail_n, 0, &e->ids);
+    if (st == RMENS_OK && append && rmens_ids_push(&e->ids, e->end))
+        return NOMEM(where);
+    if (st != RMENS_OK)
+        return rmens_fail_context(st, "%s: ", where);
+    if (e->ids.n == 0 || e->ids.v[e->ids.n - 1] != e->end)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: the rendered solution does not end with the end token %d", where, e->end);
+    if (e->ids.n > INT32_MAX)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: solution longer than 2^31 tokens", where);
+    return RMENS_OK;
+}
+
+rmens_status rmens_steps_tokenize(rmens_step_encoder *e, const rmens_solution *s, const char *where)
+{
+    const size_t sl = strlen(e->sep);
+    e->hh.len = 0;
+    int rc = rmens_text_append(&e->hh, s->prompt.buf, s->prompt.len);
+    if (s->n == 0)
+        return rmens_fail(RMENS_ERR_INPUT, "%s: a solution has at least one step", where);
     if (!is_ws(s->steps.buf[0]))
-        rc |= rmens_text_append(&r->hh, " ", 1);  /* as io/render.c puts a response after its header */
-    first = r->hh.len;
+        rc |= rmens_text_append(&e->hh, " ", 1);  /* as io/render.c puts a response after its header */
+    const size_t first = e->hh.len;  /* where the steps start in hh */
     for (size_t k = 0; k < s->n; k++)
-        rc |= rmens_text_append(&r->hh, s->steps.buf + s->off[k], s->off[k + 1] - s->off[k]) |
-              rmens_text_append(&r->hh, sep, sl);
-    if (rc || rmens_template_render(r->tpl, r->hh.buf, r->hh.len, &r->rendered))
+        rc |= rmens_text_append(&e->hh, s->steps.buf + s->off[k], s->off[k + 1] - s->off[k]) |
+              rmens_text_append(&e->hh, e->sep, sl);
+    if (rc || rmens_template_render(e->tpl, e->hh.buf, e->hh.len, &e->rendered))
         return NOMEM(where);
     /* The steps, as one text, in the rendered conversation: its last occurrence. */
-    const char *J = r->hh.buf + first, *R = r->rendered.buf;
-    size_t jn = r->hh.len - first, rn = r->rendered.len, pos = SIZE_MAX;
+    const char *J = e->hh.buf + first, *R = e->rendered.buf;
+    size_t jn = e->hh.len - first, rn = e->rendered.len, pos = SIZE_MAX;
     for (size_t k = rn >= jn ? rn - jn + 1 : 0; k-- > 0;)
         if (memcmp(R + k, J, jn) == 0) {
             pos = k;
@@ -328,34 +387,8 @@ static rmens_status tokenize(steps_run *r, const char *where, int32_t *prompt_le
         }
     if (pos == SIZE_MAX)
         return rmens_fail(RMENS_ERR_INPUT, "%s: template %s changes the solution's text (llama3 trims the separator "
-                          "after the last step): use hh, chatml or plain", where, rmens_template_name(r->tpl));
-    r->ids.n = 0;
-    if (s->n > r->ends_cap) {
-        int32_t *e = realloc(r->ends, s->n * sizeof *e);
-        if (!e)
-            return NOMEM(where);
-        r->ends = e;
-        r->ends_cap = s->n;
-    }
-    rmens_status st = rmens_tokenizer_encode_append(r->tk, R, pos, 0, &r->ids);
-    *prompt_len = (int32_t)r->ids.n;
-    for (size_t k = 0; k < s->n && st == RMENS_OK; k++) {
-        st = rmens_tokenizer_encode_append(r->tk, s->steps.buf + s->off[k], s->off[k + 1] - s->off[k], 0, &r->ids);
-        if (st == RMENS_OK)
-            st = rmens_tokenizer_encode_append(r->tk, sep, sl, 0, &r->ids);
-        r->ends[k] = (int32_t)r->ids.n;
-    }
-    if (st == RMENS_OK)
-        st = rmens_tokenizer_encode_append(r->tk, R + pos + jn, rn - pos - jn, 0, &r->ids);
-    if (st == RMENS_OK && r->append && rmens_ids_push(&r->ids, r->end))
-        return NOMEM(where);
-    if (st != RMENS_OK)
-        return rmens_fail_context(st, "%s: ", where);
-    if (r->ids.n == 0 || r->ids.v[r->ids.n - 1] != r->end)
-        return rmens_fail(RMENS_ERR_INPUT, "%s: the rendered solution does not end with the end token %d", where, r->end);
-    if (r->ids.n > INT32_MAX)
-        return rmens_fail(RMENS_ERR_INPUT, "%s: solution longer than 2^31 tokens", where);
-    return RMENS_OK;
+                          "after the last step): use hh, chatml or plain", where, rmens_template_name(e->tpl));
+    return rmens_steps_encode(e, R, pos, s, R + pos + jn, rn - pos - jn, e->append, where);
 }
 
 /* ------------------------------------------------------------------ run */
@@ -363,25 +396,31 @@ static rmens_status tokenize(steps_run *r, const char *where, int32_t *prompt_le
 static rmens_status open_run(steps_run *r)
 {
     const rmens_prep_options *o = r->o;
-    r->tpl = RMENS_TEMPLATE_HH;
+    r->enc.tpl = RMENS_TEMPLATE_HH;
+    r->enc.sep = o->step_separator;
     if (o->format != RMENS_PREP_AUTO && o->format < RMENS_PREP_TRL_PRM)
         return rmens_fail(RMENS_ERR_ARG, "`steps` reads trl-prm, math-shepherd or prm800k, not format %s",
                           rmens_prep_format_name(o->format));
-    if (!o->step_separator)
+    if (!o->step_separator || !o->step_separator[0])
         return rmens_fail(RMENS_ERR_ARG, "`step_separator` is not set");
+    if (strlen(o->step_separator) >= RMENS_STEP_SEP_MAX)
+        return rmens_fail(RMENS_ERR_ARG, "`step_separator` is %zu bytes long; at most %d", strlen(o->step_separator),
+                          RMENS_STEP_SEP_MAX - 1);
     if (!(isnan(o->prm800k_neutral) || (o->prm800k_neutral >= 0 && o->prm800k_neutral <= 1)))
         return rmens_fail(RMENS_ERR_ARG, "`prm800k_neutral` must be in [0, 1] (or NaN: unlabelled), got %g",
                           o->prm800k_neutral);
     if (o->margin_field)
         return rmens_fail(RMENS_ERR_ARG, "`margin_field` is for pairs; a steps file has labels, not margins");
-    if (o->template_name && (int)(r->tpl = (rmens_template)rmens_template_from_name(o->template_name)) < 0)
+    if (o->template_name && (int)(r->enc.tpl = (rmens_template)rmens_template_from_name(o->template_name)) < 0)
         return rmens_fail(RMENS_ERR_ARG, "unknown template \"%s\" (hh, chatml, llama3, plain, auto)", o->template_name);
-    RMENS_TRY(!o->tokenizer || strcmp(o->tokenizer, "bytes") == 0 ? rmens_tokenizer_bytes(&r->tk)
-                                                                  : rmens_tokenizer_load(&r->tk, o->tokenizer));
-    RMENS_TRY(rmens_template_resolve(&r->tpl, r->tk, &r->end, &r->append));
-    for (int k = 0; k < (o->val_output ? 2 : 1); k++)
-        RMENS_TRY(rmens_prep_dataset_new(&r->ds[k], RMENS_DATA_STEPS, RMENS_HAS_SOURCE | RMENS_HAS_GROUP, r->tk, r->end,
-                                         rmens_template_name(r->tpl), o->input));
+    RMENS_TRY(!o->tokenizer || strcmp(o->tokenizer, "bytes") == 0 ? rmens_tokenizer_bytes(&r->enc.tk)
+                                                                  : rmens_tokenizer_load(&r->enc.tk, o->tokenizer));
+    RMENS_TRY(rmens_template_resolve(&r->enc.tpl, r->enc.tk, &r->enc.end, &r->enc.append));
+    for (int k = 0; k < (o->val_output ? 2 : 1); k++) {
+        RMENS_TRY(rmens_prep_dataset_new(&r->ds[k], RMENS_DATA_STEPS, RMENS_HAS_SOURCE | RMENS_HAS_GROUP, r->enc.tk,
+                                         r->enc.end, rmens_template_name(r->enc.tpl), o->input));
+        snprintf(r->ds[k]->step_separator, sizeof r->ds[k]->step_separator, "%s", o->step_separator);
+    }
     return rmens_records_open(&r->in, o->input);
 }
 
@@ -407,14 +446,14 @@ static rmens_status one_record(steps_run *r, json_object *rec, const char *where
     } else {
         r->fmt = r->rep->format = f;
     }
-    solution *s = &r->sol;
-    s->prompt.len = s->steps.len = 0;
-    s->n = 0;
+    rmens_solution *s = &r->sol;
+    rmens_solution_clear(s);
     RMENS_TRY(f == RMENS_PREP_TRL_PRM ? read_trl(rec, where, s)
               : f == RMENS_PREP_MATH_SHEPHERD ? read_shepherd(rec, where, s)
                                               : read_prm800k(rec, where, o->prm800k_neutral, s));
     rmens_record rr = {0};
-    RMENS_TRY(tokenize(r, where, &rr.prompt_len));
+    RMENS_TRY(rmens_steps_tokenize(&r->enc, s, where));
+    rr.prompt_len = r->enc.prompt_len;
     int split = 0;
     if (o->val_output) {
         uint64_t u = rmens_mix64(rmens_fnv1a(s->prompt.buf, s->prompt.len) ^ rmens_mix64(o->seed));
@@ -426,10 +465,10 @@ static rmens_status one_record(steps_run *r, json_object *rec, const char *where
         return NOMEM(where);
     /* Ids number each file's prompts from 0 in order of appearance (rule 6: < N). */
     rr.prompt_id = id;
-    rr.tok[0] = r->ids.v;
-    rr.len[0] = (int64_t)r->ids.n;
+    rr.tok[0] = r->enc.ids.v;
+    rr.len[0] = (int64_t)r->enc.ids.n;
     rr.source_record = rmens_records_index(r->in);
-    rr.step_end[0] = r->ends;
+    rr.step_end[0] = r->enc.ends;
     rr.step_target = s->label;
     rr.nsteps[0] = (int64_t)s->n;
     RMENS_TRY(rmens_dataset_append(ds, &rr));
@@ -500,16 +539,10 @@ rmens_status rmens_prep_steps(const rmens_prep_options *o, rmens_prep_report *re
     for (int k = 0; k < 2; k++)
         rmens_dataset_free(r.ds[k]);
     rmens_records_close(r.in);
-    rmens_tokenizer_free(r.tk);
+    rmens_tokenizer_free(r.enc.tk);
     rmens_prompt_table_free(&r.prompts);
-    rmens_text_free(&r.sol.prompt);
-    rmens_text_free(&r.sol.steps);
-    free(r.sol.off);
-    free(r.sol.label);
-    rmens_text_free(&r.hh);
-    rmens_text_free(&r.rendered);
-    rmens_ids_free(&r.ids);
-    free(r.ends);
+    rmens_solution_free(&r.sol);
+    rmens_step_encoder_free(&r.enc);
     return st;
 }
 

@@ -564,6 +564,8 @@ rmens_status rmens_synth(const rmens_synth_options *o, rmens_dataset **out)
                                 : o->responses || o->candidates ? RMENS_DATA_RESPONSES : RMENS_DATA_PAIRS,
                                 has, RMENS_BYTES_VOCAB, RMENS_BYTES_EOT, "bytes"));
     snprintf(ds->task, sizeof ds->task, "%s", rmens_task_name(o->task));
+    if (o->steps_file)  /* each step is a line */
+        snprintf(ds->step_separator, sizeof ds->step_separator, "\n");
     describe(o, ds->source, sizeof ds->source);
     ds->seed = (int64_t)(o->seed & INT64_MAX);
 

@@ -164,15 +164,13 @@ rmens_status rmens_batch_build(rmens_batch *b, const rmens_dataset *ds, const in
     return RMENS_OK;
 }
 
-/* The steps of solution i read at the context T: those whose closing token survives the
+/* The steps of a solution of len tokens (step k closing one before end[k], label y[k]
+ * or none when y is NULL) read at the context T: those whose closing token survives the
  * cut from the front (and, labelled_only, carry a label). Calls visit(k, row in the kept
  * sequence) for each when given; returns their count. */
-static int steps_kept(const rmens_dataset *ds, int64_t i, int T, int labelled_only,
+static int steps_kept(int64_t len, const int32_t *end, int64_t n, const float *y, int T, int labelled_only,
                       void (*visit)(void *, int64_t, int), void *user)
 {
-    int64_t n, len = rmens_dataset_len(ds, RMENS_SIDE_RESPONSE, i);
-    const int32_t *end = rmens_dataset_step_ends(ds, 0, i, &n);
-    const float *y = rmens_dataset_step_targets(ds, i);
     const int64_t cut = rmens_batch_cut(len, 0, 0, T).chosen;
     int kept = 0;
     for (int64_t k = 0; k < n; k++) {
@@ -185,9 +183,17 @@ static int steps_kept(const rmens_dataset *ds, int64_t i, int T, int labelled_on
     return kept;
 }
 
+int rmens_batch_steps_kept(int64_t len, const int32_t *end, int64_t n, int T)
+{
+    return steps_kept(len, end, n, NULL, T, 0, NULL, NULL);
+}
+
 int rmens_batch_steps_read(const rmens_dataset *ds, int64_t i, int T, int labelled_only)
 {
-    return steps_kept(ds, i, T, labelled_only, NULL, NULL);
+    int64_t n;
+    const int32_t *end = rmens_dataset_step_ends(ds, 0, i, &n);
+    return steps_kept(rmens_dataset_len(ds, RMENS_SIDE_RESPONSE, i), end, n, rmens_dataset_step_targets(ds, i), T,
+                      labelled_only, NULL, NULL);
 }
 
 typedef struct {
@@ -206,32 +212,71 @@ static void add_step_read(void *user, int64_t k, int row)
     add_lastq(b, b->S++, 0, 0, s->r0, row + 1);  /* causal: the query sees rows up to its own */
 }
 
+static void steps_clear(rmens_batch *b)
+{
+    b->N = b->S = b->nsegs = b->max_keys = b->n_cut = 0;
+    b->probs_size = b->lq_probs_size = 0;
+}
+
+/* Appends one solution: one causal segment (cut to its last n_ctx tokens), read at its
+ * kept steps' closing tokens. */
+static rmens_status put_solution(rmens_batch *b, const int32_t *t, int64_t len, const int32_t *end, int64_t n,
+                                 const float *y, int labelled_only, float *labels)
+{
+    const int T = b->n_ctx;
+    const int reads = steps_kept(len, end, n, y, T, labelled_only, NULL, NULL);
+    const int64_t cut = rmens_batch_cut(len, 0, 0, T).chosen;
+    if (len < 1)
+        return rmens_fail(RMENS_ERR_ARG, "an empty solution");
+    if (b->N + (len - cut) > (int64_t)2 * b->cap_pairs * T || b->S + reads > 2 * b->cap_pairs)
+        return rmens_fail(RMENS_ERR_INTERNAL, "batch: the solutions do not fit the room for %d pairs", b->cap_pairs);
+    b->n_cut += cut > 0;
+    step_reads s = {b, put_rows(b, t + cut, 0, (int)(len - cut), 0), y, labels};
+    add_segment(b, s.r0, (int)(len - cut), 0, 0);
+    steps_kept(len, end, n, y, T, labelled_only, add_step_read, &s);
+    b->B = (b->S + 1) / 2;
+    return RMENS_OK;
+}
+
+/* Whether one more solution fits the batch as built so far. */
+static int steps_fit(const rmens_batch *b, int64_t len, const int32_t *end, int64_t n)
+{
+    const int64_t kept = len - rmens_batch_cut(len, 0, 0, b->n_ctx).chosen;
+    return b->N + kept <= (int64_t)2 * b->cap_pairs * b->n_ctx &&
+           b->S + rmens_batch_steps_kept(len, end, n, b->n_ctx) <= 2 * b->cap_pairs;
+}
+
+rmens_status rmens_batch_build_step_seqs(rmens_batch *b, const int32_t *const *seqs, const int64_t *lens,
+                                         const int32_t *const *ends, const int64_t *nsteps, int64_t n, int *laid)
+{
+    steps_clear(b);
+    *laid = 0;
+    for (int64_t i = 0; i < n && (i == 0 || steps_fit(b, lens[i], ends[i], nsteps[i])); i++) {
+        RMENS_TRY(put_solution(b, seqs[i], lens[i], ends[i], nsteps[i], NULL, 0, NULL));
+        ++*laid;
+    }
+    return RMENS_OK;
+}
+
 rmens_status rmens_batch_build_steps(rmens_batch *b, const rmens_dataset *ds, const int64_t *idx, int B,
                                      int labelled_only, float *labels)
 {
     if (rmens_dataset_kind(ds) != RMENS_DATA_STEPS)
         return rmens_fail(RMENS_ERR_ARG, "a process reward model reads a steps file");
-    const int T = b->n_ctx;
-    b->N = b->S = b->nsegs = b->max_keys = b->n_cut = 0;
-    b->probs_size = b->lq_probs_size = 0;
+    steps_clear(b);
     int64_t n = rmens_dataset_count(ds);
     for (int i = 0; i < B; i++) {
         if (idx[i] < 0 || idx[i] >= n)
             return rmens_fail(RMENS_ERR_ARG, "solution index %lld outside [0, %lld)", (long long)idx[i], (long long)n);
-        int64_t len;
+        int64_t len, ns;
         const int32_t *t = rmens_dataset_seq(ds, RMENS_SIDE_RESPONSE, idx[i], &len);
         if (!t)
             return rmens_fail_context(RMENS_ERR_HDF5, "solution %lld: ", (long long)idx[i]);
-        const int reads = steps_kept(ds, idx[i], T, labelled_only, NULL, NULL);
-        const int64_t cut = rmens_batch_cut(len, 0, 0, T).chosen;
-        if (b->N + (len - cut) > (int64_t)2 * b->cap_pairs * T || b->S + reads > 2 * b->cap_pairs)
-            return rmens_fail(RMENS_ERR_INTERNAL, "batch: %d solutions do not fit the room for %d pairs", B,
-                              b->cap_pairs);
-        b->n_cut += cut > 0;
-        step_reads s = {b, put_rows(b, t + cut, 0, (int)(len - cut), 0), rmens_dataset_step_targets(ds, idx[i]), labels};
-        add_segment(b, s.r0, (int)(len - cut), 0, 0);
-        steps_kept(ds, idx[i], T, labelled_only, add_step_read, &s);
+        const int32_t *end = rmens_dataset_step_ends(ds, 0, idx[i], &ns);
+        rmens_status st = put_solution(b, t, len, end, ns, rmens_dataset_step_targets(ds, idx[i]), labelled_only,
+                                       labels);
+        if (st != RMENS_OK)
+            return rmens_fail_context(st, "solution %lld: ", (long long)idx[i]);
     }
-    b->B = (b->S + 1) / 2;
     return RMENS_OK;
 }

@@ -59,4 +59,13 @@ rmens_status rmens_batch_build_steps(rmens_batch *b, const rmens_dataset *ds, co
 /* How many reads solution i gives at context T (as rmens_batch_build_steps lays it out). */
 int rmens_batch_steps_read(const rmens_dataset *ds, int64_t i, int T, int labelled_only);
 
+/* The same for solutions given as token arrays: seqs[i] of lens[i] tokens, its nsteps[i]
+ * steps closing one before ends[i][k]; every step read (no labels). Lays out the first
+ * *laid of the n, as many as the room holds (the first one must fit). Both builders lay
+ * a solution out alike, so its reads are the same. */
+rmens_status rmens_batch_build_step_seqs(rmens_batch *b, const int32_t *const *seqs, const int64_t *lens,
+                                         const int32_t *const *ends, const int64_t *nsteps, int64_t n, int *laid);
+/* Reads of a solution of len tokens whose n steps close one before end[k], at context T. */
+int rmens_batch_steps_kept(int64_t len, const int32_t *end, int64_t n, int T);
+
 #endif

@@ -118,7 +118,9 @@ static enum MHD_Result submit(rmens_http *h, struct MHD_Connection *conn, reques
     x->job.req = &x->req;
     x->job.owner = x;
     x->job.done = resume;
-    x->job.rewards = malloc((size_t)x->req.n * K * sizeof *x->job.rewards);
+    /* A reward per text, or a process reward model's logit per step. */
+    const int64_t rows = h->c->reply.prm ? x->req.n_steps : x->req.n;
+    x->job.rewards = malloc((size_t)(rows * K + 1) * sizeof *x->job.rewards);
     x->job.cut = calloc((size_t)x->req.n, 1);
     if (!x->job.rewards || !x->job.cut)
         return fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory for %lld texts", (long long)x->req.n);

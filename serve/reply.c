@@ -8,6 +8,7 @@
 #include "comm/moments.h"
 #include "base/logistic.h"
 #include "ensemble/ensemble.h"
+#include "ensemble/prm.h"
 #include "ensemble/uncertainty.h"
 
 /* The reward kinds are the ensemble's decision rules (ensemble.h), in its order. */
@@ -173,9 +174,139 @@ static json_object *rewards_reply(const rmens_request *r, const float *rewards, 
     return o;
 }
 
+/* ------------------------------------------------- process reward models */
+
+/* One solution's steps: every member's probability, the ensemble's mean, std and min
+ * (rmens_prm_probs, rmens_prm_step_stats: as rmens score writes them); its score by every aggregate of
+ * the mean (as score's /score), and each member's score by the chosen one (score's
+ * /member_score), with their spread. */
+typedef struct {
+    int64_t ns, cut;              /* steps; steps cut away by the context */
+    float *prob, *mean, *sd, *mn; /* [ns * K], [ns] x 3 */
+    float *member;                /* [K] */
+    double score[RMENS_AGG_N];
+    aggregate spread;             /* mean, var, min, max of member[] */
+} solution_scores;
+
+static int solution_of(solution_scores *o, const float *logit, int64_t ns, const rmens_reply_config *c)
+{
+    const int K = c->K;
+    float *buf = malloc((size_t)(ns * (K + 3) + K + 1) * sizeof *buf);
+    if (!buf)
+        return -1;
+    *o = (solution_scores){.ns = ns, .prob = buf, .mean = buf + ns * K, .sd = buf + ns * (K + 1),
+                           .mn = buf + ns * (K + 2), .member = buf + ns * (K + 3)};
+    rmens_prm_probs(logit, ns * K, o->prob);
+    for (int64_t s = 0; s < ns; s++) {
+        rmens_prm_step_stats(o->prob + s * K, K, &o->mean[s], &o->sd[s], &o->mn[s]);
+        o->cut += isnan(o->mean[s]) != 0;
+    }
+    for (int a = 0; a < RMENS_AGG_N; a++)
+        o->score[a] = (float)rmens_aggregate_steps((rmens_aggregate)a, o->mean, ns, 1);
+    rmens_moments m;
+    rmens_moments_clear(&m, 1);
+    for (int k = 0; k < K; k++) {
+        o->member[k] = (float)rmens_aggregate_steps((rmens_aggregate)c->aggregate, o->prob + k, ns, K);
+        rmens_moments_add(&m, &o->member[k], 1);
+    }
+    o->spread = (aggregate){(float)m.mean, (float)rmens_moments_var(&m), m.min, m.max, 0, o->score[c->aggregate]};
+    return 0;
+}
+
+static json_object *float_list(const float *x, int64_t n, int64_t stride)
+{
+    json_object *l = json_object_new_array_ext((int)n);
+    for (int64_t i = 0; i < n; i++)
+        json_object_array_add(l, num(x[i * stride]));
+    return l;
+}
+
+/* /v1/rewards of a process reward model: per text its score, the members' spread of it,
+ * and its steps. */
+static json_object *prm_text_reply(const rmens_request *r, int64_t i, const solution_scores *o,
+                                   const unsigned char *cut, const rmens_reply_config *c)
+{
+    const int K = c->K;
+    json_object *e = json_object_new_object(), *sc = json_object_new_object(), *steps;
+    json_object_object_add(e, "reward", num(o->spread.reward));
+    for (int a = 0; a < RMENS_AGG_N; a++)
+        json_object_object_add(sc, rmens_aggregate_names[a], num(o->score[a]));
+    json_object_object_add(e, "score", sc);
+    json_object_object_add(e, "mean", num(o->spread.mean));
+    json_object_object_add(e, "std", num((float)sqrt(o->spread.var)));
+    json_object_object_add(e, "min", num(o->spread.min));
+    json_object_object_add(e, "max", num(o->spread.max));
+    if (r->per_member)
+        json_object_object_add(e, "per_member", float_list(o->member, K, 1));
+    steps = json_object_new_array_ext((int)o->ns);
+    for (int64_t s = 0; s < o->ns; s++) {
+        json_object *st = json_object_new_object();
+        json_object_object_add(st, "mean", num(o->mean[s]));
+        json_object_object_add(st, "std", num(o->sd[s]));
+        json_object_object_add(st, "min", num(o->mn[s]));
+        if (r->per_member)
+            json_object_object_add(st, "per_member", float_list(o->prob + s * K, K, 1));
+        json_object_array_add(steps, st);
+    }
+    json_object_object_add(e, "steps", steps);
+    json_object_object_add(e, "steps_cut", json_object_new_int64(o->cut));
+    json_object_object_add(e, "tokens", json_object_new_int64(r->offsets[i + 1] - r->offsets[i]));
+    json_object_object_add(e, "truncated", json_object_new_boolean(cut && cut[i]));
+    return e;
+}
+
+static json_object *prm_reply(const rmens_request *r, const float *logits, const unsigned char *cut,
+                              const rmens_reply_config *c)
+{
+    json_object *o = json_object_new_object(), *res = json_object_new_array_ext((int)r->n), *logs = NULL;
+    static const char *const keys[] = {"rewards", "scores", "ens_mean", "ens_std", "ens_min", "ens_max", "steps",
+                                       "tokens"};
+    enum { NL = sizeof keys / sizeof *keys };
+    json_object *lists[NL] = {0};
+    if (r->kind == RMENS_REQ_GET_REWARD) {
+        logs = json_object_new_object();
+        for (int k = 0; k < NL; k++)
+            lists[k] = json_object_new_array_ext((int)r->n);
+    }
+    for (int64_t i = 0; i < r->n; i++) {
+        solution_scores s;
+        const int64_t s0 = r->step_off[i];
+        if (solution_of(&s, logits + s0 * c->K, r->step_off[i + 1] - s0, c)) {
+            json_object_put(o), json_object_put(res), json_object_put(logs);
+            for (int k = 0; k < NL; k++)
+                json_object_put(lists[k]);
+            return NULL;
+        }
+        if (logs) {
+            const aggregate *a = &s.spread;
+            double v[6] = {a->reward, a->reward, a->mean, (float)sqrt(a->var), a->min, a->max};
+            for (int k = 0; k < 6; k++)
+                json_object_array_add(lists[k], num(v[k]));
+            json_object_array_add(lists[6], json_object_new_int64(s.ns));
+            json_object_array_add(lists[7], json_object_new_int64(r->offsets[i + 1] - r->offsets[i]));
+        } else {
+            json_object_array_add(res, prm_text_reply(r, i, &s, cut, c));
+        }
+        free(s.prob);
+    }
+    if (logs) {
+        json_object_put(res);
+        for (int k = 0; k < NL; k++)
+            json_object_object_add(k < 2 ? o : logs, keys[k], lists[k]);
+        json_object_object_add(o, "extra_logs", logs);
+        return o;
+    }
+    json_object_object_add(o, "results", res);
+    json_object_object_add(o, "members", json_object_new_int(c->K));
+    json_object_object_add(o, "aggregate", json_object_new_string(rmens_aggregate_names[c->aggregate]));
+    return o;
+}
+
 char *rmens_reply_rewards(const rmens_request *r, const float *rewards, const unsigned char *cut,
                           const rmens_reply_config *c, size_t *len)
 {
+    if (c->prm)
+        return take(prm_reply(r, rewards, cut, c), len);
     aggregate *ag = malloc((size_t)(r->n + 1) * sizeof *ag);
     if (!ag)
         return NULL;

@@ -15,10 +15,13 @@ typedef struct {
     const double *rstd;      /* [K] those statistics' std: margins are turned back into the
                               * members' own scale for P(a > b) */
     const double *tau;       /* [K] the checkpoint's temperatures of those margins, or NULL */
+    int prm;                 /* a process reward model: rewards are per-step logits */
+    int aggregate;           /* its solution score (rmens_aggregate: min, prod, last) */
 } rmens_reply_config;
 
 /* NUL-terminated JSON (malloc'ed; *len its length) answering r, given every member's
- * reward rewards[i * K + k] of its texts and which of them were cut to the context
+ * reward rewards[i * K + k] of its texts (a process reward model: logit of step s,
+ * rewards[s * K + k], NaN for a step cut away) and which texts were cut to the context
  * (cut[i], or NULL). NULL when out of memory. */
 char *rmens_reply_rewards(const rmens_request *r, const float *rewards, const unsigned char *cut,
                           const rmens_reply_config *c, size_t *len);

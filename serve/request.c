@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "io/prep_steps.h"
 #include "io/render.h"
 #include "text/tokenizer.h"
 #include "text/utf8.h"
@@ -21,6 +22,8 @@ void rmens_request_free(rmens_request *r)
     free(r->tokens);
     free(r->offsets);
     free(r->pairs);
+    free(r->step_off);
+    free(r->step_ends);
     memset(r, 0, sizeof *r);
 }
 
@@ -63,6 +66,25 @@ static size_t query_len(const char *s, size_t n, const rmens_request_limits *lim
     }
 }
 
+/* Appends x[0..m) to v[0..*n) (*room allocated): doubling, so that many short texts cost
+ * linear time. */
+static rmens_status append(int32_t **v, int64_t *n, int64_t *room, const int32_t *x, int64_t m, const char *what)
+{
+    if (*n + m > *room) {
+        int64_t want = *room ? 2 * *room : 1024;
+        while (want < *n + m)
+            want *= 2;
+        int32_t *t = realloc(*v, (size_t)want * sizeof *t);
+        if (!t)
+            return rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld %s", (long long)want, what);
+        *v = t;
+        *room = want;
+    }
+    memcpy(*v + *n, x, (size_t)m * sizeof *x);
+    *n += m;
+    return RMENS_OK;
+}
+
 /* Appends text i's ids. */
 static rmens_status add_ids(rmens_request *r, int64_t i, const rmens_ids *ids, const rmens_request_limits *lim,
                             const char *what)
@@ -71,18 +93,7 @@ static rmens_status add_ids(rmens_request *r, int64_t i, const rmens_ids *ids, c
     if (lim->truncate_error && len > lim->n_ctx)
         return BAD("%s[%lld]: %lld tokens, more than the model's context of %d (the server runs with "
                    "--truncate error)", what, (long long)i, (long long)len, lim->n_ctx);
-    if (r->n_tokens + len > r->tok_room) {  /* doubling: many short texts cost linear time */
-        int64_t room = r->tok_room ? 2 * r->tok_room : 1024;
-        while (room < r->n_tokens + len)
-            room *= 2;
-        int32_t *t = realloc(r->tokens, (size_t)room * sizeof *t);
-        if (!t)
-            return rmens_fail(RMENS_ERR_NOMEM, "out of memory for %lld tokens", (long long)room);
-        r->tokens = t;
-        r->tok_room = room;
-    }
-    memcpy(r->tokens + r->n_tokens, ids->v, (size_t)len * sizeof *ids->v);
-    r->n_tokens += len;
+    RMENS_TRY(append(&r->tokens, &r->n_tokens, &r->tok_room, ids->v, len, "tokens"));
     r->offsets[i + 1] = r->n_tokens;
     return RMENS_OK;
 }
@@ -104,12 +115,59 @@ static rmens_status get_list(json_object *o, const char *key, json_object **list
     return RMENS_OK;
 }
 
-static rmens_status start(rmens_request *r, size_t n)
+static rmens_status start(rmens_request *r, size_t n, const rmens_request_limits *lim)
 {
     r->n = (int64_t)n;
     if (!(r->offsets = calloc(n + 1, sizeof *r->offsets)))
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    if (lim->step_sep && !(r->step_off = calloc(n + 1, sizeof *r->step_off)))
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     return RMENS_OK;
+}
+
+/* A process reward model's text i: the solution the encoder holds, its ids and steps. */
+static rmens_status add_solution(rmens_request *r, int64_t i, const rmens_step_encoder *enc, size_t nsteps,
+                                 const rmens_request_limits *lim, const char *what)
+{
+    if ((int64_t)nsteps > lim->max_steps)
+        return BAD("%s[%lld]: %zu steps, more than the server's limit of %lld per text (--max-steps)", what,
+                   (long long)i, nsteps, (long long)lim->max_steps);
+    RMENS_TRY(add_ids(r, i, &enc->ids, lim, what));
+    RMENS_TRY(append(&r->step_ends, &r->n_steps, &r->step_room, enc->ends, (int64_t)nsteps, "steps"));
+    r->step_off[i + 1] = r->n_steps;
+    return RMENS_OK;
+}
+
+static rmens_step_encoder encoder_of(const rmens_request_limits *lim)
+{
+    return (rmens_step_encoder){.tk = lim->tk, .tpl = lim->tpl, .end = lim->end, .append = lim->append,
+                                .sep = lim->step_sep};
+}
+
+/* A process reward model's query i: its prompt (prompts[i]) must begin it; the rest,
+ * stripped as any query is, is the solution, split into steps. The HH template's space
+ * after "Assistant:" belongs to the prompt part, where io/render puts it. Tokenized as
+ * prep tokenizes a rendered solution, ending with the end token. */
+static rmens_status query_solution(rmens_request *r, size_t i, const char *q, size_t qn, json_object *prompts,
+                                   const rmens_request_limits *lim, rmens_solution *sol, rmens_step_encoder *enc)
+{
+    json_object *p = prompts ? json_object_array_get_idx(prompts, i) : NULL;
+    if (!p)
+        return BAD("prompts[%zu] is missing: a process reward model scores the steps of the response, which "
+                   "begins where its prompt ends (send \"prompts\" beside \"query\")", i);
+    const size_t pn = (size_t)json_object_get_string_len(p);
+    if (pn > qn || memcmp(q, json_object_get_string(p), pn) != 0)
+        return BAD("prompts[%zu] is not the beginning of query[%zu]: cannot tell the response's steps from the "
+                   "prompt", i, i);
+    size_t pos = pn;
+    if (lim->tpl == RMENS_TEMPLATE_HH && pos + 1 < qn && q[pos] == ' ' && !strchr(" \t\r\n", q[pos + 1]))
+        pos++;
+    char where[48];
+    snprintf(where, sizeof where, "query[%zu]", i);
+    rmens_solution_clear(sol);
+    RMENS_TRY(rmens_solution_split(sol, q + pos, qn - pos, lim->step_sep, where, "the response after its prompt"));
+    RMENS_TRY(rmens_steps_encode(enc, q, pos, sol, "", 0, 1, where));
+    return add_solution(r, (int64_t)i, enc, sol->n, lim, "query");
 }
 
 /* OpenRLHF: "query" holds whole rendered texts; "prompts" and "labels", when present,
@@ -136,8 +194,13 @@ static rmens_status parse_get_reward(rmens_request *r, json_object *o, const rme
                 return BAD("prompts[%zu] is %s, expected a string", i, type_name(p));
         }
     }
-    RMENS_TRY(start(r, n));
+    RMENS_TRY(start(r, n, lim));
+    json_object *prompts = NULL;
+    if (!json_object_object_get_ex(o, "prompts", &prompts))
+        prompts = NULL;
     rmens_ids ids = {0};
+    rmens_solution sol = {0};
+    rmens_step_encoder enc = encoder_of(lim);
     rmens_status st = RMENS_OK;
     for (size_t i = 0; i < n && st == RMENS_OK; i++) {
         json_object *s = json_object_array_get_idx(q, i);
@@ -146,9 +209,13 @@ static rmens_status parse_get_reward(rmens_request *r, json_object *o, const rme
             break;
         }
         const char *text = json_object_get_string(s);
+        const size_t len = query_len(text, (size_t)json_object_get_string_len(s), lim);
+        if (lim->step_sep) {
+            st = query_solution(r, i, text, len, prompts, lim, &sol, &enc);
+            continue;
+        }
         ids.n = 0;
-        st = rmens_tokenizer_encode_append(lim->tk, text, query_len(text, (size_t)json_object_get_string_len(s), lim),
-                                           0, &ids);
+        st = rmens_tokenizer_encode_append(lim->tk, text, len, 0, &ids);
         if (st == RMENS_OK && rmens_ids_push(&ids, lim->end))
             st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
         if (st == RMENS_OK)
@@ -157,6 +224,8 @@ static rmens_status parse_get_reward(rmens_request *r, json_object *o, const rme
             rmens_fail_context(st, "query[%zu]: ", i);
     }
     rmens_ids_free(&ids);
+    rmens_solution_free(&sol);
+    rmens_step_encoder_free(&enc);
     return st;
 }
 
@@ -173,11 +242,12 @@ static rmens_status get_string(json_object *o, const char *key, size_t i, const 
     return RMENS_OK;
 }
 
-/* One input rendered with the checkpoint's template (today the one template, io/render). */
-static rmens_status render_input(rmens_text *t, json_object *in, size_t i)
+/* One input as its HH prompt (ending with the assistant header) in t and the response
+ * scored (*s, *n): {"prompt", "response"}, or messages whose last is the assistant's. */
+static rmens_status split_input(rmens_text *t, json_object *in, size_t i, const char **s, size_t *n)
 {
-    const char *s, *p;
-    size_t n, pn;
+    const char *p;
+    size_t pn;
     json_object *msgs;
     if (!json_object_is_type(in, json_type_object))
         return BAD("inputs[%zu] is %s, expected an object with \"prompt\" and \"response\", or \"messages\"", i,
@@ -189,6 +259,7 @@ static rmens_status render_input(rmens_text *t, json_object *in, size_t i)
         size_t m = json_object_array_length(msgs);
         int role = -1;
         for (size_t k = 0; k < m; k++) {
+            /* The last message is the response, after the assistant header. */
             json_object *msg = json_object_array_get_idx(msgs, k), *rv, *cv;
             if (!json_object_is_type(msg, json_type_object) || !json_object_object_get_ex(msg, "role", &rv) ||
                 !json_object_object_get_ex(msg, "content", &cv) || !json_object_is_type(rv, json_type_string) ||
@@ -197,19 +268,40 @@ static rmens_status render_input(rmens_text *t, json_object *in, size_t i)
             if ((role = rmens_role_from_name(json_object_get_string(rv))) < 0)
                 return BAD("inputs[%zu].messages[%zu] has unknown role \"%s\" (known: user, human, assistant, gpt, "
                            "chatgpt, bot, model, bard, bing, system)", i, k, json_object_get_string(rv));
-            if (rmens_render_turn(t, (rmens_role)role, json_object_get_string(cv),
-                                  (size_t)json_object_get_string_len(cv)))
+            if (k + 1 == m) {
+                *s = json_object_get_string(cv);
+                *n = (size_t)json_object_get_string_len(cv);
+                if (rmens_text_append(t, RMENS_ASSISTANT_HEADER, strlen(RMENS_ASSISTANT_HEADER)))
+                    return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+            } else if (rmens_render_turn(t, (rmens_role)role, json_object_get_string(cv),
+                                         (size_t)json_object_get_string_len(cv))) {
                 return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+            }
         }
         if (role != RMENS_ROLE_ASSISTANT)
             return BAD("inputs[%zu].messages must end with the assistant's response to be scored", i);
         return RMENS_OK;
     }
     RMENS_TRY(get_string(in, "prompt", i, "inputs", &p, &pn));
-    RMENS_TRY(get_string(in, "response", i, "inputs", &s, &n));
-    if (rmens_render_prompt(t, p, pn) || rmens_render_content(t, s, n))
+    RMENS_TRY(get_string(in, "response", i, "inputs", s, n));
+    if (rmens_render_prompt(t, p, pn))
         return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
     return RMENS_OK;
+}
+
+/* Input i of a process reward model: its response split into steps, then tokenized as
+ * rmens prep --steps tokenizes a solution. */
+static rmens_status input_solution(rmens_request *r, size_t i, const rmens_text *prompt, const char *s, size_t n,
+                                   const rmens_request_limits *lim, rmens_solution *sol, rmens_step_encoder *enc)
+{
+    char where[48];
+    snprintf(where, sizeof where, "inputs[%zu]", i);
+    rmens_solution_clear(sol);
+    if (rmens_text_append(&sol->prompt, prompt->buf, prompt->len))
+        return rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+    RMENS_TRY(rmens_solution_split(sol, s, n, lim->step_sep, where, "the response"));
+    RMENS_TRY(rmens_steps_tokenize(enc, sol, where));
+    return add_solution(r, (int64_t)i, enc, sol->n, lim, "inputs");
 }
 
 static rmens_status parse_pairs(rmens_request *r, json_object *pairs)
@@ -257,17 +349,28 @@ static rmens_status parse_rewards(rmens_request *r, json_object *o, const rmens_
     } else {
         return BAD("the body is %s, expected a list of inputs or {\"inputs\": [...]}", type_name(o));
     }
-    RMENS_TRY(start(r, n));
+    RMENS_TRY(start(r, n, lim));
     /* Rendered to the HH transcript, then as rmens prep renders and tokenizes it. */
     rmens_text t = {0}, scratch = {0};
     rmens_ids ids = {0};
+    rmens_solution sol = {0};
+    rmens_step_encoder enc = encoder_of(lim);
     rmens_status st = RMENS_OK;
     for (size_t i = 0; i < n && st == RMENS_OK; i++) {
+        const char *s = NULL;
+        size_t sn = 0;
         t.len = 0;
         ids.n = 0;
-        if ((st = render_input(&t, json_object_array_get_idx(inputs, i), i)) == RMENS_OK &&
-            (st = rmens_template_tokenize(lim->tpl, lim->tk, lim->end, lim->append, t.buf ? t.buf : "", t.len,
-                                          &scratch, &ids)) != RMENS_OK && st == RMENS_ERR_INPUT)
+        if ((st = split_input(&t, json_object_array_get_idx(inputs, i), i, &s, &sn)) != RMENS_OK)
+            break;
+        if (lim->step_sep) {
+            st = input_solution(r, i, &t, s, sn, lim, &sol, &enc);
+            continue;
+        }
+        if (rmens_render_content(&t, s, sn))
+            st = rmens_fail(RMENS_ERR_NOMEM, "out of memory");
+        else if ((st = rmens_template_tokenize(lim->tpl, lim->tk, lim->end, lim->append, t.buf ? t.buf : "", t.len,
+                                               &scratch, &ids)) != RMENS_OK && st == RMENS_ERR_INPUT)
             rmens_fail_context(st, "inputs[%zu]: ", i);
         if (st == RMENS_OK)
             st = add_ids(r, (int64_t)i, &ids, lim, "inputs");
@@ -275,8 +378,14 @@ static rmens_status parse_rewards(rmens_request *r, json_object *o, const rmens_
     rmens_text_free(&t);
     rmens_text_free(&scratch);
     rmens_ids_free(&ids);
-    if (st == RMENS_OK && o != inputs && json_object_object_get_ex(o, "pairs", &v))
+    rmens_solution_free(&sol);
+    rmens_step_encoder_free(&enc);
+    if (st == RMENS_OK && o != inputs && json_object_object_get_ex(o, "pairs", &v)) {
+        if (lim->step_sep)
+            return BAD("\"pairs\": a process reward model's solution scores are probabilities, not Bradley-Terry "
+                       "rewards: compare the \"reward\" of the inputs instead");
         st = parse_pairs(r, v);
+    }
     return st;
 }
 

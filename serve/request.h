@@ -2,6 +2,9 @@
  *   POST /get_reward  {"query": [str], "prompts": [str], "labels": [any]}  (OpenRLHF)
  *   POST /v1/rewards  [{"prompt", "response"} | {"messages": [...]}] or
  *                     {"inputs": [...], "per_member": bool, "pairs": [[a, b], ...]}
+ * For a process reward model each text is a solution, its response split into steps at
+ * the step separator and tokenized as rmens prep --steps tokenizes training data
+ * (io/prep_steps.h); a /get_reward query's response is the text after its prompt.
  * Nothing in a request names a file: it carries texts and flags only. */
 #ifndef RMENS_SERVE_REQUEST_H
 #define RMENS_SERVE_REQUEST_H
@@ -25,6 +28,10 @@ typedef struct {
     int append;
     int n_strip;
     char strip[3][64];
+    /* A process reward model's step separator: texts are solutions read at every step's
+     * separator; NULL for an outcome model. max_steps: steps per text. */
+    const char *step_sep;
+    int64_t max_steps;
 } rmens_request_limits;
 
 /* Fills the tokenizer part of lim: template tpl resolved for tk (an error names what tk
@@ -39,6 +46,12 @@ typedef struct {
     int32_t *tokens;   /* [n_tokens]: every text's tokens, one after the other */
     int64_t *offsets;  /* [n + 1] */
     int per_member;    /* /v1/rewards: every member's reward in the answer */
+    /* A process reward model's solutions: text i's steps close one before
+     * step_ends[step_off[i] .. step_off[i + 1]) (token positions within text i). */
+    int64_t n_steps;
+    int64_t *step_off;   /* [n + 1] */
+    int32_t *step_ends;  /* [n_steps] */
+    int64_t step_room;
     int64_t n_pairs;
     int64_t *pairs;    /* [n_pairs][2]: P(text a > text b) wanted */
 } rmens_request;

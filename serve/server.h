@@ -1,7 +1,8 @@
 /* rmens serve: an ensemble's rewards over HTTP. Members are placed on ranks as in
  * rmens score; rank 0 runs the HTTP server (serve/http), takes batches of requests from
  * the queue (serve/batcher), broadcasts each batch's tokens, every rank scores it with
- * its members, and the rewards are summed onto rank 0, which answers. */
+ * its members, and the rewards are summed onto rank 0, which answers. A process reward
+ * model's batch also carries each text's step ends, and every step's logits come back. */
 #ifndef RMENS_SERVE_SERVER_H
 #define RMENS_SERVE_SERVER_H
 
@@ -25,6 +26,12 @@ typedef struct {
     size_t max_body;           /* bytes per request body */
     int max_queue;             /* requests waiting; more are refused with 503 */
     int64_t max_items;         /* texts per request */
+    /* Process reward models (a checkpoint of objective prm): the solution score's
+     * aggregate (rmens_aggregate; -1: min, rmens score's default), the step separator
+     * (NULL: the checkpoint's, else "\n"), and steps per text. Refused for outcome models. */
+    int aggregate;
+    const char *step_separator;
+    int64_t max_steps;
     double drain_s;            /* at a stop, the longest wait for requests in flight */
     const char *token;         /* bearer token, or NULL */
     const char *command;       /* the command line, for /v1/info */

@@ -10,6 +10,7 @@
 #include "base/rng.h"
 #include "model/adamw.h"
 #include "ensemble/ensemble.h"
+#include "ensemble/prm.h"
 #include "io/dataset.h"
 #include "io/h5.h"
 #include "io/modelfile.h"
@@ -436,6 +437,55 @@ START_TEST(prm_gradients_finite_differences) { prm_finite_differences(1); }
 END_TEST
 
 START_TEST(prm_gradients_finite_differences_full) { prm_finite_differences(0); }
+END_TEST
+
+/* rmens_prm_logits, the passes of rmens score and rmens serve, on solutions given as token
+ * arrays (rmens_batch_build_step_seqs): every step's logit, labelled or not, equal to the
+ * scalar reference of its prefix; NaN where the cut from the front took the step's closing
+ * token; the same whether the three solutions share one pass (room for 4 pairs) or the
+ * room for 2 pairs (4 reads) splits them over passes. */
+START_TEST(prm_logits_of_token_arrays)
+{
+    rmens_model *m = make_model(6);
+    rmens_dataset *ds = make_steps();
+    ref_params P;
+    to_ref(&P, m);
+    const int32_t *seqs[3], *ends[3];
+    int64_t lens[3], ns[3];
+    for (int i = 0; i < 3; i++) {
+        seqs[i] = rmens_dataset_seq(ds, 0, i, &lens[i]);
+        ends[i] = rmens_dataset_step_ends(ds, 0, i, &ns[i]);
+    }
+    rmens_model *mm[1] = {m};
+    rmens_ensemble e = {.cfg = m->cfg, .K = 1, .nloc = 1, .m = mm};
+    const int T = m->cfg.n_ctx;
+    for (int cap = 2; cap <= 4; cap += 2) {
+        rmens_batch b;
+        float out[16];
+        ck_assert_int_eq(rmens_batch_init(&b, cap, T, m->cfg.n_head), RMENS_OK);
+        ck_assert_int_eq(rmens_model_reserve_forward(m, cap, T), RMENS_OK);
+        ck_assert_int_eq(rmens_prm_logits(&e, &b, seqs, lens, ends, ns, 3, out), RMENS_OK);
+        int s = 0, cut_steps = 0;
+        for (int i = 0; i < 3; i++) {
+            const int64_t cut = lens[i] > T ? lens[i] - T : 0;
+            for (int64_t k = 0; k < ns[i]; k++, s++) {
+                if (ends[i][k] - 1 < cut) {
+                    ck_assert_msg(isnan(out[s]), "room %d: step %d was cut away, logit %g", cap, s, out[s]);
+                    cut_steps++;
+                    continue;
+                }
+                double r = ref_reward(&P, seqs[i] + cut, (int)(ends[i][k] - cut));
+                ck_assert_msg(fabs(out[s] - r) <= 1e-5 * fmax(1.0, fabs(r)), "room %d: step %d: C %.8g, reference %.8g",
+                              cap, s, out[s], r);
+            }
+        }
+        ck_assert_int_eq(s, 7);
+        ck_assert_int_eq(cut_steps, 1);
+        rmens_batch_free(&b);
+    }
+    rmens_dataset_free(ds);
+    rmens_model_free(m);
+}
 END_TEST
 START_TEST(gradients_finite_differences_unshared) { finite_differences(0, 0); }
 END_TEST
@@ -897,6 +947,7 @@ Suite *model_suite(void)
     tcase_add_test(tc, gradients_finite_differences);
     tcase_add_test(tc, prm_gradients_finite_differences);
     tcase_add_test(tc, prm_gradients_finite_differences_full);
+    tcase_add_test(tc, prm_logits_of_token_arrays);
     tcase_add_test(tc, gradients_finite_differences_unshared);
     tcase_add_test(tc, paths_agree);
     tcase_add_test(tc, forward_only_identical);

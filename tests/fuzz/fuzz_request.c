@@ -12,7 +12,12 @@
  * token count, byte tokens each text ending with end-of-text, no text over the context
  * under --truncate error, pairs of two different texts in range; its answer (from made-up
  * rewards, some of them not finite) is JSON that json-c reads back, with one entry per
- * text (and per pair), and so is the error answer. */
+ * text (and per pair), and so is the error answer.
+ *
+ * Every body is parsed a second time as for a process reward model (step separator "\n",
+ * at most 8 steps per text): accepted, each text has 1 to 8 steps whose ends strictly grow
+ * within it, each closing a "\n" before the end-of-text, step offsets from 0 to the step
+ * count; its answer (made-up logits, some NaN) holds one entry per text and one per step. */
 #include <json-c/json.h>
 #include <math.h>
 #include <stdlib.h>
@@ -45,6 +50,63 @@ static size_t list_len(json_object *o, const char *key, const char *what)
     return json_object_array_length(v);
 }
 
+/* The body parsed for a process reward model, with its oracles. */
+static void steps_case(const uint8_t *data, size_t size, rmens_request_limits lim, int K)
+{
+    lim.step_sep = "\n";
+    lim.max_steps = 8;
+    rmens_request r;
+    rmens_status st = rmens_request_parse(&r, (data[0] & 1) ? RMENS_REQ_REWARDS : RMENS_REQ_GET_REWARD,
+                                          (const char *)data + 1, size - 1, &lim);
+    if (st != RMENS_OK && st != RMENS_ERR_INPUT)
+        fuzz_fail("steps: status %d (%s): a body is accepted or bad input", (int)st, rmens_last_error());
+    if (st != RMENS_OK) {
+        if (!rmens_last_error()[0])
+            fuzz_fail("steps: a refused body without a message");
+        if (r.n || r.tokens || r.step_off || r.step_ends || r.n_steps)
+            fuzz_fail("steps: a refused body left a request behind");
+        return;
+    }
+    if (r.step_off[0] != 0 || r.step_off[r.n] != r.n_steps || r.n_pairs)
+        fuzz_fail("steps: offsets from %lld to %lld of %lld steps", (long long)r.step_off[0],
+                  (long long)r.step_off[r.n], (long long)r.n_steps);
+    for (int64_t i = 0; i < r.n; i++) {
+        const int64_t a = r.step_off[i], b = r.step_off[i + 1], len = r.offsets[i + 1] - r.offsets[i];
+        if (b - a < 1 || b - a > lim.max_steps)
+            fuzz_fail("steps: text %lld has %lld steps", (long long)i, (long long)(b - a));
+        for (int64_t s = a; s < b; s++) {
+            const int32_t e = r.step_ends[s];
+            if (e < 1 || e >= len || (s > a && e <= r.step_ends[s - 1]) || r.tokens[r.offsets[i] + e - 1] != '\n')
+                fuzz_fail("steps: text %lld of %lld tokens: step %lld ends at %d", (long long)i, (long long)len,
+                          (long long)(s - a), e);
+        }
+    }
+    float *lg = malloc((size_t)(r.n_steps * K + 1) * sizeof *lg);
+    if (!lg)
+        fuzz_fail("out of memory");
+    for (int64_t i = 0; i < r.n_steps * K; i++)
+        lg[i] = i % 5 == 4 ? NAN : (float)sin((double)i) * 4.0f;
+    rmens_reply_config c = {.K = K, .prm = 1, .aggregate = (int)(r.n % 3)};
+    size_t len = 0;
+    char *json = rmens_reply_rewards(&r, lg, NULL, &c, &len);
+    json_object *o = parse_back(json, len, "the steps answer"), *res, *e, *steps;
+    if (r.kind == RMENS_REQ_GET_REWARD) {
+        if (list_len(o, "rewards", "steps get_reward") != (size_t)r.n)
+            fuzz_fail("steps get_reward: not one reward per text");
+    } else {
+        if (list_len(o, "results", "steps rewards") != (size_t)r.n || !json_object_object_get_ex(o, "results", &res))
+            fuzz_fail("steps rewards: not one result per text");
+        for (int64_t i = 0; i < r.n; i++)
+            if (!(e = json_object_array_get_idx(res, (size_t)i)) || !json_object_object_get_ex(e, "steps", &steps) ||
+                json_object_array_length(steps) != (size_t)(r.step_off[i + 1] - r.step_off[i]))
+                fuzz_fail("steps rewards: text %lld has not one entry per step", (long long)i);
+    }
+    json_object_put(o);
+    free(json);
+    free(lg);
+    rmens_request_free(&r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -56,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((!bytes && rmens_tokenizer_bytes(&bytes) != RMENS_OK) ||
         rmens_request_limits_init(&lim, bytes, RMENS_TEMPLATE_HH) != RMENS_OK)
         fuzz_fail("the byte tokenizer: %s", rmens_last_error());
+    steps_case(data, size, lim, members[(b0 >> 4) & 3]);
     rmens_request r;
     rmens_status st = rmens_request_parse(&r, (b0 & 1) ? RMENS_REQ_REWARDS : RMENS_REQ_GET_REWARD,
                                           (const char *)data + 1, size - 1, &lim);
@@ -106,7 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cut[i] = r.offsets[i + 1] - r.offsets[i] > lim.n_ctx;
     for (int k = 0; k < 8; k++)
         rstd[k] = 0.5 + k;
-    rmens_reply_config c = {K, (b0 & 64) ? RMENS_REWARD_UWO : RMENS_REWARD_MEAN, 0.5, (b0 >> 7) & 1, rstd};
+    rmens_reply_config c = {K, (b0 & 64) ? RMENS_REWARD_UWO : RMENS_REWARD_MEAN, 0.5, (b0 >> 7) & 1, rstd, NULL, 0, 0};
     size_t len = 0;
     char *json = rmens_reply_rewards(&r, rw, cut, &c, &len);
     json_object *o = parse_back(json, len, "the answer");
