@@ -30,10 +30,11 @@ export CK_TIMEOUT_MULTIPLIER=10 RMENS_TEST_SLOWDOWN=10
 # .ci/lsan-rerun.sh runs each test that failed only that way again by itself, at most
 # twice; any report or other failure fails CI.
 # The SLURM tests are left out: they drive batch scripts and a cluster, and the rmens
-# commands inside them run sanitized in the other tests (CI's time). So is the Llama
-# parity test: its time is the float64 PyTorch reference, and the same Llama/Qwen passes
-# run sanitized in llama_train.sh, hf_e2e.sh and hf_export.sh.
-tests=$("$src/.ci/tests-but" tests/slurm.sh tests/serve_slurm.sh tests/llama_parity.sh)
+# commands inside them run sanitized in the other tests (CI's time). So are the Llama and
+# GPT-NeoX parity tests: their time is the float64 PyTorch reference, and the same passes
+# run sanitized in llama_train.sh, hf_e2e.sh, hf_export.sh, gradient_checkpointing.sh and
+# the unit test (Qwen3; GPT-NeoX with both residual layouts, with and without recomputation).
+tests=$("$src/.ci/tests-but" tests/slurm.sh tests/serve_slurm.sh tests/llama_parity.sh tests/neox_parity.sh)
 if ! make -j2 check TESTS="$tests"; then
     .ci/lsan-rerun.sh 2 || { .ci/show-failures.sh; exit 1; }
 fi

@@ -483,6 +483,7 @@ START_TEST(prm_logits_of_token_arrays)
         ck_assert_int_eq(cut_steps, 1);
         rmens_batch_free(&b);
     }
+    free_ref(&P);
     rmens_dataset_free(ds);
     rmens_model_free(m);
 }
