@@ -10,7 +10,6 @@ need_python numpy
 need_python h5py
 need_python matplotlib
 export MPLCONFIGDIR="$TMP/mpl"
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 W="$TMP/al"
 timeout 600 "$PY" "$top_srcdir/tools/rmens-active-learning" "$W" --rmens "$RMENS" --mpiexec "$MPIEXEC" --seeds 4 \
     --acquisitions random,bald --rounds 1 --seed-pairs 60 --pool 200 --budget 40 --test 200 --members 3 \

@@ -8,7 +8,6 @@
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
 need_python numpy
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 
 "$RMENS" synth --n 300 --seed 5 --out "$TMP/train.h5" --quiet || fail "synth"
 run 2 train --data "$TMP/train.h5" --members 4 --layers 1 --heads 2 --embd 32 --ctx 64 --batch 16 --steps 30 \

@@ -11,7 +11,6 @@
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
 CMP="$PY $top_srcdir/tests/compare_ckpt.py"
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 
 "$RMENS" synth --n 200 --seed 5 --out "$TMP/train.h5" --quiet || fail "synth"
 "$RMENS" synth --n 60 --seed 6 --split test --out "$TMP/test.h5" --quiet || fail "synth"

@@ -5,7 +5,6 @@
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
 need_python numpy
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 
 "$RMENS" synth --n 300 --seed 5 --out "$TMP/train.h5" --quiet || fail "synth"
 "$RMENS" synth --n 150 --seed 6 --split test --traps 0.4 --trap-kinds all --out "$TMP/test.h5" --quiet || fail "synth"

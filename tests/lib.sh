@@ -37,6 +37,9 @@ need_check_tests() {
         skip "Check (>= 0.11) was not found at configure time (Debian: check): the unit tests were not built"
 }
 mpirun_np() { np=$1; shift; "$MPIEXEC" -n "$np" --oversubscribe "$@"; }
+# rmens on np ranks, killed after 300 s so that a hang fails the test (a test may define
+# its own run with another bound).
+run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 # The npm tokenizer references (tools/install-test-fixtures.sh): FIX and NODE_PATH set,
 # or a skip.
 need_tokenizer_fixtures() {

@@ -11,7 +11,6 @@ need_python h5py
 need_python matplotlib
 PLOT="$top_srcdir/tools/rmens-plot"
 [ -r "$PLOT" ] || fail "$PLOT is missing"
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 plot() { timeout 120 "$PY" "$PLOT" "$@"; }
 export MPLCONFIGDIR="$TMP/mpl"  # matplotlib's font cache: never the user's
 

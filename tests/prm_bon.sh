@@ -16,7 +16,6 @@
 need_python h5py
 need_python numpy
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 
 "$RMENS" synth --task sort --steps-file --n 300 --seed 3 --out "$TMP/train.h5" --quiet || fail "synth train"
 "$RMENS" synth --task sort --steps-file --candidates 6 --n 12 --seed 4 --split test --out "$TMP/cand.h5" --quiet ||

@@ -22,7 +22,6 @@ need_python numpy
 need_python torch
 CMP="$PY $top_srcdir/tests/compare_ckpt.py"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 
 "$RMENS" synth --task sort --steps-file --n 4000 --seed 3 --out "$TMP/train.h5" --quiet || fail "synth train"
 "$RMENS" synth --task sort --steps-file --n 150 --seed 4 --split test --out "$TMP/test.h5" --quiet || fail "synth test"

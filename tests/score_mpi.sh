@@ -5,7 +5,6 @@
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
 need_python numpy
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 
 "$RMENS" synth --n 200 --seed 5 --out "$TMP/train.h5" --quiet || fail "synth"
 "$RMENS" synth --n 70 --seed 6 --split test --out "$TMP/pairs.h5" --quiet || fail "synth"

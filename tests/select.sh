@@ -10,7 +10,6 @@
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
 need_python numpy
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 ACQS="random std votes bald entropy thompson"
 
 "$RMENS" synth --n 300 --seed 5 --out "$TMP/train.h5" --quiet || fail "synth"

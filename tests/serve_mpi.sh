@@ -8,7 +8,6 @@
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
 need_python numpy
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 
 "$RMENS" synth --n 200 --seed 5 --out "$TMP/train.h5" --quiet || fail "synth"
 run 2 train --data "$TMP/train.h5" --members 2 --layers 1 --heads 2 --embd 32 --ctx 48 --batch 8 --steps 30 \

@@ -7,7 +7,6 @@
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
 CMP="$PY $top_srcdir/tests/compare_ckpt.py"
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 
 "$RMENS" synth --n 300 --seed 5 --out "$TMP/train.h5" --quiet || fail "synth"
 "$RMENS" synth --n 100 --seed 6 --split test --out "$TMP/val.h5" --quiet || fail "synth"

@@ -10,7 +10,6 @@
 . "$top_srcdir/tests/lib.sh"
 need_python h5py
 need_python numpy
-run() { np=$1; shift; timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$RMENS" "$@"; }
 MODEL="--layers 1 --heads 2 --embd 32 --ctx 64 --truncate-prompts --quiet"
 
 "$RMENS" synth --n 200 --seed 5 --out "$TMP/seed.h5" --quiet || fail "synth seed set"
